@@ -1,0 +1,3 @@
+module github.com/evote/evote
+
+go 1.26.8
