@@ -231,7 +231,7 @@ func appendTx(tx *bbolt.Tx, a *store.Append) (index uint64, refused, err error) 
 	}
 	v := view{tx, n}
 	if a.Check != nil {
-		if err := a.Check(v); err != nil {
+		if err := runCheck(a.Check, v); err != nil {
 			return 0, fmt.Errorf("store/bolt: append refused by check: %w", err), nil
 		}
 	}
@@ -269,6 +269,17 @@ func appendTx(tx *bbolt.Tx, a *store.Append) (index uint64, refused, err error) 
 		}
 	}
 	return n, nil, tx.Bucket(bMeta).Put(kSize, u64(n+1))
+}
+
+// runCheck runs check, turning a panic into a refusal of this append only,
+// so one faulty check cannot fail or re-run the rest of its group.
+func runCheck(check func(store.View) error, v view) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("check panicked: %v", p)
+		}
+	}()
+	return check(v)
 }
 
 // Size implements store.Log.
