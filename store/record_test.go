@@ -203,9 +203,8 @@ func TestWriterRefuses(t *testing.T) {
 	}
 }
 
-// genRecord streams a record of n leaves of the given size to w without
-// holding it: the checkpoint is computed by a first pass through a Writer
-// to io.Discard... so it is passed in.
+// genRecord streams a record of n test leaves of the given size to w
+// without holding it in memory; cp is their checkpoint.
 func genRecord(t testing.TB, w io.Writer, n, size int, cp *store.Checkpoint) {
 	ew := store.NewWriter(w)
 	for i := range n {
