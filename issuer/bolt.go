@@ -1,0 +1,345 @@
+package issuer
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	bucketVoters = []byte("voters")
+	bucketMeta   = []byte("meta")
+	keyEligible  = []byte("eligible")
+	keyIssued    = []byte("issued")
+	keyPurged    = []byte("purged")
+	keyFormat    = []byte("format")
+	rollFormat   = []byte("evote/issuer-roll/v1")
+)
+
+// BoltRoll is the embedded [Roll] on a bbolt file of its own (never the
+// board's store). Writes go through bbolt's group commit (DB.Batch), so
+// concurrent issuances share one fsync.
+type BoltRoll struct {
+	path string
+	mu   sync.RWMutex // write-locked only while Purge swaps the file
+	db   *bolt.DB
+}
+
+// OpenBoltRoll opens the roll file at path, creating it if needed. Only one
+// process may have it open; another waits up to 5 s and then fails.
+func OpenBoltRoll(path string) (*BoltRoll, error) {
+	db, err := openBolt(path)
+	if err != nil {
+		return nil, err
+	}
+	return &BoltRoll{path: path, db: db}, nil
+}
+
+func openBolt(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("issuer: opening roll %s: %w (is another issuer using it?)", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		switch f := meta.Get(keyFormat); {
+		case f == nil:
+			if err := meta.Put(keyFormat, rollFormat); err != nil {
+				return err
+			}
+		case string(f) != string(rollFormat):
+			return fmt.Errorf("file format is %q, want %q: not an issuer roll", f, rollFormat)
+		}
+		if meta.Get(keyPurged) != nil {
+			return nil
+		}
+		_, err = tx.CreateBucketIfNotExists(bucketVoters)
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("issuer: opening roll %s: %w", path, err)
+	}
+	return db, nil
+}
+
+func getCount(meta *bolt.Bucket, key []byte) int {
+	v := meta.Get(key)
+	if len(v) != 8 {
+		return 0
+	}
+	return int(binary.BigEndian.Uint64(v))
+}
+
+func putCount(meta *bolt.Bucket, key []byte, n int) error {
+	return meta.Put(key, binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// voters returns the voter bucket, or ErrPurged.
+func voters(tx *bolt.Tx) (*bolt.Bucket, error) {
+	if tx.Bucket(bucketMeta).Get(keyPurged) != nil {
+		return nil, ErrPurged
+	}
+	b := tx.Bucket(bucketVoters)
+	if b == nil {
+		return nil, errors.New("issuer: roll file has no voter bucket")
+	}
+	return b, nil
+}
+
+func getRecord(b *bolt.Bucket, voterID string) (Record, error) {
+	v := b.Get([]byte(voterID))
+	if v == nil {
+		return Record{}, ErrUnknownVoter
+	}
+	var r Record
+	if err := json.Unmarshal(v, &r); err != nil {
+		return Record{}, fmt.Errorf("issuer: roll record of voter %q is corrupt: %w", voterID, err)
+	}
+	return r, nil
+}
+
+func putRecord(b *bolt.Bucket, r *Record) error {
+	v, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	return b.Put([]byte(r.VoterID), v)
+}
+
+// Add implements [Roll], in one transaction.
+func (br *BoltRoll) Add(ctx context.Context, recs []Record) error {
+	br.mu.RLock()
+	defer br.mu.RUnlock()
+	return br.db.Update(func(tx *bolt.Tx) error {
+		b, err := voters(tx)
+		if err != nil {
+			return err
+		}
+		meta := tx.Bucket(bucketMeta)
+		eligible, issued := getCount(meta, keyEligible), getCount(meta, keyIssued)
+		for i := range recs {
+			if i%4096 == 0 && ctx.Err() != nil {
+				return ctx.Err()
+			}
+			r := &recs[i]
+			if err := CheckVoterID(r.VoterID); err != nil {
+				return err
+			}
+			if b.Get([]byte(r.VoterID)) != nil {
+				return fmt.Errorf("%w: %q", ErrDuplicateVoter, r.VoterID)
+			}
+			if err := putRecord(b, r); err != nil {
+				return err
+			}
+			eligible++
+			if r.Issued() {
+				issued++
+			}
+		}
+		if err := putCount(meta, keyEligible, eligible); err != nil {
+			return err
+		}
+		return putCount(meta, keyIssued, issued)
+	})
+}
+
+// Get implements [Roll].
+func (br *BoltRoll) Get(ctx context.Context, voterID string) (Record, error) {
+	br.mu.RLock()
+	defer br.mu.RUnlock()
+	var r Record
+	err := br.db.View(func(tx *bolt.Tx) error {
+		b, err := voters(tx)
+		if err != nil {
+			return err
+		}
+		r, err = getRecord(b, voterID)
+		return err
+	})
+	return r, err
+}
+
+// batch runs fn in a group-committed write transaction. fn reports outcomes
+// that must not roll back the batch (unknown voter, already issued) through
+// *outcome rather than its return value; it may run more than once.
+func (br *BoltRoll) batch(fn func(tx *bolt.Tx, outcome *error) error) error {
+	br.mu.RLock()
+	defer br.mu.RUnlock()
+	var outcome error
+	err := br.db.Batch(func(tx *bolt.Tx) error {
+		outcome = nil
+		return fn(tx, &outcome)
+	})
+	if err != nil {
+		return err
+	}
+	return outcome
+}
+
+func (br *BoltRoll) update(voterID string, change func(r *Record, tx *bolt.Tx) error) error {
+	return br.batch(func(tx *bolt.Tx, outcome *error) error {
+		b, err := voters(tx)
+		if err != nil {
+			*outcome = err
+			return nil
+		}
+		r, err := getRecord(b, voterID)
+		if err != nil {
+			*outcome = err
+			return nil
+		}
+		if err := change(&r, tx); err != nil {
+			*outcome = err
+			return nil
+		}
+		return putRecord(b, &r)
+	})
+}
+
+// AddFailure implements [Roll].
+func (br *BoltRoll) AddFailure(ctx context.Context, voterID string) (int, error) {
+	var n int
+	err := br.update(voterID, func(r *Record, _ *bolt.Tx) error {
+		r.Failures++
+		n = r.Failures
+		return nil
+	})
+	return n, err
+}
+
+// ResetFailures implements [Roll].
+func (br *BoltRoll) ResetFailures(ctx context.Context, voterID string) error {
+	return br.update(voterID, func(r *Record, _ *bolt.Tx) error {
+		r.Failures = 0
+		return nil
+	})
+}
+
+// errUnchanged makes update skip the write when SetIssued changes nothing.
+var errUnchanged = errors.New("unchanged")
+
+// SetIssued implements [Roll].
+func (br *BoltRoll) SetIssued(ctx context.Context, voterID string, blinded, sig []byte) ([]byte, error) {
+	var out []byte
+	err := br.update(voterID, func(r *Record, tx *bolt.Tx) error {
+		s, changed, err := setIssued(r, blinded, sig)
+		out = s
+		if err != nil {
+			return err
+		}
+		if !changed {
+			return errUnchanged
+		}
+		meta := tx.Bucket(bucketMeta)
+		return putCount(meta, keyIssued, getCount(meta, keyIssued)+1)
+	})
+	if errors.Is(err, errUnchanged) {
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Counts implements [Roll].
+func (br *BoltRoll) Counts(ctx context.Context) (Counts, error) {
+	br.mu.RLock()
+	defer br.mu.RUnlock()
+	var c Counts
+	err := br.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		c = Counts{Eligible: getCount(meta, keyEligible), Issued: getCount(meta, keyIssued), Purged: meta.Get(keyPurged) != nil}
+		return nil
+	})
+	return c, err
+}
+
+// Purge implements [Roll]. Deleting a bucket leaves its old pages in the
+// file, so Purge instead writes a new file holding only the counts and
+// renames it over the old one. (The file system may still hold the old
+// blocks; erase the medium if that matters.)
+func (br *BoltRoll) Purge(ctx context.Context) (Counts, error) {
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	var c Counts
+	err := br.db.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		c = Counts{Eligible: getCount(meta, keyEligible), Issued: getCount(meta, keyIssued), Purged: meta.Get(keyPurged) != nil}
+		return nil
+	})
+	if err != nil || c.Purged {
+		return c, err
+	}
+	c.Purged = true
+	tmp := br.path + ".purging"
+	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return Counts{}, fmt.Errorf("issuer: purge: %w", err)
+	}
+	ndb, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return Counts{}, fmt.Errorf("issuer: purge: creating %s: %w", tmp, err)
+	}
+	err = ndb.Update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(keyFormat, rollFormat); err != nil {
+			return err
+		}
+		if err := putCount(meta, keyEligible, c.Eligible); err != nil {
+			return err
+		}
+		if err := putCount(meta, keyIssued, c.Issued); err != nil {
+			return err
+		}
+		return meta.Put(keyPurged, []byte(time.Now().UTC().Format(time.RFC3339)))
+	})
+	if cerr := ndb.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return Counts{}, fmt.Errorf("issuer: purge: writing %s: %w", tmp, err)
+	}
+	if err := br.db.Close(); err != nil {
+		return Counts{}, fmt.Errorf("issuer: purge: closing roll: %w", err)
+	}
+	if err := os.Rename(tmp, br.path); err != nil {
+		os.Remove(tmp)
+		if db, oerr := openBolt(br.path); oerr == nil {
+			br.db = db
+		}
+		return Counts{}, fmt.Errorf("issuer: purge: replacing roll: %w (the roll at %s is not purged)", err, br.path)
+	}
+	if d, err := os.Open(filepath.Dir(br.path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	db, err := openBolt(br.path)
+	if err != nil {
+		return Counts{}, err
+	}
+	br.db = db
+	return c, nil
+}
+
+// Close implements [Roll].
+func (br *BoltRoll) Close() error {
+	br.mu.Lock()
+	defer br.mu.Unlock()
+	return br.db.Close()
+}

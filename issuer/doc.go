@@ -1,0 +1,54 @@
+// Package issuer is evote's identity authority: it holds the voter roll and
+// the RSA issuing key, checks who a voter is, and blindly signs one token
+// message per voter (see package crypto/token). It never sees the token key
+// it signs, so it cannot tell which token, and which ballot, is whose; and it
+// shares no store, key or code with the bulletin board.
+//
+// # Pieces
+//
+//   - The roll: a CSV file "voter_id,enrolment_code" imported with
+//     [ImportRoll] into a [Roll]: [OpenBoltRoll] (bbolt, the default) or
+//     [NewMemRoll] (tests). Codes are kept only as salted argon2id hashes.
+//     [GenerateRoll] makes a roll with fresh codes for trials and demos.
+//   - The [Issuer]: [Issuer.Issue] authenticates a voter and signs at most
+//     one blinded message for them; [Issuer.Purge] deletes the roll after the
+//     election, keeping only the counts of eligible voters and issued tokens.
+//   - The HTTP API: [NewHandler] serves it, [Client] calls it.
+//
+// # One token per voter
+//
+// For each voter the roll keeps the blinded message it signed and the blind
+// signature. The same blinded message asked again gets the same signature
+// (a lost reply must not cost a vote); a different one is refused with
+// [ErrAlreadyIssued] (HTTP 409). The roll's [Roll.SetIssued] is the single
+// compare-and-set that decides this, so of two concurrent requests for one
+// voter with different blinded messages exactly one gets a signature, even
+// across processes sharing one roll.
+//
+// # Enrolment codes and guessing
+//
+// Codes are generated ([GenerateCode]), never chosen: 20 Crockford base32
+// characters, 100 random bits, shown as four groups of five. Guessing is
+// stopped three ways: by that length (an online guess succeeds with
+// probability 2^-100); by a per-voter counter that locks the voter after
+// [DefaultMaxFailures] wrong codes ([ErrLocked], HTTP 403; [Issuer.Unlock]
+// lifts it); and by a per-client-IP token bucket in the handler (HTTP 429).
+// Attempts for one voter are serialised in the process, so parallel requests
+// cannot test more codes than the lockout allows.
+//
+// The argon2id parameters ([HashTime], [HashMemoryKiB], [HashThreads]) are
+// deliberately light. A slow hash protects low-entropy secrets such as
+// passwords from offline guessing after a roll is stolen; a 100-bit random
+// code needs no such help: even at a billion guesses a second an attacker
+// needs about 10^13 years per voter, and the per-voter salt stops any work
+// being shared between voters or precomputed. What the hash still buys is
+// that a stolen roll holds no codes. At the usual settings (tens of
+// milliseconds) argon2id would cap issuance far below the 1,000 tokens/s the
+// issuer must sustain; at these it costs about 0.25 ms (BenchmarkVerifyCode).
+//
+// # What the issuer learns
+//
+// That a voter asked for a token, and when. Not the token key, the token or
+// the ballot. Logs name voters only when they are locked out, and never
+// contain codes, blinded messages or signatures.
+package issuer

@@ -1,0 +1,265 @@
+package issuer
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/evote/evote/crypto/token"
+)
+
+// HTTP API paths.
+const (
+	PathInfo  = "/v1/issuer"
+	PathToken = "/v1/token"
+)
+
+// MaxRequestBytes bounds a POST /v1/token body.
+const MaxRequestBytes = 4 << 10
+
+// Rate-limit defaults for [HandlerConfig].
+const (
+	DefaultRatePerSecond = 5
+	DefaultBurst         = 20
+)
+
+// InfoResponse is the body of GET /v1/issuer.
+type InfoResponse struct {
+	// ElectionID is the election ID in hex (64 digits).
+	ElectionID string `json:"election_id"`
+	// Variant is the RFC 9474 variant, "RSABSSA-SHA384-PSS-Randomized".
+	Variant string `json:"variant"`
+	// KeyID is the SHA-256 of the public key DER, in hex.
+	KeyID string `json:"key_id"`
+	// PublicKey is the PKIX DER of the issuer's public key, in standard
+	// base64 with padding.
+	PublicKey string `json:"public_key"`
+}
+
+// TokenRequest is the body of POST /v1/token.
+type TokenRequest struct {
+	VoterID string `json:"voter_id"`
+	Code    string `json:"code"`
+	// BlindedMsg is the blinded message in standard base64 with padding.
+	BlindedMsg string `json:"blinded_msg"`
+}
+
+// TokenResponse is the body of a successful POST /v1/token.
+type TokenResponse struct {
+	// BlindSig is the blind signature in standard base64 with padding.
+	BlindSig string `json:"blind_sig"`
+}
+
+// ErrorResponse is the body of every error response.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}
+
+var b64 = base64.StdEncoding.Strict()
+
+// HandlerConfig configures [NewHandler]. The zero value is usable.
+type HandlerConfig struct {
+	// RatePerSecond and Burst set the token bucket each client IP address
+	// has for POST /v1/token; 0 means [DefaultRatePerSecond] and
+	// [DefaultBurst]. A negative RatePerSecond disables the limit (use it
+	// only behind a proxy that limits instead).
+	RatePerSecond float64
+	Burst         int
+	// ClientIP returns the address requests are limited by. nil means the
+	// host of Request.RemoteAddr; behind a reverse proxy, supply one that
+	// reads the proxy's header, and only trust that header from the proxy.
+	ClientIP func(*http.Request) string
+	// Logger receives request errors; nil discards them.
+	Logger *slog.Logger
+	// Now is the clock for the rate limit; nil means time.Now.
+	Now func() time.Time
+}
+
+type handler struct {
+	is       *Issuer
+	info     []byte
+	limit    *limiter
+	clientIP func(*http.Request) string
+	log      *slog.Logger
+}
+
+// NewHandler returns the issuer's HTTP API:
+//
+//	GET  /v1/issuer  -> 200 InfoResponse
+//	POST /v1/token   TokenRequest -> 200 TokenResponse
+//
+// POST bodies must be Content-Type application/json, at most
+// [MaxRequestBytes], one JSON object with exactly the known fields and
+// nothing after it. Errors are JSON [ErrorResponse] with status 400
+// (malformed), 401 (wrong voter ID or code), 403 (voter locked out), 405,
+// 409 (another blinded message already signed for this voter), 410 (roll
+// purged), 413 (body too large), 415 (not JSON), 429 (rate limited, with
+// Retry-After) or 500.
+func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
+	pub := is.PublicKey()
+	info, err := json.Marshal(InfoResponse{
+		ElectionID: hex.EncodeToString(is.electionID),
+		Variant:    token.Variant,
+		KeyID:      pub.ID().String(),
+		PublicKey:  b64.EncodeToString(pub.Bytes()),
+	})
+	if err != nil {
+		panic(err) // cannot happen: only strings
+	}
+	h := &handler{is: is, info: info, clientIP: cfg.ClientIP, log: cfg.Logger}
+	if h.clientIP == nil {
+		h.clientIP = remoteHost
+	}
+	if h.log == nil {
+		h.log = is.log
+	}
+	if cfg.RatePerSecond >= 0 {
+		rate, burst := cfg.RatePerSecond, cfg.Burst
+		if rate == 0 {
+			rate = DefaultRatePerSecond
+		}
+		if burst <= 0 {
+			burst = DefaultBurst
+		}
+		now := cfg.Now
+		if now == nil {
+			now = time.Now
+		}
+		h.limit = newLimiter(rate, burst, now)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc(PathInfo, h.serveInfo)
+	mux.HandleFunc(PathToken, h.serveToken)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint; the issuer serves GET "+PathInfo+" and POST "+PathToken)
+	})
+	return mux
+}
+
+func remoteHost(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	w.Write(body)
+	w.Write([]byte("\n"))
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	body, _ := json.Marshal(ErrorResponse{Error: msg})
+	writeJSON(w, status, body)
+}
+
+func (h *handler) serveInfo(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeError(w, http.StatusMethodNotAllowed, "use GET for "+PathInfo)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.info)
+}
+
+func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		writeError(w, http.StatusMethodNotAllowed, "use POST for "+PathToken)
+		return
+	}
+	if h.limit != nil {
+		if ok, wait := h.limit.allow(h.clientIP(r)); !ok {
+			secs := max(1, int((wait+time.Second-1)/time.Second))
+			w.Header().Set("Retry-After", strconv.Itoa(secs))
+			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many requests from this address; retry in %d s", secs))
+			return
+		}
+	}
+	req, status, msg := decodeTokenRequest(w, r)
+	if status != 0 {
+		writeError(w, status, msg)
+		return
+	}
+	blinded, err := b64.DecodeString(req.BlindedMsg)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "blinded_msg is not standard base64 with padding")
+		return
+	}
+	sig, err := h.is.Issue(r.Context(), req.VoterID, req.Code, blinded)
+	if err != nil {
+		status, msg := statusOf(err)
+		if status == http.StatusInternalServerError {
+			h.log.Error("token request failed", "err", err)
+		}
+		writeError(w, status, msg)
+		return
+	}
+	body, _ := json.Marshal(TokenResponse{BlindSig: b64.EncodeToString(sig)})
+	writeJSON(w, http.StatusOK, body)
+}
+
+// decodeTokenRequest parses the body strictly; a non-zero status is an error.
+func decodeTokenRequest(w http.ResponseWriter, r *http.Request) (TokenRequest, int, string) {
+	var req TokenRequest
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		return req, http.StatusUnsupportedMediaType, "Content-Type must be application/json"
+	}
+	body := http.MaxBytesReader(w, r.Body, MaxRequestBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			return req, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxRequestBytes)
+		}
+		return req, http.StatusBadRequest, "request body is not a valid token request: " + err.Error()
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			return req, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxRequestBytes)
+		}
+		return req, http.StatusBadRequest, "request body has data after the JSON object"
+	}
+	switch {
+	case req.VoterID == "":
+		return req, http.StatusBadRequest, "voter_id is missing"
+	case req.Code == "":
+		return req, http.StatusBadRequest, "code is missing"
+	case req.BlindedMsg == "":
+		return req, http.StatusBadRequest, "blinded_msg is missing"
+	}
+	return req, 0, ""
+}
+
+// statusOf maps an Issue error to a status and a message for the client.
+func statusOf(err error) (int, string) {
+	switch {
+	case errors.Is(err, ErrBadRequest):
+		return http.StatusBadRequest, err.Error()
+	case errors.Is(err, ErrBadCredentials):
+		return http.StatusUnauthorized, ErrBadCredentials.Error()
+	case errors.Is(err, ErrLocked):
+		return http.StatusForbidden, ErrLocked.Error()
+	case errors.Is(err, ErrAlreadyIssued):
+		return http.StatusConflict, ErrAlreadyIssued.Error()
+	case errors.Is(err, ErrPurged):
+		return http.StatusGone, ErrPurged.Error()
+	default:
+		return http.StatusInternalServerError, "internal error; try again later"
+	}
+}

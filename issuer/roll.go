@@ -1,0 +1,221 @@
+package issuer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+)
+
+// Errors a [Roll] returns, which [Issuer] and callers test with errors.Is.
+var (
+	// ErrUnknownVoter means the voter ID is not on the roll.
+	ErrUnknownVoter = errors.New("issuer: voter is not on the roll")
+	// ErrDuplicateVoter means a voter ID is on the roll already.
+	ErrDuplicateVoter = errors.New("issuer: voter is already on the roll")
+	// ErrAlreadyIssued means the voter has a token for another blinded
+	// message; send the blinded message of the first request again.
+	ErrAlreadyIssued = errors.New("issuer: a token was already issued to this voter for a different blinded message; resend the first request's blinded message to get its signature again")
+	// ErrPurged means the roll was purged after the election; only the
+	// counts remain and no tokens are issued any more.
+	ErrPurged = errors.New("issuer: the voter roll was purged after the election; no tokens are issued any more")
+)
+
+// Record is one voter on the roll.
+type Record struct {
+	VoterID string   `json:"id"`
+	Code    CodeHash `json:"code"`
+	// Failures counts wrong codes since the roll was imported or the voter
+	// was last unlocked.
+	Failures int `json:"failures,omitempty"`
+	// Blinded and BlindSig are the one blinded message signed for this
+	// voter and its signature; both nil until a token is issued.
+	Blinded  []byte `json:"blinded,omitempty"`
+	BlindSig []byte `json:"blind_sig,omitempty"`
+}
+
+// Issued reports whether a token was issued to the voter.
+func (r *Record) Issued() bool { return r.Blinded != nil }
+
+// Counts is what remains of a roll after [Roll.Purge].
+type Counts struct {
+	Eligible int  `json:"eligible"`
+	Issued   int  `json:"issued"`
+	Purged   bool `json:"purged"`
+}
+
+// Roll stores the voter roll. It is the issuer's storage seam: [BoltRoll]
+// is the embedded default, [MemRoll] serves tests, and a networked engine
+// can implement it later. Implementations must be safe for concurrent use,
+// and each method must be atomic on its own. After [Roll.Purge] every
+// method but Counts and Close returns [ErrPurged].
+type Roll interface {
+	// Add adds voters, all or none: it fails with [ErrDuplicateVoter] if
+	// any ID is on the roll already (or twice in recs).
+	Add(ctx context.Context, recs []Record) error
+	// Get returns a voter's record, or [ErrUnknownVoter].
+	Get(ctx context.Context, voterID string) (Record, error)
+	// AddFailure adds one to a voter's failure count and returns the new
+	// count.
+	AddFailure(ctx context.Context, voterID string) (int, error)
+	// ResetFailures sets a voter's failure count to zero.
+	ResetFailures(ctx context.Context, voterID string) error
+	// SetIssued is the one-token-per-voter decision, a compare-and-set: if
+	// the voter has no token yet it stores blinded and sig and returns sig;
+	// if it has one for the same blinded message it returns the stored
+	// signature; otherwise it returns [ErrAlreadyIssued].
+	SetIssued(ctx context.Context, voterID string, blinded, sig []byte) ([]byte, error)
+	// Counts returns the number of voters on the roll and of tokens issued.
+	Counts(ctx context.Context) (Counts, error)
+	// Purge deletes every record, keeping only the counts, and returns
+	// them. Purging twice returns the same counts.
+	Purge(ctx context.Context) (Counts, error)
+	// Close releases the roll's resources.
+	Close() error
+}
+
+// setIssued is SetIssued's decision on one record, shared by the
+// implementations: it updates rec and returns the signature to hand out.
+func setIssued(rec *Record, blinded, sig []byte) (out []byte, changed bool, err error) {
+	if rec.Issued() {
+		if bytes.Equal(rec.Blinded, blinded) {
+			return bytes.Clone(rec.BlindSig), false, nil
+		}
+		return nil, false, ErrAlreadyIssued
+	}
+	if len(blinded) == 0 || len(sig) == 0 {
+		return nil, false, errors.New("issuer: SetIssued needs a blinded message and a signature")
+	}
+	rec.Blinded = bytes.Clone(blinded)
+	rec.BlindSig = bytes.Clone(sig)
+	return bytes.Clone(sig), true, nil
+}
+
+// MemRoll is a [Roll] in memory, for tests and trials.
+type MemRoll struct {
+	mu     sync.Mutex
+	voters map[string]*Record
+	counts Counts
+}
+
+// NewMemRoll returns an empty in-memory roll.
+func NewMemRoll() *MemRoll { return &MemRoll{voters: make(map[string]*Record)} }
+
+func cloneRecord(r *Record) Record {
+	c := *r
+	c.Code.Salt = bytes.Clone(r.Code.Salt)
+	c.Code.Sum = bytes.Clone(r.Code.Sum)
+	c.Blinded = bytes.Clone(r.Blinded)
+	c.BlindSig = bytes.Clone(r.BlindSig)
+	return c
+}
+
+// Add implements [Roll].
+func (m *MemRoll) Add(ctx context.Context, recs []Record) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.counts.Purged {
+		return ErrPurged
+	}
+	batch := make(map[string]bool, len(recs))
+	for i := range recs {
+		id := recs[i].VoterID
+		if err := CheckVoterID(id); err != nil {
+			return err
+		}
+		if _, ok := m.voters[id]; ok || batch[id] {
+			return fmt.Errorf("%w: %q", ErrDuplicateVoter, id)
+		}
+		batch[id] = true
+	}
+	for i := range recs {
+		r := cloneRecord(&recs[i])
+		m.voters[r.VoterID] = &r
+		m.counts.Eligible++
+		if r.Issued() {
+			m.counts.Issued++
+		}
+	}
+	return nil
+}
+
+func (m *MemRoll) lookup(voterID string) (*Record, error) {
+	if m.counts.Purged {
+		return nil, ErrPurged
+	}
+	r, ok := m.voters[voterID]
+	if !ok {
+		return nil, ErrUnknownVoter
+	}
+	return r, nil
+}
+
+// Get implements [Roll].
+func (m *MemRoll) Get(ctx context.Context, voterID string) (Record, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, err := m.lookup(voterID)
+	if err != nil {
+		return Record{}, err
+	}
+	return cloneRecord(r), nil
+}
+
+// AddFailure implements [Roll].
+func (m *MemRoll) AddFailure(ctx context.Context, voterID string) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, err := m.lookup(voterID)
+	if err != nil {
+		return 0, err
+	}
+	r.Failures++
+	return r.Failures, nil
+}
+
+// ResetFailures implements [Roll].
+func (m *MemRoll) ResetFailures(ctx context.Context, voterID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, err := m.lookup(voterID)
+	if err != nil {
+		return err
+	}
+	r.Failures = 0
+	return nil
+}
+
+// SetIssued implements [Roll].
+func (m *MemRoll) SetIssued(ctx context.Context, voterID string, blinded, sig []byte) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, err := m.lookup(voterID)
+	if err != nil {
+		return nil, err
+	}
+	out, changed, err := setIssued(r, blinded, sig)
+	if changed {
+		m.counts.Issued++
+	}
+	return out, err
+}
+
+// Counts implements [Roll].
+func (m *MemRoll) Counts(ctx context.Context) (Counts, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.counts, nil
+}
+
+// Purge implements [Roll].
+func (m *MemRoll) Purge(ctx context.Context) (Counts, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.voters = nil
+	m.counts.Purged = true
+	return m.counts, nil
+}
+
+// Close implements [Roll].
+func (m *MemRoll) Close() error { return nil }
