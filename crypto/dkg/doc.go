@@ -1,0 +1,82 @@
+// Package dkg runs the election's key ceremony without a dealer: n trustees
+// jointly make the election key h = g^x so that any t of them can decrypt and
+// fewer learn nothing about x, and x itself is never formed anywhere.
+//
+// # Protocol (joint-Feldman, Pedersen 1991)
+//
+// Each step is a message that a CLI moves between trustees as a file or
+// posts to the bulletin board; a trustee's secrets live in a Trustee value
+// the caller keeps encrypted at rest (Trustee.Marshal, UnmarshalTrustee).
+//
+//  1. Init. NewTrustee makes trustee i's HPKE key pair (DHKEM(X25519,
+//     HKDF-SHA256), HKDF-SHA256, ChaCha20-Poly1305, RFC 9180) and its
+//     Announcement {i, encryption key}.
+//  2. Deal. Given all n announcements and the caller's context (the
+//     manifest hash: it is bound into every proof and every encryption),
+//     trustee i picks a random polynomial fᵢ of degree t−1 with coefficients
+//     aᵢ,ₖ and publishes a Deal: the commitments Cᵢ,ₖ = g^aᵢ,ₖ (k = 0..t−1), a
+//     Schnorr proof of knowledge of aᵢ,₀, and for every trustee j (itself
+//     included) the share fᵢ(j) sealed with HPKE to j's key, with the HPKE
+//     info binding the context, i, j, n, t and a hash of the commitments.
+//  3. Verify. Trustee j opens its share sᵢⱼ from each deal and checks
+//     g^sᵢⱼ = Πₖ Cᵢ,ₖ^(jᵏ); for a share it cannot open or that fails the
+//     check it publishes a Complaint {j accuses i}. Deals that are wrong for
+//     everyone to see (bad proof, wrong counts) need no complaint.
+//  4. Answer. A dealer accused by j may publish an Answer revealing sᵢⱼ in
+//     the clear; anyone checks it against the commitments. A false complaint
+//     answered this way costs the accused nothing.
+//  5. Finalise. Qualify, a deterministic function of the public messages
+//     anyone can run, disqualifies a dealer that published no deal or two
+//     different ones, has the wrong number of commitments or shares, a bad
+//     Schnorr proof, or a complaint not answered with a valid share. The
+//     remaining dealers are QUAL; if fewer than t remain the ceremony fails
+//     with a *CeremonyError naming each culprit. Otherwise the election key
+//     is h = Π_{i∈QUAL} Cᵢ,₀ and trustee j's verification key is
+//     VKⱼ = Π_{i∈QUAL} Πₖ Cᵢ,ₖ^(jᵏ) = g^sⱼ. Trustee.Finalize also sums
+//     j's share sⱼ = Σ_{i∈QUAL} sᵢⱼ (taking answered shares from the
+//     answers) and checks g^sⱼ = VKⱼ.
+//
+// Every trustee 1..n receives a share, including one disqualified as a
+// dealer: its partial decryptions are checked against VKⱼ like anyone's, so
+// a cheating dealer gains nothing by also decrypting.
+//
+// The Schnorr proof on Cᵢ,₀ stops a rushing dealer from choosing its
+// constant-term commitment as a function of the others' (a rogue key that
+// would cancel them); binding the dealer index and context stops it from
+// copying another dealer's deal or proof, in this ceremony or another.
+//
+// Who posted a message is the transport's business (the board, or signed
+// files): this package trusts the Dealer, Accuser and Index fields as given.
+//
+// # The bias of joint-Feldman, and why it is acceptable here
+//
+// Gennaro, Jarecki, Krawczyk and Rabin (Eurocrypt 1999, "Secure Distributed
+// Key Generation for Discrete-Log Based Cryptosystems") showed that in
+// joint-Feldman the adversary can bias the distribution of h: after seeing
+// the honest commitments it can decide, by making its own deals fail or
+// complaints go unanswered, which of its dealers end up in QUAL, and so pick
+// among several possible keys (for example, fix a bit of h). The key is
+// therefore not uniformly random, which breaks proofs that need it to be.
+//
+// The same authors later showed (Gennaro, Jarecki, Krawczyk, Rabin,
+// "Secure Applications of Pedersen's Distributed Key Generation Protocol",
+// CT-RSA 2003, and J. Cryptology 2007) that this bias does not help break
+// threshold schemes whose security reduces to the hardness of the key's
+// discrete log, nor the semantic security of ElGamal encryption under such
+// a key: a reduction can embed its challenge as an honest dealer's constant
+// term and simulate the rest, whatever the adversary selects, at a small
+// loss. Election ElGamal needs exactly that (IND-CPA under DDH, plus the
+// soundness of the trustees' DLEQ proofs), so the cheaper joint-Feldman
+// protocol suffices; the bias-free protocol of Gennaro et al. (Pedersen
+// commitments in a first round) would double the ceremony's rounds for no
+// gain in what an election relies on.
+//
+// # Encodings
+//
+// Every message is canonical binary: a version byte (1), a kind byte, then
+// fixed-width fields (indices and counts one byte, group elements and
+// scalars their canonical 32-byte encodings). Parsers refuse another
+// version or kind, trailing or missing bytes, non-canonical or identity
+// points, non-canonical scalars and out-of-range indices, so each message has
+// exactly one encoding. See Announcement, Deal, Complaint, Answer, KeyShare.
+package dkg

@@ -1,0 +1,259 @@
+package dkg
+
+import (
+	"fmt"
+
+	"github.com/evote/evote/crypto/elgamal"
+	"github.com/evote/evote/crypto/zkp"
+	"github.com/gtank/ristretto255"
+)
+
+// MaxTrustees is the largest n: indices are one byte and 0 is where the
+// secret lives.
+const MaxTrustees = 255
+
+// Encoding sizes.
+const (
+	EncryptionKeySize  = 32                        // X25519 public key
+	EncryptedShareSize = 32 + 32 + 16              // HPKE enc || sealed scalar || tag
+	AnnouncementSize   = 2 + 1 + EncryptionKeySize // version, kind, index, key
+	ComplaintSize      = 2 + 1 + 1 + 1             // version, kind, accuser, accused, reason
+	AnswerSize         = 2 + 1 + 1 + elgamal.ScalarSize
+)
+
+const version = 1
+
+// Message kinds (the second byte of every encoding).
+const (
+	kindAnnouncement = 0x01
+	kindDeal         = 0x02
+	kindComplaint    = 0x03
+	kindAnswer       = 0x04
+	kindTrustee      = 0x10
+	kindKeyShare     = 0x11
+)
+
+var kindNames = map[byte]string{
+	kindAnnouncement: "announcement", kindDeal: "deal", kindComplaint: "complaint",
+	kindAnswer: "answer", kindTrustee: "trustee state", kindKeyShare: "key share",
+}
+
+func header(kind byte) []byte { return []byte{version, kind} }
+
+func checkHeader(b []byte, kind byte) error {
+	name := kindNames[kind]
+	if len(b) < 2 {
+		return fmt.Errorf("dkg: %s is %d bytes, too short for a header", name, len(b))
+	}
+	if b[0] != version {
+		return fmt.Errorf("dkg: %s has encoding version %d, this code reads version %d", name, b[0], version)
+	}
+	if b[1] != kind {
+		if other, ok := kindNames[b[1]]; ok {
+			return fmt.Errorf("dkg: expected a %s, got a %s", name, other)
+		}
+		return fmt.Errorf("dkg: expected a %s, got unknown kind 0x%02x", name, b[1])
+	}
+	return nil
+}
+
+func checkIndexByte(what string, b byte) error {
+	if b == 0 {
+		return fmt.Errorf("dkg: %s is trustee 0; trustees are numbered from 1", what)
+	}
+	return nil
+}
+
+// Announcement is trustee Index's public key for receiving shares.
+//
+// Encoding (35 bytes): 0x01 || 0x01 || index || X25519 public key.
+type Announcement struct {
+	Index         int
+	EncryptionKey [EncryptionKeySize]byte
+}
+
+// Marshal returns the canonical encoding.
+func (a *Announcement) Marshal() []byte {
+	out := append(header(kindAnnouncement), byte(a.Index))
+	return append(out, a.EncryptionKey[:]...)
+}
+
+// ParseAnnouncement decodes an Announcement, refusing index 0 and an
+// encryption key no share can be sealed to (a low-order X25519 point).
+func ParseAnnouncement(b []byte) (*Announcement, error) {
+	if err := checkHeader(b, kindAnnouncement); err != nil {
+		return nil, err
+	}
+	if len(b) != AnnouncementSize {
+		return nil, fmt.Errorf("dkg: announcement is %d bytes, want %d", len(b), AnnouncementSize)
+	}
+	if err := checkIndexByte("announcement", b[2]); err != nil {
+		return nil, err
+	}
+	a := &Announcement{Index: int(b[2])}
+	copy(a.EncryptionKey[:], b[3:])
+	if err := checkEncryptionKey(a.EncryptionKey[:]); err != nil {
+		return nil, fmt.Errorf("dkg: announcement of trustee %d: %w", a.Index, err)
+	}
+	return a, nil
+}
+
+// EncryptedShare is one HPKE-sealed share: encapsulated key || ciphertext.
+type EncryptedShare [EncryptedShareSize]byte
+
+// Deal is dealer Dealer's public contribution: commitments to its
+// polynomial's t coefficients, a proof of knowledge of the constant term, and
+// one sealed share for each trustee 1..n (EncryptedShares[j-1] for j).
+//
+// Encoding (5 + 32t + 64 + 80n bytes): 0x01 || 0x02 || dealer || t || n ||
+// C₀ || … || C_{t−1} || Schnorr proof (R || z) || share₁ || … || shareₙ.
+type Deal struct {
+	Dealer          int
+	Commitments     []*ristretto255.Element
+	Proof           *zkp.SchnorrProof
+	EncryptedShares []EncryptedShare
+}
+
+// Marshal returns the canonical encoding. It panics if the deal has more
+// than 255 commitments or shares, which no parsed or dealt Deal has.
+func (d *Deal) Marshal() []byte {
+	t, n := len(d.Commitments), len(d.EncryptedShares)
+	if t > MaxTrustees || n > MaxTrustees {
+		panic("dkg: deal with more than 255 commitments or shares")
+	}
+	out := make([]byte, 0, 5+32*t+zkp.SchnorrSize+EncryptedShareSize*n)
+	out = append(out, version, kindDeal, byte(d.Dealer), byte(t), byte(n))
+	for _, c := range d.Commitments {
+		out = c.Encode(out)
+	}
+	out = append(out, d.Proof.Bytes()...)
+	for i := range d.EncryptedShares {
+		out = append(out, d.EncryptedShares[i][:]...)
+	}
+	return out
+}
+
+// ParseDeal decodes a Deal, refusing dealer 0, no commitments or no shares,
+// non-canonical or identity commitments, a malformed proof and a length
+// that does not match the counts. It does not check the proof or the shares
+// (Qualify and Trustee.Verify do), nor that t and n are the ceremony's.
+func ParseDeal(b []byte) (*Deal, error) {
+	if err := checkHeader(b, kindDeal); err != nil {
+		return nil, err
+	}
+	if len(b) < 5 {
+		return nil, fmt.Errorf("dkg: deal is %d bytes, too short", len(b))
+	}
+	if err := checkIndexByte("deal's dealer", b[2]); err != nil {
+		return nil, err
+	}
+	dealer, t, n := int(b[2]), int(b[3]), int(b[4])
+	if t == 0 || n == 0 {
+		return nil, fmt.Errorf("dkg: deal of trustee %d has %d commitments and %d shares; both must be at least 1", dealer, t, n)
+	}
+	want := 5 + 32*t + zkp.SchnorrSize + EncryptedShareSize*n
+	if len(b) != want {
+		return nil, fmt.Errorf("dkg: deal of trustee %d is %d bytes, want %d for %d commitments and %d shares", dealer, len(b), want, t, n)
+	}
+	d := &Deal{Dealer: dealer, Commitments: make([]*ristretto255.Element, t), EncryptedShares: make([]EncryptedShare, n)}
+	off := 5
+	for k := range d.Commitments {
+		c, err := elgamal.ParseElement(b[off : off+32])
+		if err != nil {
+			return nil, fmt.Errorf("dkg: deal of trustee %d, commitment %d: %w", dealer, k, err)
+		}
+		d.Commitments[k] = c
+		off += 32
+	}
+	proof, err := zkp.ParseSchnorr(b[off : off+zkp.SchnorrSize])
+	if err != nil {
+		return nil, fmt.Errorf("dkg: deal of trustee %d: %w", dealer, err)
+	}
+	d.Proof = proof
+	off += zkp.SchnorrSize
+	for j := range d.EncryptedShares {
+		copy(d.EncryptedShares[j][:], b[off:off+EncryptedShareSize])
+		off += EncryptedShareSize
+	}
+	return d, nil
+}
+
+// Reasons a trustee gives for a complaint.
+const (
+	// ReasonUndecryptable: the sealed share did not open with the
+	// accuser's key and this ceremony's binding, or held no canonical scalar.
+	ReasonUndecryptable = 1
+	// ReasonMismatch: the share opened but g^s ≠ Πₖ Cₖ^(jᵏ).
+	ReasonMismatch = 2
+)
+
+// Complaint is trustee Accuser's public accusation that dealer Accused's
+// share for it is bad. The reason is informative; Qualify treats all alike.
+//
+// Encoding (5 bytes): 0x01 || 0x03 || accuser || accused || reason.
+type Complaint struct {
+	Accuser, Accused int
+	Reason           int
+}
+
+// Marshal returns the canonical encoding.
+func (c *Complaint) Marshal() []byte {
+	return append(header(kindComplaint), byte(c.Accuser), byte(c.Accused), byte(c.Reason))
+}
+
+// ParseComplaint decodes a Complaint, refusing index 0 and unknown reasons.
+func ParseComplaint(b []byte) (*Complaint, error) {
+	if err := checkHeader(b, kindComplaint); err != nil {
+		return nil, err
+	}
+	if len(b) != ComplaintSize {
+		return nil, fmt.Errorf("dkg: complaint is %d bytes, want %d", len(b), ComplaintSize)
+	}
+	if err := checkIndexByte("complaint's accuser", b[2]); err != nil {
+		return nil, err
+	}
+	if err := checkIndexByte("complaint's accused", b[3]); err != nil {
+		return nil, err
+	}
+	if b[4] != ReasonUndecryptable && b[4] != ReasonMismatch {
+		return nil, fmt.Errorf("dkg: complaint has unknown reason %d", b[4])
+	}
+	return &Complaint{Accuser: int(b[2]), Accused: int(b[3]), Reason: int(b[4])}, nil
+}
+
+// Answer is dealer Dealer's public reply to Recipient's complaint: the
+// share fᵢ(j) in the clear, checked by anyone against the commitments.
+//
+// Encoding (36 bytes): 0x01 || 0x04 || dealer || recipient || share.
+type Answer struct {
+	Dealer, Recipient int
+	Share             *ristretto255.Scalar
+}
+
+// Marshal returns the canonical encoding.
+func (a *Answer) Marshal() []byte {
+	out := append(header(kindAnswer), byte(a.Dealer), byte(a.Recipient))
+	return a.Share.Encode(out)
+}
+
+// ParseAnswer decodes an Answer, refusing index 0 and a non-canonical
+// scalar. It does not check the share (Qualify does).
+func ParseAnswer(b []byte) (*Answer, error) {
+	if err := checkHeader(b, kindAnswer); err != nil {
+		return nil, err
+	}
+	if len(b) != AnswerSize {
+		return nil, fmt.Errorf("dkg: answer is %d bytes, want %d", len(b), AnswerSize)
+	}
+	if err := checkIndexByte("answer's dealer", b[2]); err != nil {
+		return nil, err
+	}
+	if err := checkIndexByte("answer's recipient", b[3]); err != nil {
+		return nil, err
+	}
+	s, err := elgamal.ParseScalar(b[4:])
+	if err != nil {
+		return nil, fmt.Errorf("dkg: answer of trustee %d to trustee %d: %w", b[2], b[3], err)
+	}
+	return &Answer{Dealer: int(b[2]), Recipient: int(b[3]), Share: s}, nil
+}

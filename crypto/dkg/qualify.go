@@ -1,0 +1,262 @@
+package dkg
+
+import (
+	"bytes"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/evote/evote/crypto/elgamal"
+	"github.com/evote/evote/crypto/zkp"
+	"github.com/gtank/ristretto255"
+)
+
+// Result is the public outcome of a ceremony, the same for everyone who runs
+// Qualify on the same messages.
+type Result struct {
+	N, T int
+	// ElectionKey is h = Π_{i∈QUAL} Cᵢ,₀.
+	ElectionKey *elgamal.PublicKey
+	// VerificationKeys[j-1] is trustee j's VKⱼ = g^sⱼ, for j = 1..n.
+	VerificationKeys []*elgamal.PublicKey
+	// Qualified lists the dealers in QUAL, ascending.
+	Qualified []int
+	// Disqualified lists the other dealers, ascending, each with why.
+	Disqualified []Disqualification
+
+	deals    map[int]*Deal
+	answered map[[2]int]*ristretto255.Scalar // (dealer, recipient) → valid revealed share
+}
+
+// VerificationKey returns trustee j's verification key, or nil if j is not
+// in 1..n.
+func (r *Result) VerificationKey(j int) *elgamal.PublicKey {
+	if j < 1 || j > len(r.VerificationKeys) {
+		return nil
+	}
+	return r.VerificationKeys[j-1]
+}
+
+// Disqualification names a dealer left out of QUAL and the reason.
+type Disqualification struct {
+	Dealer int
+	Reason string
+}
+
+func (d Disqualification) String() string { return fmt.Sprintf("trustee %d %s", d.Dealer, d.Reason) }
+
+// CeremonyError is returned by Qualify when fewer than t dealers qualify:
+// the election key cannot be made. Disqualified names each culprit; the
+// ceremony must be run again without them (or with them replaced).
+type CeremonyError struct {
+	N, T         int
+	Qualified    []int
+	Disqualified []Disqualification
+}
+
+func (e *CeremonyError) Error() string {
+	parts := make([]string, len(e.Disqualified))
+	for i, d := range e.Disqualified {
+		parts[i] = d.String()
+	}
+	return fmt.Sprintf("dkg: ceremony failed: only %d of %d dealers qualified, the threshold is %d; disqualified: %s; rerun the ceremony without them",
+		len(e.Qualified), e.N, e.T, strings.Join(parts, "; "))
+}
+
+func checkParams(n, t int) error {
+	if n < 1 || n > MaxTrustees {
+		return fmt.Errorf("dkg: %d trustees, want 1..%d", n, MaxTrustees)
+	}
+	if t < 1 || t > n {
+		return fmt.Errorf("dkg: threshold %d, want 1..n = 1..%d", t, n)
+	}
+	return nil
+}
+
+// checkAnnouncements requires exactly one announcement per index 1..n and
+// returns them ordered by index.
+func checkAnnouncements(anns []*Announcement, n int) ([]*Announcement, error) {
+	if len(anns) != n {
+		return nil, fmt.Errorf("dkg: %d announcements, want one from each of the %d trustees", len(anns), n)
+	}
+	out := make([]*Announcement, n)
+	for _, a := range anns {
+		if a.Index < 1 || a.Index > n {
+			return nil, fmt.Errorf("dkg: announcement from trustee %d, but the ceremony has trustees 1..%d", a.Index, n)
+		}
+		if out[a.Index-1] != nil {
+			return nil, fmt.Errorf("dkg: two announcements from trustee %d; keep the one it really published", a.Index)
+		}
+		out[a.Index-1] = a
+	}
+	return out, nil
+}
+
+func checkRange(what string, i, n int) error {
+	if i < 1 || i > n {
+		return fmt.Errorf("dkg: %s names trustee %d, but the ceremony has trustees 1..%d; drop it", what, i, n)
+	}
+	return nil
+}
+
+// indexDeals maps each dealer to its deal; a dealer with two different
+// encodings is reported as equivocating.
+func indexDeals(deals []*Deal, n int) (map[int]*Deal, map[int]bool, error) {
+	by := make(map[int]*Deal, len(deals))
+	enc := make(map[int][]byte, len(deals))
+	equivocal := map[int]bool{}
+	for _, d := range deals {
+		if err := checkRange("a deal", d.Dealer, n); err != nil {
+			return nil, nil, err
+		}
+		e := d.Marshal()
+		if prev, ok := enc[d.Dealer]; ok {
+			if !bytes.Equal(prev, e) {
+				equivocal[d.Dealer] = true
+			}
+			continue
+		}
+		by[d.Dealer], enc[d.Dealer] = d, e
+	}
+	return by, equivocal, nil
+}
+
+// checkDealPublic returns why a deal is bad for everyone to see, or "".
+func checkDealPublic(context []byte, d *Deal, n, t int) string {
+	if len(d.Commitments) != t {
+		return fmt.Sprintf("dealt %d commitments; the threshold %d needs %d", len(d.Commitments), t, t)
+	}
+	if len(d.EncryptedShares) != n {
+		return fmt.Sprintf("dealt %d encrypted shares; the ceremony needs one for each of %d trustees", len(d.EncryptedShares), n)
+	}
+	c0, err := elgamal.NewPublicKey(d.Commitments[0])
+	if err != nil || d.Proof == nil || zkp.VerifySchnorr(proofContext(context, d.Dealer, n, t), c0, d.Proof) != nil {
+		return "published a proof of knowledge of its constant term that does not verify (wrong proof, context or dealer)"
+	}
+	return ""
+}
+
+// Qualify decides the ceremony from its public messages: which dealers
+// qualify, the election key and every trustee's verification key. It is
+// deterministic, so every trustee and verifier gets the same Result. It
+// returns a *CeremonyError when fewer than t dealers qualify, and another
+// error when the inputs are not a ceremony's (wrong announcements, indices
+// outside 1..n).
+func Qualify(context []byte, n, t int, anns []*Announcement, deals []*Deal, complaints []*Complaint, answers []*Answer) (*Result, error) {
+	if err := checkParams(n, t); err != nil {
+		return nil, err
+	}
+	if _, err := checkAnnouncements(anns, n); err != nil {
+		return nil, err
+	}
+	byDealer, equivocal, err := indexDeals(deals, n)
+	if err != nil {
+		return nil, err
+	}
+	accusers := map[int]map[int]bool{} // accused → set of accusers
+	for _, c := range complaints {
+		if err := checkRange("a complaint's accuser", c.Accuser, n); err != nil {
+			return nil, err
+		}
+		if err := checkRange("a complaint's accused", c.Accused, n); err != nil {
+			return nil, err
+		}
+		if accusers[c.Accused] == nil {
+			accusers[c.Accused] = map[int]bool{}
+		}
+		accusers[c.Accused][c.Accuser] = true
+	}
+	type pair = [2]int
+	given := map[pair][]*ristretto255.Scalar{}
+	for _, a := range answers {
+		if err := checkRange("an answer's dealer", a.Dealer, n); err != nil {
+			return nil, err
+		}
+		if err := checkRange("an answer's recipient", a.Recipient, n); err != nil {
+			return nil, err
+		}
+		p := pair{a.Dealer, a.Recipient}
+		given[p] = append(given[p], a.Share)
+	}
+
+	res := &Result{N: n, T: t, deals: map[int]*Deal{}, answered: map[pair]*ristretto255.Scalar{}}
+	for i := 1; i <= n; i++ {
+		d, ok := byDealer[i]
+		reason := ""
+		switch {
+		case !ok:
+			reason = "published no deal"
+		case equivocal[i]:
+			reason = "published two different deals"
+		default:
+			reason = checkDealPublic(context, d, n, t)
+		}
+		if reason == "" && len(accusers[i]) > 0 {
+			var unanswered, wrong []int
+			for _, j := range sortedKeys(accusers[i]) {
+				shares := given[pair{i, j}]
+				if len(shares) == 0 {
+					unanswered = append(unanswered, j)
+					continue
+				}
+				var valid *ristretto255.Scalar
+				for _, s := range shares {
+					if shareMatches(d.Commitments, j, s) {
+						valid = s
+						break
+					}
+				}
+				if valid == nil {
+					wrong = append(wrong, j)
+					continue
+				}
+				res.answered[pair{i, j}] = valid
+			}
+			var why []string
+			if len(unanswered) > 0 {
+				why = append(why, fmt.Sprintf("did not answer the complaints of trustees %v", unanswered))
+			}
+			if len(wrong) > 0 {
+				why = append(why, fmt.Sprintf("answered the complaints of trustees %v with shares that do not match its commitments", wrong))
+			}
+			reason = strings.Join(why, " and ")
+		}
+		if reason != "" {
+			res.Disqualified = append(res.Disqualified, Disqualification{Dealer: i, Reason: reason})
+			continue
+		}
+		res.Qualified = append(res.Qualified, i)
+		res.deals[i] = d
+	}
+	if len(res.Qualified) < t {
+		return nil, &CeremonyError{N: n, T: t, Qualified: res.Qualified, Disqualified: res.Disqualified}
+	}
+
+	// A_k = Σ_{i∈QUAL} C_{i,k}; then h = A_0 and VK_j = Σ_k j^k·A_k.
+	agg := make([]*ristretto255.Element, t)
+	for k := range agg {
+		agg[k] = ristretto255.NewIdentityElement()
+		for _, i := range res.Qualified {
+			agg[k].Add(agg[k], res.deals[i].Commitments[k])
+		}
+	}
+	if res.ElectionKey, err = elgamal.NewPublicKey(agg[0]); err != nil {
+		return nil, fmt.Errorf("dkg: election key: %w; rerun the ceremony", err)
+	}
+	res.VerificationKeys = make([]*elgamal.PublicKey, n)
+	for j := 1; j <= n; j++ {
+		if res.VerificationKeys[j-1], err = elgamal.NewPublicKey(evalCommitments(agg, j)); err != nil {
+			return nil, fmt.Errorf("dkg: verification key of trustee %d: %w; rerun the ceremony", j, err)
+		}
+	}
+	return res, nil
+}
+
+func sortedKeys(m map[int]bool) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}
