@@ -419,11 +419,11 @@ func TestBadInputs(t *testing.T) {
 			_, err := Qualify(c.ctx, 3, 2, c.anns, c.deals, nil, []*Answer{{Dealer: 1, Recipient: 9, Share: scalarInt(1)}})
 			return err
 		},
-		"t > n":    func() error { _, _, err := NewTrustee(nil, 1, 3, 4); return err },
-		"t = 0":    func() error { _, _, err := NewTrustee(nil, 1, 3, 0); return err },
-		"index 0":  func() error { _, _, err := NewTrustee(nil, 0, 3, 2); return err },
-		"n > 255":  func() error { _, _, err := NewTrustee(nil, 1, 256, 2); return err },
-		"redeal":   func() error { _, err := c.trustees[0].Deal(nil, []byte("other"), c.anns); return err },
+		"t > n":   func() error { _, _, err := NewTrustee(nil, 1, 3, 4); return err },
+		"t = 0":   func() error { _, _, err := NewTrustee(nil, 1, 3, 0); return err },
+		"index 0": func() error { _, _, err := NewTrustee(nil, 0, 3, 2); return err },
+		"n > 255": func() error { _, _, err := NewTrustee(nil, 1, 256, 2); return err },
+		"redeal":  func() error { _, err := c.trustees[0].Deal(nil, []byte("other"), c.anns); return err },
 		"wrong own announcement": func() error {
 			tr, _, _ := NewTrustee(nil, 1, 3, 2)
 			_, err := tr.Deal(nil, c.ctx, c.anns)

@@ -27,13 +27,11 @@ const MaxTableRange = 1 << 40
 // steps than √Max (at least 2^16 when Max is that large): a tally looks up
 // one count per choice, and a bigger table makes each lookup cheap.
 type Table struct {
-	max     uint64
-	m       uint64                // baby steps: g^0 .. g^(m-1)
-	baby    map[uint64]uint32     // first 8 bytes of enc(g^j) → j
-	extra   map[uint64][]uint32   // the rare 8-byte prefixes shared by several j
-	giant   *ristretto255.Element // −m·g
-	enc     []byte
-	scratch [elgamal.ElementSize]byte
+	max   uint64
+	m     uint64                // baby steps: g^0 .. g^(m-1)
+	baby  map[uint64]uint32     // first 8 bytes of enc(g^j) → j
+	extra map[uint64][]uint32   // the rare 8-byte prefixes shared by several j
+	giant *ristretto255.Element // −m·g
 }
 
 // NewTable builds a table for m in [0, max] with the default number of baby

@@ -119,16 +119,13 @@ func PartialDecryptBatch(rnd io.Reader, ctxs [][]byte, index int, share *ristret
 	return out, nil
 }
 
-// Bytes returns the 129-byte encoding index || D || proof.
-func (p *Partial) Bytes() []byte {
+// Marshal returns the 129-byte encoding index || D || proof.
+func (p *Partial) Marshal() []byte {
 	out := make([]byte, 0, PartialSize)
 	out = append(out, byte(p.Index))
 	out = append(out, p.dEnc...)
 	return append(out, p.proof.Bytes()...)
 }
-
-// MarshalBinary returns p.Bytes().
-func (p *Partial) MarshalBinary() ([]byte, error) { return p.Bytes(), nil }
 
 // ParsePartial decodes a Partial, refusing index 0, a non-canonical or
 // identity D, a malformed proof and any length other than PartialSize. It
