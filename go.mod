@@ -6,13 +6,13 @@ require (
 	github.com/cloudflare/circl v1.6.5
 	github.com/gtank/ristretto255 v0.2.0
 	github.com/transparency-dev/formats v0.1.1
+	go.etcd.io/bbolt v1.5.0
+	golang.org/x/crypto v0.58.0
 	golang.org/x/mod v0.42.0
 )
 
 require (
 	filippo.io/edwards25519 v1.2.0 // indirect
 	github.com/bwesterb/go-ristretto v1.2.4 // indirect
-	go.etcd.io/bbolt v1.5.0 // indirect
-	golang.org/x/crypto v0.58.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 )
