@@ -44,7 +44,11 @@
 // being shared between voters or precomputed. What the hash still buys is
 // that a stolen roll holds no codes. At the usual settings (tens of
 // milliseconds) argon2id would cap issuance far below the 1,000 tokens/s the
-// issuer must sustain; at these it costs about 0.25 ms (BenchmarkVerifyCode).
+// issuer must sustain; at these it costs about 0.3 ms (BenchmarkVerifyCode).
+//
+// Voter IDs are not treated as secret: a wrong code and an unknown voter
+// get the same answer and cost the same hash, but the failure counter's
+// write and the lockout can still tell an attacker that an ID is on the roll.
 //
 // # What the issuer learns
 //

@@ -8,6 +8,7 @@ import (
 	"hash/maphash"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/evote/evote/crypto/token"
@@ -109,10 +110,10 @@ func (is *Issuer) lock(voterID string) *sync.Mutex {
 // [ErrLocked], [ErrPurged].
 func (is *Issuer) Issue(ctx context.Context, voterID, code string, blinded []byte) ([]byte, error) {
 	if err := CheckVoterID(voterID); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return nil, badRequest(err)
 	}
 	if _, err := NormalizeCode(code); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+		return nil, badRequest(err)
 	}
 	if size := is.key.Public().Size(); len(blinded) != size {
 		return nil, fmt.Errorf("%w: blinded message is %d bytes, want %d (the issuer key's modulus length)", ErrBadRequest, len(blinded), size)
@@ -132,7 +133,7 @@ func (is *Issuer) Issue(ctx context.Context, voterID, code string, blinded []byt
 	sig, err := is.key.Sign(blinded)
 	if err != nil {
 		if errors.Is(err, token.ErrMalformed) {
-			return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+			return nil, badRequest(err)
 		}
 		is.log.Error("signing failed", "err", err)
 		return nil, fmt.Errorf("issuer: signing: %w", err)
@@ -144,6 +145,10 @@ func (is *Issuer) Issue(ctx context.Context, voterID, code string, blinded []byt
 	}
 	is.log.Info("token issued")
 	return out, nil
+}
+
+func badRequest(err error) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, strings.TrimPrefix(err.Error(), "issuer: "))
 }
 
 // authenticate checks the code under the voter's lock and counts failures.
