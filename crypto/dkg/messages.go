@@ -50,9 +50,9 @@ func checkHeader(b []byte, kind byte) error {
 	}
 	if b[1] != kind {
 		if other, ok := kindNames[b[1]]; ok {
-			return fmt.Errorf("dkg: expected a %s, got a %s", name, other)
+			return fmt.Errorf("dkg: expected a message of kind %q, got one of kind %q", name, other)
 		}
-		return fmt.Errorf("dkg: expected a %s, got unknown kind 0x%02x", name, b[1])
+		return fmt.Errorf("dkg: expected a message of kind %q, got unknown kind 0x%02x", name, b[1])
 	}
 	return nil
 }
