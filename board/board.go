@@ -1,0 +1,326 @@
+// Package board is the bulletin board: the public, append-only record of an
+// election, and the service that admits entries to it.
+//
+// The board holds no secret but its checkpoint-signing key and learns
+// nothing about voters: a ballot arrives with a token key and an issuer's
+// blind signature on it, never a voter identifier. It admits a ballot only
+// if every check holds (right election, open phase, valid token, every
+// proof, the signature) and the token has not voted (or, under the
+// last-ballot-counts policy, records it as replacing the earlier one), and it
+// answers only after the ballot is durable in the log: a receipt carries the
+// ballot's tracking code, its leaf index, a signed checkpoint and an
+// inclusion proof, so the voter can later prove the board dropped it.
+//
+// The phases are entries of the log: the manifest (entry 0), the key
+// ceremony's messages, the open entry with the election key, the ballots,
+// the close entry, the trustees' partial decryptions and the result. Each
+// phase change is checked inside the same transaction as the appends it
+// rules, so no ballot lands after close however the requests race.
+package board
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/record"
+	"github.com/evote/evote/store"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Keys the board sets in the log.
+var (
+	keyOpen   = []byte("phase/open")
+	keyClosed = []byte("phase/closed")
+)
+
+func tokenKey(k []byte) []byte { return append([]byte("token/"), k...) }
+
+// Errors callers may tell apart with errors.Is.
+var (
+	ErrNotOpen       = errors.New("board: the election is not open for ballots yet")
+	ErrClosed        = errors.New("board: the election is closed; no more ballots are accepted")
+	ErrNotClosed     = errors.New("board: the election is still open")
+	ErrAlreadyVoted  = errors.New("board: this token has already cast a ballot")
+	ErrAlreadyOpen   = errors.New("board: the election is already open")
+	ErrInvalidEntry  = errors.New("board: invalid entry")
+	ErrInvalidBallot = errors.New("board: ballot refused")
+)
+
+// Board admits entries to one election's log.
+type Board struct {
+	log      store.Log
+	manifest *ballot.Manifest
+
+	mu       sync.RWMutex
+	election *ballot.Election // nil until the open entry is in the log
+	opening  *record.Open
+	tally    *tallyState // set once after close, see tally.go
+}
+
+// Create starts a new election's board: it appends the manifest as entry 0 of
+// an empty log.
+func Create(ctx context.Context, log store.Log, manifest []byte) (*Board, error) {
+	m, err := ballot.ParseManifest(manifest)
+	if err != nil {
+		return nil, err
+	}
+	if n, err := log.Size(); err != nil {
+		return nil, err
+	} else if n != 0 {
+		return nil, fmt.Errorf("board: the log already holds %d entries; open it with board.Load", n)
+	}
+	if _, err := log.Append(ctx, store.Append{Leaf: store.Leaf(store.Manifest, m.Bytes())}); err != nil {
+		return nil, fmt.Errorf("board: publishing the manifest: %w", err)
+	}
+	return &Board{log: log, manifest: m}, nil
+}
+
+// Load resumes the board of the election in log.
+func Load(log store.Log) (*Board, error) {
+	leaf, err := log.Leaf(0)
+	if err != nil {
+		return nil, fmt.Errorf("board: reading the manifest (entry 0): %w", err)
+	}
+	m, err := ballot.ParseManifest(leaf[1:])
+	if err != nil {
+		return nil, err
+	}
+	b := &Board{log: log, manifest: m}
+	if i, ok, err := log.Lookup(keyOpen); err != nil {
+		return nil, err
+	} else if ok {
+		leaf, err := log.Leaf(i)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.setOpen(leaf[1:]); err != nil {
+			return nil, fmt.Errorf("board: open entry %d: %w", i, err)
+		}
+	}
+	return b, nil
+}
+
+func (b *Board) setOpen(body []byte) error {
+	o, err := record.ParseOpen(b.manifest, body)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.opening = o
+	b.election = &ballot.Election{Manifest: b.manifest, Key: o.Key}
+	return nil
+}
+
+// Manifest returns the election's manifest.
+func (b *Board) Manifest() *ballot.Manifest { return b.manifest }
+
+// Election returns the manifest with the election key, or nil before open.
+func (b *Board) Election() *ballot.Election {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.election
+}
+
+// Opening returns the open entry's contents, or nil before open.
+func (b *Board) Opening() *record.Open {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	return b.opening
+}
+
+// Log returns the underlying log, for proofs and export.
+func (b *Board) Log() store.Log { return b.log }
+
+// Phase names the election's phase: "ceremony", "open" or "closed".
+func (b *Board) Phase() (string, error) {
+	if _, ok, err := b.log.Lookup(keyClosed); err != nil {
+		return "", err
+	} else if ok {
+		return "closed", nil
+	}
+	if b.Election() != nil {
+		return "open", nil
+	}
+	return "ceremony", nil
+}
+
+// PostCeremony appends one key-ceremony message. Ceremony messages are
+// accepted only before open, and must parse.
+func (b *Board) PostCeremony(ctx context.Context, msg []byte) (uint64, error) {
+	key, err := record.UniqueKey(msg)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
+	}
+	if err := record.NewCeremony(b.manifest).Add(msg); err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
+	}
+	i, err := b.log.Append(ctx, store.Append{
+		Leaf:  store.Leaf(store.Ceremony, msg),
+		Key:   key,
+		Check: func(v store.View) error { return notOpened(v) },
+	})
+	if errors.Is(err, store.ErrDuplicate) {
+		return 0, fmt.Errorf("%w: %s is already on the board", ErrInvalidEntry, key)
+	}
+	return i, err
+}
+
+func notOpened(v store.View) error {
+	if _, ok := v.Lookup(keyOpen); ok {
+		return ErrAlreadyOpen
+	}
+	return nil
+}
+
+// Open ends the key ceremony: it qualifies the trustees from the ceremony
+// messages in the log, and appends the open entry with the election key and
+// every trustee's verification key. Ballots are accepted from then on.
+func (b *Board) Open(ctx context.Context) (*record.Open, error) {
+	size, err := b.log.Size()
+	if err != nil {
+		return nil, err
+	}
+	c := record.NewCeremony(b.manifest)
+	for i := uint64(1); i < size; i++ {
+		leaf, err := b.log.Leaf(i)
+		if err != nil {
+			return nil, err
+		}
+		if store.EntryType(leaf[0]) == store.Ceremony {
+			if err := c.Add(leaf[1:]); err != nil {
+				return nil, fmt.Errorf("board: ceremony entry %d: %w", i, err)
+			}
+		}
+	}
+	o, err := c.Qualify()
+	if err != nil {
+		return nil, fmt.Errorf("board: the key ceremony cannot finish: %w", err)
+	}
+	body := o.Bytes()
+	if _, err := b.log.Append(ctx, store.Append{
+		Leaf:    store.Leaf(store.Open, body),
+		Check:   func(v store.View) error { return notOpened(v) },
+		SetKeys: [][]byte{keyOpen},
+	}); err != nil {
+		return nil, err
+	}
+	if err := b.setOpen(body); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Receipt is what a voter keeps: proof that the board holds the ballot.
+type Receipt struct {
+	TrackingCode string   `json:"tracking_code"` // hex of ballot.TrackingCode
+	Index        uint64   `json:"index"`
+	Checkpoint   string   `json:"checkpoint"` // the signed note
+	Inclusion    []string `json:"inclusion"`  // base64 hashes, tlog.RecordProof
+	Replaced     bool     `json:"replaced,omitempty"`
+}
+
+// Cast verifies a ballot fully, appends it, waits until it is durable and
+// returns the receipt. A refused ballot changes nothing.
+func (b *Board) Cast(ctx context.Context, raw []byte) (*Receipt, error) {
+	e := b.Election()
+	if e == nil {
+		return nil, ErrNotOpen
+	}
+	bl, err := ballot.Parse(e, raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidBallot, err)
+	}
+	if err := ballot.Verify(e, bl); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidBallot, err)
+	}
+	return b.admit(ctx, bl)
+}
+
+// admit appends a verified ballot and builds its receipt.
+func (b *Board) admit(ctx context.Context, bl *ballot.Ballot) (*Receipt, error) {
+	replace := b.manifest.Revoting == ballot.RevotingLastCounts
+	key := tokenKey(bl.TokenKey.Bytes())
+	replaced := false
+	idx, err := b.log.Append(ctx, store.Append{
+		Leaf:    store.Leaf(store.Ballot, bl.Bytes()),
+		Key:     key,
+		Replace: replace,
+		Check: func(v store.View) error {
+			if _, ok := v.Lookup(keyClosed); ok {
+				return ErrClosed
+			}
+			_, replaced = v.Lookup(key)
+			return nil
+		},
+	})
+	if errors.Is(err, store.ErrDuplicate) {
+		return nil, ErrAlreadyVoted
+	}
+	if err != nil {
+		return nil, err
+	}
+	return b.receipt(ctx, bl.Bytes(), idx, replaced)
+}
+
+func (b *Board) receipt(ctx context.Context, raw []byte, idx uint64, replaced bool) (*Receipt, error) {
+	cp, err := b.log.Checkpoint(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("board: ballot %d is stored, but signing a checkpoint failed: %w", idx, err)
+	}
+	proof, err := b.log.ProveInclusion(idx, cp.Size)
+	if err != nil {
+		return nil, fmt.Errorf("board: ballot %d is stored, but proving it failed: %w", idx, err)
+	}
+	tc := ballot.TrackingCode(raw)
+	return &Receipt{
+		TrackingCode: fmt.Sprintf("%x", tc),
+		Index:        idx,
+		Checkpoint:   string(cp.Signed),
+		Inclusion:    EncodeHashes(proof),
+		Replaced:     replaced,
+	}, nil
+}
+
+// Close ends voting. From the close entry on, every ballot is refused.
+func (b *Board) Close(ctx context.Context) (uint64, error) {
+	if b.Election() == nil {
+		return 0, ErrNotOpen
+	}
+	return b.log.Append(ctx, store.Append{
+		Leaf: store.Leaf(store.Close, record.CloseBody()),
+		Check: func(v store.View) error {
+			if _, ok := v.Lookup(keyClosed); ok {
+				return ErrClosed
+			}
+			return nil
+		},
+		SetKeys: [][]byte{keyClosed},
+	})
+}
+
+// EncodeHashes encodes a proof's hashes as base64 strings.
+func EncodeHashes(hs []tlog.Hash) []string {
+	out := make([]string, len(hs))
+	for i, h := range hs {
+		out[i] = base64.StdEncoding.EncodeToString(h[:])
+	}
+	return out
+}
+
+// DecodeHashes is the inverse of EncodeHashes.
+func DecodeHashes(ss []string) ([]tlog.Hash, error) {
+	out := make([]tlog.Hash, len(ss))
+	for i, s := range ss {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil || len(b) != len(out[i]) {
+			return nil, fmt.Errorf("board: proof hash %d is not 32 bytes of base64", i)
+		}
+		copy(out[i][:], b)
+	}
+	return out, nil
+}

@@ -1,0 +1,205 @@
+package board
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/evote/evote/store"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Client talks to a board over HTTP. It trusts nothing it is told: callers
+// check receipts, checkpoints and proofs with package store.
+type Client struct {
+	base       string
+	hc         *http.Client
+	AdminToken string // for the admin endpoints
+}
+
+// NewClient returns a client for the board at baseURL (e.g.
+// "https://board.example.org"). hc nil means http.DefaultClient.
+func NewClient(baseURL string, hc *http.Client) *Client {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
+}
+
+// StatusError is an error response from the board.
+type StatusError struct {
+	Status  int
+	Message string
+}
+
+func (e *StatusError) Error() string {
+	return fmt.Sprintf("board: %s (HTTP %d)", e.Message, e.Status)
+}
+
+func (c *Client) do(ctx context.Context, method, path string, body []byte, admin bool) (*http.Response, error) {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	if method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/octet-stream")
+	}
+	if admin {
+		req.Header.Set("Authorization", "Bearer "+c.AdminToken)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("board: %s %s: %w", method, path, err)
+	}
+	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		var e ErrorResponse
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+		if json.Unmarshal(msg, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(msg))
+		}
+		return nil, &StatusError{Status: resp.StatusCode, Message: e.Error}
+	}
+	return resp, nil
+}
+
+func (c *Client) getBytes(ctx context.Context, path string, limit int64) ([]byte, error) {
+	resp, err := c.do(ctx, http.MethodGet, path, nil, false)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("board: %s answered more than %d bytes", path, limit)
+	}
+	return b, nil
+}
+
+func (c *Client) getJSON(ctx context.Context, path string, v any) error {
+	b, err := c.getBytes(ctx, path, 1<<20)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(b, v)
+}
+
+// Manifest returns the published manifest bytes.
+func (c *Client) Manifest(ctx context.Context) ([]byte, error) {
+	return c.getBytes(ctx, PathManifest, 1<<20)
+}
+
+// Election returns the election's phase, keys and size.
+func (c *Client) Election(ctx context.Context) (*ElectionInfo, error) {
+	var info ElectionInfo
+	return &info, c.getJSON(ctx, PathElection, &info)
+}
+
+// Cast posts a ballot and returns the board's receipt. The caller must check
+// it (see voter.CheckReceipt).
+func (c *Client) Cast(ctx context.Context, ballot []byte) (*Receipt, error) {
+	resp, err := c.do(ctx, http.MethodPost, PathBallots, ballot, false)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var rc Receipt
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&rc); err != nil {
+		return nil, fmt.Errorf("board: reading the receipt: %w", err)
+	}
+	return &rc, nil
+}
+
+// Checkpoint returns the newest signed checkpoint (size 0) or the one of the
+// given size, as signed note text, unverified.
+func (c *Client) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {
+	path := PathCheckpoint
+	if size > 0 {
+		path += fmt.Sprintf("?size=%d", size)
+	}
+	return c.getBytes(ctx, path, store.MaxCheckpointSize)
+}
+
+// Inclusion returns the proof that leaf index is in the tree of size.
+func (c *Client) Inclusion(ctx context.Context, index, size uint64) (tlog.RecordProof, error) {
+	return c.proof(ctx, fmt.Sprintf("%s?index=%d&size=%d", PathInclusion, index, size))
+}
+
+// Consistency returns the proof that the tree of old is a prefix of new.
+func (c *Client) Consistency(ctx context.Context, old, new uint64) (tlog.TreeProof, error) {
+	return c.proof(ctx, fmt.Sprintf("%s?old=%d&new=%d", PathConsistency, old, new))
+}
+
+func (c *Client) proof(ctx context.Context, path string) ([]tlog.Hash, error) {
+	var pr ProofResponse
+	if err := c.getJSON(ctx, path, &pr); err != nil {
+		return nil, err
+	}
+	return DecodeHashes(pr.Hashes)
+}
+
+// Entry returns leaf index, as hashed.
+func (c *Client) Entry(ctx context.Context, index uint64) ([]byte, error) {
+	return c.getBytes(ctx, PathEntries+url.PathEscape(fmt.Sprint(index)), store.MaxLeafSize)
+}
+
+// Export streams the whole record to w.
+func (c *Client) Export(ctx context.Context, w io.Writer) error {
+	resp, err := c.do(ctx, http.MethodGet, PathExport, nil, false)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, err = io.Copy(w, resp.Body)
+	return err
+}
+
+func (c *Client) post(ctx context.Context, path string, body []byte, admin bool) (uint64, error) {
+	if body == nil {
+		body = []byte{}
+	}
+	resp, err := c.do(ctx, http.MethodPost, path, body, admin)
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var ir IndexResponse
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&ir); err != nil {
+		return 0, errors.New("board: unreadable answer to " + path)
+	}
+	return ir.Index, nil
+}
+
+// PostCeremony posts a key-ceremony message (admin).
+func (c *Client) PostCeremony(ctx context.Context, msg []byte) (uint64, error) {
+	return c.post(ctx, PathCeremony, msg, true)
+}
+
+// Open ends the ceremony and opens voting (admin).
+func (c *Client) Open(ctx context.Context) (uint64, error) { return c.post(ctx, PathOpen, nil, true) }
+
+// Close ends voting (admin).
+func (c *Client) Close(ctx context.Context) (uint64, error) { return c.post(ctx, PathClose, nil, true) }
+
+// PostPartial posts a trustee's partial decryption.
+func (c *Client) PostPartial(ctx context.Context, body []byte) (uint64, error) {
+	return c.post(ctx, PathPartials, body, false)
+}
+
+// PostResult posts the combined result (admin).
+func (c *Client) PostResult(ctx context.Context, body []byte) (uint64, error) {
+	return c.post(ctx, PathResult, body, true)
+}

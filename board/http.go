@@ -1,0 +1,345 @@
+package board
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+
+	"github.com/evote/evote/store"
+)
+
+// HTTP API paths.
+const (
+	PathManifest    = "/v1/manifest"
+	PathElection    = "/v1/election"
+	PathBallots     = "/v1/ballots"
+	PathCheckpoint  = "/v1/checkpoint"
+	PathInclusion   = "/v1/proof/inclusion"
+	PathConsistency = "/v1/proof/consistency"
+	PathEntries     = "/v1/entries/"
+	PathExport      = "/v1/export"
+	PathPartials    = "/v1/partials"
+	PathCeremony    = "/v1/admin/ceremony"
+	PathOpen        = "/v1/admin/open"
+	PathClose       = "/v1/admin/close"
+	PathResult      = "/v1/admin/result"
+)
+
+// MaxBodyBytes bounds every POST body; a ballot, a ceremony message and a
+// partial decryption are all entries, so they fit in one leaf.
+const MaxBodyBytes = store.MaxLeafSize
+
+// ElectionInfo is the body of GET /v1/election.
+type ElectionInfo struct {
+	Phase            string   `json:"phase"`
+	ManifestHash     string   `json:"manifest_hash"`
+	ElectionKey      string   `json:"election_key,omitempty"`      // hex, after open
+	VerificationKeys []string `json:"verification_keys,omitempty"` // hex by trustee index - 1, after open
+	BallotSize       int      `json:"ballot_size,omitempty"`
+	Size             uint64   `json:"size"`
+}
+
+// ProofResponse is the body of the proof endpoints.
+type ProofResponse struct {
+	Hashes []string `json:"hashes"`
+}
+
+// IndexResponse is the body of a successful admin or partial POST.
+type IndexResponse struct {
+	Index uint64 `json:"index"`
+}
+
+// ErrorResponse is the body of every error response.
+type ErrorResponse struct {
+	Error string `json:"error"`
+}
+
+// HandlerConfig configures NewHandler.
+type HandlerConfig struct {
+	// AdminToken authorises the /v1/admin/ endpoints (Authorization:
+	// Bearer <token>). Empty disables them.
+	AdminToken string
+	// Logger receives request errors; nil discards them. No voter
+	// identifier ever reaches the board, so none can be logged.
+	Logger *slog.Logger
+}
+
+type handler struct {
+	b     *Board
+	admin []byte
+	log   *slog.Logger
+}
+
+// NewHandler returns the board's HTTP API:
+//
+//	GET  /v1/manifest                      the manifest, as published
+//	GET  /v1/election                      ElectionInfo
+//	POST /v1/ballots                       a ballot (application/octet-stream) -> 201 Receipt
+//	GET  /v1/checkpoint[?size=N]           the newest (or size N's) signed checkpoint
+//	GET  /v1/proof/inclusion?index=I&size=N    ProofResponse
+//	GET  /v1/proof/consistency?old=M&new=N     ProofResponse
+//	GET  /v1/entries/I                     leaf I, as hashed
+//	GET  /v1/export                        the whole record (store's export format)
+//	POST /v1/partials                      a trustee's partial decryption -> 201 IndexResponse
+//	POST /v1/admin/ceremony|open|close|result  (bearer token) -> 201 IndexResponse
+//
+// Errors are JSON ErrorResponse: 400 malformed or invalid, 401 missing admin
+// token, 403 wrong phase, 404, 405, 409 token already voted, 413 too large,
+// 415 wrong content type, 500.
+func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
+	h := &handler{b: b, admin: []byte(cfg.AdminToken), log: cfg.Logger}
+	if h.log == nil {
+		h.log = slog.New(slog.DiscardHandler)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathManifest, h.manifest)
+	mux.HandleFunc("GET "+PathElection, h.election)
+	mux.HandleFunc("POST "+PathBallots, h.cast)
+	mux.HandleFunc("GET "+PathCheckpoint, h.checkpoint)
+	mux.HandleFunc("GET "+PathInclusion, h.inclusion)
+	mux.HandleFunc("GET "+PathConsistency, h.consistency)
+	mux.HandleFunc("GET "+PathEntries+"{index}", h.entry)
+	mux.HandleFunc("GET "+PathExport, h.export)
+	mux.HandleFunc("POST "+PathPartials, h.post(false, func(ctx context.Context, body []byte) (uint64, error) { return b.PostPartial(ctx, body) }))
+	mux.HandleFunc("POST "+PathCeremony, h.post(true, b.PostCeremony))
+	mux.HandleFunc("POST "+PathOpen, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) {
+		if _, err := b.Open(ctx); err != nil {
+			return 0, err
+		}
+		i, _, err := b.log.Lookup(keyOpen)
+		return i, err
+	}))
+	mux.HandleFunc("POST "+PathClose, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) { return b.Close(ctx) }))
+	mux.HandleFunc("POST "+PathResult, h.post(true, b.PostResult))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such endpoint or method; see the board's HTTP API in SPEC.md")
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, ErrorResponse{Error: msg})
+}
+
+// status maps a board error to an HTTP status.
+func status(err error) int {
+	switch {
+	case errors.Is(err, ErrAlreadyVoted), errors.Is(err, store.ErrDuplicate):
+		return http.StatusConflict
+	case errors.Is(err, ErrNotOpen), errors.Is(err, ErrClosed), errors.Is(err, ErrNotClosed), errors.Is(err, ErrAlreadyOpen):
+		return http.StatusForbidden
+	case errors.Is(err, ErrInvalidBallot), errors.Is(err, ErrInvalidEntry), errors.Is(err, store.ErrInvalidLeaf):
+		return http.StatusBadRequest
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	}
+	return http.StatusInternalServerError
+}
+
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	st := status(err)
+	if st == http.StatusInternalServerError {
+		h.log.Error("request failed", "path", r.URL.Path, "err", err)
+		writeError(w, st, "internal error; the board operator has the details in its log")
+		return
+	}
+	writeError(w, st, err.Error())
+}
+
+// readBody reads a POST body of the given content type, at most
+// MaxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request, contentType string) ([]byte, bool) {
+	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || ct != contentType {
+		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be "+contentType)
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", MaxBodyBytes))
+		} else {
+			writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+		}
+		return nil, false
+	}
+	return body, true
+}
+
+func (h *handler) manifest(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(h.b.manifest.Bytes())
+}
+
+func (h *handler) election(w http.ResponseWriter, r *http.Request) {
+	phase, err := h.b.Phase()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	size, err := h.b.log.Size()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	mh := h.b.manifest.Hash()
+	info := ElectionInfo{Phase: phase, ManifestHash: hex.EncodeToString(mh[:]), Size: size}
+	if o := h.b.Opening(); o != nil {
+		info.ElectionKey = hex.EncodeToString(o.Key.Bytes())
+		for _, vk := range o.VerificationKeys {
+			s := ""
+			if vk != nil {
+				s = hex.EncodeToString(vk.Bytes())
+			}
+			info.VerificationKeys = append(info.VerificationKeys, s)
+		}
+		info.BallotSize = h.b.Election().Size()
+	}
+	writeJSON(w, http.StatusOK, info)
+}
+
+func (h *handler) cast(w http.ResponseWriter, r *http.Request) {
+	body, ok := readBody(w, r, "application/octet-stream")
+	if !ok {
+		return
+	}
+	rc, err := h.b.Cast(r.Context(), body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, rc)
+}
+
+func (h *handler) post(admin bool, fn func(context.Context, []byte) (uint64, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if admin && !h.authorised(r) {
+			writeError(w, http.StatusUnauthorized, "this endpoint needs the board's admin token: Authorization: Bearer <token>")
+			return
+		}
+		body, ok := readBody(w, r, "application/octet-stream")
+		if !ok {
+			return
+		}
+		i, err := fn(r.Context(), body)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, IndexResponse{Index: i})
+	}
+}
+
+func (h *handler) authorised(r *http.Request) bool {
+	if len(h.admin) == 0 {
+		return false
+	}
+	got := []byte(r.Header.Get("Authorization"))
+	want := append([]byte("Bearer "), h.admin...)
+	return subtle.ConstantTimeCompare(got, want) == 1
+}
+
+func uintParam(r *http.Request, name string) (uint64, error) {
+	v, err := strconv.ParseUint(r.URL.Query().Get(name), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("%w: query parameter %q must be a non-negative integer", ErrInvalidEntry, name)
+	}
+	return v, nil
+}
+
+func (h *handler) checkpoint(w http.ResponseWriter, r *http.Request) {
+	var cp *store.Checkpoint
+	var err error
+	if r.URL.Query().Has("size") {
+		var n uint64
+		if n, err = uintParam(r, "size"); err == nil {
+			cp, err = h.b.log.CheckpointAt(n)
+		}
+	} else {
+		cp, err = h.b.log.Checkpoint(r.Context())
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(cp.Signed)
+}
+
+func (h *handler) inclusion(w http.ResponseWriter, r *http.Request) {
+	i, err := uintParam(r, "index")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	n, err := uintParam(r, "size")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p, err := h.b.log.ProveInclusion(i, n)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ProofResponse{Hashes: EncodeHashes(p)})
+}
+
+func (h *handler) consistency(w http.ResponseWriter, r *http.Request) {
+	m, err := uintParam(r, "old")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	n, err := uintParam(r, "new")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	p, err := h.b.log.ProveConsistency(m, n)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, ProofResponse{Hashes: EncodeHashes(p)})
+}
+
+func (h *handler) entry(w http.ResponseWriter, r *http.Request) {
+	i, err := strconv.ParseUint(r.PathValue("index"), 10, 64)
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "entry index must be a non-negative integer")
+		return
+	}
+	leaf, err := h.b.log.Leaf(i)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Write(leaf)
+}
+
+func (h *handler) export(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Content-Disposition", `attachment; filename="record.evr"`)
+	// Export writes straight to the client; a failure midway can only cut
+	// the stream, which the strict reader on the other end reports.
+	if err := h.b.log.Export(w); err != nil {
+		h.log.Error("export failed", "err", err)
+	}
+}

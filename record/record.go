@@ -1,0 +1,257 @@
+// Package record defines the entries of an election record that belong to
+// no single party: the key ceremony's messages as they are published, the
+// open entry that fixes the election key, and the close entry. The board
+// writes them, trustees and verifiers read them, and all of them decide the
+// ceremony with the same deterministic function (Ceremony.Qualify), so an
+// open entry that does not follow from the published messages is caught.
+package record
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/crypto/dkg"
+	"github.com/evote/evote/crypto/elgamal"
+)
+
+// Kinds of ceremony message: the first byte of a ceremony entry's body.
+const (
+	KindAnnouncement byte = 1
+	KindDeal         byte = 2
+	KindComplaint    byte = 3
+	KindAnswer       byte = 4
+)
+
+// CeremonyContext is what the key ceremony binds every message to:
+// "evote/ceremony/v1" || 0x00 || manifest hash.
+func CeremonyContext(m *ballot.Manifest) []byte {
+	h := m.Hash()
+	return append([]byte("evote/ceremony/v1\x00"), h[:]...)
+}
+
+// Message wraps a dkg message's encoding as a ceremony entry body.
+func Message(kind byte, payload []byte) []byte {
+	return append([]byte{kind}, payload...)
+}
+
+// Ceremony collects the ceremony messages of a record in order.
+type Ceremony struct {
+	m          *ballot.Manifest
+	Anns       []*dkg.Announcement
+	Deals      []*dkg.Deal
+	Complaints []*dkg.Complaint
+	Answers    []*dkg.Answer
+	seen       map[string]bool
+}
+
+// NewCeremony returns an empty ceremony for m.
+func NewCeremony(m *ballot.Manifest) *Ceremony {
+	return &Ceremony{m: m, seen: map[string]bool{}}
+}
+
+// UniqueKey names what a message may exist only once of: one announcement
+// and one deal per trustee, one complaint per (accuser, accused), one answer
+// per (dealer, recipient). The board refuses a second one.
+func UniqueKey(msg []byte) ([]byte, error) {
+	kind, who, err := parse(msg)
+	if err != nil {
+		return nil, err
+	}
+	return fmt.Appendf(nil, "ceremony/%d/%s", kind, who), nil
+}
+
+// parse decodes a message and returns its kind and who it is from (and to).
+func parse(msg []byte) (kind byte, who string, err error) {
+	if len(msg) < 2 {
+		return 0, "", errors.New("record: ceremony message is empty")
+	}
+	switch kind, payload := msg[0], msg[1:]; kind {
+	case KindAnnouncement:
+		a, err := dkg.ParseAnnouncement(payload)
+		if err != nil {
+			return 0, "", err
+		}
+		return kind, fmt.Sprint(a.Index), nil
+	case KindDeal:
+		d, err := dkg.ParseDeal(payload)
+		if err != nil {
+			return 0, "", err
+		}
+		return kind, fmt.Sprint(d.Dealer), nil
+	case KindComplaint:
+		c, err := dkg.ParseComplaint(payload)
+		if err != nil {
+			return 0, "", err
+		}
+		return kind, fmt.Sprintf("%d-%d", c.Accuser, c.Accused), nil
+	case KindAnswer:
+		a, err := dkg.ParseAnswer(payload)
+		if err != nil {
+			return 0, "", err
+		}
+		return kind, fmt.Sprintf("%d-%d", a.Dealer, a.Recipient), nil
+	default:
+		return 0, "", fmt.Errorf("record: unknown ceremony message kind %d", kind)
+	}
+}
+
+// Add parses one ceremony entry body and adds it. Messages from or to
+// indices outside 1..n, and repeats, are refused.
+func (c *Ceremony) Add(msg []byte) error {
+	key, err := UniqueKey(msg)
+	if err != nil {
+		return err
+	}
+	if c.seen[string(key)] {
+		return fmt.Errorf("record: repeated ceremony message %s", key)
+	}
+	n := c.m.Trustees.N
+	in := func(i int) bool { return i >= 1 && i <= n }
+	payload := msg[1:]
+	switch msg[0] {
+	case KindAnnouncement:
+		a, _ := dkg.ParseAnnouncement(payload)
+		if !in(a.Index) {
+			return fmt.Errorf("record: announcement from trustee %d, the election has 1 to %d", a.Index, n)
+		}
+		c.Anns = append(c.Anns, a)
+	case KindDeal:
+		d, _ := dkg.ParseDeal(payload)
+		if !in(d.Dealer) {
+			return fmt.Errorf("record: deal from trustee %d, the election has 1 to %d", d.Dealer, n)
+		}
+		c.Deals = append(c.Deals, d)
+	case KindComplaint:
+		cp, _ := dkg.ParseComplaint(payload)
+		if !in(cp.Accuser) || !in(cp.Accused) {
+			return fmt.Errorf("record: complaint between trustees %d and %d, the election has 1 to %d", cp.Accuser, cp.Accused, n)
+		}
+		c.Complaints = append(c.Complaints, cp)
+	case KindAnswer:
+		a, _ := dkg.ParseAnswer(payload)
+		if !in(a.Dealer) || !in(a.Recipient) {
+			return fmt.Errorf("record: answer between trustees %d and %d, the election has 1 to %d", a.Dealer, a.Recipient, n)
+		}
+		c.Answers = append(c.Answers, a)
+	}
+	c.seen[string(key)] = true
+	return nil
+}
+
+// Qualify decides the ceremony and returns the open entry it implies.
+func (c *Ceremony) Qualify() (*Open, error) {
+	if len(c.Anns) != c.m.Trustees.N {
+		return nil, fmt.Errorf("record: %d of %d trustees have announced their keys", len(c.Anns), c.m.Trustees.N)
+	}
+	res, err := dkg.Qualify(CeremonyContext(c.m), c.m.Trustees.N, c.m.Trustees.T, c.Anns, c.Deals, c.Complaints, c.Answers)
+	if err != nil {
+		return nil, err
+	}
+	o := &Open{Key: res.ElectionKey, VerificationKeys: res.VerificationKeys}
+	o.body = openBody{ElectionKey: hex.EncodeToString(res.ElectionKey.Bytes()), Qualified: res.Qualified}
+	for _, vk := range res.VerificationKeys {
+		o.body.VerificationKeys = append(o.body.VerificationKeys, hex.EncodeToString(vk.Bytes()))
+	}
+	for _, d := range res.Disqualified {
+		o.body.Disqualified = append(o.body.Disqualified, disqualified{Trustee: d.Dealer, Reason: d.Reason})
+	}
+	if o.raw, err = json.Marshal(o.body); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+// Open is the open entry: the ceremony's outcome, from which on ballots are
+// accepted.
+type Open struct {
+	Key              *elgamal.PublicKey
+	VerificationKeys []*elgamal.PublicKey // [trustee index - 1]
+	body             openBody
+	raw              []byte
+}
+
+type openBody struct {
+	ElectionKey      string         `json:"election_key"`
+	VerificationKeys []string       `json:"verification_keys"`
+	Qualified        []int          `json:"qualified"`
+	Disqualified     []disqualified `json:"disqualified,omitempty"`
+}
+
+type disqualified struct {
+	Trustee int    `json:"trustee"`
+	Reason  string `json:"reason"`
+}
+
+// Bytes returns the open entry's body.
+func (o *Open) Bytes() []byte { return o.raw }
+
+// Qualified returns the trustees whose deals count.
+func (o *Open) Qualified() []int { return o.body.Qualified }
+
+// Disqualified describes each disqualified trustee and why.
+func (o *Open) Disqualified() []string {
+	var out []string
+	for _, d := range o.body.Disqualified {
+		out = append(out, fmt.Sprintf("trustee %d: %s", d.Trustee, d.Reason))
+	}
+	return out
+}
+
+// ParseOpen decodes an open entry body for manifest m, strictly.
+func ParseOpen(m *ballot.Manifest, body []byte) (*Open, error) {
+	var ob openBody
+	if err := StrictJSON(body, &ob); err != nil {
+		return nil, fmt.Errorf("record: open entry: %w", err)
+	}
+	o := &Open{body: ob, raw: append([]byte(nil), body...)}
+	var err error
+	if o.Key, err = parseKey(ob.ElectionKey); err != nil {
+		return nil, fmt.Errorf("record: open entry: election key: %w", err)
+	}
+	if len(ob.VerificationKeys) != m.Trustees.N {
+		return nil, fmt.Errorf("record: open entry has %d verification keys, the election has %d trustees", len(ob.VerificationKeys), m.Trustees.N)
+	}
+	for i, s := range ob.VerificationKeys {
+		vk, err := parseKey(s)
+		if err != nil {
+			return nil, fmt.Errorf("record: open entry: verification key of trustee %d: %w", i+1, err)
+		}
+		o.VerificationKeys = append(o.VerificationKeys, vk)
+	}
+	return o, nil
+}
+
+func parseKey(s string) (*elgamal.PublicKey, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil || hex.EncodeToString(b) != s {
+		return nil, errors.New("not lower-case hex")
+	}
+	return elgamal.ParsePublicKey(b)
+}
+
+// StrictJSON decodes one JSON value into v: no unknown fields, nothing after.
+func StrictJSON(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if dec.More() {
+		return errors.New("trailing data after the JSON value")
+	}
+	return nil
+}
+
+// CloseBody returns a close entry's body: the time the board closed, for
+// people; the order of entries is what rules.
+func CloseBody() []byte {
+	b, _ := json.Marshal(struct {
+		Closed string `json:"closed"`
+	}{time.Now().UTC().Format(time.RFC3339)})
+	return b
+}

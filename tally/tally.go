@@ -1,0 +1,277 @@
+// Package tally turns the counted ballots of a closed election into its
+// result without ever decrypting a ballot and without anyone holding the
+// election's secret key.
+//
+// Aggregate multiplies, choice by choice, the ciphertexts of every counted
+// ballot: by the homomorphism the product encrypts the choice's count. Each
+// trustee decrypts only these products with its key share (Decrypt), proving
+// each partial decryption correct against its verification key; any t valid
+// shares combine into g^count by Lagrange interpolation in the exponent
+// (Combine), and the count is the bounded discrete log of that. Choices that
+// the ballot shape leaves implied (the last choice of a min == max question)
+// are counted as min·N minus the others.
+//
+// Everything here is deterministic in public data, so the board, a trustee
+// and an outside verifier compute the same aggregate and the same result.
+package tally
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/crypto/elgamal"
+	"github.com/evote/evote/crypto/threshold"
+	"github.com/gtank/ristretto255"
+)
+
+// Aggregator accumulates counted ballots. It is not safe for concurrent use.
+type Aggregator struct {
+	e       *ballot.Election
+	n       uint64
+	a, b    [][]*ristretto255.Element
+	counted map[string]bool
+}
+
+// NewAggregator returns an empty aggregate for e.
+func NewAggregator(e *ballot.Election) *Aggregator {
+	ag := &Aggregator{e: e}
+	for _, q := range e.Manifest.Questions {
+		as := make([]*ristretto255.Element, q.Encrypted())
+		bs := make([]*ristretto255.Element, q.Encrypted())
+		for i := range as {
+			as[i], bs[i] = ristretto255.NewIdentityElement(), ristretto255.NewIdentityElement()
+		}
+		ag.a, ag.b = append(ag.a, as), append(ag.b, bs)
+	}
+	return ag
+}
+
+// Add counts a verified ballot. The caller decides which ballots count
+// (under the last-ballot-counts policy, only each token's last one).
+func (ag *Aggregator) Add(b *ballot.Ballot) {
+	ag.n++
+	for qi, q := range b.Questions {
+		for ci, ct := range q.Choices {
+			ag.a[qi][ci].Add(ag.a[qi][ci], ct.A())
+			ag.b[qi][ci].Add(ag.b[qi][ci], ct.B())
+		}
+	}
+}
+
+// Aggregate is the per-choice product of the counted ballots.
+type Aggregate struct {
+	Ballots   uint64
+	Questions [][]*elgamal.Ciphertext // [question][encrypted choice]
+}
+
+// Aggregate returns the aggregate so far.
+func (ag *Aggregator) Aggregate() *Aggregate {
+	out := &Aggregate{Ballots: ag.n}
+	for qi := range ag.a {
+		var cts []*elgamal.Ciphertext
+		for ci := range ag.a[qi] {
+			cts = append(cts, elgamal.NewCiphertext(ag.a[qi][ci], ag.b[qi][ci]))
+		}
+		out.Questions = append(out.Questions, cts)
+	}
+	return out
+}
+
+// context binds a partial decryption to its election and position.
+func context(e *ballot.Election, ballots uint64, q, c int) []byte {
+	h := e.Manifest.Hash()
+	ctx := make([]byte, 0, 20+32+32+16)
+	ctx = append(ctx, "evote/tally/v1\x00"...)
+	ctx = append(ctx, h[:]...)
+	ctx = append(ctx, e.Key.Bytes()...)
+	ctx = binary.BigEndian.AppendUint64(ctx, ballots)
+	ctx = binary.BigEndian.AppendUint32(ctx, uint32(q))
+	return binary.BigEndian.AppendUint32(ctx, uint32(c))
+}
+
+func (agg *Aggregate) flatten(e *ballot.Election) (ctxs [][]byte, cts []*elgamal.Ciphertext) {
+	for qi, q := range agg.Questions {
+		for ci, ct := range q {
+			ctxs = append(ctxs, context(e, agg.Ballots, qi, ci))
+			cts = append(cts, ct)
+		}
+	}
+	return ctxs, cts
+}
+
+// Share is one trustee's partial decryption of a whole aggregate: one
+// partial per encrypted choice, in manifest order.
+type Share struct {
+	Trustee  int
+	Partials []*threshold.Partial
+}
+
+// Decrypt is trustee index's share of the decryption of agg, with proofs.
+// share is the trustee's secret key share and vk its verification key.
+func Decrypt(e *ballot.Election, agg *Aggregate, index int, share *ristretto255.Scalar, vk *elgamal.PublicKey) (*Share, error) {
+	ctxs, cts := agg.flatten(e)
+	ps, err := threshold.PartialDecryptBatch(nil, ctxs, index, share, vk, cts)
+	if err != nil {
+		return nil, err
+	}
+	return &Share{Trustee: index, Partials: ps}, nil
+}
+
+// Bytes encodes the share as the body of a partial entry: the trustee index
+// (one byte) followed by each partial's encoding.
+func (s *Share) Bytes() []byte {
+	out := []byte{byte(s.Trustee)}
+	for _, p := range s.Partials {
+		out = append(out, p.Marshal()...)
+	}
+	return out
+}
+
+// ParseShare decodes a partial entry's body for election e.
+func ParseShare(e *ballot.Election, body []byte) (*Share, error) {
+	n := 0
+	for _, q := range e.Manifest.Questions {
+		n += q.Encrypted()
+	}
+	if len(body) != 1+n*threshold.PartialSize {
+		return nil, fmt.Errorf("tally: partial decryption entry is %d bytes, want %d (%d choices)", len(body), 1+n*threshold.PartialSize, n)
+	}
+	s := &Share{Trustee: int(body[0])}
+	if s.Trustee < 1 || s.Trustee > e.Manifest.Trustees.N {
+		return nil, fmt.Errorf("tally: partial decryption from trustee %d, the election has trustees 1 to %d", s.Trustee, e.Manifest.Trustees.N)
+	}
+	for i := 0; i < n; i++ {
+		p, err := threshold.ParsePartial(body[1+i*threshold.PartialSize : 1+(i+1)*threshold.PartialSize])
+		if err != nil {
+			return nil, fmt.Errorf("tally: partial %d: %w", i, err)
+		}
+		if p.Index != s.Trustee {
+			return nil, fmt.Errorf("tally: partial %d names trustee %d inside a share from trustee %d", i, p.Index, s.Trustee)
+		}
+		s.Partials = append(s.Partials, p)
+	}
+	return s, nil
+}
+
+// VerifyShare checks every partial of s against agg and the trustee's
+// verification key.
+func VerifyShare(e *ballot.Election, agg *Aggregate, vk *elgamal.PublicKey, s *Share) error {
+	ctxs, cts := agg.flatten(e)
+	if len(s.Partials) != len(cts) {
+		return fmt.Errorf("tally: share from trustee %d has %d partials, want %d", s.Trustee, len(s.Partials), len(cts))
+	}
+	if err := threshold.VerifyPartials(ctxs, vk, cts, s.Partials); err != nil {
+		return fmt.Errorf("tally: share from trustee %d: %w", s.Trustee, err)
+	}
+	return nil
+}
+
+// Result is an election's outcome.
+type Result struct {
+	Ballots  uint64     `json:"ballots"`
+	Counts   [][]uint64 `json:"counts"`   // [question][choice], every choice
+	Trustees []int      `json:"trustees"` // the shares combined
+}
+
+// ErrNotEnoughShares means fewer than t valid shares were given.
+var ErrNotEnoughShares = errors.New("tally: not enough valid trustee shares to decrypt")
+
+// Combine decrypts agg from already verified shares of at least t distinct
+// trustees, and returns every choice's count.
+func Combine(e *ballot.Election, agg *Aggregate, shares []*Share) (*Result, error) {
+	t := e.Manifest.Trustees.T
+	seen := map[int]bool{}
+	var use []*Share
+	for _, s := range shares {
+		if !seen[s.Trustee] {
+			seen[s.Trustee] = true
+			use = append(use, s)
+		}
+	}
+	if len(use) < t {
+		return nil, fmt.Errorf("%w: have %d, need %d", ErrNotEnoughShares, len(use), t)
+	}
+	use = use[:t]
+	res := &Result{Ballots: agg.Ballots}
+	for _, s := range use {
+		res.Trustees = append(res.Trustees, s.Trustee)
+	}
+	table, err := threshold.NewTable(max(agg.Ballots, 1))
+	if err != nil {
+		return nil, err
+	}
+	k := 0
+	for qi, q := range e.Manifest.Questions {
+		counts := make([]uint64, len(q.Choices))
+		var sum uint64
+		for ci, ct := range agg.Questions[qi] {
+			ps := make([]*threshold.Partial, len(use))
+			for j, s := range use {
+				ps[j] = s.Partials[k]
+			}
+			k++
+			gm, err := threshold.Combine(ct, ps, t)
+			if err != nil {
+				return nil, err
+			}
+			if counts[ci], err = table.Log(gm); err != nil {
+				return nil, fmt.Errorf("tally: question %q choice %d: %w", q.ID, ci, err)
+			}
+			sum += counts[ci]
+		}
+		if q.Encrypted() < len(q.Choices) {
+			total := uint64(q.Min) * agg.Ballots
+			if sum > total {
+				return nil, fmt.Errorf("tally: question %q: decrypted counts exceed %d selections", q.ID, total)
+			}
+			counts[len(counts)-1] = total - sum
+		}
+		res.Counts = append(res.Counts, counts)
+	}
+	return res, nil
+}
+
+// Bytes encodes the result as the body of a result entry (JSON).
+func (r *Result) Bytes() []byte {
+	b, err := json.Marshal(r)
+	if err != nil {
+		panic(err) // only integers
+	}
+	return b
+}
+
+// Equal reports whether two results state the same counts from the same ballots.
+func (r *Result) Equal(o *Result) bool {
+	if r.Ballots != o.Ballots || len(r.Counts) != len(o.Counts) {
+		return false
+	}
+	for i := range r.Counts {
+		if len(r.Counts[i]) != len(o.Counts[i]) {
+			return false
+		}
+		for j := range r.Counts[i] {
+			if r.Counts[i][j] != o.Counts[i][j] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// ParseResult decodes a result entry's body strictly.
+func ParseResult(body []byte) (*Result, error) {
+	var r Result
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil {
+		return nil, fmt.Errorf("tally: result entry: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("tally: result entry has trailing data")
+	}
+	return &r, nil
+}
