@@ -41,6 +41,7 @@ const MaxBodyBytes = store.MaxLeafSize
 type ElectionInfo struct {
 	Phase            string   `json:"phase"`
 	ManifestHash     string   `json:"manifest_hash"`
+	OpenIndex        uint64   `json:"open_index,omitempty"`        // the open entry, after open
 	ElectionKey      string   `json:"election_key,omitempty"`      // hex, after open
 	VerificationKeys []string `json:"verification_keys,omitempty"` // hex by trustee index - 1, after open
 	BallotSize       int      `json:"ballot_size,omitempty"`
@@ -209,6 +210,9 @@ func (h *handler) election(w http.ResponseWriter, r *http.Request) {
 			info.VerificationKeys = append(info.VerificationKeys, s)
 		}
 		info.BallotSize = h.b.Election().Size()
+		if i, ok, err := h.b.log.Lookup(keyOpen); err == nil && ok {
+			info.OpenIndex = i
+		}
 	}
 	writeJSON(w, http.StatusOK, info)
 }

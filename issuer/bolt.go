@@ -1,3 +1,8 @@
+//go:build !js
+
+// The bbolt roll is for the issuer service, never the browser: building
+// without it keeps the issuer's client and types usable from a web booth.
+
 package issuer
 
 import (

@@ -1,0 +1,250 @@
+// Package voter is the voter's thin client: it gets an eligibility token
+// from the issuer without the issuer learning the token, builds an encrypted
+// ballot, casts it to the board and checks the receipt it gets back.
+//
+// The client trusts neither service. It reads the election key from the
+// board's open entry with an inclusion proof against a checkpoint signed by
+// the board key it was given; it checks that the issuer's key is the one the
+// manifest names; and it accepts a receipt only if the ballot's leaf is
+// provably in the signed tree. A saved receipt can later be checked again
+// against the board's newest checkpoint (CheckReceipt), which proves the
+// board kept the ballot.
+//
+// The token is blind-signed (RFC 9474): the issuer sees the voter's identity
+// and a blinded message, the board sees the token and the ballot, and
+// nothing links the two but the voter's own device.
+package voter
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/board"
+	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/record"
+	"github.com/evote/evote/store"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Client votes in one election.
+type Client struct {
+	Issuer   *issuer.Client
+	Board    *board.Client
+	BoardKey note.Verifier // the board's checkpoint key, published with the election
+	Rand     io.Reader     // nil means crypto/rand
+}
+
+// Election fetches the manifest and the election key from the board and
+// checks the open entry's inclusion in the signed log.
+func (c *Client) Election(ctx context.Context) (*ballot.Election, error) {
+	raw, err := c.Board.Manifest(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ballot.ParseManifest(raw)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.Board.Election(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if info.OpenIndex == 0 {
+		return nil, fmt.Errorf("voter: the election is not open (phase %q)", info.Phase)
+	}
+	cp, err := c.checkpoint(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	manifestLeaf, err := c.provenLeaf(ctx, cp, 0)
+	if err != nil {
+		return nil, fmt.Errorf("voter: manifest entry: %w", err)
+	}
+	if !bytes.Equal(manifestLeaf, store.Leaf(store.Manifest, raw)) {
+		return nil, errors.New("voter: the manifest the board serves is not entry 0 of its log")
+	}
+	openLeaf, err := c.provenLeaf(ctx, cp, info.OpenIndex)
+	if err != nil {
+		return nil, fmt.Errorf("voter: open entry: %w", err)
+	}
+	if store.EntryType(openLeaf[0]) != store.Open {
+		return nil, fmt.Errorf("voter: entry %d is not the open entry", info.OpenIndex)
+	}
+	o, err := record.ParseOpen(m, openLeaf[1:])
+	if err != nil {
+		return nil, err
+	}
+	return &ballot.Election{Manifest: m, Key: o.Key}, nil
+}
+
+func (c *Client) checkpoint(ctx context.Context, size uint64) (*store.Checkpoint, error) {
+	signed, err := c.Board.Checkpoint(ctx, size)
+	if err != nil {
+		return nil, err
+	}
+	return store.ParseCheckpoint(signed, c.BoardKey)
+}
+
+// provenLeaf fetches leaf i and checks it is in the tree of cp.
+func (c *Client) provenLeaf(ctx context.Context, cp *store.Checkpoint, i uint64) ([]byte, error) {
+	leaf, err := c.Board.Entry(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := c.Board.Inclusion(ctx, i, cp.Size)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.VerifyInclusion(cp, i, leaf, proof); err != nil {
+		return nil, err
+	}
+	return leaf, nil
+}
+
+// Vote runs the whole voter flow: token, ballot, cast, receipt check.
+// selections[q] lists the chosen choice indices of question q.
+func (c *Client) Vote(ctx context.Context, voterID, code string, selections [][]int) (*Receipt, error) {
+	e, err := c.Election(ctx)
+	if err != nil {
+		return nil, err
+	}
+	info, err := c.Issuer.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !info.PublicKey.Equal(e.Manifest.Issuer()) || !bytes.Equal(info.ElectionID, e.Manifest.ID()) {
+		return nil, errors.New("voter: the issuer's key or election is not the one the manifest names; refusing to use it")
+	}
+	secret, tokenKey, err := ballot.GenerateTokenKey(c.Rand)
+	if err != nil {
+		return nil, err
+	}
+	blinded, st, err := token.Blind(c.Rand, e.Manifest.Issuer(), e.Manifest.ID(), tokenKey.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	sig, err := c.Issuer.RequestToken(ctx, voterID, code, blinded)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := token.Finalize(st, sig)
+	if err != nil {
+		return nil, fmt.Errorf("voter: the issuer's signature does not verify: %w", err)
+	}
+	b, err := ballot.Encrypt(c.Rand, e, secret, tokenKey, tok, selections)
+	if err != nil {
+		return nil, err
+	}
+	return c.Cast(ctx, e, b.Bytes())
+}
+
+// Receipt is what a voter keeps, as JSON: enough to prove later that the
+// board holds the ballot.
+type Receipt struct {
+	ElectionID   string   `json:"election_id"`
+	TrackingCode string   `json:"tracking_code"`
+	Index        uint64   `json:"index"`
+	LeafHash     string   `json:"leaf_hash"` // hex, RFC 6962 leaf hash of the ballot entry
+	Checkpoint   string   `json:"checkpoint"`
+	Inclusion    []string `json:"inclusion"`
+}
+
+// Cast posts an encoded ballot and checks the board's receipt: the tracking
+// code is the ballot's, the checkpoint is signed by the board key, and the
+// ballot's leaf is in that tree at the index given.
+func (c *Client) Cast(ctx context.Context, e *ballot.Election, raw []byte) (*Receipt, error) {
+	rc, err := c.Board.Cast(ctx, raw)
+	if err != nil {
+		return nil, err
+	}
+	tc := ballot.TrackingCode(raw)
+	if rc.TrackingCode != hex.EncodeToString(tc[:]) {
+		return nil, errors.New("voter: the board's receipt names another ballot")
+	}
+	cp, err := store.ParseCheckpoint([]byte(rc.Checkpoint), c.BoardKey)
+	if err != nil {
+		return nil, fmt.Errorf("voter: the receipt's checkpoint: %w", err)
+	}
+	proof, err := board.DecodeHashes(rc.Inclusion)
+	if err != nil {
+		return nil, err
+	}
+	leaf := store.Leaf(store.Ballot, raw)
+	if err := store.VerifyInclusion(cp, rc.Index, leaf, proof); err != nil {
+		return nil, fmt.Errorf("voter: the board's receipt does not prove the ballot is in its log: %w", err)
+	}
+	lh := store.LeafHash(leaf)
+	return &Receipt{
+		ElectionID: hex.EncodeToString(e.Manifest.ID()), TrackingCode: rc.TrackingCode, Index: rc.Index,
+		LeafHash: hex.EncodeToString(lh[:]), Checkpoint: rc.Checkpoint, Inclusion: rc.Inclusion,
+	}, nil
+}
+
+// CheckReceipt proves, against the board's newest checkpoint, that the
+// receipt's ballot is still in the log: the receipt's checkpoint is
+// consistent with the newest one, and the ballot's leaf is included in it.
+// It returns the newest checkpoint.
+func (c *Client) CheckReceipt(ctx context.Context, r *Receipt) (*store.Checkpoint, error) {
+	old, err := store.ParseCheckpoint([]byte(r.Checkpoint), c.BoardKey)
+	if err != nil {
+		return nil, fmt.Errorf("voter: the receipt's checkpoint: %w", err)
+	}
+	var lh tlog.Hash
+	if b, err := hex.DecodeString(r.LeafHash); err != nil || len(b) != len(lh) {
+		return nil, errors.New("voter: the receipt's leaf hash is not 32 bytes of hex")
+	} else {
+		copy(lh[:], b)
+	}
+	incl, err := board.DecodeHashes(r.Inclusion)
+	if err != nil {
+		return nil, err
+	}
+	if err := tlog.CheckRecord(incl, int64(old.Size), old.Hash, int64(r.Index), lh); err != nil {
+		return nil, fmt.Errorf("voter: the receipt is not self-consistent: %w", err)
+	}
+	now, err := c.checkpoint(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	if now.Size < old.Size {
+		return nil, fmt.Errorf("voter: the board's newest checkpoint (size %d) is older than the receipt's (size %d): the log was rolled back", now.Size, old.Size)
+	}
+	tp, err := c.Board.Consistency(ctx, old.Size, now.Size)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.VerifyConsistency(old, now, tp); err != nil {
+		return nil, fmt.Errorf("voter: the board's log is not an extension of the one the receipt was signed in: %w", err)
+	}
+	proof, err := c.Board.Inclusion(ctx, r.Index, now.Size)
+	if err != nil {
+		return nil, err
+	}
+	if err := tlog.CheckRecord(proof, int64(now.Size), now.Hash, int64(r.Index), lh); err != nil {
+		return nil, fmt.Errorf("voter: the ballot is no longer in the board's log: %w", err)
+	}
+	return now, nil
+}
+
+// Marshal encodes the receipt for saving.
+func (r *Receipt) Marshal() []byte {
+	b, _ := json.MarshalIndent(r, "", "  ")
+	return append(b, '\n')
+}
+
+// ParseReceipt decodes a saved receipt.
+func ParseReceipt(b []byte) (*Receipt, error) {
+	var r Receipt
+	if err := record.StrictJSON(b, &r); err != nil {
+		return nil, fmt.Errorf("voter: receipt file: %w", err)
+	}
+	return &r, nil
+}
