@@ -1,0 +1,42 @@
+# evote — common tasks. `make test` is what CI runs (see .ci/run).
+GO      ?= go
+PKGS    := ./...
+FUZZTIME ?= 10s
+
+.PHONY: build test bench fuzz wasm lint demo clean
+
+build:
+	$(GO) build -o bin/evote ./cmd/evote
+
+# Vet, the browser build of the voter and verifier (an ARCHITECTURE.md
+# wall), and every test.
+test:
+	$(GO) vet $(PKGS)
+	GOOS=js GOARCH=wasm $(GO) build ./voter ./verify
+	$(GO) test -count=1 $(PKGS)
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+# A short smoke run of every fuzz target (FUZZTIME each).
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+			echo "== $$pkg $$f"; \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+		done; \
+	done
+
+wasm:
+	GOOS=js GOARCH=wasm $(GO) build ./voter ./verify
+
+lint:
+	gofmt -l . | (! grep .)
+	$(GO) vet $(PKGS)
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@latest $(PKGS)
+
+demo:
+	$(GO) run ./cmd/evote demo
+
+clean:
+	rm -rf bin
