@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
+	"sync"
 
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/gtank/ristretto255"
@@ -59,11 +61,32 @@ func NewTableSize(max, babySteps uint64) (*Table, error) {
 	}
 	babySteps = min(babySteps, max+1)
 	t := &Table{max: max, m: babySteps, baby: make(map[uint64]uint32, babySteps)}
-	g := elgamal.Generator()
-	p := ristretto255.NewIdentityElement()
-	var buf [elgamal.ElementSize]byte
-	for j := uint64(0); j < babySteps; j++ {
-		k := binary.LittleEndian.Uint64(p.Encode(buf[:0]))
+
+	// Encoding dominates: compute the keys of g^0 .. g^(m-1) in parallel
+	// chunks, then fill the map.
+	keys := make([]uint64, babySteps)
+	workers := uint64(runtime.GOMAXPROCS(0))
+	if babySteps < 4096 {
+		workers = 1
+	}
+	chunk := (babySteps + workers - 1) / workers
+	var wg sync.WaitGroup
+	for start := uint64(0); start < babySteps; start += chunk {
+		end := min(start+chunk, babySteps)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			g := elgamal.Generator()
+			p := ristretto255.NewIdentityElement().ScalarBaseMult(elgamal.ScalarFromUint64(start))
+			var buf [elgamal.ElementSize]byte
+			for j := start; j < end; j++ {
+				keys[j] = binary.LittleEndian.Uint64(p.Encode(buf[:0]))
+				p.Add(p, g)
+			}
+		}()
+	}
+	wg.Wait()
+	for j, k := range keys {
 		if prev, ok := t.baby[k]; ok {
 			if t.extra == nil {
 				t.extra = map[uint64][]uint32{}
@@ -75,10 +98,10 @@ func NewTableSize(max, babySteps uint64) (*Table, error) {
 		} else {
 			t.baby[k] = uint32(j)
 		}
-		p.Add(p, g)
 	}
-	// p = g^m now; a giant step subtracts it.
-	t.giant = p.Negate(p)
+	// A giant step subtracts g^m.
+	t.giant = ristretto255.NewIdentityElement().ScalarBaseMult(elgamal.ScalarFromUint64(babySteps))
+	t.giant.Negate(t.giant)
 	return t, nil
 }
 
