@@ -58,18 +58,26 @@
 // among several possible keys (for example, fix a bit of h). The key is
 // therefore not uniformly random, which breaks proofs that need it to be.
 //
-// The same authors later showed (Gennaro, Jarecki, Krawczyk, Rabin,
-// "Secure Applications of Pedersen's Distributed Key Generation Protocol",
-// CT-RSA 2003, and J. Cryptology 2007) that this bias does not help break
-// threshold schemes whose security reduces to the hardness of the key's
-// discrete log, nor the semantic security of ElGamal encryption under such
-// a key: a reduction can embed its challenge as an honest dealer's constant
-// term and simulate the rest, whatever the adversary selects, at a small
-// loss. Election ElGamal needs exactly that (IND-CPA under DDH, plus the
-// soundness of the trustees' DLEQ proofs), so the cheaper joint-Feldman
-// protocol suffices; the bias-free protocol of Gennaro et al. (Pedersen
-// commitments in a first round) would double the ceremony's rounds for no
-// gain in what an election relies on.
+// Why that is acceptable for ElGamal, with at most t−1 trustees corrupt: the
+// honest dealers always qualify (they answer every complaint correctly), so
+// h = h_H · g^(x_A), where h_H is the product of the honest constant-term
+// commitments, uniformly random, and x_A, however the adversary chose it
+// after seeing h_H, is the sum of
+// the qualified corrupt dealers' constant terms, which the adversary knows
+// (the Schnorr proofs make it extractable). An ElGamal ciphertext under h
+// converts into one under h_H and back with x_A alone: (A, B) ↦ (A, B·A^(−x_A)).
+// So an adversary that breaks the semantic security of ballots under the
+// biased h breaks it under the uniform h_H, that is, it breaks DDH; a
+// reduction plants its DDH challenge as h_H and simulates the honest
+// dealers' Feldman commitments from the corrupt trustees' shares. The same
+// holds for the soundness and zero knowledge of the trustees' DLEQ proofs.
+// This is the line of argument of Gennaro, Jarecki, Krawczyk and Rabin,
+// "Secure Applications of Pedersen's Distributed Key Generation Protocol"
+// (CT-RSA 2003). The bias-free protocol (Pedersen commitments in a first
+// round, then Feldman extraction) would add a round to the ceremony for no
+// gain in anything an election relies on. A protocol that needs a
+// uniformly random key (for example, one used as a common random string)
+// must not reuse this package as is.
 //
 // # Encodings
 //
