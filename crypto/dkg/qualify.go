@@ -109,6 +109,9 @@ func indexDeals(deals []*Deal, n int) (map[int]*Deal, map[int]bool, error) {
 		if err := checkRange("a deal", d.Dealer, n); err != nil {
 			return nil, nil, err
 		}
+		if d.Proof == nil || d.Commitments == nil || containsNil(d.Commitments) {
+			return nil, nil, fmt.Errorf("dkg: the deal of trustee %d has missing fields; decode deals with ParseDeal", d.Dealer)
+		}
 		e := d.Marshal()
 		if prev, ok := enc[d.Dealer]; ok {
 			if !bytes.Equal(prev, e) {
@@ -259,4 +262,13 @@ func sortedKeys(m map[int]bool) []int {
 	}
 	sort.Ints(out)
 	return out
+}
+
+func containsNil(cs []*ristretto255.Element) bool {
+	for _, c := range cs {
+		if c == nil {
+			return true
+		}
+	}
+	return false
 }

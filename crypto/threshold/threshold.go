@@ -155,6 +155,9 @@ func VerifyPartial(ctx []byte, vk *elgamal.PublicKey, ct *elgamal.Ciphertext, p 
 	if err := checkIndex(p.Index); err != nil {
 		return err
 	}
+	if p.d == nil || p.proof == nil {
+		return errors.New("threshold: empty partial decryption; decode partials with ParsePartial")
+	}
 	if p.d.Equal(ristretto255.NewIdentityElement()) == 1 {
 		return fmt.Errorf("trustee %d: D is the identity: %w", p.Index, ErrInvalidPartial)
 	}
@@ -177,6 +180,9 @@ func VerifyPartials(ctxs [][]byte, vk *elgamal.PublicKey, cts []*elgamal.Ciphert
 	for i, p := range ps {
 		if err := checkIndex(p.Index); err != nil {
 			return fmt.Errorf("partial %d: %w", i, err)
+		}
+		if p.d == nil || p.proof == nil {
+			return fmt.Errorf("threshold: partial %d is empty; decode partials with ParsePartial", i)
 		}
 		if p.Index != ps[0].Index {
 			return fmt.Errorf("threshold: partial %d is from trustee %d, partial 0 from trustee %d; verify each trustee's partials against its own key", i, p.Index, ps[0].Index)
@@ -215,6 +221,9 @@ func interpolate(ct *elgamal.Ciphertext, partials []*Partial) (*ristretto255.Ele
 	for i, p := range partials {
 		if err := checkIndex(p.Index); err != nil {
 			return nil, err
+		}
+		if p.d == nil {
+			return nil, errors.New("threshold: empty partial decryption; decode partials with ParsePartial")
 		}
 		if seen[p.Index] {
 			return nil, fmt.Errorf("threshold: two partial decryptions from trustee %d; give each trustee's once", p.Index)
