@@ -31,7 +31,7 @@ var (
 
 // Config configures an [Issuer].
 type Config struct {
-	// ElectionID is the 32-byte election ID (the manifest hash) that tokens
+	// ElectionID is the 32-byte election ID (the manifest's election_id) that tokens
 	// are issued for.
 	ElectionID []byte
 	// Key is the issuing key.

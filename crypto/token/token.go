@@ -13,9 +13,9 @@ import (
 const (
 	// Domain is the domain-separation tag at the start of every token message.
 	Domain = "evote/token/v1"
-	// ElectionIDSize is the length of an election ID (the manifest hash).
+	// ElectionIDSize is the length of an election ID (the manifest's election_id).
 	ElectionIDSize = 32
-	// TokenKeySize is the length of a token public key (Ed25519).
+	// TokenKeySize is the length of a token public key (a ristretto255 element).
 	TokenKeySize = 32
 	// MessageSize is the length of a token message.
 	MessageSize = len(Domain) + 1 + ElectionIDSize + TokenKeySize
