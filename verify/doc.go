@@ -1,0 +1,60 @@
+// Package verify re-checks a whole exported election record. It needs no
+// secret and trusts no operator: given the export file and the board's
+// checkpoint key, it recomputes everything the board, the trustees and the
+// tally claim, and says which entry broke which rule.
+//
+// Use [Record] on an export file (store's format, see store/SPEC.md) and the
+// board's note verifier key ([BoardKey] parses the key's text form). The
+// returned [Report] lists every check performed and the result the verifier
+// computed itself; the error, when the record does not verify, names the
+// first failing check and its entry, such as
+//
+//	entry 57 (ballot): a proof or the signature does not verify
+//
+// # Checks, in the order of the record
+//
+//  1. Format and checkpoint: the file is read once, strictly, by
+//     [store.Reader]; every leaf is valid, the leaves hash to the root of the
+//     checkpoint at the end of the file, and the board's key signed that
+//     checkpoint.
+//  2. Manifest: entry 0 parses as the election's manifest; its hash binds
+//     everything after it.
+//  3. Ceremony and open: every ceremony message parses and none repeats; the
+//     single open entry comes after all of them and is, byte for byte, what
+//     [record.Ceremony.Qualify] decides from them, so its election key and
+//     the trustees' verification keys are not the board's word but the
+//     ceremony's.
+//  4. Ballots: each lies between the open and the close entry, parses for
+//     this election, and its eligibility token, every proof and its
+//     signature verify. Ballots are verified in chunks with
+//     [ballot.VerifyBatch], on all cores, while reading goes on. No token
+//     votes twice under the refuse policy; under last-ballot-counts only
+//     each token's last ballot counts.
+//  5. Close: after it come only partial decryptions and the result.
+//  6. Tally: the aggregate of the counted ballots is recomputed; each partial
+//     decryption comes from a trustee 1..n, at most one each, and verifies
+//     against that trustee's verification key.
+//  7. Result: it is exactly what the trustees it names combine to
+//     ([tally.Combine]), counts and number of ballots included, in its
+//     canonical encoding.
+//
+// # What a failure can name
+//
+// Every entry's own checks run as the file streams, before the root hash is
+// known, so an altered entry that breaks its own rules is named. Some bytes
+// no rule covers on its own: a manifest's title, a ceremony message's
+// encrypted shares, the close entry's time. The board signs only the root,
+// so a changed byte there is caught only as "the entries do not hash to the
+// signed checkpoint", which cannot say which entry it was. When both kinds
+// of failure occur, the error gives the entry's and mentions the root.
+//
+// # Memory
+//
+// Memory stays flat but for the set of token keys seen (about 80 bytes a
+// voter). Under last-ballot-counts the verifier also keeps each token's
+// current ciphertexts (64 bytes per encrypted choice), so that only the last
+// ballot of each token is aggregated, in a single pass over the file.
+//
+// The package imports no server code (board, issuer, store/bolt, net/http),
+// and compiles for the browser (GOOS=js GOARCH=wasm).
+package verify
