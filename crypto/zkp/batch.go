@@ -99,7 +99,7 @@ func (b *Batch) Verify() bool {
 		sum.ScalarBaseMult(b.g)
 	}
 	if len(b.points) > 0 {
-		sum.Add(sum, newElement().VarTimeMultiScalarMult(b.scalars, b.points))
+		sum.Add(sum, msm(b.scalars, b.points))
 	}
 	return sum.Equal(newElement()) == 1
 }
