@@ -28,9 +28,9 @@ const (
 	CheckManifest   = "manifest"
 	CheckCeremony   = "ceremony"
 	CheckOpen       = "open"
-	CheckBallot     = "ballot"  // one ballot entry, or a range of them
-	CheckTokens     = "tokens"  // no token counted twice
-	CheckClose      = "close"   // the close entry and what follows it
+	CheckBallot     = "ballot" // one ballot entry, or a range of them
+	CheckTokens     = "tokens" // no token counted twice
+	CheckClose      = "close"  // the close entry and what follows it
 	CheckAggregate  = "aggregate"
 	CheckPartial    = "partial"
 	CheckResult     = "result"
@@ -89,8 +89,9 @@ type Options struct {
 type Report struct {
 	// OK is true when every check held.
 	OK bool
-	// Checks lists each check performed, in entry order; checks about the
-	// whole record come last.
+	// Checks lists each check performed, in entry order (a check about a
+	// range of entries at its last one); checks about the whole record come
+	// last.
 	Checks []Check
 	// Failures counts the failing checks, Omitted those not kept in Checks.
 	Failures, Omitted int
@@ -110,7 +111,7 @@ type Report struct {
 
 // Error is the error Record returns when a check fails.
 type Error struct {
-	Check    Check // the first failing check in entry order
+	Check    Check // the first failing check in the Report's order
 	Failures int   // how many checks failed in all
 	// RootMismatch is set when the entries also do not hash to the signed
 	// checkpoint's root, which is not the first failure.
@@ -312,8 +313,10 @@ func (v *verifier) fail(name string, i uint64, format string, args ...any) {
 func (v *verifier) report() *Report {
 	v.mu.Lock()
 	defer v.mu.Unlock()
+	// A check is placed where it concludes: at its last entry. Checks about
+	// the whole record (-1) come last.
 	slices.SortStableFunc(v.rep.Checks, func(a, b Check) int {
-		ka, kb := uint64(a.First), uint64(b.First) // -1 sorts last
+		ka, kb := uint64(a.Last), uint64(b.Last)
 		switch {
 		case ka < kb:
 			return -1
@@ -678,4 +681,3 @@ func (v *verifier) complete() {
 	}
 	v.add(Check{Name: CheckComplete, First: -1, Last: -1, Detail: "the record is incomplete: " + missing})
 }
-
