@@ -195,6 +195,10 @@ func Record(r io.Reader, boardKey note.Verifier, opts Options) (*Report, error) 
 			v.add(Check{Name: CheckFormat, First: -1, Last: -1, Detail: msg})
 		default:
 			rootMismatch = strings.Contains(rerr.Err.Error(), "do not hash")
+			if rootMismatch && v.failures() == 0 {
+				msg += "; every entry passes its own checks, so the altered bytes are ones no check covers alone" +
+					" (such as the manifest's text, a ceremony message's encryption keys or sealed shares, the close time)"
+			}
 			v.add(Check{Name: CheckCheckpoint, First: -1, Last: -1, Detail: msg})
 		}
 	default:
@@ -300,6 +304,12 @@ func (v *verifier) add(c Check) {
 	if v.opts.OnCheck != nil {
 		v.opts.OnCheck(c)
 	}
+}
+
+func (v *verifier) failures() int {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.rep.Failures
 }
 
 func (v *verifier) ok(name string, i uint64, format string, args ...any) {
@@ -410,6 +420,10 @@ func (v *verifier) openEntry(i uint64, body []byte) {
 		return
 	}
 	v.openAt = int64(i)
+	if v.cerFirst > 0 {
+		v.add(Check{Name: CheckCeremony, First: v.cerFirst, Last: v.cerLast, OK: true, Detail: fmt.Sprintf(
+			"%d announcements, %d deals, %d complaints, %d answers parse, each once", len(v.cer.Anns), len(v.cer.Deals), len(v.cer.Complaints), len(v.cer.Answers))})
+	}
 	decided, qerr := v.cer.Qualify()
 	posted, perr := record.ParseOpen(v.m, body)
 	switch {

@@ -52,7 +52,7 @@ func TestRecordVerifies(t *testing.T) {
 		names[c.Name] = true
 		t.Log(c)
 	}
-	for _, n := range []string{verify.CheckManifest, verify.CheckOpen, verify.CheckBallot, verify.CheckTokens,
+	for _, n := range []string{verify.CheckManifest, verify.CheckCeremony, verify.CheckOpen, verify.CheckBallot, verify.CheckTokens,
 		verify.CheckClose, verify.CheckAggregate, verify.CheckPartial, verify.CheckResult, verify.CheckCheckpoint} {
 		if !names[n] {
 			t.Errorf("no %q check in the report", n)
