@@ -59,6 +59,7 @@ type Board struct {
 	election *ballot.Election // nil until the open entry is in the log
 	opening  *record.Open
 	tally    *tallyState // set once after close, see tally.go
+	verifier verifier
 }
 
 // Create starts a new election's board: it appends the manifest as entry 0 of
@@ -235,7 +236,7 @@ func (b *Board) Cast(ctx context.Context, raw []byte) (*Receipt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidBallot, err)
 	}
-	if err := ballot.Verify(e, bl); err != nil {
+	if err := b.verifier.verify(e, bl); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidBallot, err)
 	}
 	return b.admit(ctx, bl)

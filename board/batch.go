@@ -1,0 +1,62 @@
+package board
+
+import (
+	"runtime"
+	"sync"
+
+	"github.com/evote/evote/ballot"
+)
+
+// maxVerifyBatch bounds how many ballots one batch verification takes.
+const maxVerifyBatch = 256
+
+// verifier checks ballots from concurrent casts together: each worker takes
+// whatever ballots are waiting (never waiting for more, so a lone ballot is
+// not delayed) and verifies them with one multi-scalar multiplication. Under
+// load that halves the cost of a ballot; a bad ballot in a batch is found
+// and refused alone (ballot.VerifyBatch).
+type verifier struct {
+	once sync.Once
+	in   chan verifyReq
+}
+
+type verifyReq struct {
+	e    *ballot.Election
+	b    *ballot.Ballot
+	done chan error
+}
+
+func (v *verifier) verify(e *ballot.Election, b *ballot.Ballot) error {
+	v.once.Do(func() {
+		v.in = make(chan verifyReq, 4*maxVerifyBatch)
+		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+			go v.work()
+		}
+	})
+	done := make(chan error, 1)
+	v.in <- verifyReq{e, b, done}
+	return <-done
+}
+
+func (v *verifier) work() {
+	for req := range v.in {
+		reqs := []verifyReq{req}
+	gather:
+		for len(reqs) < maxVerifyBatch {
+			select {
+			case r := <-v.in:
+				reqs = append(reqs, r)
+			default:
+				break gather
+			}
+		}
+		// One board serves one election, so every request shares e.
+		bs := make([]*ballot.Ballot, len(reqs))
+		for i, r := range reqs {
+			bs[i] = r.b
+		}
+		for i, err := range ballot.VerifyBatch(reqs[0].e, bs) {
+			reqs[i].done <- err
+		}
+	}
+}
