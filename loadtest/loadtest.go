@@ -1,0 +1,287 @@
+// Package loadtest drives a running issuer and board over HTTP the way an
+// election's busiest hour does, and measures them.
+//
+// It works in three phases so that the load generator competes with the
+// services for the CPU as little as it must: first every voter gets a token
+// from the issuer (timed: tokens per second), then every ballot is encrypted
+// in advance (not timed), then the ballots are cast from many concurrent
+// connections, flat out or at a fixed rate, and each cast's latency is
+// recorded from request to checked receipt. Receipts are checked as a voter's
+// client would (tracking code, board signature, inclusion proof).
+//
+// The preset Rousseau2019 replays the busiest day of the platform evote
+// replaces (3 September 2019): 79,634 ballots from 117,194 eligible voters,
+// of which the first two hours' peak of 29,781 is what the test compresses
+// into as short a time as the machine allows.
+package loadtest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/board"
+	"github.com/evote/evote/crypto/elgamal"
+	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/voter"
+	"github.com/gtank/ristretto255"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Rousseau2019 is the busiest day of the platform evote replaces.
+var Rousseau2019 = Preset{Name: "rousseau-2019", Eligible: 117194, Ballots: 79634, PeakBallots: 29781, PeakHours: 2}
+
+// Preset describes a day to replay.
+type Preset struct {
+	Name        string
+	Eligible    int
+	Ballots     int
+	PeakBallots int // cast in the first PeakHours hours
+	PeakHours   float64
+}
+
+// Voter is one roll line handed to a voter.
+type Voter struct{ ID, Code string }
+
+// Config sets up a run.
+type Config struct {
+	Issuer   *issuer.Client
+	Board    *board.Client
+	BoardKey note.Verifier
+	Voters   []Voter // one ballot each
+	// Connections is the number of concurrent casting clients (default 64).
+	Connections int
+	// Rate is the target ballots per second; 0 casts flat out.
+	Rate float64
+	// Progress, if set, is called as ballots are prepared and cast.
+	Progress func(phase string, done, total int)
+}
+
+// Report is what a run measured.
+type Report struct {
+	Tokens         int           `json:"tokens"`
+	IssueSeconds   float64       `json:"issue_seconds"`
+	TokensPerS     float64       `json:"issue_tokens_per_s"`
+	Ballots        int           `json:"ballots"`
+	Errors         int           `json:"errors"`
+	FirstError     string        `json:"first_error,omitempty"`
+	CastSeconds    float64       `json:"cast_seconds"`
+	BallotsPerS    float64       `json:"cast_ballots_per_s"`
+	TargetRate     float64       `json:"target_rate,omitempty"`
+	Connections    int           `json:"connections"`
+	P50, P99, P999 time.Duration `json:"-"`
+	P50ms          float64       `json:"p50_ms"`
+	P99ms          float64       `json:"p99_ms"`
+	P999ms         float64       `json:"p999_ms"`
+}
+
+// Run prepares and casts one ballot per voter.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Connections <= 0 {
+		cfg.Connections = 64
+	}
+	vc := &voter.Client{Issuer: cfg.Issuer, Board: cfg.Board, BoardKey: cfg.BoardKey}
+	e, err := vc.Election(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Connections: cfg.Connections, TargetRate: cfg.Rate}
+
+	// Phase 1: tokens, over HTTP, timed.
+	type prepared struct {
+		v   Voter
+		raw []byte
+	}
+	items := make([]prepared, len(cfg.Voters))
+	tokens := make([]*token.Token, len(cfg.Voters))
+	secrets := make([]*ristretto255.Scalar, len(cfg.Voters))
+	keys := make([]*elgamal.PublicKey, len(cfg.Voters))
+	start := time.Now()
+	err = parallel(ctx, len(cfg.Voters), cfg.Connections, func(i int) error {
+		x, pk, err := ballot.GenerateTokenKey(nil)
+		if err != nil {
+			return err
+		}
+		blinded, st, err := token.Blind(rand.Reader, e.Manifest.Issuer(), e.Manifest.ID(), pk.Bytes())
+		if err != nil {
+			return err
+		}
+		sig, err := cfg.Issuer.RequestToken(ctx, cfg.Voters[i].ID, cfg.Voters[i].Code, blinded)
+		if err != nil {
+			return fmt.Errorf("token for %s: %w", cfg.Voters[i].ID, err)
+		}
+		if tokens[i], err = token.Finalize(st, sig); err != nil {
+			return err
+		}
+		secrets[i], keys[i] = x, pk
+		return nil
+	}, progress(cfg.Progress, "tokens"))
+	if err != nil {
+		return nil, err
+	}
+	rep.Tokens = len(cfg.Voters)
+	rep.IssueSeconds = time.Since(start).Seconds()
+	rep.TokensPerS = float64(rep.Tokens) / rep.IssueSeconds
+
+	// Phase 2: encrypt every ballot in advance, untimed.
+	err = parallel(ctx, len(cfg.Voters), 0, func(i int) error {
+		b, err := ballot.Encrypt(nil, e, secrets[i], keys[i], tokens[i], randomSelections(e.Manifest, i))
+		if err != nil {
+			return err
+		}
+		items[i] = prepared{cfg.Voters[i], b.Bytes()}
+		return nil
+	}, progress(cfg.Progress, "ballots"))
+	if err != nil {
+		return nil, err
+	}
+
+	// Phase 3: cast, timed, each latency from request to checked receipt.
+	lat := make([]time.Duration, len(items))
+	var errs atomic.Int64
+	var firstErr atomic.Value
+	var next atomic.Int64
+	var tick <-chan time.Time
+	if cfg.Rate > 0 {
+		t := time.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
+		defer t.Stop()
+		tick = t.C
+	}
+	// At a fixed rate, a dispatcher releases one ballot a tick; latency is
+	// then measured from the scheduled time, so a slow board shows.
+	release := make(chan time.Time, len(items))
+	go func() {
+		defer close(release)
+		for range items {
+			if tick != nil {
+				select {
+				case <-ctx.Done():
+					return
+				case t := <-tick:
+					release <- t
+				}
+			} else {
+				release <- time.Now()
+			}
+		}
+	}()
+	start = time.Now()
+	var wg sync.WaitGroup
+	var done atomic.Int64
+	for c := 0; c < cfg.Connections; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for at := range release {
+				i := next.Add(1) - 1
+				if _, err := vc.Cast(ctx, e, items[i].raw); err != nil {
+					errs.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
+				}
+				lat[i] = time.Since(at)
+				if cfg.Progress != nil {
+					cfg.Progress("cast", int(done.Add(1)), len(items))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	rep.CastSeconds = time.Since(start).Seconds()
+	rep.Ballots = len(items)
+	rep.Errors = int(errs.Load())
+	if s, ok := firstErr.Load().(string); ok {
+		rep.FirstError = s
+	}
+	rep.BallotsPerS = float64(rep.Ballots-rep.Errors) / rep.CastSeconds
+	slices.Sort(lat)
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+	}
+	rep.P50, rep.P99, rep.P999 = pct(0.50), pct(0.99), pct(0.999)
+	rep.P50ms, rep.P99ms, rep.P999ms = ms(rep.P50), ms(rep.P99), ms(rep.P999)
+	if rep.Errors == rep.Ballots && rep.Ballots > 0 {
+		return rep, errors.New("loadtest: every cast failed: " + rep.FirstError)
+	}
+	return rep, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func progress(fn func(string, int, int), phase string) func(done, total int) {
+	if fn == nil {
+		return nil
+	}
+	return func(done, total int) { fn(phase, done, total) }
+}
+
+// parallel runs fn(0..n-1) on workers goroutines (0: one a core, times
+// two), stopping at the first error.
+func parallel(ctx context.Context, n, workers int, fn func(i int) error, prog func(done, total int)) error {
+	if workers <= 0 {
+		workers = 2 * runtime.GOMAXPROCS(0)
+	}
+	var next, done atomic.Int64
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n || ctx.Err() != nil {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+					next.Store(int64(n))
+					return
+				}
+				if prog != nil {
+					prog(int(done.Add(1)), n)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if first == nil {
+		first = ctx.Err()
+	}
+	return first
+}
+
+// randomSelections picks a valid answer for every question, varied by i.
+func randomSelections(m *ballot.Manifest, i int) [][]int {
+	sel := make([][]int, len(m.Questions))
+	for q, qu := range m.Questions {
+		k := qu.Min
+		if qu.Max > qu.Min {
+			k += i % (qu.Max - qu.Min + 1)
+		}
+		for c := 0; c < k; c++ {
+			sel[q] = append(sel[q], (i+c)%len(qu.Choices))
+		}
+	}
+	return sel
+}
+
+// HTTPClient returns a client tuned for many concurrent connections to one
+// host.
+func HTTPClient(conns int) *http.Client {
+	return &http.Client{Transport: &http.Transport{
+		MaxIdleConns: conns, MaxIdleConnsPerHost: conns, IdleConnTimeout: time.Minute,
+	}, Timeout: 60 * time.Second}
+}
