@@ -1,0 +1,232 @@
+// Package sim runs an election in one process on the real packages: a
+// board on a bbolt log, a key ceremony among dkg trustees posted through the
+// board, voters with tokens from a real RSA issuing key, close, threshold
+// tally and export. Tests (through internal/electiontest) and the
+// benchmarks of package bench build on it; nothing here is a shortcut the
+// real services do not take, except that tokens are signed in process.
+package sim
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/board"
+	"github.com/evote/evote/crypto/dkg"
+	"github.com/evote/evote/crypto/elgamal"
+	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/record"
+	"github.com/evote/evote/store/bolt"
+	"github.com/evote/evote/tally"
+	"github.com/gtank/ristretto255"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Options shape an election. Zero values give one yes/no question, 3
+// trustees with threshold 2, and refusal of second ballots.
+type Options struct {
+	Dir       string // the log's directory (required)
+	Issuer    *token.PrivateKey
+	Questions []ballot.Question
+	N, T      int
+	Revoting  string
+	LogOpts   *bolt.Options
+}
+
+// YesNo is a yes/no question.
+var YesNo = ballot.Question{ID: "motion", Text: "Adopt the motion?", Choices: []string{"yes", "no"}, Min: 1, Max: 1}
+
+// Election is an election in progress.
+type Election struct {
+	Board    *board.Board
+	Log      *bolt.Log
+	Verifier note.Verifier
+	VKey     string // the board's note verifier key
+	Issuer   *token.PrivateKey
+	Trustees []*dkg.Trustee
+	Shares   []*dkg.KeyShare
+
+	anns  []*dkg.Announcement
+	deals []*dkg.Deal
+}
+
+// New creates the board, runs the key ceremony through it and opens it.
+func New(o Options) (*Election, error) {
+	if len(o.Questions) == 0 {
+		o.Questions = []ballot.Question{YesNo}
+	}
+	if o.N == 0 {
+		o.N, o.T = 3, 2
+	}
+	if o.Revoting == "" {
+		o.Revoting = ballot.RevotingRefuse
+	}
+	if o.Issuer == nil {
+		return nil, errors.New("sim: an issuer key is required")
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, "board.test")
+	if err != nil {
+		return nil, err
+	}
+	signer, _ := note.NewSigner(skey)
+	verifier, _ := note.NewVerifier(vkey)
+	log, err := bolt.Open(o.Dir, signer, o.LogOpts)
+	if err != nil {
+		return nil, err
+	}
+	id, _ := ballot.NewElectionID(rand.Reader)
+	m, err := ballot.NewManifest(ballot.Manifest{
+		Version: 1, ElectionID: id, Title: "Test election", Questions: o.Questions,
+		Trustees: ballot.Trustees{N: o.N, T: o.T}, IssuerKey: o.Issuer.Public().Bytes(), Revoting: o.Revoting,
+	})
+	if err != nil {
+		log.Close()
+		return nil, err
+	}
+	e := &Election{Log: log, Verifier: verifier, VKey: vkey, Issuer: o.Issuer}
+	if err := e.open(m, o.N, o.T); err != nil {
+		log.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Election) open(m *ballot.Manifest, n, t int) error {
+	ctx := context.Background()
+	b, err := board.Create(ctx, e.Log, m.Bytes())
+	if err != nil {
+		return err
+	}
+	e.Board = b
+	for i := 1; i <= n; i++ {
+		tr, ann, err := dkg.NewTrustee(rand.Reader, i, n, t)
+		if err != nil {
+			return err
+		}
+		e.Trustees, e.anns = append(e.Trustees, tr), append(e.anns, ann)
+		if _, err := b.PostCeremony(ctx, record.Message(record.KindAnnouncement, ann.Marshal())); err != nil {
+			return err
+		}
+	}
+	for _, tr := range e.Trustees {
+		d, err := tr.Deal(rand.Reader, record.CeremonyContext(m), e.anns)
+		if err != nil {
+			return err
+		}
+		e.deals = append(e.deals, d)
+		if _, err := b.PostCeremony(ctx, record.Message(record.KindDeal, d.Marshal())); err != nil {
+			return err
+		}
+	}
+	for _, tr := range e.Trustees {
+		if cs, err := tr.Verify(e.deals); err != nil || len(cs) != 0 {
+			return fmt.Errorf("sim: honest ceremony: complaints %v, error %v", cs, err)
+		}
+	}
+	if _, err := b.Open(ctx); err != nil {
+		return err
+	}
+	for _, tr := range e.Trustees {
+		res, ks, err := tr.Finalize(e.anns, e.deals, nil, nil)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(res.ElectionKey.Bytes(), b.Election().Key.Bytes()) {
+			return errors.New("sim: a trustee's election key differs from the board's")
+		}
+		e.Shares = append(e.Shares, ks)
+	}
+	return nil
+}
+
+// Close releases the log.
+func (e *Election) Close() error { return e.Log.Close() }
+
+// Voter holds a token key and its token.
+type Voter struct {
+	Secret *ristretto255.Scalar
+	Key    *elgamal.PublicKey
+	Token  *token.Token
+}
+
+// Voter issues a fresh voter a token, in process.
+func (e *Election) Voter() (*Voter, error) {
+	m := e.Board.Manifest()
+	x, pk, err := ballot.GenerateTokenKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	blinded, st, err := token.Blind(rand.Reader, m.Issuer(), m.ID(), pk.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	sig, err := e.Issuer.Sign(blinded)
+	if err != nil {
+		return nil, err
+	}
+	tok, err := token.Finalize(st, sig)
+	if err != nil {
+		return nil, err
+	}
+	return &Voter{x, pk, tok}, nil
+}
+
+// Ballot encrypts the voter's selections.
+func (e *Election) Ballot(v *Voter, sel ...[]int) ([]byte, error) {
+	b, err := ballot.Encrypt(nil, e.Board.Election(), v.Secret, v.Key, v.Token, sel)
+	if err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}
+
+// Tally closes the election, has the given trustees (1-based; default the
+// first t) post partial decryptions, and posts and returns the result.
+func (e *Election) Tally(trustees ...int) (*tally.Result, error) {
+	ctx := context.Background()
+	if _, err := e.Board.Close(ctx); err != nil {
+		return nil, err
+	}
+	if len(trustees) == 0 {
+		for i := 1; i <= e.Board.Manifest().Trustees.T; i++ {
+			trustees = append(trustees, i)
+		}
+	}
+	agg, err := e.Board.Aggregate()
+	if err != nil {
+		return nil, err
+	}
+	el := e.Board.Election()
+	for _, i := range trustees {
+		ks := e.Shares[i-1]
+		s, err := tally.Decrypt(el, agg, ks.Index, ks.Secret, ks.VerificationKey)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := e.Board.PostPartial(ctx, s.Bytes()); err != nil {
+			return nil, err
+		}
+	}
+	shares, err := e.Board.Shares()
+	if err != nil {
+		return nil, err
+	}
+	res, err := tally.Combine(el, agg, shares)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := e.Board.PostResult(ctx, res.Bytes()); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// Export returns the whole record.
+func (e *Election) Export() ([]byte, error) {
+	var buf bytes.Buffer
+	err := e.Log.Export(&buf)
+	return buf.Bytes(), err
+}
