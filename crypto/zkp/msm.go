@@ -11,6 +11,12 @@ import (
 // method: below it, edwards25519's Straus is faster (BenchmarkMSM).
 const pippengerMin = 192
 
+// MSM returns Σ sᵢ·Pᵢ in variable time, as Batch.Verify computes it; it is
+// exported so that benchmarks time the same code.
+func MSM(scalars []*ristretto255.Scalar, points []*ristretto255.Element) *ristretto255.Element {
+	return msm(scalars, points)
+}
+
 // msm returns Σ sᵢ·Pᵢ in variable time. Large inputs use Pippenger's bucket
 // method over the group's public operations, split across cores; small ones
 // edwards25519's Straus. Only public values may be passed.
