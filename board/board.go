@@ -39,6 +39,8 @@ var (
 
 func tokenKey(k []byte) []byte { return append([]byte("token/"), k...) }
 
+func ballotKey(trackingCode []byte) []byte { return append([]byte("ballot/"), trackingCode...) }
+
 // Errors callers may tell apart with errors.Is.
 var (
 	ErrNotOpen       = errors.New("board: the election is not open for ballots yet")
@@ -246,14 +248,25 @@ func (b *Board) Cast(ctx context.Context, raw []byte) (*Receipt, error) {
 func (b *Board) admit(ctx context.Context, bl *ballot.Ballot) (*Receipt, error) {
 	replace := b.manifest.Revoting == ballot.RevotingLastCounts
 	key := tokenKey(bl.TokenKey.Bytes())
+	// Ballots are public: without this key anyone could re-post a voter's
+	// earlier ballot after the voter's revote and make it the counted one
+	// again. A ballot's bytes can only be made by its token key's holder
+	// (the signature is not malleable), so refusing a repeat of the exact
+	// bytes is enough.
+	tc := ballot.TrackingCode(bl.Bytes())
+	seen := ballotKey(tc[:])
 	replaced := false
 	idx, err := b.log.Append(ctx, store.Append{
 		Leaf:    store.Leaf(store.Ballot, bl.Bytes()),
 		Key:     key,
 		Replace: replace,
+		SetKeys: [][]byte{seen},
 		Check: func(v store.View) error {
 			if _, ok := v.Lookup(keyClosed); ok {
 				return ErrClosed
+			}
+			if i, ok := v.Lookup(seen); ok {
+				return fmt.Errorf("%w: this exact ballot is already entry %d; a ballot cannot be cast twice", ErrAlreadyVoted, i)
 			}
 			_, replaced = v.Lookup(key)
 			return nil
