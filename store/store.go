@@ -31,9 +31,9 @@
 // key ([Append.Key], [Append.Replace]), a caller check run inside the write
 // transaction ([Append.Check]) and extra keys ([Append.SetKeys]); it returns
 // only once the leaf is durable. [Log.Checkpoint] hands out a signed
-// checkpoint covering everything committed, and every checkpoint handed out
-// stays retrievable by size ([Log.CheckpointAt]), so consistency between any
-// two can be shown.
+// checkpoint covering everything committed, and the checkpoint of any size
+// stays retrievable ([Log.CheckpointAt]), so consistency between any two can
+// be shown.
 //
 // # The export file
 //
@@ -169,11 +169,11 @@ type Log interface {
 	// Lookup returns the index a key points to.
 	Lookup(key []byte) (index uint64, ok bool, err error)
 	// Checkpoint returns a signed checkpoint covering at least every leaf
-	// committed before the call. The log keeps every checkpoint it hands
-	// out. An empty log has none (ErrNotFound).
+	// committed before the call. An empty log has none (ErrNotFound).
 	Checkpoint(ctx context.Context) (*Checkpoint, error)
-	// CheckpointAt returns the checkpoint handed out earlier for size, or an
-	// error wrapping ErrNotFound.
+	// CheckpointAt returns the checkpoint of the tree of the given size,
+	// identical to any handed out before for that size, or an error wrapping
+	// ErrNotFound when the log is smaller.
 	CheckpointAt(size uint64) (*Checkpoint, error)
 	// ProveInclusion proves leaf index is in the tree of the given size.
 	ProveInclusion(index, size uint64) (tlog.RecordProof, error)
