@@ -1,0 +1,289 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/evote/evote/board"
+	"github.com/evote/evote/cmd/evote/internal/ops"
+	"github.com/evote/evote/record"
+	"github.com/evote/evote/store"
+	"github.com/evote/evote/store/bolt"
+	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
+)
+
+func boardCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "board",
+		Short: "The bulletin board: the election's public append-only record",
+		Long: `The board is the election's public record: the manifest, the key ceremony,
+every ballot, the close, the trustees' partial decryptions and the result, each
+a leaf of a Merkle tree whose checkpoints the board signs. It checks every
+ballot fully before accepting it and never learns who a voter is.
+
+Admin commands (post, open, close) need the board's admin token.`,
+	}
+	c.AddCommand(boardKeygenCmd(g), boardServeCmd(g), boardPostCmd(g), boardPhaseCmd(g, "open"), boardPhaseCmd(g, "close"), boardStatusCmd(g))
+	return c
+}
+
+func boardKeygenCmd(g *globals) *cobra.Command {
+	var key, vkey, origin string
+	c := &cobra.Command{
+		Use:   "keygen",
+		Short: "Make the board's checkpoint-signing key",
+		Long: `keygen makes the board's Ed25519 note key. The signer key is written
+age-encrypted; the verifier key (board.vkey, one line such as
+"board.example.org+1a2b3c4d+Ab...") is public: publish it with the election,
+since voters and verifiers check every checkpoint against it. Its name,
+--origin, is the first line of every checkpoint.`,
+		Example: `  EVOTE_PASSPHRASE=... evote board keygen --origin board.example.org/ga2025`,
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			kr, err := g.keyring()
+			if err != nil {
+				return err
+			}
+			skey, vk, err := note.GenerateKey(rand.Reader, origin)
+			if err != nil {
+				return usageError{fmt.Errorf("--origin %q: %w", origin, err)}
+			}
+			if err := kr.WriteFile(key, []byte(skey+"\n"), false); err != nil {
+				return err
+			}
+			if err := writeNew(vkey, []byte(vk+"\n"), 0o644, false); err != nil {
+				return err
+			}
+			g.printf("wrote %s (age-encrypted) and %s\n  verifier key %s\n", key, vkey, vk)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&key, "key", "board.key", "where to write the signer key (age-encrypted)")
+	c.Flags().StringVar(&vkey, "vkey", "board.vkey", "where to write the verifier key (public)")
+	c.Flags().StringVar(&origin, "origin", "evote.example/board", "the log's origin: a name for this board, such as its host and election")
+	return c
+}
+
+func boardServeCmd(g *globals) *cobra.Command {
+	var data, key, manifest, listen, cert, tlsKey, tokFile string
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the board's HTTP API",
+		Long: `serve runs the board on its log in --data (bbolt). On first start it creates
+the election from --manifest (entry 0); later starts resume it and need no
+manifest. The admin endpoints (ceremony, open, close, result) need the token
+in --admin-token-file. SIGINT or SIGTERM stops it gracefully: requests in
+flight finish and every accepted ballot is already durable.`,
+		Example: `  evote board serve --data board-data --key board.key --manifest manifest.json \
+      --admin-token-file admin.token --listen 127.0.0.1:8080`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			kr, err := g.keyring()
+			if err != nil {
+				return err
+			}
+			skey, err := kr.ReadFile(key)
+			if err != nil {
+				return err
+			}
+			signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			tok := ""
+			if tokFile != "" {
+				if tok, err = adminToken("", tokFile); err != nil {
+					return err
+				}
+			} else {
+				g.logf("no --admin-token-file: the admin endpoints are disabled\n")
+			}
+			if err := os.MkdirAll(data, 0o700); err != nil {
+				return err
+			}
+			log, err := bolt.Open(data, signer, nil)
+			if err != nil {
+				return err
+			}
+			defer log.Close()
+			size, err := log.Size()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			var b *board.Board
+			if size == 0 {
+				if manifest == "" {
+					return usagef("a new board needs --manifest manifest.json")
+				}
+				mb, err := os.ReadFile(manifest)
+				if err != nil {
+					return err
+				}
+				if b, err = board.Create(ctx, log, mb); err != nil {
+					return err
+				}
+				g.logf("created the election's board in %s\n", data)
+			} else {
+				if b, err = board.Load(log); err != nil {
+					return err
+				}
+				if manifest != "" {
+					mb, err := os.ReadFile(manifest)
+					if err == nil && !bytes.Equal(bytes.TrimSpace(mb), b.Manifest().Bytes()) {
+						return fmt.Errorf("%s is not the manifest of the election in %s", manifest, data)
+					}
+				}
+				g.logf("resumed the board in %s: %d entries\n", data, size)
+			}
+			logger := slog.New(slog.NewTextHandler(g.stderr, nil))
+			h := board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger})
+			return ops.Serve(ctx, ops.ServerConfig{
+				Listen: listen, Handler: h, TLSCert: cert, TLSKey: tlsKey, Logger: logger, Name: "board",
+				Ready: func(u string) { g.printf("board listening on %s\n", u) },
+			})
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&data, "data", "board-data", "the board's data `DIR` (its log)")
+	f.StringVar(&key, "key", "board.key", "the board's signer key `FILE` (age-encrypted)")
+	f.StringVar(&manifest, "manifest", "", "the election manifest `FILE`, to create the board")
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
+	f.StringVar(&cert, "tls-cert", "", "TLS certificate `FILE` (PEM); serve HTTPS")
+	f.StringVar(&tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
+	f.StringVar(&tokFile, "admin-token-file", "", "`FILE` holding the admin token")
+	return c
+}
+
+func boardPostCmd(g *globals) *cobra.Command {
+	var bf boardFlags
+	c := &cobra.Command{
+		Use:   "post FILE...",
+		Short: "Post key-ceremony messages to the board",
+		Long: `post sends ceremony message files (the ann-*, deal-*, complaint-* and
+answer-* files "evote trustee" writes) to the board, in the order given:
+announcements first, then deals, complaints, answers. The board refuses a
+message that does not parse or repeats one it holds.`,
+		Example: `  evote board post --board http://127.0.0.1:8080 --admin-token-file admin.token ann-*.msg`,
+		Args:    args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			c, err := bf.client(true)
+			if err != nil {
+				return err
+			}
+			for _, f := range files {
+				msg, err := os.ReadFile(f)
+				if err != nil {
+					return err
+				}
+				if _, err := record.UniqueKey(msg); err != nil {
+					return fmt.Errorf("%s is not a ceremony message: %w", f, err)
+				}
+				i, err := c.PostCeremony(cmd.Context(), msg)
+				if err != nil {
+					return fmt.Errorf("%s: %w", f, err)
+				}
+				g.printf("posted %s as entry %d\n", f, i)
+			}
+			return nil
+		},
+	}
+	bf.add(c, true, false)
+	return c
+}
+
+func boardPhaseCmd(g *globals, which string) *cobra.Command {
+	var bf boardFlags
+	short, long := "End the key ceremony and open voting",
+		`open ends the key ceremony: the board decides it from the posted messages
+(which trustees qualify, the election key, each trustee's verification key)
+and appends the open entry. Ballots are accepted from then on.`
+	if which == "close" {
+		short, long = "End voting",
+			`close appends the close entry: from then on every ballot is refused, and
+trustees can decrypt the aggregate (evote trustee decrypt).`
+	}
+	c := &cobra.Command{
+		Use:     which,
+		Short:   short,
+		Long:    long,
+		Example: "  evote board " + which + " --board http://127.0.0.1:8080 --admin-token-file admin.token",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := bf.client(true)
+			if err != nil {
+				return err
+			}
+			do := c.Open
+			if which == "close" {
+				do = c.Close
+			}
+			i, err := do(cmd.Context())
+			if err != nil {
+				return err
+			}
+			g.printf("%s: entry %d\n", which, i)
+			if which == "open" {
+				info, err := c.Election(cmd.Context())
+				if err != nil {
+					return err
+				}
+				g.printf("  election key %s\n", info.ElectionKey)
+			}
+			return nil
+		},
+	}
+	bf.add(c, true, false)
+	return c
+}
+
+func boardStatusCmd(g *globals) *cobra.Command {
+	var bf boardFlags
+	c := &cobra.Command{
+		Use:   "status",
+		Short: "Show the election's phase and the board's size",
+		Long: `status prints the election's phase (ceremony, open, closed), the number of
+entries and, given --board-key, the newest checkpoint after checking its
+signature.`,
+		Example: "  evote board status --board http://127.0.0.1:8080 --board-key board.vkey",
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := bf.client(false)
+			if err != nil {
+				return err
+			}
+			info, err := c.Election(cmd.Context())
+			if err != nil {
+				return err
+			}
+			g.printf("phase %s\nentries %d\nmanifest hash %s\n", info.Phase, info.Size, info.ManifestHash)
+			if info.ElectionKey != "" {
+				g.printf("election key %s\n", info.ElectionKey)
+			}
+			if bf.key != "" {
+				v, err := ops.BoardKey(bf.key)
+				if err != nil {
+					return err
+				}
+				signed, err := c.Checkpoint(cmd.Context(), 0)
+				if err != nil {
+					return err
+				}
+				cp, err := store.ParseCheckpoint(signed, v)
+				if err != nil {
+					return errors.Join(errors.New("the board's checkpoint does not verify"), err)
+				}
+				g.printf("checkpoint size %d root %x (signature verified)\n", cp.Size, cp.Hash[:])
+			}
+			return nil
+		},
+	}
+	bf.add(c, false, true)
+	return c
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/cmd/evote/internal/demo"
+	"github.com/evote/evote/cmd/evote/internal/ops"
+	"github.com/spf13/cobra"
+)
+
+func demoCmd(g *globals) *cobra.Command {
+	var o demo.Options
+	var questions []string
+	c := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a whole election on this machine",
+		Long: `demo runs a complete election on this machine, through the same HTTP APIs a
+deployment uses: it makes the issuer and board keys and a manifest (one yes/no
+question, plus any --question), starts the issuer and the board as HTTP
+servers on loopback ports (the board on the embedded bbolt log), runs the key
+ceremony among 3 trustees with threshold 2 through the board's API, has N
+voters get tokens and cast ballots concurrently (random choices, counted as
+they are drawn), closes, has trustees 1 and 2 decrypt (each re-verifying the
+record and recomputing the aggregate itself), tallies, exports the record and
+verifies it independently.
+
+It prints the result, each phase's time and the ballots per second, and the
+command to re-check the record. It exits 1 if the result differs from what
+was cast or the record does not verify. Files go to --dir, or a new
+temporary directory that is kept.`,
+		Example: `  evote demo
+  evote demo --voters 1000 --dir /tmp/election --question "color:Favourite colour?:red,green,blue:1:1"`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, s := range questions {
+				q, err := ops.ParseQuestion(s)
+				if err != nil {
+					return usageError{err}
+				}
+				o.Questions = append(o.Questions, q)
+			}
+			if o.Voters < 1 {
+				return usagef("--voters must be at least 1")
+			}
+			if o.Dir == "" {
+				d, err := os.MkdirTemp("", "evote-demo-")
+				if err != nil {
+					return err
+				}
+				o.Dir = d
+			} else if err := os.MkdirAll(o.Dir, 0o755); err != nil {
+				return err
+			}
+			if o.Out != "" {
+				if abs, err := filepath.Abs(o.Out); err == nil {
+					o.Out = abs
+				}
+			}
+			o.Stdout = g.stderr
+			show := g.showProgress()
+			o.Progress = ops.NewProgress(g.stderr, show, "casting", "ballots")
+			o.Verify = ops.NewProgress(g.stderr, show, "verifying", "bytes")
+			g.logf("evote demo: %d voters, 3 trustees (threshold 2), working in %s\n", o.Voters, o.Dir)
+			out, err := demo.Run(cmd.Context(), o)
+			if out != nil {
+				printDemo(g, o, out)
+			}
+			return err
+		},
+	}
+	f := c.Flags()
+	f.IntVar(&o.Voters, "voters", 100, "number of voters, each casting one ballot")
+	f.StringVar(&o.Out, "out", "", "where to export the record (default DIR/record.evr)")
+	f.StringVar(&o.Dir, "dir", "", "working `DIR` for keys, stores and the record (default: a new temporary directory)")
+	f.StringArrayVar(&questions, "question", nil, "an extra question, \"id:text:choice1,choice2,...:min:max\" (repeatable)")
+	f.IntVar(&o.Workers, "workers", 32, "voters casting at the same time")
+	f.Uint64Var(&o.Seed, "seed", 0, "seed for the voters' random choices (0: random)")
+	return c
+}
+
+func printDemo(g *globals, o demo.Options, out *demo.Outcome) {
+	if out.Result != nil {
+		ops.PrintResult(g.stdout, out.Manifest, out.Result)
+		match := "matches"
+		for q := range out.Expected {
+			for c := range out.Expected[q] {
+				if out.Expected[q][c] != out.Result.Counts[q][c] {
+					match = "DOES NOT MATCH"
+				}
+			}
+		}
+		g.printf("\nthe result %s what the voters cast (%s)\n", match, fmtCounts(out.Manifest, out.Expected))
+	}
+	g.printf("\nphase                                     time\n")
+	var total time.Duration
+	for _, p := range out.Phases {
+		total += p.Took
+		extra := ""
+		if p.Name == "issuance + casting" {
+			extra = fmt.Sprintf("   %.0f ballots/s", float64(o.Voters)/p.Took.Seconds())
+		}
+		if p.Name == "verify" && out.Report != nil {
+			extra = fmt.Sprintf("   %.0f ballots/s", float64(out.Report.Ballots)/p.Took.Seconds())
+		}
+		g.printf("%-40s %8s%s\n", p.Name, p.Took.Round(time.Millisecond), extra)
+	}
+	g.printf("%-40s %8s\n", "total", total.Round(time.Millisecond))
+	if out.Report != nil {
+		status := "verified: every check holds"
+		if !out.Report.OK {
+			status = fmt.Sprintf("verification FAILED (%d checks)", out.Report.Failures)
+		}
+		g.printf("\nrecord %s (%d entries, %d ballots): %s\n", out.Record, out.Report.Entries, out.Report.Ballots, status)
+		g.printf("re-check it with:\n  evote verify %s --board-key %s\n", out.Record, out.BoardKey)
+	}
+}
+
+func fmtCounts(m *ballot.Manifest, counts [][]uint64) string {
+	s := ""
+	for q, qq := range m.Questions {
+		if q > 0 {
+			s += "; "
+		}
+		s += qq.ID + ":"
+		for c, name := range qq.Choices {
+			s += fmt.Sprintf(" %s %d", name, counts[q][c])
+		}
+	}
+	return s
+}

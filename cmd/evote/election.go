@@ -1,0 +1,174 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/cmd/evote/internal/ops"
+	"github.com/evote/evote/crypto/token"
+	"github.com/spf13/cobra"
+)
+
+func electionCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "election",
+		Short: "Define an election (its manifest)",
+		Long: `The manifest is the election's definition: its questions and their rules,
+the trustees and threshold, the issuer's public key and the revoting policy.
+The board publishes it as entry 0 of the record, and its hash is bound into
+every proof and every token, so it cannot change once voting starts.`,
+	}
+	c.AddCommand(electionInitCmd(g))
+	return c
+}
+
+func electionInitCmd(g *globals) *cobra.Command {
+	var (
+		title, revoting, opens, closes, issuerKey, from, out string
+		questions                                            []string
+		n, t                                                 int
+		force                                                bool
+	)
+	c := &cobra.Command{
+		Use:   "init",
+		Short: "Write a new election manifest",
+		Long: `init writes an election manifest (manifest.json) with a fresh random election
+ID, from flags or from a JSON file (--from) that flags then override.
+
+A question is "id:text:choice1,choice2,...:min:max": the voter picks between
+min and max of the choices. min = max = 1 is a pick-one question; a yes/no
+question is "id:text:yes,no:1:1". Repeat --question for several questions.
+
+The issuer key (--issuer-key, the issuer.pub that "evote issuer keygen"
+writes) names the only key whose tokens the board accepts.
+
+--trustees n --threshold t: n trustees share the election key; any t of them
+decrypt the tally, t-1 learn nothing.`,
+		Example: `  evote issuer keygen
+  evote election init --title "General assembly 2025" \
+      --question "motion:Adopt the motion?:yes,no:1:1" \
+      --question "board:Elect two members:Ana,Ben,Chloé,Dev:0:2" \
+      --trustees 3 --threshold 2 --issuer-key issuer.pub`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var m ballot.Manifest
+			if from != "" {
+				b, err := os.ReadFile(from)
+				if err != nil {
+					return err
+				}
+				if err := json.Unmarshal(b, &m); err != nil {
+					return fmt.Errorf("%s: %w", from, err)
+				}
+			}
+			f := cmd.Flags()
+			if f.Changed("title") || m.Title == "" {
+				m.Title = title
+			}
+			if len(questions) > 0 {
+				m.Questions = nil
+				for _, s := range questions {
+					q, err := ops.ParseQuestion(s)
+					if err != nil {
+						return usageError{err}
+					}
+					m.Questions = append(m.Questions, q)
+				}
+			}
+			if len(m.Questions) == 0 {
+				return usagef("give at least one --question (or --from a manifest that has questions)")
+			}
+			if f.Changed("trustees") || m.Trustees.N == 0 {
+				m.Trustees.N = n
+			}
+			if f.Changed("threshold") || m.Trustees.T == 0 {
+				m.Trustees.T = t
+			}
+			if f.Changed("revoting") || m.Revoting == "" {
+				m.Revoting = revoting
+			}
+			for _, tm := range []struct {
+				flag string
+				v    *string
+				s    string
+			}{{"opens", &m.Opens, opens}, {"closes", &m.Closes, closes}} {
+				if tm.s != "" {
+					if _, err := time.Parse(time.RFC3339, tm.s); err != nil {
+						return usagef("--%s must be an RFC 3339 time such as 2025-06-01T08:00:00Z", tm.flag)
+					}
+					*tm.v = tm.s
+				}
+			}
+			if issuerKey != "" {
+				b, err := os.ReadFile(issuerKey)
+				if err != nil {
+					return err
+				}
+				pk, err := token.ParsePublicKey(b)
+				if err != nil {
+					return fmt.Errorf("%s: %w", issuerKey, err)
+				}
+				m.IssuerKey = pk.Bytes()
+			}
+			if len(m.IssuerKey) == 0 {
+				return usagef("the issuer's public key is needed: --issuer-key issuer.pub (evote issuer keygen makes it)")
+			}
+			m.Version = 1
+			if m.ElectionID == "" {
+				id, err := ballot.NewElectionID(rand.Reader)
+				if err != nil {
+					return err
+				}
+				m.ElectionID = id
+			}
+			mm, err := ballot.NewManifest(m)
+			if err != nil {
+				return err
+			}
+			if err := writeNew(out, mm.Bytes(), 0o644, force); err != nil {
+				return err
+			}
+			h := mm.Hash()
+			g.printf("wrote %s\n  election %s\n  manifest hash %x\n  %d question(s), %d trustees, threshold %d, revoting %s\n",
+				out, mm.ElectionID, h, len(mm.Questions), mm.Trustees.N, mm.Trustees.T, mm.Revoting)
+			return nil
+		},
+	}
+	fl := c.Flags()
+	fl.StringVar(&title, "title", "", "the election's title")
+	fl.StringArrayVar(&questions, "question", nil, "a question, \"id:text:choice1,choice2,...:min:max\" (repeatable)")
+	fl.IntVar(&n, "trustees", 3, "number of trustees sharing the election key")
+	fl.IntVar(&t, "threshold", 2, "number of trustees needed to decrypt")
+	fl.StringVar(&revoting, "revoting", ballot.RevotingRefuse, "what a second ballot with the same token does: refuse | last-ballot-counts")
+	fl.StringVar(&opens, "opens", "", "when voting opens, RFC 3339 (informational; the board's open entry rules)")
+	fl.StringVar(&closes, "closes", "", "when voting closes, RFC 3339 (informational; the board's close entry rules)")
+	fl.StringVar(&issuerKey, "issuer-key", "", "the issuer's public key `FILE` (issuer.pub)")
+	fl.StringVar(&from, "from", "", "start from this manifest JSON `FILE`; flags override its fields")
+	fl.StringVarP(&out, "out", "o", "manifest.json", "where to write the manifest")
+	fl.BoolVar(&force, "force", false, "overwrite an existing output file")
+	return c
+}
+
+// writeNew writes data to path, refusing to overwrite unless force.
+func writeNew(path string, data []byte, perm os.FileMode, force bool) error {
+	flags := os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	if !force {
+		flags |= os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, perm)
+	if os.IsExist(err) {
+		return fmt.Errorf("%s exists; remove it, choose another name or give --force", path)
+	}
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

@@ -1,0 +1,72 @@
+package ops
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"time"
+)
+
+// IsTerminal reports whether f is a character device (a terminal).
+func IsTerminal(f *os.File) bool {
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// Progress is a one-line progress bar on a terminal, redrawn at most ten
+// times a second. A nil *Progress does nothing.
+type Progress struct {
+	mu    sync.Mutex
+	w     io.Writer
+	label string
+	unit  string
+	start time.Time
+	last  time.Time
+	done  bool
+}
+
+// NewProgress returns a bar writing to w, or nil when !enabled.
+func NewProgress(w io.Writer, enabled bool, label, unit string) *Progress {
+	if !enabled {
+		return nil
+	}
+	return &Progress{w: w, label: label, unit: unit, start: time.Now()}
+}
+
+// Set draws the bar at done of total (total 0: unknown).
+func (p *Progress) Set(done, total uint64) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	if p.done || (now.Sub(p.last) < 100*time.Millisecond && done != total) {
+		return
+	}
+	p.last = now
+	const width = 30
+	rate := float64(done) / max(now.Sub(p.start).Seconds(), 1e-9)
+	if total == 0 {
+		fmt.Fprintf(p.w, "\r%s %d %s (%.0f/s)   ", p.label, done, p.unit, rate)
+		return
+	}
+	fill := int(float64(width) * float64(done) / float64(total))
+	fill = min(max(fill, 0), width)
+	fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d %s (%.0f/s)   ", p.label, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, total, p.unit, rate)
+}
+
+// Done ends the bar's line.
+func (p *Progress) Done() {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.done {
+		p.done = true
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/cmd/evote/internal/ops"
+	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/issuer"
+	"github.com/spf13/cobra"
+)
+
+func issuerCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "issuer",
+		Short: "The identity authority: voter roll, one eligibility token per voter",
+		Long: `The issuer checks who a voter is (voter ID and a one-time enrolment code) and
+blind-signs one eligibility token for them (RFC 9474). It never sees the token
+it signs, so it cannot link a voter to a ballot. It shares no store and no key
+with the board.`,
+	}
+	c.AddCommand(issuerKeygenCmd(g), issuerRollCmd(g), issuerServeCmd(g), issuerPurgeCmd(g))
+	return c
+}
+
+func issuerKeygenCmd(g *globals) *cobra.Command {
+	var key, pub string
+	var bits int
+	c := &cobra.Command{
+		Use:   "keygen",
+		Short: "Make the issuer's RSA token-signing key",
+		Long: `keygen makes a fresh RSA issuing key. The private key is written age-encrypted
+(--passphrase-file, EVOTE_PASSPHRASE or --identity); the public key as PEM, to
+name in the manifest (evote election init --issuer-key issuer.pub). Use a key
+for one election only.`,
+		Example: `  EVOTE_PASSPHRASE=... evote issuer keygen --key issuer.key --pub issuer.pub`,
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			kr, err := g.keyring()
+			if err != nil {
+				return err
+			}
+			sk, err := token.GenerateKey(bits)
+			if err != nil {
+				return err
+			}
+			pem, err := sk.MarshalPEM()
+			if err != nil {
+				return err
+			}
+			pubPEM := sk.Public().MarshalPEM()
+			if err := kr.WriteFile(key, pem, false); err != nil {
+				return err
+			}
+			if err := writeNew(pub, pubPEM, 0o644, false); err != nil {
+				return err
+			}
+			g.printf("wrote %s (age-encrypted) and %s\n  key ID %s\n", key, pub, sk.Public().ID())
+			return nil
+		},
+	}
+	c.Flags().StringVar(&key, "key", "issuer.key", "where to write the private key (age-encrypted)")
+	c.Flags().StringVar(&pub, "pub", "issuer.pub", "where to write the public key (PEM)")
+	c.Flags().IntVar(&bits, "bits", token.DefaultKeyBits, "RSA modulus size")
+	return c
+}
+
+func issuerRollCmd(g *globals) *cobra.Command {
+	var n int
+	var out string
+	c := &cobra.Command{
+		Use:   "roll",
+		Short: "Make a voter roll with fresh enrolment codes (for trials)",
+		Long: `roll writes a CSV roll "voter_id,enrolment_code" of N voters with IDs
+voter-000001, ... and fresh 100-bit codes. It holds plaintext codes: hand each
+voter their own line, import it (evote issuer serve --roll), then delete it.`,
+		Example: `  evote issuer roll --voters 1000 --out roll.csv`,
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if n < 1 {
+				return usagef("--voters must be at least 1")
+			}
+			b, err := issuer.GenerateRoll(n)
+			if err != nil {
+				return err
+			}
+			if err := writeNew(out, b, 0o600, false); err != nil {
+				return err
+			}
+			g.printf("wrote %s: %d voters with enrolment codes; keep it secret\n", out, n)
+			return nil
+		},
+	}
+	c.Flags().IntVar(&n, "voters", 100, "number of voters")
+	c.Flags().StringVar(&out, "out", "roll.csv", "where to write the roll")
+	return c
+}
+
+func issuerServeCmd(g *globals) *cobra.Command {
+	var roll, key, manifest, data, listen, cert, tlsKey string
+	var rate float64
+	var burst int
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the issuer's HTTP API",
+		Long: `serve runs the issuer: GET /v1/issuer (its key and election), POST /v1/token
+(a voter ID, enrolment code and blinded message, answered with a blind
+signature, once per voter).
+
+The roll (--roll CSV) is imported into the issuer's own bbolt file under --data
+on first start, codes kept only as argon2id hashes; later starts reuse it and
+need no --roll. Each client IP gets a token bucket (--rate, --burst; --rate -1
+turns it off, only behind a proxy that limits instead). SIGINT or SIGTERM
+stops it gracefully.`,
+		Example: `  evote issuer serve --roll roll.csv --key issuer.key --election manifest.json \
+      --data issuer-data --listen 127.0.0.1:8081`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			kr, err := g.keyring()
+			if err != nil {
+				return err
+			}
+			pem, err := kr.ReadFile(key)
+			if err != nil {
+				return err
+			}
+			sk, err := token.ParsePrivateKey(pem)
+			if err != nil {
+				return fmt.Errorf("%s: %w", key, err)
+			}
+			mb, err := os.ReadFile(manifest)
+			if err != nil {
+				return err
+			}
+			m, err := ballot.ParseManifest(mb)
+			if err != nil {
+				return fmt.Errorf("%s: %w", manifest, err)
+			}
+			if !m.Issuer().Equal(sk.Public()) {
+				return fmt.Errorf("the manifest names issuer key %s, but %s is key %s", m.Issuer().ID(), key, sk.Public().ID())
+			}
+			if err := os.MkdirAll(data, 0o700); err != nil {
+				return err
+			}
+			r, err := issuer.OpenBoltRoll(filepath.Join(data, "roll.db"))
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			ctx := cmd.Context()
+			counts, err := r.Counts(ctx)
+			if err != nil {
+				return err
+			}
+			switch {
+			case roll != "" && counts.Eligible == 0:
+				b, err := os.ReadFile(roll)
+				if err != nil {
+					return err
+				}
+				added, err := issuer.ImportRoll(ctx, r, bytes.NewReader(b))
+				if err != nil {
+					return fmt.Errorf("%s: %w", roll, err)
+				}
+				g.logf("imported %d voters from %s\n", added, roll)
+			case roll != "":
+				g.logf("the roll in %s already holds %d voters; not importing %s again\n", data, counts.Eligible, roll)
+			case counts.Eligible == 0:
+				return usagef("the issuer has no voters yet: give --roll roll.csv")
+			}
+			logger := slog.New(slog.NewTextHandler(g.stderr, nil))
+			is, err := issuer.New(issuer.Config{ElectionID: m.ID(), Key: sk, Roll: r, Logger: logger})
+			if err != nil {
+				return err
+			}
+			h := issuer.NewHandler(is, issuer.HandlerConfig{RatePerSecond: rate, Burst: burst, Logger: logger})
+			return ops.Serve(ctx, ops.ServerConfig{
+				Listen: listen, Handler: h, TLSCert: cert, TLSKey: tlsKey, Logger: logger, Name: "issuer",
+				Ready: func(u string) { g.printf("issuer listening on %s\n", u) },
+			})
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&roll, "roll", "", "voter roll `CSV` to import on first start")
+	f.StringVar(&key, "key", "issuer.key", "the issuer's private key `FILE` (age-encrypted)")
+	f.StringVar(&manifest, "election", "manifest.json", "the election manifest `FILE`")
+	f.StringVar(&data, "data", "issuer-data", "the issuer's data `DIR` (its roll database)")
+	f.StringVar(&listen, "listen", "127.0.0.1:8081", "address to listen on")
+	f.StringVar(&cert, "tls-cert", "", "TLS certificate `FILE` (PEM); serve HTTPS")
+	f.StringVar(&tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
+	f.Float64Var(&rate, "rate", issuer.DefaultRatePerSecond, "token requests per second per client IP (-1: no limit)")
+	f.IntVar(&burst, "burst", issuer.DefaultBurst, "burst of token requests per client IP")
+	return c
+}
+
+func issuerPurgeCmd(g *globals) *cobra.Command {
+	var data string
+	c := &cobra.Command{
+		Use:   "purge",
+		Short: "Delete the voter roll after the election, keeping only the counts",
+		Long: `purge deletes every voter record (IDs, code hashes, issued blinded messages)
+from the issuer's roll, keeping only the numbers of eligible voters and of
+tokens issued. Stop the issuer first. No tokens are issued afterwards.`,
+		Example: `  evote issuer purge --data issuer-data`,
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := issuer.OpenBoltRoll(filepath.Join(data, "roll.db"))
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			c, err := r.Purge(cmd.Context())
+			if err != nil {
+				return err
+			}
+			g.printf("purged the roll in %s: %d eligible voters, %d tokens issued\n", data, c.Eligible, c.Issued)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&data, "data", "issuer-data", "the issuer's data `DIR`")
+	return c
+}

@@ -1,0 +1,444 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/board"
+	"github.com/evote/evote/cmd/evote/internal/ops"
+	"github.com/evote/evote/cmd/evote/internal/secret"
+	"github.com/evote/evote/crypto/dkg"
+	"github.com/evote/evote/record"
+	"github.com/spf13/cobra"
+)
+
+func trusteeCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "trustee",
+		Short: "A trustee's key ceremony and decryption",
+		Long: `Trustees make the election key together, without a dealer: no one ever holds
+the election's secret key, and any threshold t of the n trustees decrypt the
+tally. Each step reads the messages of the step before as files and writes its
+own messages as files (*.msg), which the trustees exchange and the admin posts
+to the board (evote board post), or the step posts itself when given --board
+and the admin token. Every message is public; only the trustee's state file
+and key share are secret, and they are age-encrypted.
+
+  1. evote trustee init --index i            writes trustee-i.state, ann-i.msg
+  2. evote trustee deal ann-*.msg            writes deal-i.msg
+  3. evote trustee verify deal-*.msg         writes complaint-i-j.msg for each bad share
+  4. evote trustee answer complaint-*.msg    writes answer-i-j.msg for each complaint against i
+  5. evote board open                        the board decides the ceremony
+  6. evote trustee finalize *.msg            writes trustee-i.share, the key share
+  ... voting, evote board close ...
+  7. evote trustee decrypt                   posts trustee i's partial decryption`,
+	}
+	c.AddCommand(trusteeInitCmd(g), trusteeDealCmd(g), trusteeVerifyCmd(g), trusteeAnswerCmd(g), trusteeFinalizeCmd(g), trusteeDecryptCmd(g))
+	return c
+}
+
+// trusteeFlags are the flags the ceremony steps share.
+type trusteeFlags struct {
+	manifest, state, dir string
+	bf                   boardFlags
+}
+
+func (tf *trusteeFlags) add(c *cobra.Command) {
+	f := c.Flags()
+	f.StringVar(&tf.manifest, "manifest", "manifest.json", "the election manifest `FILE`")
+	f.StringVar(&tf.state, "state", "", "this trustee's state `FILE` (age-encrypted; default trustee-INDEX.state)")
+	f.StringVar(&tf.dir, "dir", ".", "`DIR` to write message files to")
+	tf.bf.add(c, true, false)
+	c.Flags().Lookup("board").Usage = "also post the messages to the board at this `URL` (needs the admin token)"
+}
+
+func (tf *trusteeFlags) loadManifest() (*ballot.Manifest, error) {
+	b, err := os.ReadFile(tf.manifest)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ballot.ParseManifest(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", tf.manifest, err)
+	}
+	return m, nil
+}
+
+func (tf *trusteeFlags) loadState(kr *secret.Keyring) (*dkg.Trustee, error) {
+	if tf.state == "" {
+		return nil, usagef("--state trustee-INDEX.state is required")
+	}
+	b, err := kr.ReadFile(tf.state)
+	if err != nil {
+		return nil, err
+	}
+	tr, err := dkg.UnmarshalTrustee(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", tf.state, err)
+	}
+	return tr, nil
+}
+
+func (tf *trusteeFlags) saveState(kr *secret.Keyring, tr *dkg.Trustee, fresh bool) error {
+	return kr.WriteFile(tf.state, tr.Marshal(), !fresh)
+}
+
+// readCeremony reads ceremony message files for manifest m, sorted by
+// trustee index.
+func readCeremony(m *ballot.Manifest, files []string) (*record.Ceremony, error) {
+	c := record.NewCeremony(m)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := c.Add(b); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	slices.SortFunc(c.Anns, func(a, b *dkg.Announcement) int { return a.Index - b.Index })
+	slices.SortFunc(c.Deals, func(a, b *dkg.Deal) int { return a.Dealer - b.Dealer })
+	return c, nil
+}
+
+// emit writes each message to its file in dir and, with --board, posts it.
+func (tf *trusteeFlags) emit(ctx context.Context, g *globals, names []string, msgs [][]byte) error {
+	var c *board.Client
+	if tf.bf.url != "" {
+		var err error
+		if c, err = tf.bf.client(true); err != nil {
+			return err
+		}
+	}
+	for i, msg := range msgs {
+		path := filepath.Join(tf.dir, names[i])
+		if err := writeNew(path, msg, 0o644, true); err != nil {
+			return err
+		}
+		g.printf("wrote %s\n", path)
+		if c != nil {
+			idx, err := c.PostCeremony(ctx, msg)
+			if err != nil {
+				return fmt.Errorf("posting %s: %w", path, err)
+			}
+			g.printf("posted %s as entry %d\n", path, idx)
+		}
+	}
+	return nil
+}
+
+func trusteeInitCmd(g *globals) *cobra.Command {
+	var tf trusteeFlags
+	var index int
+	c := &cobra.Command{
+		Use:   "init",
+		Short: "Step 1: start a trustee; write its state and announcement",
+		Long: `init starts trustee --index of the manifest's n: it makes the key pair other
+trustees seal its shares to, writes its secret state (age-encrypted) and its
+announcement ann-INDEX.msg to publish.`,
+		Example: `  EVOTE_PASSPHRASE=... evote trustee init --index 1 --manifest manifest.json`,
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m, err := tf.loadManifest()
+			if err != nil {
+				return err
+			}
+			if index < 1 || index > m.Trustees.N {
+				return usagef("--index must be 1 to %d (the manifest's trustees)", m.Trustees.N)
+			}
+			kr, err := g.keyring()
+			if err != nil {
+				return err
+			}
+			if tf.state == "" {
+				tf.state = fmt.Sprintf("trustee-%d.state", index)
+			}
+			tr, ann, err := dkg.NewTrustee(rand.Reader, index, m.Trustees.N, m.Trustees.T)
+			if err != nil {
+				return err
+			}
+			if err := tf.saveState(kr, tr, true); err != nil {
+				return err
+			}
+			g.printf("wrote %s (age-encrypted; keep it until the tally)\n", tf.state)
+			return tf.emit(cmd.Context(), g, []string{fmt.Sprintf("ann-%d.msg", index)},
+				[][]byte{record.Message(record.KindAnnouncement, ann.Marshal())})
+		},
+	}
+	tf.add(c)
+	c.Flags().IntVar(&index, "index", 0, "this trustee's index, 1 to n")
+	return c
+}
+
+func trusteeDealCmd(g *globals) *cobra.Command {
+	var tf trusteeFlags
+	c := &cobra.Command{
+		Use:   "deal ANNOUNCEMENT...",
+		Short: "Step 2: deal shares to every trustee; write deal-INDEX.msg",
+		Long: `deal reads all n announcements, picks this trustee's random polynomial and
+writes its deal: commitments to the polynomial, a proof of knowledge of its
+constant term, and one share sealed to each trustee's announced key. Dealing
+again gives the same deal.`,
+		Example: `  evote trustee deal --state trustee-1.state ann-1.msg ann-2.msg ann-3.msg`,
+		Args:    args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			m, err := tf.loadManifest()
+			if err != nil {
+				return err
+			}
+			kr, err := g.keyring()
+			if err != nil {
+				return err
+			}
+			tr, err := tf.loadState(kr)
+			if err != nil {
+				return err
+			}
+			cer, err := readCeremony(m, files)
+			if err != nil {
+				return err
+			}
+			if len(cer.Anns) != m.Trustees.N {
+				return usagef("deal needs all %d announcements; got %d", m.Trustees.N, len(cer.Anns))
+			}
+			d, err := tr.Deal(rand.Reader, record.CeremonyContext(m), cer.Anns)
+			if err != nil {
+				return err
+			}
+			if err := tf.saveState(kr, tr, false); err != nil {
+				return err
+			}
+			return tf.emit(cmd.Context(), g, []string{fmt.Sprintf("deal-%d.msg", tr.Index())},
+				[][]byte{record.Message(record.KindDeal, d.Marshal())})
+		},
+	}
+	tf.add(c)
+	return c
+}
+
+func trusteeVerifyCmd(g *globals) *cobra.Command {
+	var tf trusteeFlags
+	c := &cobra.Command{
+		Use:   "verify DEAL...",
+		Short: "Step 3: check the shares dealt to this trustee; write complaints",
+		Long: `verify opens this trustee's share from every deal and checks it against the
+dealer's commitments. For each share that does not open or does not match it
+writes complaint-INDEX-DEALER.msg, to publish; the accused dealer must then
+answer it in public (evote trustee answer) or be disqualified.`,
+		Example: `  evote trustee verify --state trustee-1.state deal-1.msg deal-2.msg deal-3.msg`,
+		Args:    args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			m, err := tf.loadManifest()
+			if err != nil {
+				return err
+			}
+			kr, err := g.keyring()
+			if err != nil {
+				return err
+			}
+			tr, err := tf.loadState(kr)
+			if err != nil {
+				return err
+			}
+			cer, err := readCeremony(m, files)
+			if err != nil {
+				return err
+			}
+			cs, err := tr.Verify(cer.Deals)
+			if err != nil {
+				return err
+			}
+			g.printf("trustee %d checked %d deals: %d complaint(s)\n", tr.Index(), len(cer.Deals), len(cs))
+			var names []string
+			var msgs [][]byte
+			for _, cm := range cs {
+				names = append(names, fmt.Sprintf("complaint-%d-%d.msg", cm.Accuser, cm.Accused))
+				msgs = append(msgs, record.Message(record.KindComplaint, cm.Marshal()))
+			}
+			return tf.emit(cmd.Context(), g, names, msgs)
+		},
+	}
+	tf.add(c)
+	return c
+}
+
+func trusteeAnswerCmd(g *globals) *cobra.Command {
+	var tf trusteeFlags
+	c := &cobra.Command{
+		Use:   "answer [COMPLAINT...]",
+		Short: "Step 4: answer complaints against this trustee",
+		Long: `answer reveals, in public, the share this trustee dealt to each trustee that
+complained about it, as answer-INDEX-ACCUSER.msg. Anyone can check an answered
+share against the commitments; a dealer that does not answer is disqualified.
+With no complaint against it, a trustee has nothing to do.`,
+		Example: `  evote trustee answer --state trustee-2.state complaint-*.msg`,
+		Args:    args(cobra.ArbitraryArgs),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			m, err := tf.loadManifest()
+			if err != nil {
+				return err
+			}
+			kr, err := g.keyring()
+			if err != nil {
+				return err
+			}
+			tr, err := tf.loadState(kr)
+			if err != nil {
+				return err
+			}
+			cer, err := readCeremony(m, files)
+			if err != nil {
+				return err
+			}
+			as, err := tr.Answer(cer.Complaints)
+			if err != nil {
+				return err
+			}
+			g.printf("trustee %d: %d complaint(s) against it answered\n", tr.Index(), len(as))
+			var names []string
+			var msgs [][]byte
+			for _, a := range as {
+				names = append(names, fmt.Sprintf("answer-%d-%d.msg", a.Dealer, a.Recipient))
+				msgs = append(msgs, record.Message(record.KindAnswer, a.Marshal()))
+			}
+			return tf.emit(cmd.Context(), g, names, msgs)
+		},
+	}
+	tf.add(c)
+	return c
+}
+
+func trusteeFinalizeCmd(g *globals) *cobra.Command {
+	var tf trusteeFlags
+	var share string
+	c := &cobra.Command{
+		Use:   "finalize MESSAGE...",
+		Short: "Step 6: compute this trustee's key share from the whole ceremony",
+		Long: `finalize reads every message of the ceremony (announcements, deals,
+complaints, answers), decides which dealers qualify exactly as the board and
+every verifier do, and computes this trustee's key share, checking it against
+its public verification key. The share is written age-encrypted (--share);
+the polynomial is erased from the state. Given --board, it also checks that
+the board's election key is the one the ceremony produced.`,
+		Example: `  evote trustee finalize --state trustee-1.state --share trustee-1.share *.msg`,
+		Args:    args(cobra.MinimumNArgs(1)),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			m, err := tf.loadManifest()
+			if err != nil {
+				return err
+			}
+			kr, err := g.keyring()
+			if err != nil {
+				return err
+			}
+			tr, err := tf.loadState(kr)
+			if err != nil {
+				return err
+			}
+			cer, err := readCeremony(m, files)
+			if err != nil {
+				return err
+			}
+			res, ks, err := tr.Finalize(cer.Anns, cer.Deals, cer.Complaints, cer.Answers)
+			if err != nil {
+				return err
+			}
+			if share == "" {
+				share = fmt.Sprintf("trustee-%d.share", tr.Index())
+			}
+			if err := kr.WriteFile(share, ks.Marshal(), false); err != nil {
+				return err
+			}
+			if err := tf.saveState(kr, tr, false); err != nil {
+				return err
+			}
+			g.printf("wrote %s (age-encrypted): trustee %d's key share\n  qualified dealers %v\n  election key %x\n  verification key %x\n",
+				share, ks.Index, res.Qualified, res.ElectionKey.Bytes(), ks.VerificationKey.Bytes())
+			for _, d := range res.Disqualified {
+				g.printf("  disqualified: %s\n", d)
+			}
+			if tf.bf.url != "" {
+				info, err := board.NewClient(tf.bf.url, nil).Election(cmd.Context())
+				if err != nil {
+					return err
+				}
+				if info.ElectionKey != hex.EncodeToString(res.ElectionKey.Bytes()) {
+					return fmt.Errorf("the board's election key %q is not the one the ceremony produced; do not let voting go on", info.ElectionKey)
+				}
+				g.printf("  the board's election key matches\n")
+			}
+			return nil
+		},
+	}
+	tf.add(c)
+	c.Flags().StringVar(&share, "share", "", "where to write the key share (age-encrypted; default trustee-INDEX.share)")
+	c.Flags().Lookup("board").Usage = "check the election key of the board at this `URL`"
+	return c
+}
+
+func trusteeDecryptCmd(g *globals) *cobra.Command {
+	var bf boardFlags
+	var share string
+	c := &cobra.Command{
+		Use:   "decrypt",
+		Short: "Step 7: post this trustee's partial decryption of the tally",
+		Long: `decrypt fetches the board's whole record after close, verifies it entry by
+entry (every ballot's token, proofs and signature) and recomputes the aggregate
+from the ballots itself, never trusting the board's. It then decrypts its share
+of that aggregate only, with a proof of correct decryption against its
+verification key, and posts it. No single ballot is ever decrypted.`,
+		Example: `  evote trustee decrypt --share trustee-1.share --board http://127.0.0.1:8080 --board-key board.vkey`,
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := bf.client(false)
+			if err != nil {
+				return err
+			}
+			key, err := ops.BoardKey(bf.key)
+			if err != nil {
+				return usageError{err}
+			}
+			kr, err := g.keyring()
+			if err != nil {
+				return err
+			}
+			if share == "" {
+				return usagef("--share trustee-INDEX.share is required")
+			}
+			b, err := kr.ReadFile(share)
+			if err != nil {
+				return err
+			}
+			ks, err := dkg.ParseKeyShare(b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", share, err)
+			}
+			p := ops.NewProgress(g.stderr, g.showProgress(), "verifying the record", "bytes")
+			rec, err := ops.FetchRecord(cmd.Context(), c, key, p.Set)
+			p.Done()
+			if err != nil {
+				return err
+			}
+			s, err := rec.Decrypt(ks)
+			if err != nil {
+				return err
+			}
+			i, err := c.PostPartial(cmd.Context(), s.Bytes())
+			if err != nil {
+				return fmt.Errorf("posting the partial decryption: %w", err)
+			}
+			g.printf("trustee %d: verified %d ballots, decrypted the aggregate of %d counted, posted as entry %d\n",
+				ks.Index, rec.Report.Ballots, rec.Report.Counted, i)
+			return nil
+		},
+	}
+	bf.add(c, false, true)
+	c.Flags().StringVar(&share, "share", "", "this trustee's key share `FILE` (age-encrypted)")
+	return c
+}

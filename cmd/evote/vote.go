@@ -1,0 +1,200 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/cmd/evote/internal/ops"
+	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/voter"
+	"github.com/spf13/cobra"
+)
+
+func voteCmd(g *globals) *cobra.Command {
+	var bf boardFlags
+	var issuerURL, voterID, code, receipt string
+	var choose []string
+	c := &cobra.Command{
+		Use:   "vote",
+		Short: "Cast a ballot",
+		Long: `vote runs the voter's whole flow: it reads the election from the board
+(checking the manifest and election key against the board's signed log),
+gets an eligibility token from the issuer with the voter ID and enrolment code
+(blind-signed: the issuer never sees it), encrypts the choices with proofs that
+the ballot follows the rules, casts it and checks the board's receipt: the
+ballot is provably in the board's signed log. The receipt is saved (--receipt)
+to check later with "evote receipt check".
+
+--choose "question=choice" picks a choice by name (or number, from 1); repeat
+it, or list several choices "question=a,b" where a question allows several.
+With one question, "--choose yes" is enough. The code may come from
+EVOTE_CODE instead of --code, to keep it out of the process list.`,
+		Example: `  evote vote --issuer http://127.0.0.1:8081 --board http://127.0.0.1:8080 \
+      --board-key board.vkey --voter-id voter-000001 --code 7XQ2M-K9D4T-0HVB3-RWE8N \
+      --choose motion=yes --receipt receipt.json`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			bc, err := bf.client(false)
+			if err != nil {
+				return err
+			}
+			key, err := ops.BoardKey(bf.key)
+			if err != nil {
+				return usageError{err}
+			}
+			if issuerURL == "" || voterID == "" {
+				return usagef("--issuer URL and --voter-id ID are required")
+			}
+			if code == "" {
+				code = os.Getenv("EVOTE_CODE")
+			}
+			if code == "" {
+				return usagef("the enrolment code is needed: --code CODE or EVOTE_CODE")
+			}
+			vc := &voter.Client{Issuer: issuer.NewClient(strings.TrimRight(issuerURL, "/"), nil), Board: bc, BoardKey: key}
+			ctx := cmd.Context()
+			e, err := vc.Election(ctx)
+			if err != nil {
+				return err
+			}
+			sel, err := selections(e.Manifest, choose)
+			if err != nil {
+				return usageError{err}
+			}
+			rc, err := vc.Vote(ctx, voterID, code, sel)
+			if err != nil {
+				return err
+			}
+			g.printf("ballot cast and in the board's log\n  tracking code %s\n  entry %d\n", rc.TrackingCode, rc.Index)
+			if receipt != "" {
+				if err := writeNew(receipt, rc.Marshal(), 0o644, false); err != nil {
+					return fmt.Errorf("the ballot is cast, but saving the receipt failed: %w", err)
+				}
+				g.printf("  receipt saved to %s; check it later with: evote receipt check --board %s --board-key %s %s\n", receipt, bf.url, bf.key, receipt)
+			}
+			return nil
+		},
+	}
+	bf.add(c, false, true)
+	f := c.Flags()
+	f.StringVar(&issuerURL, "issuer", "", "the issuer's `URL`")
+	f.StringVar(&voterID, "voter-id", "", "the voter's `ID` on the roll")
+	f.StringVar(&code, "code", "", "the voter's enrolment `CODE` (or EVOTE_CODE)")
+	f.StringArrayVar(&choose, "choose", nil, "a choice, \"question=choice[,choice...]\" (repeatable)")
+	f.StringVar(&receipt, "receipt", "", "save the receipt to this `FILE` (JSON)")
+	return c
+}
+
+// selections turns --choose values into choice indices per question.
+func selections(m *ballot.Manifest, choose []string) ([][]int, error) {
+	sel := make([][]int, len(m.Questions))
+	given := make([]bool, len(m.Questions))
+	for _, s := range choose {
+		qid, list, ok := strings.Cut(s, "=")
+		if !ok {
+			if len(m.Questions) != 1 {
+				return nil, fmt.Errorf("--choose %q: say which question, as question=choice; the questions are %s", s, questionIDs(m))
+			}
+			qid, list = m.Questions[0].ID, s
+		}
+		qi := slices.IndexFunc(m.Questions, func(q ballot.Question) bool { return q.ID == qid })
+		if qi < 0 {
+			return nil, fmt.Errorf("--choose %q: no question %q; the questions are %s", s, qid, questionIDs(m))
+		}
+		q := m.Questions[qi]
+		given[qi] = true
+		for _, name := range strings.Split(list, ",") {
+			name = strings.TrimSpace(name)
+			ci := slices.Index(q.Choices, name)
+			if ci < 0 {
+				var n int
+				if _, err := fmt.Sscanf(name, "%d", &n); err == nil && fmt.Sprint(n) == name && n >= 1 && n <= len(q.Choices) {
+					ci = n - 1
+				}
+			}
+			if ci < 0 {
+				return nil, fmt.Errorf("question %s has no choice %q; its choices are %s", q.ID, name, strings.Join(q.Choices, ", "))
+			}
+			if slices.Contains(sel[qi], ci) {
+				return nil, fmt.Errorf("question %s: %q chosen twice", q.ID, name)
+			}
+			sel[qi] = append(sel[qi], ci)
+		}
+	}
+	var missing []string
+	for qi, q := range m.Questions {
+		n := len(sel[qi])
+		if !given[qi] && q.Min > 0 {
+			missing = append(missing, fmt.Sprintf("%s (%s: %s)", q.ID, q.Text, strings.Join(q.Choices, ", ")))
+			continue
+		}
+		if n < q.Min || n > q.Max {
+			return nil, fmt.Errorf("question %s: choose %d to %d, not %d", q.ID, q.Min, q.Max, n)
+		}
+		slices.Sort(sel[qi])
+	}
+	if len(missing) > 0 {
+		return nil, errors.New("no --choose for " + strings.Join(missing, "; "))
+	}
+	return sel, nil
+}
+
+func questionIDs(m *ballot.Manifest) string {
+	var ids []string
+	for _, q := range m.Questions {
+		ids = append(ids, q.ID)
+	}
+	return strings.Join(ids, ", ")
+}
+
+func receiptCmd(g *globals) *cobra.Command {
+	c := &cobra.Command{
+		Use:   "receipt",
+		Short: "Check a voter's receipt",
+	}
+	var bf boardFlags
+	check := &cobra.Command{
+		Use:   "check RECEIPT",
+		Short: "Prove the board still holds a cast ballot",
+		Long: `check proves, against the board's newest signed checkpoint, that the ballot
+of a receipt (from evote vote --receipt) is still in the board's log: the
+receipt's checkpoint is consistent with the newest one (the log only grew),
+and the ballot's leaf is included in it. A failure is evidence against the
+board: keep the receipt.`,
+		Example: `  evote receipt check --board http://127.0.0.1:8080 --board-key board.vkey receipt.json`,
+		Args:    args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, a []string) error {
+			bc, err := bf.client(false)
+			if err != nil {
+				return err
+			}
+			key, err := ops.BoardKey(bf.key)
+			if err != nil {
+				return usageError{err}
+			}
+			b, err := os.ReadFile(a[0])
+			if err != nil {
+				return err
+			}
+			r, err := voter.ParseReceipt(b)
+			if err != nil {
+				return fmt.Errorf("%s: %w", a[0], err)
+			}
+			vc := &voter.Client{Board: bc, BoardKey: key}
+			cp, err := vc.CheckReceipt(cmd.Context(), r)
+			if err != nil {
+				return fmt.Errorf("the receipt does not check out: %w", err)
+			}
+			g.printf("ballot %s is entry %d of the board's log, included in its newest checkpoint (size %d), which is consistent with the receipt's\n",
+				r.TrackingCode, r.Index, cp.Size)
+			return nil
+		},
+	}
+	bf.add(check, false, true)
+	c.AddCommand(check)
+	return c
+}
