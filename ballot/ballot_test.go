@@ -346,6 +346,7 @@ func TestManifestValidation(t *testing.T) {
 		"bad revoting":      func(m *Manifest) { m.Revoting = "sometimes" },
 		"bad issuer key":    func(m *Manifest) { m.IssuerKey = []byte("nope") },
 		"duplicate ids":     func(m *Manifest) { m.Questions = []Question{yesNo, yesNo} },
+		"PEM issuer key":    func(m *Manifest) { m.IssuerKey = te.issuer.Public().MarshalPEM() },
 	} {
 		m := good
 		edit(&m)
@@ -358,6 +359,7 @@ func TestManifestValidation(t *testing.T) {
 		"unknown field": bytes.Replace(raw, []byte(`"title"`), []byte(`"extra": 1, "title"`), 1),
 		"trailing data": append(append([]byte(nil), raw...), []byte(" {}")...),
 		"not json":      []byte("election"),
+		"case-folded":   bytes.Replace(raw, []byte(`"title"`), []byte(`"Title"`), 1),
 	} {
 		if _, err := ParseManifest(in); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -28,6 +28,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/internal/strictjson"
 )
 
 // Limits on a manifest, so that a ballot's size and verification cost are
@@ -104,14 +105,9 @@ func ParseManifest(raw []byte) (*Manifest, error) {
 	if len(raw) > MaxManifestSize {
 		return nil, fmt.Errorf("ballot: manifest is %d bytes, the limit is %d", len(raw), MaxManifestSize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var m Manifest
-	if err := dec.Decode(&m); err != nil {
+	if err := strictjson.Decode(raw, &m); err != nil {
 		return nil, fmt.Errorf("ballot: manifest is not valid JSON of the expected shape: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("ballot: manifest has trailing data after the JSON object")
 	}
 	if err := m.validate(); err != nil {
 		return nil, fmt.Errorf("ballot: invalid manifest: %w", err)
@@ -166,6 +162,9 @@ func (m *Manifest) validate() error {
 	}
 	if m.issuer, err = token.ParsePublicKey(m.IssuerKey); err != nil {
 		return fmt.Errorf("issuer_key: %w", err)
+	}
+	if !bytes.Equal(m.issuer.Bytes(), m.IssuerKey) {
+		return errors.New("issuer_key must be the key's PKIX DER (base64 in JSON), not PEM")
 	}
 	return nil
 }

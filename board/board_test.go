@@ -1,6 +1,7 @@
 package board_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
 	"github.com/evote/evote/tally"
+	"github.com/evote/evote/verify"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -301,5 +303,36 @@ func TestAttackBallotBeforeOpen(t *testing.T) {
 	}
 	if _, err := b.Open(ctx); err == nil {
 		t.Fatal("opened with no key ceremony")
+	}
+}
+
+// An election in which nobody voted still has a result: all zero, with no
+// trustee needed.
+func TestEmptyElectionTallies(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{})
+	if _, err := e.Board.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	agg, err := e.Board.Aggregate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tally.Combine(e.Board.Election(), agg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Ballots != 0 || res.Counts[0][0] != 0 || res.Counts[0][1] != 0 {
+		t.Fatalf("result %+v, want zeros", res)
+	}
+	if _, err := e.Board.PostResult(ctx, res.Bytes()); err != nil {
+		t.Fatalf("the empty result was refused: %v", err)
+	}
+	bad := &tally.Result{Counts: [][]uint64{{1, 0}}, Trustees: []int{}}
+	if _, err := e.Board.PostResult(ctx, bad.Bytes()); err == nil {
+		t.Fatal("a non-zero result for an empty election was accepted")
+	}
+	rep, err := verify.Record(bytes.NewReader(e.Export(t)), e.Verifier, verify.Options{})
+	if err != nil || !rep.OK {
+		t.Fatalf("the empty election's record does not verify: %v", err)
 	}
 }

@@ -7,7 +7,6 @@
 package record
 
 import (
-	"bytes"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,6 +16,7 @@ import (
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/crypto/dkg"
 	"github.com/evote/evote/crypto/elgamal"
+	"github.com/evote/evote/internal/strictjson"
 )
 
 // Kinds of ceremony message: the first byte of a ceremony entry's body.
@@ -234,18 +234,9 @@ func parseKey(s string) (*elgamal.PublicKey, error) {
 	return elgamal.ParsePublicKey(b)
 }
 
-// StrictJSON decodes one JSON value into v: no unknown fields, nothing after.
-func StrictJSON(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return err
-	}
-	if dec.More() {
-		return errors.New("trailing data after the JSON value")
-	}
-	return nil
-}
+// StrictJSON decodes one JSON value into v: no unknown fields, names spelt
+// exactly, nothing after it.
+func StrictJSON(b []byte, v any) error { return strictjson.Decode(b, v) }
 
 // CloseBody returns a close entry's body: the time the board closed, for
 // people; the order of entries is what rules.

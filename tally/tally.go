@@ -16,7 +16,6 @@
 package tally
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -25,6 +24,7 @@ import (
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/threshold"
+	"github.com/evote/evote/internal/strictjson"
 	"github.com/gtank/ristretto255"
 )
 
@@ -182,7 +182,17 @@ var ErrNotEnoughShares = errors.New("tally: not enough valid trustee shares to d
 
 // Combine decrypts agg from already verified shares of at least t distinct
 // trustees, and returns every choice's count.
+//
+// With no counted ballots the aggregate is the identity, which no trustee
+// can (or needs to) decrypt: every count is zero, and no share is needed.
 func Combine(e *ballot.Election, agg *Aggregate, shares []*Share) (*Result, error) {
+	if agg.Ballots == 0 {
+		res := &Result{Counts: make([][]uint64, len(e.Manifest.Questions)), Trustees: []int{}}
+		for qi, q := range e.Manifest.Questions {
+			res.Counts[qi] = make([]uint64, len(q.Choices))
+		}
+		return res, nil
+	}
 	t := e.Manifest.Trustees.T
 	seen := map[int]bool{}
 	var use []*Share
@@ -265,13 +275,8 @@ func (r *Result) Equal(o *Result) bool {
 // ParseResult decodes a result entry's body strictly.
 func ParseResult(body []byte) (*Result, error) {
 	var r Result
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil {
+	if err := strictjson.Decode(body, &r); err != nil {
 		return nil, fmt.Errorf("tally: result entry: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("tally: result entry has trailing data")
 	}
 	return &r, nil
 }

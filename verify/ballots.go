@@ -32,8 +32,9 @@ type pool struct {
 	aggs    []*tally.Aggregator
 	valid   []uint64
 
-	first map[[32]byte]uint64  // refuse: token → its ballot's entry
-	cur   map[[32]byte]counted // last-ballot-counts: token → its latest ballot
+	first  map[[32]byte]uint64  // refuse: token → its ballot's entry
+	cur    map[[32]byte]counted // last-ballot-counts: token → its latest ballot
+	copies map[[32]byte]uint64  // last-ballot-counts: tracking code → entry
 }
 
 type item struct {
@@ -45,7 +46,8 @@ type item struct {
 type counted struct {
 	entry uint64
 	token [32]byte
-	cts   []byte // last-ballot-counts only: the ciphertexts, encoded
+	cts   []byte   // last-ballot-counts only: the ciphertexts, encoded
+	code  [32]byte // last-ballot-counts only: the tracking code
 }
 
 func newPool(v *verifier, el *ballot.Election, last bool) *pool {
@@ -55,6 +57,7 @@ func newPool(v *verifier, el *ballot.Election, last bool) *pool {
 		aggs: make([]*tally.Aggregator, n), valid: make([]uint64, n)}
 	if last {
 		p.cur = map[[32]byte]counted{}
+		p.copies = map[[32]byte]uint64{}
 	} else {
 		p.first = map[[32]byte]uint64{}
 	}
@@ -160,6 +163,7 @@ func (p *pool) work(w int) {
 			b := bs[k]
 			c := counted{entry: entries[k], token: [32]byte(b.TokenKey.Bytes())}
 			if p.last {
+				c.code = ballot.TrackingCode(b.Bytes())
 				for _, q := range b.Questions {
 					for _, ct := range q.Choices {
 						c.cts = append(c.cts, ct.Bytes()...)
@@ -180,6 +184,16 @@ func (p *pool) collect() {
 	for out := range p.results {
 		for _, c := range out {
 			if p.last {
+				// A byte-for-byte copy of an earlier ballot is a replay by
+				// someone other than the voter (only the token key's holder
+				// can sign a new one): it must not override a revote.
+				if prev, ok := p.copies[c.code]; ok {
+					a, b := min(prev, c.entry), max(prev, c.entry)
+					p.copies[c.code] = a
+					p.v.fail(CheckTokens, b, "a copy of the ballot of entry %d; a replayed ballot must not be on the board", a)
+					continue
+				}
+				p.copies[c.code] = c.entry
 				if prev, ok := p.cur[c.token]; !ok || prev.entry < c.entry {
 					p.cur[c.token] = c
 				}

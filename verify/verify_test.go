@@ -273,7 +273,7 @@ func TestAttackAlteredResult(t *testing.T) {
 	mustFail(t, resign(t, ls), key, fmt.Sprintf("entry %d (result): the result counts 4 ballots, the record has 3", at))
 
 	ls[at] = store.Leaf(store.Result, bytes.Replace(posted.Bytes(), []byte(`"ballots"`), []byte(`"Ballots"`), 1))
-	mustFail(t, resign(t, ls), key, fmt.Sprintf("entry %d (result): the result is not in its canonical encoding", at))
+	mustFail(t, resign(t, ls), key, fmt.Sprintf("entry %d (result): result entry: field \"Ballots\" is not spelt as this format spells it", at))
 
 	fewer := *posted
 	fewer.Trustees = posted.Trustees[:1]
@@ -366,4 +366,23 @@ func TestAttackDisqualifiedDeal(t *testing.T) {
 		}
 	}
 	t.Fatal("no single-bit change of a deal disqualified it")
+}
+
+// TestAttackReplayedBallotInRecord: under last-ballot-counts, a board that
+// re-appends a voter's earlier ballot after the revote (so that the coerced
+// first ballot counts again) is caught.
+func TestAttackReplayedBallotInRecord(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{Revoting: ballot.RevotingLastCounts})
+	v := e.Voter(t)
+	e.Cast(t, v, []int{0})
+	e.Cast(t, v, []int{1})
+	e.Tally(t)
+	_, key := testKeys(t)
+	ls := leaves(t, e.Export(t), e.Verifier)
+	first, closeAt := index(t, ls, store.Ballot, 0), index(t, ls, store.Close, 0)
+	var forged [][]byte
+	forged = append(forged, ls[:closeAt]...)
+	forged = append(forged, ls[first])
+	forged = append(forged, ls[closeAt:closeAt+1]...)
+	mustFail(t, resign(t, forged), key, fmt.Sprintf("entry %d (tokens): a copy of the ballot of entry %d", closeAt, first))
 }
