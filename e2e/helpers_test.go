@@ -1,0 +1,269 @@
+// Package e2e runs the evote binary as separate processes on loopback: an
+// issuer, a board, trustees exchanging files, voters, the tally and the
+// verifier, and attacks on them through HTTP.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/csv"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/evote/evote/board"
+)
+
+var bin string // the evote binary, built once
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "evote-e2e-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "evote")
+	if runtime.GOOS == "windows" {
+		bin += ".exe"
+	}
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/evote/evote/cmd/evote").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "building evote: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is one run of the binary.
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// election is an election whose issuer and board run as processes.
+type election struct {
+	t                   testing.TB
+	dir                 string
+	boardURL, issuerURL string
+	voters              [][2]string // voter ID, code
+	nextVoter           int
+}
+
+const passphrase = "correct horse battery staple"
+
+// evote runs the binary in the election's directory.
+func (e *election) evote(args ...string) result {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, append([]string{"--scrypt-work-factor", "10"}, args...)...)
+	cmd.Dir = e.dir
+	cmd.Env = append(os.Environ(), "EVOTE_PASSPHRASE="+passphrase)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	r := result{so.String(), se.String(), 0}
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			e.t.Fatalf("evote %s: %v", strings.Join(args, " "), err)
+		}
+		r.code = ee.ExitCode()
+	}
+	return r
+}
+
+// must runs the binary and fails the test unless it exits 0.
+func (e *election) must(args ...string) string {
+	e.t.Helper()
+	r := e.evote(args...)
+	if r.code != 0 {
+		e.t.Fatalf("evote %s: exit %d\nstdout:\n%s\nstderr:\n%s", strings.Join(args, " "), r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// serve starts a long-running evote process and returns its URL, printed
+// on stdout as "... listening on URL". It is stopped with SIGINT at
+// cleanup, and must then exit 0 (graceful shutdown).
+func (e *election) serve(args ...string) string {
+	e.t.Helper()
+	cmd := exec.Command(bin, append([]string{"--scrypt-work-factor", "10"}, args...)...)
+	cmd.Dir = e.dir
+	cmd.Env = append(os.Environ(), "EVOTE_PASSPHRASE="+passphrase)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var stderr syncBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if _, u, ok := strings.Cut(sc.Text(), " listening on "); ok {
+				urls <- u
+			}
+		}
+		close(urls)
+	}()
+	e.t.Cleanup(func() {
+		cmd.Process.Signal(os.Interrupt)
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				e.t.Errorf("evote %s did not shut down cleanly: %v\n%s", args[0], err, stderr.String())
+			}
+		case <-time.After(15 * time.Second):
+			cmd.Process.Kill()
+			e.t.Errorf("evote %s did not stop within 15 s of SIGINT", args[0])
+		}
+	})
+	select {
+	case u, ok := <-urls:
+		if !ok {
+			e.t.Fatalf("evote %s exited before listening:\n%s", strings.Join(args, " "), stderr.String())
+		}
+		return u
+	case <-time.After(30 * time.Second):
+		e.t.Fatalf("evote %s did not start listening:\n%s", strings.Join(args, " "), stderr.String())
+	}
+	return ""
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// newElection makes the keys, the manifest and a roll of voters, starts the
+// issuer and the board as processes, and runs the key ceremony among three
+// trustees (threshold 2) with "evote trustee" commands exchanging files,
+// then opens voting.
+func newElection(t testing.TB, voters int) *election {
+	t.Helper()
+	e := &election{t: t, dir: t.TempDir()}
+	e.must("issuer", "keygen")
+	e.must("board", "keygen", "--origin", "e2e.evote.example/board")
+	e.must("election", "init", "--title", "End-to-end test", "--question", "motion:Adopt the motion?:yes,no:1:1",
+		"--trustees", "3", "--threshold", "2", "--issuer-key", "issuer.pub")
+	e.must("issuer", "roll", "--voters", fmt.Sprint(voters), "--out", "roll.csv")
+	if err := os.WriteFile(filepath.Join(e.dir, "admin.token"), []byte("e2e-admin-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(filepath.Join(e.dir, "roll.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows[1:] {
+		e.voters = append(e.voters, [2]string{r[0], r[1]})
+	}
+	e.issuerURL = e.serve("issuer", "serve", "--roll", "roll.csv", "--election", "manifest.json", "--listen", "127.0.0.1:0", "--rate", "-1")
+	e.boardURL = e.serve("board", "serve", "--data", "board-data", "--manifest", "manifest.json", "--listen", "127.0.0.1:0", "--admin-token-file", "admin.token")
+
+	// The ceremony: each trustee its own directory for its secrets; the
+	// public messages are copied into a shared one, as trustees would
+	// exchange them.
+	pub := filepath.Join(e.dir, "ceremony")
+	os.Mkdir(pub, 0o755)
+	msgs := func(pattern string) []string {
+		m, _ := filepath.Glob(filepath.Join(pub, pattern))
+		return m
+	}
+	for i := 1; i <= 3; i++ {
+		e.must("trustee", "init", "--index", fmt.Sprint(i), "--state", state(i), "--dir", "ceremony")
+	}
+	e.must(append([]string{"board", "post", "--board", e.boardURL, "--admin-token-file", "admin.token"}, msgs("ann-*.msg")...)...)
+	anns := msgs("ann-*.msg")
+	for i := 1; i <= 3; i++ {
+		// Deals go straight to the board.
+		e.must(append([]string{"trustee", "deal", "--state", state(i), "--dir", "ceremony",
+			"--board", e.boardURL, "--admin-token-file", "admin.token"}, anns...)...)
+	}
+	deals := msgs("deal-*.msg")
+	for i := 1; i <= 3; i++ {
+		out := e.must(append([]string{"trustee", "verify", "--state", state(i), "--dir", "ceremony"}, deals...)...)
+		if !strings.Contains(out, "0 complaint(s)") {
+			t.Fatalf("trustee %d complained in an honest ceremony:\n%s", i, out)
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		e.must("trustee", "answer", "--state", state(i), "--dir", "ceremony")
+	}
+	e.must("board", "open", "--board", e.boardURL, "--admin-token-file", "admin.token")
+	all := msgs("*.msg")
+	for i := 1; i <= 3; i++ {
+		out := e.must(append([]string{"trustee", "finalize", "--state", state(i), "--share", share(i), "--board", e.boardURL}, all...)...)
+		if !strings.Contains(out, "the board's election key matches") {
+			t.Fatalf("trustee %d:\n%s", i, out)
+		}
+	}
+	return e
+}
+
+func state(i int) string { return fmt.Sprintf("trustee-%d.state", i) }
+func share(i int) string { return fmt.Sprintf("trustee-%d.share", i) }
+
+// voter returns the next unused voter on the roll.
+func (e *election) voter() (id, code string) {
+	v := e.voters[e.nextVoter]
+	e.nextVoter++
+	return v[0], v[1]
+}
+
+// vote runs "evote vote" for a voter.
+func (e *election) vote(id, code, choice string, extra ...string) result {
+	return e.evote(append([]string{"vote", "--issuer", e.issuerURL, "--board", e.boardURL, "--board-key", "board.vkey",
+		"--voter-id", id, "--code", code, "--choose", "motion=" + choice}, extra...)...)
+}
+
+// size is the number of entries on the board.
+func (e *election) size() uint64 {
+	e.t.Helper()
+	info, err := board.NewClient(e.boardURL, nil).Election(context.Background())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return info.Size
+}
+
+func readAll(t testing.TB, r io.Reader) []byte {
+	b, err := io.ReadAll(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
