@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/cmd/evote/internal/ops"
+	"github.com/evote/evote/verify"
+)
+
+func evote(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var o, e bytes.Buffer
+	code = run(args, &o, &e)
+	return o.String(), e.String(), code
+}
+
+// TestDemo runs "evote demo" with 20 voters and two questions, checks its
+// exit code and report, and verifies the record it wrote independently.
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	out, errs, code := evote(t, "demo", "--voters", "20", "--dir", dir, "--seed", "42",
+		"--question", "colour:Favourite colour?:red,green,blue:1:2")
+	if code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errs)
+	}
+	for _, want := range []string{
+		"20 ballots counted", "the result matches what the voters cast", "ballots/s",
+		"verified: every check holds", "evote verify " + filepath.Join(dir, "record.evr") + " --board-key " + filepath.Join(dir, "board.vkey"),
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the demo's report lacks %q:\n%s", want, out)
+		}
+	}
+	for _, phase := range []string{"key ceremony", "issuance + casting", "close", "tally", "export", "verify"} {
+		if !strings.Contains(out, phase) {
+			t.Errorf("no time for phase %q", phase)
+		}
+	}
+	t.Log(out)
+
+	// The record verifies on its own, and says what the demo said.
+	f, err := os.Open(filepath.Join(dir, "record.evr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	key, err := ops.BoardKey(filepath.Join(dir, "board.vkey"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.Record(f, key, verify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Ballots != 20 || rep.Result.Ballots != 20 || len(rep.Result.Counts) != 2 {
+		t.Fatalf("record: %d ballots, result %+v", rep.Ballots, rep.Result)
+	}
+	var yesNo uint64
+	for _, n := range rep.Result.Counts[0] {
+		yesNo += n
+	}
+	if yesNo != 20 {
+		t.Fatalf("the yes/no question has %d answers from 20 ballots", yesNo)
+	}
+
+	// And through the command.
+	out, errs, code = evote(t, "verify", filepath.Join(dir, "record.evr"), "--board-key", filepath.Join(dir, "board.vkey"))
+	if code != 0 || !strings.Contains(out, "all hold") {
+		t.Fatalf("evote verify: exit %d\n%s%s", code, out, errs)
+	}
+}
+
+// TestUsageErrors: mistakes in calling evote exit 2 with a pointer to help.
+func TestUsageErrors(t *testing.T) {
+	for _, args := range [][]string{
+		{"frobnicate"},
+		{"verify"},
+		{"verify", "a", "b"},
+		{"demo", "--voters", "many"},
+		{"demo", "--voters", "0"},
+		{"vote", "--nope"},
+		{"election", "init", "--question", "just-an-id"},
+		{"tally", "--board-key", "x"},
+	} {
+		_, errs, code := evote(t, args...)
+		if code != 2 || !strings.Contains(errs, "--help") {
+			t.Errorf("evote %s: want exit 2 and a pointer to --help, got %d:\n%s", strings.Join(args, " "), code, errs)
+		}
+	}
+}
+
+// TestSecretsNeedAKey: a command that handles secrets says how to give it
+// a key when none is given.
+func TestSecretsNeedAKey(t *testing.T) {
+	t.Setenv("EVOTE_PASSPHRASE", "")
+	dir := t.TempDir()
+	_, errs, code := evote(t, "board", "keygen", "--key", filepath.Join(dir, "k"), "--vkey", filepath.Join(dir, "v"))
+	if code != 2 || !strings.Contains(errs, "EVOTE_PASSPHRASE") {
+		t.Fatalf("exit %d:\n%s", code, errs)
+	}
+}
+
+// TestKeysAtRest: keys are written age-encrypted, open with the right
+// passphrase only, and an election manifest can be made from them.
+func TestKeysAtRest(t *testing.T) {
+	dir := t.TempDir()
+	pass := filepath.Join(dir, "pass")
+	os.WriteFile(pass, []byte("s3cret\n"), 0o600)
+	in := func(f string) string { return filepath.Join(dir, f) }
+	if _, errs, code := evote(t, "--passphrase-file", pass, "--scrypt-work-factor", "10", "board", "keygen", "--key", in("board.key"), "--vkey", in("board.vkey")); code != 0 {
+		t.Fatal(errs)
+	}
+	if _, errs, code := evote(t, "--passphrase-file", pass, "--scrypt-work-factor", "10", "issuer", "keygen", "--key", in("issuer.key"), "--pub", in("issuer.pub")); code != 0 {
+		t.Fatal(errs)
+	}
+	for _, f := range []string{"board.key", "issuer.key"} {
+		if b, _ := os.ReadFile(in(f)); !bytes.HasPrefix(b, []byte("-----BEGIN AGE ENCRYPTED FILE-----")) {
+			t.Errorf("%s is not age-encrypted:\n%.80s", f, b)
+		}
+	}
+	out, errs, code := evote(t, "election", "init", "--title", "T", "--question", "q:Which: one?:a,b,c:1:1",
+		"--question", "r:Pick up to two:x,y,z:0:2", "--issuer-key", in("issuer.pub"), "--out", in("manifest.json"), "--revoting", "last-ballot-counts")
+	if code != 0 {
+		t.Fatal(errs)
+	}
+	t.Log(out)
+	m, err := ballot.ParseManifest(mustRead(t, in("manifest.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Questions[0].Text != "Which: one?" || m.Questions[1].Max != 2 || m.Revoting != ballot.RevotingLastCounts {
+		t.Fatalf("manifest %+v", m)
+	}
+	// A wrong passphrase cannot open the board key.
+	os.WriteFile(pass, []byte("wrong\n"), 0o600)
+	_, errs, code = evote(t, "--passphrase-file", pass, "board", "serve", "--key", in("board.key"), "--data", in("data"), "--manifest", in("manifest.json"))
+	if code != 1 || !strings.Contains(errs, "board.key") {
+		t.Fatalf("wrong passphrase: exit %d:\n%s", code, errs)
+	}
+}
+
+func mustRead(t *testing.T, p string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
