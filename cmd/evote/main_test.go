@@ -152,3 +152,29 @@ func mustRead(t *testing.T, p string) []byte {
 	}
 	return b
 }
+
+func TestSelections(t *testing.T) {
+	m := &ballot.Manifest{Questions: []ballot.Question{
+		{ID: "motion", Choices: []string{"yes", "no"}, Min: 1, Max: 1},
+		{ID: "board", Choices: []string{"Ana", "Ben", "Chloé"}, Min: 0, Max: 2},
+	}}
+	sel, err := selections(m, []string{"motion=no", "board=Chloé,1"})
+	if err != nil || len(sel) != 2 || sel[0][0] != 1 || len(sel[1]) != 2 || sel[1][0] != 0 || sel[1][1] != 2 {
+		t.Fatalf("%v, %v", sel, err)
+	}
+	if sel, err := selections(m, []string{"motion=yes"}); err != nil || len(sel[1]) != 0 {
+		t.Fatalf("an optional question left out: %v, %v", sel, err)
+	}
+	for _, bad := range [][]string{
+		{"board=Ana"},                   // motion missing
+		{"motion=maybe"},                // no such choice
+		{"motion=yes", "board=Ana,Ana"}, // twice
+		{"motion=yes", "board=Ana,Ben,Chloé"},
+		{"motion=yes", "nope=1"},
+		{"yes"}, // two questions: which?
+	} {
+		if _, err := selections(m, bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
