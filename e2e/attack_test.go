@@ -111,6 +111,9 @@ func TestAttackDoubleVote(t *testing.T) {
 	}
 	before := e.size()
 	r := e.vote(id, code, "no")
+	if after := e.size(); after != before {
+		t.Fatalf("the board grew from %d to %d entries on a refused voter", before, after)
+	}
 	if r.code != 1 || !strings.Contains(r.stderr, "already issued") {
 		t.Fatalf("second vote with the same voter ID: want exit 1 naming the issued token, got %d\n%s", r.code, r.stderr)
 	}

@@ -9,7 +9,6 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -258,12 +257,4 @@ func (e *election) size() uint64 {
 		e.t.Fatal(err)
 	}
 	return info.Size
-}
-
-func readAll(t testing.TB, r io.Reader) []byte {
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
