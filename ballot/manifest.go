@@ -19,6 +19,7 @@ package ballot
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -59,10 +60,11 @@ type Manifest struct {
 	Opens      string     `json:"opens,omitempty"`  // RFC 3339, informational: the board's phases rule
 	Closes     string     `json:"closes,omitempty"` // RFC 3339, informational
 
-	raw    []byte
-	hash   [32]byte
-	id     []byte
-	issuer *token.PublicKey
+	raw      []byte
+	hash     [32]byte
+	id       []byte
+	issuer   *token.PublicKey
+	trustees []ed25519.PublicKey
 }
 
 // Question is one question: choose between Min and Max of Choices.
@@ -74,10 +76,14 @@ type Question struct {
 	Max     int      `json:"max"`
 }
 
-// Trustees says how many trustees hold key shares and how many must decrypt.
+// Trustees says how many trustees hold key shares, how many must decrypt,
+// and each trustee's Ed25519 public key (hex), with which it signs its key
+// ceremony messages: no one else, the board's operator included, can then
+// speak for a trustee in the ceremony.
 type Trustees struct {
-	N int `json:"n"`
-	T int `json:"t"`
+	N    int      `json:"n"`
+	T    int      `json:"t"`
+	Keys []string `json:"keys,omitempty"`
 }
 
 // NewManifest validates m, encodes it and returns the parsed result, whose
@@ -157,6 +163,9 @@ func (m *Manifest) validate() error {
 	if m.Trustees.T < 1 || m.Trustees.T > m.Trustees.N || m.Trustees.N > MaxTrustees {
 		return fmt.Errorf("trustees: need 1 <= t <= n <= %d, have n %d t %d", MaxTrustees, m.Trustees.N, m.Trustees.T)
 	}
+	if err := m.parseTrusteeKeys(); err != nil {
+		return err
+	}
 	if m.Revoting != RevotingRefuse && m.Revoting != RevotingLastCounts {
 		return fmt.Errorf("revoting must be %q or %q, not %q", RevotingRefuse, RevotingLastCounts, m.Revoting)
 	}
@@ -167,6 +176,37 @@ func (m *Manifest) validate() error {
 		return errors.New("issuer_key must be the key's PKIX DER (base64 in JSON), not PEM")
 	}
 	return nil
+}
+
+func (m *Manifest) parseTrusteeKeys() error {
+	if len(m.Trustees.Keys) == 0 {
+		return nil
+	}
+	if len(m.Trustees.Keys) != m.Trustees.N {
+		return fmt.Errorf("trustees: %d keys for %d trustees", len(m.Trustees.Keys), m.Trustees.N)
+	}
+	seen := map[string]bool{}
+	for i, k := range m.Trustees.Keys {
+		b, err := hex.DecodeString(k)
+		if err != nil || len(b) != ed25519.PublicKeySize || hex.EncodeToString(b) != k {
+			return fmt.Errorf("trustees: key %d must be 64 lower-case hex digits (an Ed25519 public key)", i+1)
+		}
+		if seen[k] {
+			return fmt.Errorf("trustees: key %d is also another trustee's", i+1)
+		}
+		seen[k] = true
+		m.trustees = append(m.trustees, ed25519.PublicKey(b))
+	}
+	return nil
+}
+
+// TrusteeKey returns trustee i's (1-based) ceremony signing key, or nil if
+// the manifest names none.
+func (m *Manifest) TrusteeKey(i int) ed25519.PublicKey {
+	if i < 1 || i > len(m.trustees) {
+		return nil
+	}
+	return m.trustees[i-1]
 }
 
 // Bytes returns the manifest exactly as published. Do not modify it.

@@ -155,7 +155,7 @@ func (b *Board) Phase() (string, error) {
 // PostCeremony appends one key-ceremony message. Ceremony messages are
 // accepted only before open, and must parse.
 func (b *Board) PostCeremony(ctx context.Context, msg []byte) (uint64, error) {
-	key, err := record.UniqueKey(msg)
+	key, err := record.UniqueKey(b.manifest, msg)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
 	}

@@ -7,6 +7,7 @@
 package record
 
 import (
+	"crypto/ed25519"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -34,9 +35,26 @@ func CeremonyContext(m *ballot.Manifest) []byte {
 	return append([]byte("evote/ceremony/v1\x00"), h[:]...)
 }
 
-// Message wraps a dkg message's encoding as a ceremony entry body.
+// Message wraps a dkg message's encoding as an unsigned ceremony entry
+// body, for manifests that name no trustee keys.
 func Message(kind byte, payload []byte) []byte {
 	return append([]byte{kind}, payload...)
+}
+
+// Sign wraps a dkg message's encoding as a ceremony entry body signed with
+// its sender's key (the trustee the message is from: the announcer, the
+// dealer, the accuser of a complaint, the dealer of an answer):
+//
+//	kind || payload || Ed25519(key, "evote/ceremony/v1/message" || 0x00 || manifest hash || kind || payload)
+func Sign(m *ballot.Manifest, key ed25519.PrivateKey, kind byte, payload []byte) []byte {
+	msg := append([]byte{kind}, payload...)
+	return append(msg, ed25519.Sign(key, signedBytes(m, msg))...)
+}
+
+func signedBytes(m *ballot.Manifest, kindPayload []byte) []byte {
+	h := m.Hash()
+	out := append([]byte("evote/ceremony/v1/message\x00"), h[:]...)
+	return append(out, kindPayload...)
 }
 
 // Ceremony collects the ceremony messages of a record in order.
@@ -54,92 +72,114 @@ func NewCeremony(m *ballot.Manifest) *Ceremony {
 	return &Ceremony{m: m, seen: map[string]bool{}}
 }
 
+// message is a parsed ceremony entry.
+type message struct {
+	kind   byte
+	sender int    // the trustee who must have signed it
+	who    string // what it may exist only once of
+	value  any    // the dkg message
+}
+
 // UniqueKey names what a message may exist only once of: one announcement
 // and one deal per trustee, one complaint per (accuser, accused), one answer
 // per (dealer, recipient). The board refuses a second one.
-func UniqueKey(msg []byte) ([]byte, error) {
-	kind, who, err := parse(msg)
+func UniqueKey(m *ballot.Manifest, msg []byte) ([]byte, error) {
+	p, err := parse(m, msg)
 	if err != nil {
 		return nil, err
 	}
-	return fmt.Appendf(nil, "ceremony/%d/%s", kind, who), nil
+	return fmt.Appendf(nil, "ceremony/%d/%s", p.kind, p.who), nil
 }
 
-// parse decodes a message and returns its kind and who it is from (and to).
-func parse(msg []byte) (kind byte, who string, err error) {
-	if len(msg) < 2 {
-		return 0, "", errors.New("record: ceremony message is empty")
+// parse decodes a ceremony entry body and checks its sender's signature
+// when m names trustee keys.
+func parse(m *ballot.Manifest, msg []byte) (*message, error) {
+	signed := len(m.Trustees.Keys) > 0
+	body := msg
+	if signed {
+		if len(msg) < 2+ed25519.SignatureSize {
+			return nil, errors.New("record: ceremony message too short to carry its sender's signature")
+		}
+		body = msg[:len(msg)-ed25519.SignatureSize]
 	}
-	switch kind, payload := msg[0], msg[1:]; kind {
+	if len(body) < 2 {
+		return nil, errors.New("record: ceremony message is empty")
+	}
+	p := &message{kind: body[0]}
+	payload := body[1:]
+	switch p.kind {
 	case KindAnnouncement:
 		a, err := dkg.ParseAnnouncement(payload)
 		if err != nil {
-			return 0, "", err
+			return nil, err
 		}
-		return kind, fmt.Sprint(a.Index), nil
+		p.sender, p.who, p.value = a.Index, fmt.Sprint(a.Index), a
 	case KindDeal:
 		d, err := dkg.ParseDeal(payload)
 		if err != nil {
-			return 0, "", err
+			return nil, err
 		}
-		return kind, fmt.Sprint(d.Dealer), nil
+		p.sender, p.who, p.value = d.Dealer, fmt.Sprint(d.Dealer), d
 	case KindComplaint:
 		c, err := dkg.ParseComplaint(payload)
 		if err != nil {
-			return 0, "", err
+			return nil, err
 		}
-		return kind, fmt.Sprintf("%d-%d", c.Accuser, c.Accused), nil
+		p.sender, p.who, p.value = c.Accuser, fmt.Sprintf("%d-%d", c.Accuser, c.Accused), c
 	case KindAnswer:
 		a, err := dkg.ParseAnswer(payload)
 		if err != nil {
-			return 0, "", err
+			return nil, err
 		}
-		return kind, fmt.Sprintf("%d-%d", a.Dealer, a.Recipient), nil
+		p.sender, p.who, p.value = a.Dealer, fmt.Sprintf("%d-%d", a.Dealer, a.Recipient), a
 	default:
-		return 0, "", fmt.Errorf("record: unknown ceremony message kind %d", kind)
+		return nil, fmt.Errorf("record: unknown ceremony message kind %d", p.kind)
 	}
+	if signed {
+		key := m.TrusteeKey(p.sender)
+		if key == nil || !ed25519.Verify(key, signedBytes(m, body), msg[len(body):]) {
+			return nil, fmt.Errorf("record: ceremony message is not signed by trustee %d, whose key the manifest names", p.sender)
+		}
+	}
+	return p, nil
 }
 
-// Add parses one ceremony entry body and adds it. Messages from or to
-// indices outside 1..n, and repeats, are refused.
+// Add parses one ceremony entry body and adds it. Messages not signed by
+// their sender, from or to indices outside 1..n, and repeats, are refused.
 func (c *Ceremony) Add(msg []byte) error {
-	key, err := UniqueKey(msg)
+	p, err := parse(c.m, msg)
 	if err != nil {
 		return err
 	}
-	if c.seen[string(key)] {
-		return fmt.Errorf("record: repeated ceremony message %s", key)
+	key := fmt.Sprintf("%d/%s", p.kind, p.who)
+	if c.seen[key] {
+		return fmt.Errorf("record: repeated ceremony message ceremony/%s", key)
 	}
 	n := c.m.Trustees.N
 	in := func(i int) bool { return i >= 1 && i <= n }
-	payload := msg[1:]
-	switch msg[0] {
-	case KindAnnouncement:
-		a, _ := dkg.ParseAnnouncement(payload)
-		if !in(a.Index) {
-			return fmt.Errorf("record: announcement from trustee %d, the election has 1 to %d", a.Index, n)
+	switch v := p.value.(type) {
+	case *dkg.Announcement:
+		if !in(v.Index) {
+			return fmt.Errorf("record: announcement from trustee %d, the election has 1 to %d", v.Index, n)
 		}
-		c.Anns = append(c.Anns, a)
-	case KindDeal:
-		d, _ := dkg.ParseDeal(payload)
-		if !in(d.Dealer) {
-			return fmt.Errorf("record: deal from trustee %d, the election has 1 to %d", d.Dealer, n)
+		c.Anns = append(c.Anns, v)
+	case *dkg.Deal:
+		if !in(v.Dealer) {
+			return fmt.Errorf("record: deal from trustee %d, the election has 1 to %d", v.Dealer, n)
 		}
-		c.Deals = append(c.Deals, d)
-	case KindComplaint:
-		cp, _ := dkg.ParseComplaint(payload)
-		if !in(cp.Accuser) || !in(cp.Accused) {
-			return fmt.Errorf("record: complaint between trustees %d and %d, the election has 1 to %d", cp.Accuser, cp.Accused, n)
+		c.Deals = append(c.Deals, v)
+	case *dkg.Complaint:
+		if !in(v.Accuser) || !in(v.Accused) {
+			return fmt.Errorf("record: complaint between trustees %d and %d, the election has 1 to %d", v.Accuser, v.Accused, n)
 		}
-		c.Complaints = append(c.Complaints, cp)
-	case KindAnswer:
-		a, _ := dkg.ParseAnswer(payload)
-		if !in(a.Dealer) || !in(a.Recipient) {
-			return fmt.Errorf("record: answer between trustees %d and %d, the election has 1 to %d", a.Dealer, a.Recipient, n)
+		c.Complaints = append(c.Complaints, v)
+	case *dkg.Answer:
+		if !in(v.Dealer) || !in(v.Recipient) {
+			return fmt.Errorf("record: answer between trustees %d and %d, the election has 1 to %d", v.Dealer, v.Recipient, n)
 		}
-		c.Answers = append(c.Answers, a)
+		c.Answers = append(c.Answers, v)
 	}
-	c.seen[string(key)] = true
+	c.seen[key] = true
 	return nil
 }
 

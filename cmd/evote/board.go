@@ -12,7 +12,6 @@ import (
 
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/cmd/evote/internal/ops"
-	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
 	"github.com/spf13/cobra"
@@ -182,9 +181,6 @@ message that does not parse or repeats one it holds.`,
 				msg, err := os.ReadFile(f)
 				if err != nil {
 					return err
-				}
-				if _, err := record.UniqueKey(msg); err != nil {
-					return fmt.Errorf("%s is not a ceremony message: %w", f, err)
 				}
 				i, err := c.PostCeremony(cmd.Context(), msg)
 				if err != nil {

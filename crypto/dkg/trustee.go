@@ -206,6 +206,13 @@ func (tr *Trustee) Answer(complaints []*Complaint) ([]*Answer, error) {
 		done[c.Accuser] = true
 		out = append(out, &Answer{Dealer: tr.index, Recipient: c.Accuser, Share: evalPoly(tr.coeffs, c.Accuser)})
 	}
+	// t revealed shares determine the polynomial, and with it this dealer's
+	// secret contribution to the election key. t complaints mean either a
+	// bad deal or t colluding trustees (who could decrypt anyway); either
+	// way the dealer is better disqualified than exposed.
+	if len(out) >= tr.t {
+		return nil, fmt.Errorf("dkg: %d trustees complain about this trustee's deal; answering %d or more would publish its secret contribution, so it does not answer and will be disqualified", len(out), tr.t)
+	}
 	return out, nil
 }
 

@@ -9,7 +9,9 @@ package sim
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 
@@ -48,6 +50,9 @@ type Election struct {
 	Issuer   *token.PrivateKey
 	Trustees []*dkg.Trustee
 	Shares   []*dkg.KeyShare
+	// TrusteeKeys sign each trustee's ceremony messages; the manifest
+	// names their public halves.
+	TrusteeKeys []ed25519.PrivateKey
 
 	anns  []*dkg.Announcement
 	deals []*dkg.Deal
@@ -78,15 +83,25 @@ func New(o Options) (*Election, error) {
 		return nil, err
 	}
 	id, _ := ballot.NewElectionID(rand.Reader)
+	e := &Election{Log: log, Verifier: verifier, VKey: vkey, Issuer: o.Issuer}
+	var keys []string
+	for i := 0; i < o.N; i++ {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			log.Close()
+			return nil, err
+		}
+		keys = append(keys, hex.EncodeToString(pub))
+		e.TrusteeKeys = append(e.TrusteeKeys, priv)
+	}
 	m, err := ballot.NewManifest(ballot.Manifest{
 		Version: 1, ElectionID: id, Title: "Test election", Questions: o.Questions,
-		Trustees: ballot.Trustees{N: o.N, T: o.T}, IssuerKey: o.Issuer.Public().Bytes(), Revoting: o.Revoting,
+		Trustees: ballot.Trustees{N: o.N, T: o.T, Keys: keys}, IssuerKey: o.Issuer.Public().Bytes(), Revoting: o.Revoting,
 	})
 	if err != nil {
 		log.Close()
 		return nil, err
 	}
-	e := &Election{Log: log, Verifier: verifier, VKey: vkey, Issuer: o.Issuer}
 	if err := e.open(m, o.N, o.T); err != nil {
 		log.Close()
 		return nil, err
@@ -107,17 +122,17 @@ func (e *Election) open(m *ballot.Manifest, n, t int) error {
 			return err
 		}
 		e.Trustees, e.anns = append(e.Trustees, tr), append(e.anns, ann)
-		if _, err := b.PostCeremony(ctx, record.Message(record.KindAnnouncement, ann.Marshal())); err != nil {
+		if _, err := b.PostCeremony(ctx, record.Sign(m, e.TrusteeKeys[i-1], record.KindAnnouncement, ann.Marshal())); err != nil {
 			return err
 		}
 	}
-	for _, tr := range e.Trustees {
+	for i, tr := range e.Trustees {
 		d, err := tr.Deal(rand.Reader, record.CeremonyContext(m), e.anns)
 		if err != nil {
 			return err
 		}
 		e.deals = append(e.deals, d)
-		if _, err := b.PostCeremony(ctx, record.Message(record.KindDeal, d.Marshal())); err != nil {
+		if _, err := b.PostCeremony(ctx, record.Sign(m, e.TrusteeKeys[i], record.KindDeal, d.Marshal())); err != nil {
 			return err
 		}
 	}

@@ -73,9 +73,9 @@ type Log struct {
 var _ store.Log = (*Log)(nil)
 
 var (
-	bLeaves = []byte("leaves")      // 8-byte index -> leaf
-	bHashes = []byte("hashes")      // 8-byte tlog stored hash index -> hash
-	bKeys   = []byte("keys")        // key -> 8-byte index
+	bLeaves = []byte("leaves") // 8-byte index -> leaf
+	bHashes = []byte("hashes") // 8-byte tlog stored hash index -> hash
+	bKeys   = []byte("keys")   // key -> 8-byte index
 	bMeta   = []byte("meta")
 	kSize   = []byte("size")
 	kOrigin = []byte("origin")
