@@ -15,10 +15,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/csv"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"runtime"
 	"slices"
@@ -27,13 +24,11 @@ import (
 	"time"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/threshold"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/crypto/zkp"
 	"github.com/evote/evote/internal/sim"
-	"github.com/evote/evote/issuer"
 	"github.com/evote/evote/loadtest"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
@@ -169,7 +164,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	o.Progress(fmt.Sprintf("election: %d voters get tokens and cast over HTTP", o.Ballots))
-	if err := endToEnd(ctx, e, o, rep); err != nil {
+	if err := endToEnd(ctx, o, rep); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -388,47 +383,17 @@ func boardAppend(o Options, dir string) (Figure, error) {
 	})
 }
 
-// endToEnd runs the election: tokens from an issuer and casts to the board,
+// endToEnd runs an election: tokens from an issuer and casts to the board,
 // both real HTTP servers on loopback, then the tally and the verification
 // of the exported record.
-func endToEnd(ctx context.Context, e *sim.Election, o Options, rep *Report) error {
-	m := e.Board.Manifest()
-	rollCSV, err := issuer.GenerateRoll(o.Ballots)
-	if err != nil {
-		return err
-	}
-	roll := issuer.NewMemRoll()
-	if _, err := issuer.ImportRoll(ctx, roll, bytes.NewReader(rollCSV)); err != nil {
-		return err
-	}
-	is, err := issuer.New(issuer.Config{ElectionID: m.ID(), Key: e.Issuer, Roll: roll})
-	if err != nil {
-		return err
-	}
-	isURL, stopIssuer, err := serve(issuer.NewHandler(is, issuer.HandlerConfig{RatePerSecond: -1}))
-	if err != nil {
-		return err
-	}
-	defer stopIssuer()
-	bURL, stopBoard, err := serve(board.NewHandler(e.Board, board.HandlerConfig{}))
-	if err != nil {
-		return err
-	}
-	defer stopBoard()
-	recs, err := csv.NewReader(bytes.NewReader(rollCSV)).ReadAll()
-	if err != nil {
-		return err
-	}
-	var voters []loadtest.Voter
-	for _, r := range recs[1:] {
-		voters = append(voters, loadtest.Voter{ID: r[0], Code: r[1]})
-	}
+func endToEnd(ctx context.Context, o Options, rep *Report) error {
 	const conns = 64
-	hc := loadtest.HTTPClient(conns)
-	lr, err := loadtest.Run(ctx, loadtest.Config{
-		Issuer: issuer.NewClient(isURL, hc), Board: board.NewClient(bURL, hc), BoardKey: e.Verifier,
-		Voters: voters, Connections: conns,
-	})
+	site, err := loadtest.StartLocal(ctx, o.Ballots, o.Ballots, conns)
+	if err != nil {
+		return err
+	}
+	defer site.Stop()
+	lr, err := loadtest.Run(ctx, site.Config)
 	if err != nil {
 		return err
 	}
@@ -438,6 +403,7 @@ func endToEnd(ctx context.Context, e *sim.Election, o Options, rep *Report) erro
 	rep.CastBallotsPerS, rep.CastP50ms, rep.CastP99ms = lr.BallotsPerS, lr.P50ms, lr.P99ms
 	rep.IssueTokensPerS = lr.TokensPerS
 
+	e := site.Election
 	o.Progress("tally")
 	start := time.Now()
 	if _, err := e.Tally(); err != nil {
@@ -466,15 +432,4 @@ func endToEnd(ctx context.Context, e *sim.Election, o Options, rep *Report) erro
 	rep.VerifyBallotsPerS = f.Median
 	rep.VerifyFloorRatio = f.MicrosPerOp / rep.FloorMicros
 	return nil
-}
-
-// serve starts h on a loopback port and returns its URL and a stop func.
-func serve(h http.Handler) (string, func(), error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(l)
-	return "http://" + l.Addr().String(), func() { srv.Close() }, nil
 }
