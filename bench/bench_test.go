@@ -2,7 +2,10 @@ package bench
 
 import (
 	"context"
+	"os"
 	"testing"
+
+	"github.com/evote/evote/verify"
 )
 
 // TestRun runs a small bench end to end: every figure is measured and
@@ -26,5 +29,26 @@ func TestRun(t *testing.T) {
 		if f.Name != want[i] || f.Median <= 0 || f.Min > f.Median || f.Max < f.Median {
 			t.Errorf("figure %d: %+v", i, f)
 		}
+	}
+}
+
+func TestMakeRecord(t *testing.T) {
+	path := t.TempDir() + "/r.evr"
+	vkey, err := MakeRecord(context.Background(), path, 30, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := verify.BoardKey(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	rep, err := verify.Record(f, key, verify.Options{})
+	if err != nil || !rep.OK || rep.Counted != 30 {
+		t.Fatalf("the made record: %v (%d counted)", err, rep.Counted)
 	}
 }
