@@ -2,8 +2,11 @@ package ballot
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -27,6 +30,19 @@ func testIssuer(t testing.TB) *token.PrivateKey {
 	return issuerKey
 }
 
+// trusteeKeys returns n fresh trustee public keys in manifest form.
+func trusteeKeys(n int) []string {
+	var keys []string
+	for range n {
+		pub, _, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			panic(err)
+		}
+		keys = append(keys, hex.EncodeToString(pub))
+	}
+	return keys
+}
+
 type testElection struct {
 	*Election
 	secret *ristretto255.Scalar // single-holder key: tests only, to decrypt and check
@@ -39,7 +55,7 @@ func newElection(t testing.TB, questions ...Question) testElection {
 	id, _ := NewElectionID(rand.Reader)
 	m, err := NewManifest(Manifest{
 		Version: 1, ElectionID: id, Title: "Test election", Questions: questions,
-		Trustees: Trustees{N: 3, T: 2}, IssuerKey: isk.Public().Bytes(), Revoting: RevotingRefuse,
+		Trustees: Trustees{N: 3, T: 2, Keys: trusteeKeys(3)}, IssuerKey: isk.Public().Bytes(), Revoting: RevotingRefuse,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -342,7 +358,7 @@ func TestManifestValidation(t *testing.T) {
 		"min > max":         func(m *Manifest) { m.Questions = []Question{{ID: "x", Choices: []string{"a", "b"}, Min: 2, Max: 1}} },
 		"max > choices":     func(m *Manifest) { m.Questions = []Question{{ID: "x", Choices: []string{"a", "b"}, Min: 1, Max: 3}} },
 		"one choice":        func(m *Manifest) { m.Questions = []Question{{ID: "x", Choices: []string{"a"}, Min: 1, Max: 1}} },
-		"t > n":             func(m *Manifest) { m.Trustees = Trustees{N: 2, T: 3} },
+		"t > n":             func(m *Manifest) { m.Trustees = Trustees{N: 2, T: 3, Keys: trusteeKeys(2)} },
 		"bad revoting":      func(m *Manifest) { m.Revoting = "sometimes" },
 		"bad issuer key":    func(m *Manifest) { m.IssuerKey = []byte("nope") },
 		"duplicate ids":     func(m *Manifest) { m.Questions = []Question{yesNo, yesNo} },
@@ -353,6 +369,30 @@ func TestManifestValidation(t *testing.T) {
 		if _, err := NewManifest(m); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+	keys := good.Trustees.Keys
+	for name, edit := range map[string]func(m *Manifest){
+		"no trustee keys":        func(m *Manifest) { m.Trustees.Keys = nil },
+		"too few trustee keys":   func(m *Manifest) { m.Trustees.Keys = keys[:2] },
+		"too many trustee keys":  func(m *Manifest) { m.Trustees.Keys = append(append([]string(nil), keys...), trusteeKeys(1)...) },
+		"short trustee key":      func(m *Manifest) { m.Trustees.Keys = []string{keys[0], keys[1], keys[2][:62]} },
+		"upper-case trustee key": func(m *Manifest) { m.Trustees.Keys = []string{keys[0], strings.ToUpper(keys[1]), keys[2]} },
+		"repeated trustee key":   func(m *Manifest) { m.Trustees.Keys = []string{keys[0], keys[1], keys[0]} },
+	} {
+		m := good
+		edit(&m)
+		_, err := NewManifest(m)
+		if err == nil || !strings.Contains(err.Error(), "trustees.keys") {
+			t.Errorf("%s: error %v, want one naming trustees.keys", name, err)
+		}
+	}
+	for i := 1; i <= 3; i++ {
+		if k := hex.EncodeToString(te.Manifest.TrusteeKey(i)); k != keys[i-1] {
+			t.Errorf("TrusteeKey(%d) = %s, want %s", i, k, keys[i-1])
+		}
+	}
+	if te.Manifest.TrusteeKey(0) != nil || te.Manifest.TrusteeKey(4) != nil {
+		t.Error("TrusteeKey outside 1..n is not nil")
 	}
 	raw := te.Manifest.Bytes()
 	for name, in := range map[string][]byte{

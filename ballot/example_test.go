@@ -1,7 +1,9 @@
 package ballot_test
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 
 	"github.com/evote/evote/ballot"
@@ -14,10 +16,15 @@ import (
 func Example() {
 	issuer, _ := token.GenerateKey(2048)
 	id, _ := ballot.NewElectionID(rand.Reader)
+	var trustees []string // each trustee's ceremony signing key (evote trustee keygen)
+	for range 3 {
+		pub, _, _ := ed25519.GenerateKey(rand.Reader)
+		trustees = append(trustees, hex.EncodeToString(pub))
+	}
 	manifest, _ := ballot.NewManifest(ballot.Manifest{
 		Version: 1, ElectionID: id, Title: "Annual vote",
 		Questions: []ballot.Question{{ID: "budget", Text: "Approve the budget?", Choices: []string{"yes", "no"}, Min: 1, Max: 1}},
-		Trustees:  ballot.Trustees{N: 3, T: 2}, IssuerKey: issuer.Public().Bytes(), Revoting: ballot.RevotingRefuse,
+		Trustees:  ballot.Trustees{N: 3, T: 2, Keys: trustees}, IssuerKey: issuer.Public().Bytes(), Revoting: ballot.RevotingRefuse,
 	})
 	_, electionKey, _ := elgamal.GenerateKey(nil) // in an election: the key ceremony's result
 	election := &ballot.Election{Manifest: manifest, Key: electionKey}

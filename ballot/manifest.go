@@ -83,7 +83,7 @@ type Question struct {
 type Trustees struct {
 	N    int      `json:"n"`
 	T    int      `json:"t"`
-	Keys []string `json:"keys,omitempty"`
+	Keys []string `json:"keys"` // one per trustee, in index order (required)
 }
 
 // NewManifest validates m, encodes it and returns the parsed result, whose
@@ -179,20 +179,17 @@ func (m *Manifest) validate() error {
 }
 
 func (m *Manifest) parseTrusteeKeys() error {
-	if len(m.Trustees.Keys) == 0 {
-		return nil
-	}
 	if len(m.Trustees.Keys) != m.Trustees.N {
-		return fmt.Errorf("trustees: %d keys for %d trustees", len(m.Trustees.Keys), m.Trustees.N)
+		return fmt.Errorf("trustees.keys: %d keys for %d trustees; it must list every trustee's Ed25519 public key, in index order", len(m.Trustees.Keys), m.Trustees.N)
 	}
 	seen := map[string]bool{}
 	for i, k := range m.Trustees.Keys {
 		b, err := hex.DecodeString(k)
 		if err != nil || len(b) != ed25519.PublicKeySize || hex.EncodeToString(b) != k {
-			return fmt.Errorf("trustees: key %d must be 64 lower-case hex digits (an Ed25519 public key)", i+1)
+			return fmt.Errorf("trustees.keys: key %d must be 64 lower-case hex digits (an Ed25519 public key)", i+1)
 		}
 		if seen[k] {
-			return fmt.Errorf("trustees: key %d is also another trustee's", i+1)
+			return fmt.Errorf("trustees.keys: key %d is also another trustee's", i+1)
 		}
 		seen[k] = true
 		m.trustees = append(m.trustees, ed25519.PublicKey(b))
@@ -201,7 +198,7 @@ func (m *Manifest) parseTrusteeKeys() error {
 }
 
 // TrusteeKey returns trustee i's (1-based) ceremony signing key, or nil if
-// the manifest names none.
+// i is not in 1..n.
 func (m *Manifest) TrusteeKey(i int) ed25519.PublicKey {
 	if i < 1 || i > len(m.trustees) {
 		return nil

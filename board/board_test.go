@@ -194,7 +194,7 @@ func TestAttackCeremonyAfterOpen(t *testing.T) {
 	e := electiontest.New(t, electiontest.Options{})
 	before := size(t, e)
 	ann := e.Trustees[0].Announcement()
-	_, err := e.Board.PostCeremony(ctx, record.Message(record.KindAnnouncement, ann.Marshal()))
+	_, err := e.Board.PostCeremony(ctx, record.Sign(e.Board.Manifest(), e.TrusteeKeys[0], record.KindAnnouncement, ann.Marshal()))
 	if err == nil {
 		t.Fatal("a ceremony message was accepted after open")
 	}

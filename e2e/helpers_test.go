@@ -172,8 +172,18 @@ func newElection(t testing.TB, voters int) *election {
 	e := &election{t: t, dir: t.TempDir()}
 	e.must("issuer", "keygen")
 	e.must("board", "keygen", "--origin", "e2e.evote.example/board")
-	e.must("election", "init", "--title", "End-to-end test", "--question", "motion:Adopt the motion?:yes,no:1:1",
-		"--trustees", "3", "--threshold", "2", "--issuer-key", "issuer.pub")
+	// Step 0: each trustee makes its signing key before the manifest
+	// exists; the manifest lists the public halves in index order.
+	initArgs := []string{"election", "init", "--title", "End-to-end test", "--question", "motion:Adopt the motion?:yes,no:1:1",
+		"--trustees", "3", "--threshold", "2", "--issuer-key", "issuer.pub"}
+	for i := 1; i <= 3; i++ {
+		out := e.must("trustee", "keygen", "--out", signingKey(i), "--pub", trusteePub(i))
+		if !strings.Contains(out, strings.TrimSpace(string(readFile(t, filepath.Join(e.dir, trusteePub(i)))))) {
+			t.Fatalf("trustee keygen does not print the public key:\n%s", out)
+		}
+		initArgs = append(initArgs, "--trustee-key", trusteePub(i))
+	}
+	e.must(initArgs...)
 	e.must("issuer", "roll", "--voters", fmt.Sprint(voters), "--out", "roll.csv")
 	if err := os.WriteFile(filepath.Join(e.dir, "admin.token"), []byte("e2e-admin-token\n"), 0o600); err != nil {
 		t.Fatal(err)
@@ -203,24 +213,29 @@ func newElection(t testing.TB, voters int) *election {
 		return m
 	}
 	for i := 1; i <= 3; i++ {
-		e.must("trustee", "init", "--index", fmt.Sprint(i), "--state", state(i), "--dir", "ceremony")
+		e.must("trustee", "init", "--index", fmt.Sprint(i), "--state", state(i), "--signing-key", signingKey(i), "--dir", "ceremony")
 	}
 	e.must(append([]string{"board", "post", "--board", e.boardURL, "--admin-token-file", "admin.token"}, msgs("ann-*.msg")...)...)
 	anns := msgs("ann-*.msg")
+	// A trustee step refuses a signing key that is not the trustee's own.
+	if r := e.evote(append([]string{"trustee", "deal", "--state", state(2), "--signing-key", signingKey(1), "--dir", "ceremony"}, anns...)...); r.code != 1 ||
+		!strings.Contains(r.stderr, "is not trustee 2's key in the manifest") {
+		t.Fatalf("trustee 2 dealing with trustee 1's signing key: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
 	for i := 1; i <= 3; i++ {
 		// Deals go straight to the board.
-		e.must(append([]string{"trustee", "deal", "--state", state(i), "--dir", "ceremony",
+		e.must(append([]string{"trustee", "deal", "--state", state(i), "--signing-key", signingKey(i), "--dir", "ceremony",
 			"--board", e.boardURL, "--admin-token-file", "admin.token"}, anns...)...)
 	}
 	deals := msgs("deal-*.msg")
 	for i := 1; i <= 3; i++ {
-		out := e.must(append([]string{"trustee", "verify", "--state", state(i), "--dir", "ceremony"}, deals...)...)
+		out := e.must(append([]string{"trustee", "verify", "--state", state(i), "--signing-key", signingKey(i), "--dir", "ceremony"}, deals...)...)
 		if !strings.Contains(out, "0 complaint(s)") {
 			t.Fatalf("trustee %d complained in an honest ceremony:\n%s", i, out)
 		}
 	}
 	for i := 1; i <= 3; i++ {
-		e.must("trustee", "answer", "--state", state(i), "--dir", "ceremony")
+		e.must("trustee", "answer", "--state", state(i), "--signing-key", signingKey(i), "--dir", "ceremony")
 	}
 	e.must("board", "open", "--board", e.boardURL, "--admin-token-file", "admin.token")
 	all := msgs("*.msg")
@@ -233,8 +248,10 @@ func newElection(t testing.TB, voters int) *election {
 	return e
 }
 
-func state(i int) string { return fmt.Sprintf("trustee-%d.state", i) }
-func share(i int) string { return fmt.Sprintf("trustee-%d.share", i) }
+func state(i int) string      { return fmt.Sprintf("trustee-%d.state", i) }
+func signingKey(i int) string { return fmt.Sprintf("trustee-%d.sign", i) }
+func trusteePub(i int) string { return fmt.Sprintf("trustee-%d.pub", i) }
+func share(i int) string      { return fmt.Sprintf("trustee-%d.share", i) }
 
 // voter returns the next unused voter on the roll.
 func (e *election) voter() (id, code string) {

@@ -4,6 +4,10 @@
 // writes them, trustees and verifiers read them, and all of them decide the
 // ceremony with the same deterministic function (Ceremony.Qualify), so an
 // open entry that does not follow from the published messages is caught.
+//
+// Every ceremony message is signed by its sender (Sign) with the Ed25519 key
+// the manifest lists for that trustee; Ceremony.Add refuses one that is not,
+// so whoever posts to the board cannot speak for a trustee.
 package record
 
 import (
@@ -33,12 +37,6 @@ const (
 func CeremonyContext(m *ballot.Manifest) []byte {
 	h := m.Hash()
 	return append([]byte("evote/ceremony/v1\x00"), h[:]...)
-}
-
-// Message wraps a dkg message's encoding as an unsigned ceremony entry
-// body, for manifests that name no trustee keys.
-func Message(kind byte, payload []byte) []byte {
-	return append([]byte{kind}, payload...)
 }
 
 // Sign wraps a dkg message's encoding as a ceremony entry body signed with
@@ -91,20 +89,12 @@ func UniqueKey(m *ballot.Manifest, msg []byte) ([]byte, error) {
 	return fmt.Appendf(nil, "ceremony/%d/%s", p.kind, p.who), nil
 }
 
-// parse decodes a ceremony entry body and checks its sender's signature
-// when m names trustee keys.
+// parse decodes a ceremony entry body and checks its sender's signature.
 func parse(m *ballot.Manifest, msg []byte) (*message, error) {
-	signed := len(m.Trustees.Keys) > 0
-	body := msg
-	if signed {
-		if len(msg) < 2+ed25519.SignatureSize {
-			return nil, errors.New("record: ceremony message too short to carry its sender's signature")
-		}
-		body = msg[:len(msg)-ed25519.SignatureSize]
+	if len(msg) < 2+ed25519.SignatureSize {
+		return nil, errors.New("record: ceremony message too short to carry its sender's signature")
 	}
-	if len(body) < 2 {
-		return nil, errors.New("record: ceremony message is empty")
-	}
+	body := msg[:len(msg)-ed25519.SignatureSize]
 	p := &message{kind: body[0]}
 	payload := body[1:]
 	switch p.kind {
@@ -135,11 +125,9 @@ func parse(m *ballot.Manifest, msg []byte) (*message, error) {
 	default:
 		return nil, fmt.Errorf("record: unknown ceremony message kind %d", p.kind)
 	}
-	if signed {
-		key := m.TrusteeKey(p.sender)
-		if key == nil || !ed25519.Verify(key, signedBytes(m, body), msg[len(body):]) {
-			return nil, fmt.Errorf("record: ceremony message is not signed by trustee %d, whose key the manifest names", p.sender)
-		}
+	key := m.TrusteeKey(p.sender)
+	if key == nil || !ed25519.Verify(key, signedBytes(m, body), msg[len(body):]) {
+		return nil, fmt.Errorf("record: ceremony message is not signed by trustee %d, whose key the manifest names", p.sender)
 	}
 	return p, nil
 }

@@ -26,7 +26,7 @@ func TestAttackForgedCeremonyMessage(t *testing.T) {
 	for name, msg := range map[string][]byte{
 		"complaint in trustee 2's name signed by trustee 1":  record.Sign(m, e.TrusteeKeys[0], record.KindComplaint, complaint),
 		"complaint in trustee 2's name signed by a stranger": record.Sign(m, stranger, record.KindComplaint, complaint),
-		"complaint with no signature":                        record.Message(record.KindComplaint, complaint),
+		"complaint with no signature":                        append([]byte{record.KindComplaint}, complaint...),
 		"announcement for trustee 2 signed by trustee 3":     record.Sign(m, e.TrusteeKeys[2], record.KindAnnouncement, ann),
 	} {
 		c := record.NewCeremony(m)

@@ -22,7 +22,8 @@ func demoCmd(g *globals) *cobra.Command {
 deployment uses: it makes the issuer and board keys and a manifest (one yes/no
 question, plus any --question), starts the issuer and the board as HTTP
 servers on loopback ports (the board on the embedded bbolt log), runs the key
-ceremony among 3 trustees with threshold 2 through the board's API, has N
+ceremony among 3 trustees with threshold 2 through the board's API (each
+trustee signing its messages with the key the manifest names for it), has N
 voters get tokens and cast ballots concurrently (random choices, counted as
 they are drawn), closes, has trustees 1 and 2 decrypt (each re-verifying the
 record and recomputing the aggregate itself), tallies, exports the record and

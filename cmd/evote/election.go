@@ -29,7 +29,7 @@ every proof and every token, so it cannot change once voting starts.`,
 func electionInitCmd(g *globals) *cobra.Command {
 	var (
 		title, revoting, opens, closes, issuerKey, from, out string
-		questions                                            []string
+		questions, trusteeKeys                               []string
 		n, t                                                 int
 		force                                                bool
 	)
@@ -47,12 +47,20 @@ The issuer key (--issuer-key, the issuer.pub that "evote issuer keygen"
 writes) names the only key whose tokens the board accepts.
 
 --trustees n --threshold t: n trustees share the election key; any t of them
-decrypt the tally, t-1 learn nothing.`,
+decrypt the tally, t-1 learn nothing.
+
+--trustee-key FILE, once per trustee in trustee index order (the first is
+trustee 1), names the public key each trustee signs its key ceremony messages
+with: the trustee.pub that "evote trustee keygen" writes. Exactly n are
+needed; with --from, the file's trustees.keys serve unless --trustee-key is
+given.`,
 		Example: `  evote issuer keygen
+  evote trustee keygen --pub trustee-1.pub   # each trustee, on its own machine
   evote election init --title "General assembly 2025" \
       --question "motion:Adopt the motion?:yes,no:1:1" \
       --question "board:Elect two members:Ana,Ben,Chloé,Dev:0:2" \
-      --trustees 3 --threshold 2 --issuer-key issuer.pub`,
+      --trustees 3 --threshold 2 --issuer-key issuer.pub \
+      --trustee-key trustee-1.pub --trustee-key trustee-2.pub --trustee-key trustee-3.pub`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var m ballot.Manifest
@@ -87,6 +95,30 @@ decrypt the tally, t-1 learn nothing.`,
 			}
 			if f.Changed("threshold") || m.Trustees.T == 0 {
 				m.Trustees.T = t
+			}
+			if len(trusteeKeys) > 0 {
+				if len(trusteeKeys) != m.Trustees.N {
+					return usagef("--trustee-key given %d times for %d trustees: give each trustee's public key (the trustee.pub of evote trustee keygen), in trustee index order", len(trusteeKeys), m.Trustees.N)
+				}
+				m.Trustees.Keys = nil
+				seen := map[string]string{}
+				for _, file := range trusteeKeys {
+					k, err := readTrusteePub(file)
+					if err != nil {
+						return usageError{err}
+					}
+					if prev, ok := seen[k]; ok {
+						return usagef("--trustee-key %s and %s hold the same key; each trustee needs its own (evote trustee keygen)", prev, file)
+					}
+					seen[k] = file
+					m.Trustees.Keys = append(m.Trustees.Keys, k)
+				}
+			}
+			if len(m.Trustees.Keys) != m.Trustees.N {
+				if from != "" && len(m.Trustees.Keys) > 0 {
+					return usagef("%s lists %d trustee keys (trustees.keys) for %d trustees: give --trustee-key once per trustee, in trustee index order", from, len(m.Trustees.Keys), m.Trustees.N)
+				}
+				return usagef("each trustee's public key is needed: give --trustee-key FILE %d times, in trustee index order (evote trustee keygen makes each trustee.pub)", m.Trustees.N)
 			}
 			if f.Changed("revoting") || m.Revoting == "" {
 				m.Revoting = revoting
@@ -135,6 +167,9 @@ decrypt the tally, t-1 learn nothing.`,
 			h := mm.Hash()
 			g.printf("wrote %s\n  election %s\n  manifest hash %x\n  %d question(s), %d trustees, threshold %d, revoting %s\n",
 				out, mm.ElectionID, h, len(mm.Questions), mm.Trustees.N, mm.Trustees.T, mm.Revoting)
+			for i, k := range mm.Trustees.Keys {
+				g.printf("  trustee %d signs with %s\n", i+1, k)
+			}
 			return nil
 		},
 	}
@@ -143,6 +178,7 @@ decrypt the tally, t-1 learn nothing.`,
 	fl.StringArrayVar(&questions, "question", nil, "a question, \"id:text:choice1,choice2,...:min:max\" (repeatable)")
 	fl.IntVar(&n, "trustees", 3, "number of trustees sharing the election key")
 	fl.IntVar(&t, "threshold", 2, "number of trustees needed to decrypt")
+	fl.StringArrayVar(&trusteeKeys, "trustee-key", nil, "a trustee's public key `FILE` (trustee.pub from evote trustee keygen); once per trustee, in index order")
 	fl.StringVar(&revoting, "revoting", ballot.RevotingRefuse, "what a second ballot with the same token does: refuse | last-ballot-counts")
 	fl.StringVar(&opens, "opens", "", "when voting opens, RFC 3339 (informational; the board's open entry rules)")
 	fl.StringVar(&closes, "closes", "", "when voting closes, RFC 3339 (informational; the board's close entry rules)")

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/cmd/evote/internal/ops"
+	"github.com/evote/evote/record"
 	"github.com/evote/evote/verify"
 )
 
@@ -118,13 +120,23 @@ func TestKeysAtRest(t *testing.T) {
 	if _, errs, code := evote(t, "--passphrase-file", pass, "--scrypt-work-factor", "10", "issuer", "keygen", "--key", in("issuer.key"), "--pub", in("issuer.pub")); code != 0 {
 		t.Fatal(errs)
 	}
-	for _, f := range []string{"board.key", "issuer.key"} {
+	var keyFlags []string
+	for i := 1; i <= 3; i++ {
+		sign, pub := in(fmt.Sprintf("trustee-%d.sign", i)), in(fmt.Sprintf("trustee-%d.pub", i))
+		out, errs, code := evote(t, "--passphrase-file", pass, "--scrypt-work-factor", "10", "trustee", "keygen", "--out", sign, "--pub", pub)
+		if code != 0 || !strings.Contains(out, strings.TrimSpace(string(mustRead(t, pub)))) {
+			t.Fatalf("trustee keygen: exit %d\n%s%s", code, out, errs)
+		}
+		keyFlags = append(keyFlags, "--trustee-key", pub)
+	}
+	for _, f := range []string{"board.key", "issuer.key", "trustee-1.sign"} {
 		if b, _ := os.ReadFile(in(f)); !bytes.HasPrefix(b, []byte("-----BEGIN AGE ENCRYPTED FILE-----")) {
 			t.Errorf("%s is not age-encrypted:\n%.80s", f, b)
 		}
 	}
-	out, errs, code := evote(t, "election", "init", "--title", "T", "--question", "q:Which: one?:a,b,c:1:1",
-		"--question", "r:Pick up to two:x,y,z:0:2", "--issuer-key", in("issuer.pub"), "--out", in("manifest.json"), "--revoting", "last-ballot-counts")
+	out, errs, code := evote(t, append([]string{"election", "init", "--title", "T", "--question", "q:Which: one?:a,b,c:1:1",
+		"--question", "r:Pick up to two:x,y,z:0:2", "--issuer-key", in("issuer.pub"), "--out", in("manifest.json"), "--revoting", "last-ballot-counts"},
+		keyFlags...)...)
 	if code != 0 {
 		t.Fatal(errs)
 	}
@@ -141,6 +153,73 @@ func TestKeysAtRest(t *testing.T) {
 	_, errs, code = evote(t, "--passphrase-file", pass, "board", "serve", "--key", in("board.key"), "--data", in("data"), "--manifest", in("manifest.json"))
 	if code != 1 || !strings.Contains(errs, "board.key") {
 		t.Fatalf("wrong passphrase: exit %d:\n%s", code, errs)
+	}
+}
+
+// TestTrusteeSigningKeys: the manifest lists exactly one public key per
+// trustee, read from keygen's files, and a trustee step refuses a signing
+// key that is not its own in the manifest.
+func TestTrusteeSigningKeys(t *testing.T) {
+	dir := t.TempDir()
+	in := func(f string) string { return filepath.Join(dir, f) }
+	t.Setenv("EVOTE_PASSPHRASE", "s3cret")
+	run := func(args ...string) (string, string, int) {
+		return evote(t, append([]string{"--scrypt-work-factor", "10"}, args...)...)
+	}
+	if _, errs, code := run("issuer", "keygen", "--bits", "2048", "--key", in("issuer.key"), "--pub", in("issuer.pub")); code != 0 {
+		t.Fatal(errs)
+	}
+	for i := 1; i <= 3; i++ {
+		if _, errs, code := run("trustee", "keygen", "--out", in(fmt.Sprintf("t%d.sign", i)), "--pub", in(fmt.Sprintf("t%d.pub", i))); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+	if _, errs, code := run("trustee", "keygen", "--out", in("t1.sign"), "--pub", in("other.pub")); code != 1 || !strings.Contains(errs, "exists") {
+		t.Fatalf("keygen over an existing key: exit %d\n%s", code, errs)
+	}
+	os.WriteFile(in("bad.pub"), []byte("not a key\n"), 0o644)
+	initArgs := []string{"election", "init", "--title", "T", "--question", "q:Q?:a,b:1:1", "--issuer-key", in("issuer.pub"), "--out", in("manifest.json")}
+	for _, c := range []struct {
+		keys []string
+		want string
+	}{
+		{nil, "--trustee-key FILE 3 times"},
+		{[]string{"t1.pub", "t2.pub"}, "--trustee-key given 2 times for 3 trustees"},
+		{[]string{"t1.pub", "bad.pub", "t3.pub"}, "bad.pub is not a trustee public key"},
+		{[]string{"t1.pub", "t2.pub", "t1.pub"}, "hold the same key"},
+	} {
+		args := append([]string(nil), initArgs...)
+		for _, k := range c.keys {
+			args = append(args, "--trustee-key", in(k))
+		}
+		_, errs, code := run(args...)
+		if code != 2 || !strings.Contains(errs, c.want) {
+			t.Errorf("election init with keys %v: want exit 2 saying %q, got %d:\n%s", c.keys, c.want, code, errs)
+		}
+	}
+	if _, errs, code := run(append(initArgs, "--trustee-key", in("t1.pub"), "--trustee-key", in("t2.pub"), "--trustee-key", in("t3.pub"))...); code != 0 {
+		t.Fatal(errs)
+	}
+	m, err := ballot.ParseManifest(mustRead(t, in("manifest.json")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := m.Trustees.Keys[1], strings.TrimSpace(string(mustRead(t, in("t2.pub")))); got != want {
+		t.Fatalf("trustee 2's key in the manifest is %s, t2.pub holds %s", got, want)
+	}
+	step := []string{"trustee", "init", "--index", "2", "--manifest", in("manifest.json"), "--state", in("t2.state"), "--dir", dir}
+	_, errs, code := run(append(step, "--signing-key", in("t1.sign"))...)
+	if code != 1 || !strings.Contains(errs, "is not trustee 2's key in the manifest") {
+		t.Fatalf("trustee init with trustee 1's key as trustee 2: exit %d\n%s", code, errs)
+	}
+	if _, err := os.Stat(in("t2.state")); err == nil {
+		t.Fatal("a state was written for a refused signing key")
+	}
+	if _, errs, code := run(append(step, "--signing-key", in("t2.sign"))...); code != 0 {
+		t.Fatal(errs)
+	}
+	if err := record.NewCeremony(m).Add(mustRead(t, in("ann-2.msg"))); err != nil {
+		t.Fatalf("trustee 2's announcement: %v", err)
 	}
 }
 

@@ -1,13 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/hex"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
@@ -27,9 +32,17 @@ the election's secret key, and any threshold t of the n trustees decrypt the
 tally. Each step reads the messages of the step before as files and writes its
 own messages as files (*.msg), which the trustees exchange and the admin posts
 to the board (evote board post), or the step posts itself when given --board
-and the admin token. Every message is public; only the trustee's state file
-and key share are secret, and they are age-encrypted.
+and the admin token. Every message is public; only the trustee's signing key,
+state file and key share are secret, and they are age-encrypted.
 
+Each trustee signs every message it emits (steps 1 to 4) with its own Ed25519
+key, whose public half the manifest lists (trustees.keys, in index order); the
+board and every verifier refuse a message its sender did not sign, so no one
+else, the board's operator included, can speak for a trustee. The steps read
+the signing key from --signing-key (default trustee.sign, what keygen writes).
+
+  0. evote trustee keygen                    before the manifest: writes trustee.sign, trustee.pub
+                                             (the admin lists every trustee.pub: evote election init --trustee-key)
   1. evote trustee init --index i            writes trustee-i.state, ann-i.msg
   2. evote trustee deal ann-*.msg            writes deal-i.msg
   3. evote trustee verify deal-*.msg         writes complaint-i-j.msg for each bad share
@@ -39,14 +52,132 @@ and key share are secret, and they are age-encrypted.
   ... voting, evote board close ...
   7. evote trustee decrypt                   posts trustee i's partial decryption`,
 	}
-	c.AddCommand(trusteeInitCmd(g), trusteeDealCmd(g), trusteeVerifyCmd(g), trusteeAnswerCmd(g), trusteeFinalizeCmd(g), trusteeDecryptCmd(g))
+	c.AddCommand(trusteeKeygenCmd(g), trusteeInitCmd(g), trusteeDealCmd(g), trusteeVerifyCmd(g), trusteeAnswerCmd(g), trusteeFinalizeCmd(g), trusteeDecryptCmd(g))
 	return c
 }
 
 // trusteeFlags are the flags the ceremony steps share.
 type trusteeFlags struct {
-	manifest, state, dir string
-	bf                   boardFlags
+	manifest, state, dir, signingKey string
+	bf                               boardFlags
+}
+
+// defaultSigningKey is where keygen writes a trustee's signing key, and
+// where the ceremony steps look for it.
+const defaultSigningKey = "trustee.sign"
+
+// addSigning adds --signing-key, for the steps that emit messages.
+func (tf *trusteeFlags) addSigning(c *cobra.Command) {
+	c.Flags().StringVar(&tf.signingKey, "signing-key", defaultSigningKey,
+		"this trustee's Ed25519 signing key `FILE` (age-encrypted, from evote trustee keygen); it signs every message")
+}
+
+// loadSigningKey decrypts the signing key and checks that it is trustee
+// index's key in the manifest.
+func (tf *trusteeFlags) loadSigningKey(kr *secret.Keyring, m *ballot.Manifest, index int) (ed25519.PrivateKey, error) {
+	b, err := kr.ReadFile(tf.signingKey)
+	if err != nil {
+		return nil, fmt.Errorf("reading the signing key: %w", err)
+	}
+	key, err := parseSigningKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", tf.signingKey, err)
+	}
+	want := m.TrusteeKey(index)
+	if !bytes.Equal(key.Public().(ed25519.PublicKey), want) {
+		return nil, fmt.Errorf("this signing key (%s, public key %x) is not trustee %d's key in the manifest (%x); give trustee %d's key with --signing-key",
+			tf.signingKey, key.Public(), index, want, index)
+	}
+	return key, nil
+}
+
+// marshalSigningKey encodes a trustee's signing key as PKCS #8 PEM.
+func marshalSigningKey(key ed25519.PrivateKey) ([]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+}
+
+// parseSigningKey decodes what marshalSigningKey makes.
+func parseSigningKey(b []byte) (ed25519.PrivateKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PRIVATE KEY" {
+		return nil, fmt.Errorf("not a trustee signing key (want a PKCS #8 PEM Ed25519 key, as evote trustee keygen writes)")
+	}
+	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("not a trustee signing key: %w", err)
+	}
+	key, ok := k.(ed25519.PrivateKey)
+	if !ok {
+		return nil, fmt.Errorf("not a trustee signing key: a %T, not an Ed25519 key", k)
+	}
+	return key, nil
+}
+
+// readTrusteePub reads a trustee's public key file: 64 lower-case hex
+// digits on one line, as keygen writes it. It returns the hex.
+func readTrusteePub(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := strings.TrimSpace(string(b))
+	k, err := hex.DecodeString(s)
+	if err != nil || len(k) != ed25519.PublicKeySize || strings.ContainsAny(s, "\r\n") {
+		return "", fmt.Errorf("%s is not a trustee public key: want 64 hex digits on one line (the trustee.pub that evote trustee keygen writes)", path)
+	}
+	return hex.EncodeToString(k), nil
+}
+
+func trusteeKeygenCmd(g *globals) *cobra.Command {
+	var out, pub string
+	c := &cobra.Command{
+		Use:   "keygen",
+		Short: "Step 0: make this trustee's key for signing its ceremony messages",
+		Long: `keygen makes a fresh Ed25519 key pair, with which this trustee signs every
+key ceremony message it sends. Run it before the manifest exists: the private
+key is written age-encrypted (--out, with --passphrase-file, EVOTE_PASSPHRASE
+or --identity), the public key as hex on one line (--pub), and printed. Give
+the public key to the election admin, who lists every trustee's in the
+manifest, in trustee index order (evote election init --trustee-key). Keep the
+private key until the ceremony is over: the steps init, deal, verify and
+answer read it (--signing-key).`,
+		Example: `  EVOTE_PASSPHRASE=... evote trustee keygen --out trustee.sign --pub trustee.pub`,
+		Args:    args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			kr, err := g.keyring()
+			if err != nil {
+				return err
+			}
+			for _, f := range []string{out, pub} {
+				if _, err := os.Stat(f); err == nil {
+					return fmt.Errorf("%s exists; remove it first or choose another name", f)
+				}
+			}
+			pk, sk, err := ed25519.GenerateKey(rand.Reader)
+			if err != nil {
+				return err
+			}
+			enc, err := marshalSigningKey(sk)
+			if err != nil {
+				return err
+			}
+			if err := kr.WriteFile(out, enc, false); err != nil {
+				return err
+			}
+			if err := writeNew(pub, []byte(hex.EncodeToString(pk)+"\n"), 0o644, false); err != nil {
+				return err
+			}
+			g.printf("wrote %s (age-encrypted) and %s\n  public key %x\n", out, pub, pk)
+			return nil
+		},
+	}
+	c.Flags().StringVar(&out, "out", defaultSigningKey, "where to write the private signing key (age-encrypted)")
+	c.Flags().StringVar(&pub, "pub", "trustee.pub", "where to write the public key (hex, one line)")
+	return c
 }
 
 func (tf *trusteeFlags) add(c *cobra.Command) {
@@ -141,8 +272,9 @@ func trusteeInitCmd(g *globals) *cobra.Command {
 		Short: "Step 1: start a trustee; write its state and announcement",
 		Long: `init starts trustee --index of the manifest's n: it makes the key pair other
 trustees seal its shares to, writes its secret state (age-encrypted) and its
-announcement ann-INDEX.msg to publish.`,
-		Example: `  EVOTE_PASSPHRASE=... evote trustee init --index 1 --manifest manifest.json`,
+announcement ann-INDEX.msg to publish, signed with its signing key
+(--signing-key), which must be the one the manifest lists for --index.`,
+		Example: `  EVOTE_PASSPHRASE=... evote trustee init --index 1 --manifest manifest.json --signing-key trustee.sign`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m, err := tf.loadManifest()
@@ -153,6 +285,10 @@ announcement ann-INDEX.msg to publish.`,
 				return usagef("--index must be 1 to %d (the manifest's trustees)", m.Trustees.N)
 			}
 			kr, err := g.keyring()
+			if err != nil {
+				return err
+			}
+			sk, err := tf.loadSigningKey(kr, m, index)
 			if err != nil {
 				return err
 			}
@@ -168,10 +304,11 @@ announcement ann-INDEX.msg to publish.`,
 			}
 			g.printf("wrote %s (age-encrypted; keep it until the tally)\n", tf.state)
 			return tf.emit(cmd.Context(), g, []string{fmt.Sprintf("ann-%d.msg", index)},
-				[][]byte{record.Message(record.KindAnnouncement, ann.Marshal())})
+				[][]byte{record.Sign(m, sk, record.KindAnnouncement, ann.Marshal())})
 		},
 	}
 	tf.add(c)
+	tf.addSigning(c)
 	c.Flags().IntVar(&index, "index", 0, "this trustee's index, 1 to n")
 	return c
 }
@@ -204,6 +341,10 @@ again gives the same deal.`,
 			if err != nil {
 				return err
 			}
+			sk, err := tf.loadSigningKey(kr, m, tr.Index())
+			if err != nil {
+				return err
+			}
 			if len(cer.Anns) != m.Trustees.N {
 				return usagef("deal needs all %d announcements; got %d", m.Trustees.N, len(cer.Anns))
 			}
@@ -215,10 +356,11 @@ again gives the same deal.`,
 				return err
 			}
 			return tf.emit(cmd.Context(), g, []string{fmt.Sprintf("deal-%d.msg", tr.Index())},
-				[][]byte{record.Message(record.KindDeal, d.Marshal())})
+				[][]byte{record.Sign(m, sk, record.KindDeal, d.Marshal())})
 		},
 	}
 	tf.add(c)
+	tf.addSigning(c)
 	return c
 }
 
@@ -229,8 +371,9 @@ func trusteeVerifyCmd(g *globals) *cobra.Command {
 		Short: "Step 3: check the shares dealt to this trustee; write complaints",
 		Long: `verify opens this trustee's share from every deal and checks it against the
 dealer's commitments. For each share that does not open or does not match it
-writes complaint-INDEX-DEALER.msg, to publish; the accused dealer must then
-answer it in public (evote trustee answer) or be disqualified.`,
+writes complaint-INDEX-DEALER.msg, signed with this trustee's signing key, to
+publish; the accused dealer must then answer it in public (evote trustee
+answer) or be disqualified.`,
 		Example: `  evote trustee verify --state trustee-1.state deal-1.msg deal-2.msg deal-3.msg`,
 		Args:    args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, files []string) error {
@@ -250,6 +393,10 @@ answer it in public (evote trustee answer) or be disqualified.`,
 			if err != nil {
 				return err
 			}
+			sk, err := tf.loadSigningKey(kr, m, tr.Index())
+			if err != nil {
+				return err
+			}
 			cs, err := tr.Verify(cer.Deals)
 			if err != nil {
 				return err
@@ -259,12 +406,13 @@ answer it in public (evote trustee answer) or be disqualified.`,
 			var msgs [][]byte
 			for _, cm := range cs {
 				names = append(names, fmt.Sprintf("complaint-%d-%d.msg", cm.Accuser, cm.Accused))
-				msgs = append(msgs, record.Message(record.KindComplaint, cm.Marshal()))
+				msgs = append(msgs, record.Sign(m, sk, record.KindComplaint, cm.Marshal()))
 			}
 			return tf.emit(cmd.Context(), g, names, msgs)
 		},
 	}
 	tf.add(c)
+	tf.addSigning(c)
 	return c
 }
 
@@ -274,9 +422,12 @@ func trusteeAnswerCmd(g *globals) *cobra.Command {
 		Use:   "answer [COMPLAINT...]",
 		Short: "Step 4: answer complaints against this trustee",
 		Long: `answer reveals, in public, the share this trustee dealt to each trustee that
-complained about it, as answer-INDEX-ACCUSER.msg. Anyone can check an answered
-share against the commitments; a dealer that does not answer is disqualified.
-With no complaint against it, a trustee has nothing to do.`,
+complained about it, as answer-INDEX-ACCUSER.msg, signed with this trustee's
+signing key. Anyone can check an answered share against the commitments; a
+dealer that does not answer is disqualified. With no complaint against it, a
+trustee has nothing to do. With t or more complaints against it, it answers
+none: t revealed shares would publish its secret contribution to the election
+key, so it is disqualified instead.`,
 		Example: `  evote trustee answer --state trustee-2.state complaint-*.msg`,
 		Args:    args(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, files []string) error {
@@ -296,6 +447,10 @@ With no complaint against it, a trustee has nothing to do.`,
 			if err != nil {
 				return err
 			}
+			sk, err := tf.loadSigningKey(kr, m, tr.Index())
+			if err != nil {
+				return err
+			}
 			as, err := tr.Answer(cer.Complaints)
 			if err != nil {
 				return err
@@ -305,12 +460,13 @@ With no complaint against it, a trustee has nothing to do.`,
 			var msgs [][]byte
 			for _, a := range as {
 				names = append(names, fmt.Sprintf("answer-%d-%d.msg", a.Dealer, a.Recipient))
-				msgs = append(msgs, record.Message(record.KindAnswer, a.Marshal()))
+				msgs = append(msgs, record.Sign(m, sk, record.KindAnswer, a.Marshal()))
 			}
 			return tf.emit(cmd.Context(), g, names, msgs)
 		},
 	}
 	tf.add(c)
+	tf.addSigning(c)
 	return c
 }
 

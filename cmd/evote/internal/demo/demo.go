@@ -9,8 +9,10 @@ package demo
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -124,10 +126,21 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Each trustee's key for signing its ceremony messages, which the
+	// manifest names (evote trustee keygen, in a deployment).
+	var trusteePubs []string
+	var trusteeKeys []ed25519.PrivateKey
+	for range 3 {
+		pub, priv, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		trusteePubs, trusteeKeys = append(trusteePubs, hex.EncodeToString(pub)), append(trusteeKeys, priv)
+	}
 	m, err := ballot.NewManifest(ballot.Manifest{
 		Version: 1, ElectionID: id, Title: "evote demo election",
 		Questions: append([]ballot.Question{Motion}, o.Questions...),
-		Trustees:  ballot.Trustees{N: 3, T: 2}, IssuerKey: issKey.Public().Bytes(),
+		Trustees:  ballot.Trustees{N: 3, T: 2, Keys: trusteePubs}, IssuerKey: issKey.Public().Bytes(),
 		Revoting: ballot.RevotingRefuse,
 	})
 	if err != nil {
@@ -188,7 +201,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 
 	// The key ceremony.
 	start = time.Now()
-	shares, err := ceremony(ctx, admin, m)
+	shares, err := ceremony(ctx, admin, m, trusteeKeys)
 	if err != nil {
 		return nil, fmt.Errorf("key ceremony: %w", err)
 	}
@@ -290,9 +303,10 @@ func serve(ctx context.Context, wg *sync.WaitGroup, name string, h http.Handler)
 	}
 }
 
-// ceremony runs the key ceremony among three trustees, each message
-// posted through the board's HTTP API, and returns the key shares.
-func ceremony(ctx context.Context, c *board.Client, m *ballot.Manifest) ([]*dkg.KeyShare, error) {
+// ceremony runs the key ceremony among three trustees, each message signed
+// with its sender's key (keys[index-1]) and posted through the board's HTTP
+// API, and returns the key shares.
+func ceremony(ctx context.Context, c *board.Client, m *ballot.Manifest, keys []ed25519.PrivateKey) ([]*dkg.KeyShare, error) {
 	n, t := m.Trustees.N, m.Trustees.T
 	var trs []*dkg.Trustee
 	var anns []*dkg.Announcement
@@ -302,7 +316,7 @@ func ceremony(ctx context.Context, c *board.Client, m *ballot.Manifest) ([]*dkg.
 			return nil, err
 		}
 		trs, anns = append(trs, tr), append(anns, ann)
-		if _, err := c.PostCeremony(ctx, record.Message(record.KindAnnouncement, ann.Marshal())); err != nil {
+		if _, err := c.PostCeremony(ctx, record.Sign(m, keys[i-1], record.KindAnnouncement, ann.Marshal())); err != nil {
 			return nil, err
 		}
 	}
@@ -313,7 +327,7 @@ func ceremony(ctx context.Context, c *board.Client, m *ballot.Manifest) ([]*dkg.
 			return nil, err
 		}
 		deals = append(deals, d)
-		if _, err := c.PostCeremony(ctx, record.Message(record.KindDeal, d.Marshal())); err != nil {
+		if _, err := c.PostCeremony(ctx, record.Sign(m, keys[tr.Index()-1], record.KindDeal, d.Marshal())); err != nil {
 			return nil, err
 		}
 	}
@@ -325,7 +339,7 @@ func ceremony(ctx context.Context, c *board.Client, m *ballot.Manifest) ([]*dkg.
 		}
 		for _, cm := range cs {
 			complaints = append(complaints, cm)
-			if _, err := c.PostCeremony(ctx, record.Message(record.KindComplaint, cm.Marshal())); err != nil {
+			if _, err := c.PostCeremony(ctx, record.Sign(m, keys[cm.Accuser-1], record.KindComplaint, cm.Marshal())); err != nil {
 				return nil, err
 			}
 		}
@@ -338,7 +352,7 @@ func ceremony(ctx context.Context, c *board.Client, m *ballot.Manifest) ([]*dkg.
 		}
 		for _, a := range as {
 			answers = append(answers, a)
-			if _, err := c.PostCeremony(ctx, record.Message(record.KindAnswer, a.Marshal())); err != nil {
+			if _, err := c.PostCeremony(ctx, record.Sign(m, keys[a.Dealer-1], record.KindAnswer, a.Marshal())); err != nil {
 				return nil, err
 			}
 		}
