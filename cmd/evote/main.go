@@ -153,6 +153,7 @@ Start with "evote demo": a whole election on this machine in seconds.`,
 	root.AddCommand(
 		electionCmd(g), issuerCmd(g), boardCmd(g), trusteeCmd(g),
 		voteCmd(g), receiptCmd(g), tallyCmd(g), verifyCmd(g), demoCmd(g),
+		benchCmd(g), loadtestCmd(g),
 	)
 	return root
 }

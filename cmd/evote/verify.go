@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"os"
+	"syscall"
+	"time"
 
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/verify"
@@ -12,7 +15,7 @@ import (
 
 func verifyCmd(g *globals) *cobra.Command {
 	var boardKey string
-	var incomplete, quiet bool
+	var incomplete, quiet, stats bool
 	var workers int
 	c := &cobra.Command{
 		Use:   "verify RECORD",
@@ -41,8 +44,17 @@ the election published (board.vkey).`,
 			}
 			defer f.Close()
 			p := ops.NewProgress(g.stderr, g.showProgress(), "verifying", "bytes")
-			rep, verr := verify.Record(f, key, verify.Options{AllowIncomplete: incomplete, Workers: workers, Progress: p.Set})
+			start := time.Now()
+			rep, verr := verify.Record(bufio.NewReaderSize(f, 1<<20), key, verify.Options{AllowIncomplete: incomplete, Workers: workers, Progress: p.Set})
+			took := time.Since(start)
 			p.Done()
+			if stats {
+				// Peak resident memory of this process (Linux reports KiB).
+				var ru syscall.Rusage
+				syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+				defer g.logf("verify: %d ballots in %.2f s, %.0f ballots/s, peak memory %.0f MiB\n",
+					rep.Ballots, took.Seconds(), float64(rep.Ballots)/took.Seconds(), float64(ru.Maxrss)/1024)
+			}
 			var ve *verify.Error
 			if verr != nil && !errors.As(verr, &ve) {
 				return verr
@@ -76,5 +88,6 @@ the election published (board.vkey).`,
 	c.Flags().BoolVar(&incomplete, "allow-incomplete", false, "accept a record that stops before its result (still open, or not yet tallied)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only failing checks")
 	c.Flags().IntVar(&workers, "workers", 0, "goroutines verifying ballots (0: one per core)")
+	c.Flags().BoolVar(&stats, "stats", false, "print the time taken, ballots per second and peak memory on stderr")
 	return c
 }

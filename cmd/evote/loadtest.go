@@ -1,0 +1,164 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/evote/evote/board"
+	"github.com/evote/evote/cmd/evote/internal/ops"
+	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/loadtest"
+	"github.com/spf13/cobra"
+)
+
+func loadtestCmd(g *globals) *cobra.Command {
+	var issuerURL, rollFile, preset string
+	var bf boardFlags
+	var ballots, eligible, conns int
+	var rate float64
+	var local, asJSON bool
+	c := &cobra.Command{
+		Use:   "loadtest",
+		Short: "Drive an issuer and a board with many voters at once, and measure them",
+		Long: `loadtest plays many voters against an issuer and a board over HTTP: each voter
+gets a token (timed: tokens per second), every ballot is then encrypted in
+advance so the load generator takes as little CPU from the services as it
+can, and the ballots are cast from --connections concurrent connections, flat
+out or at --rate ballots per second. Each cast is timed from its release to a
+checked receipt (tracking code, board signature, inclusion proof); it reports
+throughput and the p50, p99 and p99.9 latencies.
+
+Against running services, give --issuer, --board, --board-key and --roll (the
+roll CSV with enrolment codes, as evote issuer roll writes it); each voter of
+the roll votes once, so use a fresh roll for each run. With --local, loadtest
+starts its own issuer and board in this process on loopback.
+
+--preset rousseau-2019 replays the busiest day of the platform evote
+replaces (3 September 2019): 117,194 eligible voters and 79,634 ballots, its
+first two hours' peak of 29,781 ballots compressed into as short a time as the
+machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
+		Example: `  evote loadtest --local --ballots 5000
+  evote loadtest --local --ballots 20000 --rate 1200 --json
+  evote loadtest --local --preset rousseau-2019
+  evote loadtest --issuer http://127.0.0.1:8081 --board http://127.0.0.1:8080 --board-key board.vkey --roll roll.csv`,
+		Args: args(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ctx := cmd.Context()
+			switch preset {
+			case "":
+			case loadtest.Rousseau2019.Name:
+				eligible, ballots = loadtest.Rousseau2019.Eligible, loadtest.Rousseau2019.Ballots
+			default:
+				return usagef("unknown --preset %q; the one preset is %s", preset, loadtest.Rousseau2019.Name)
+			}
+			if ballots < 1 || conns < 1 || rate < 0 {
+				return usagef("--ballots and --connections must be at least 1, --rate at least 0")
+			}
+			var cfg loadtest.Config
+			if local {
+				if eligible < ballots {
+					eligible = ballots
+				}
+				g.logf("starting an issuer with %d eligible voters and a board on loopback...\n", eligible)
+				site, err := loadtest.StartLocal(ctx, eligible, ballots, conns)
+				if err != nil {
+					return err
+				}
+				defer site.Stop()
+				cfg = site.Config
+			} else {
+				if issuerURL == "" || rollFile == "" {
+					return usagef("give --issuer, --board, --board-key and --roll, or --local")
+				}
+				if bf.url == "" {
+					return usagef("--board URL is required")
+				}
+				key, err := ops.BoardKey(bf.key)
+				if err != nil {
+					return usageError{err}
+				}
+				voters, err := readRoll(rollFile, ballots)
+				if err != nil {
+					return err
+				}
+				hc := loadtest.HTTPClient(conns)
+				cfg = loadtest.Config{Issuer: issuer.NewClient(issuerURL, hc), Board: board.NewClient(bf.url, hc), BoardKey: key, Voters: voters}
+			}
+			cfg.Connections, cfg.Rate = conns, rate
+			bars := map[string]*ops.Progress{}
+			cfg.Progress = func(phase string, done, total int) {
+				p, ok := bars[phase]
+				if !ok {
+					p = ops.NewProgress(g.stderr, g.showProgress(), phase, "")
+					bars[phase] = p
+				}
+				p.Set(uint64(done), uint64(total))
+			}
+			rep, err := loadtest.Run(ctx, cfg)
+			for _, p := range bars {
+				p.Done()
+			}
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				enc := json.NewEncoder(g.stdout)
+				enc.SetIndent("", "  ")
+				return enc.Encode(rep)
+			}
+			g.printf("tokens   %d issued in %.1f s: %.0f tokens/s\n", rep.Tokens, rep.IssueSeconds, rep.TokensPerS)
+			target := "flat out"
+			if rep.TargetRate > 0 {
+				target = fmt.Sprintf("at %.0f/s", rep.TargetRate)
+			}
+			g.printf("ballots  %d cast %s over %d connections in %.1f s: %.0f ballots/s, %d errors\n",
+				rep.Ballots, target, rep.Connections, rep.CastSeconds, rep.BallotsPerS, rep.Errors)
+			g.printf("latency  p50 %v  p99 %v  p99.9 %v (release to checked receipt)\n",
+				rep.P50.Round(time.Microsecond*100), rep.P99.Round(time.Microsecond*100), rep.P999.Round(time.Microsecond*100))
+			if rep.Errors > 0 {
+				return fmt.Errorf("%d of %d casts failed; the first: %s", rep.Errors, rep.Ballots, rep.FirstError)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&issuerURL, "issuer", "", "the issuer's `URL`")
+	bf.add(c, false, true)
+	f.StringVar(&rollFile, "roll", "", "the roll `CSV` with enrolment codes (voter_id,enrolment_code)")
+	f.BoolVar(&local, "local", false, "start an issuer and a board in this process instead")
+	f.IntVar(&ballots, "ballots", 2000, "number of voters who vote")
+	f.IntVar(&eligible, "eligible", 0, "with --local, voters on the roll (default: --ballots)")
+	f.IntVar(&conns, "connections", 64, "concurrent connections casting")
+	f.Float64Var(&rate, "rate", 0, "ballots per second to cast at; 0 casts flat out")
+	f.StringVar(&preset, "preset", "", "replay a known day: "+loadtest.Rousseau2019.Name)
+	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
+	return c
+}
+
+// readRoll reads the first n voters of a roll CSV with codes.
+func readRoll(path string, n int) ([]loadtest.Voter, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if len(recs) < 2 || len(recs[0]) != 2 || recs[0][0] != "voter_id" {
+		return nil, fmt.Errorf("%s: not a roll with codes (header voter_id,enrolment_code)", path)
+	}
+	recs = recs[1:]
+	if len(recs) < n {
+		return nil, fmt.Errorf("%s holds %d voters, fewer than --ballots %d", path, len(recs), n)
+	}
+	var out []loadtest.Voter
+	for _, r := range recs[:n] {
+		out = append(out, loadtest.Voter{ID: r[0], Code: r[1]})
+	}
+	return out, nil
+}
