@@ -150,29 +150,29 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	var errs atomic.Int64
 	var firstErr atomic.Value
 	var next atomic.Int64
-	var tick <-chan time.Time
-	if cfg.Rate > 0 {
-		t := time.NewTicker(time.Duration(float64(time.Second) / cfg.Rate))
-		defer t.Stop()
-		tick = t.C
-	}
 	// At a fixed rate, a dispatcher releases one ballot a tick and latency
 	// is measured from the scheduled time, so a board that falls behind
 	// shows in it; flat out, each cast is timed from when it is sent.
 	release := make(chan time.Time, len(items))
 	go func() {
 		defer close(release)
-		for range items {
-			if tick != nil {
+		begin := time.Now()
+		for i := range items {
+			if cfg.Rate <= 0 {
+				release <- time.Time{} // flat out: timed from when a connection sends it
+				continue
+			}
+			// Ballot i is due at begin + i/rate, whether or not the ones
+			// before it were cast in time (no coordinated omission).
+			at := begin.Add(time.Duration(float64(i) / cfg.Rate * float64(time.Second)))
+			if d := time.Until(at); d > 0 {
 				select {
 				case <-ctx.Done():
 					return
-				case t := <-tick:
-					release <- t
+				case <-time.After(d):
 				}
-			} else {
-				release <- time.Time{} // flat out: timed from when a connection sends it
 			}
+			release <- at
 		}
 	}()
 	start = time.Now()
