@@ -432,3 +432,29 @@ func FuzzParseManifest(f *testing.F) {
 		ParseManifest(in)
 	})
 }
+
+func TestCiphertextsMatchParse(t *testing.T) {
+	te := newElection(t, yesNo, pickOne3, upTo3, exact2)
+	raw := newVoter(t, te).cast(t, te, []int{1}, []int{2}, []int{0, 4, 9}, []int{1, 3}).Bytes()
+	b, err := Parse(te.Election, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cts, err := Ciphertexts(te.Election, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for qi, q := range b.Questions {
+		if len(cts[qi]) != len(q.Choices) {
+			t.Fatalf("question %d: %d ciphertexts, Parse found %d", qi, len(cts[qi]), len(q.Choices))
+		}
+		for c := range q.Choices {
+			if !bytes.Equal(cts[qi][c].Bytes(), q.Choices[c].Bytes()) {
+				t.Fatalf("question %d choice %d differs from Parse's", qi, c)
+			}
+		}
+	}
+	if _, err := Ciphertexts(te.Election, raw[:len(raw)-1]); err == nil {
+		t.Fatal("a short ballot was accepted")
+	}
+}

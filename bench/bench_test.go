@@ -34,7 +34,7 @@ func TestRun(t *testing.T) {
 
 func TestMakeRecord(t *testing.T) {
 	path := t.TempDir() + "/r.evr"
-	vkey, err := MakeRecord(context.Background(), path, 30, nil)
+	vkey, _, err := MakeRecord(context.Background(), path, 30, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/sim"
@@ -18,19 +19,21 @@ import (
 // exports its record to path. It returns the board's verifier key, with
 // which evote verify checks the file. Making a record costs far more than
 // verifying it: each ballot needs an RSA blind signature and its proofs.
-func MakeRecord(ctx context.Context, path string, n int, progress func(done, total int)) (vkey string, err error) {
+// It also returns how long the tally took: close, the board's aggregate,
+// two trustees' partial decryptions, their combination and the result.
+func MakeRecord(ctx context.Context, path string, n int, progress func(done, total int)) (vkey string, tallySeconds float64, err error) {
 	dir, err := os.MkdirTemp("", "evote-record-")
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer os.RemoveAll(dir)
 	isk, err := token.GenerateKey(2048)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	e, err := sim.New(sim.Options{Dir: filepath.Join(dir, "board"), Issuer: isk})
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	defer e.Close()
 	var next, done atomic.Int64
@@ -61,23 +64,25 @@ func MakeRecord(ctx context.Context, path string, n int, progress func(done, tot
 	}
 	wg.Wait()
 	if first != nil {
-		return "", first
+		return "", 0, first
 	}
+	start := time.Now()
 	if _, err := e.Tally(); err != nil {
-		return "", err
+		return "", 0, err
 	}
+	tallySeconds = time.Since(start).Seconds()
 	f, err := os.Create(path)
 	if err != nil {
-		return "", err
+		return "", 0, err
 	}
 	w := bufio.NewWriterSize(f, 1<<20)
 	if err := e.Log.Export(w); err != nil {
 		f.Close()
-		return "", err
+		return "", 0, err
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
-		return "", err
+		return "", 0, err
 	}
-	return e.VKey, f.Close()
+	return e.VKey, tallySeconds, f.Close()
 }

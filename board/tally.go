@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/store"
@@ -37,27 +39,60 @@ func (b *Board) Aggregate() (*tally.Aggregate, error) {
 		return nil, ErrNotClosed
 	}
 	e := b.Election()
-	ag := tally.NewAggregator(e)
-	for i := uint64(1); i < closeIdx; i++ {
-		leaf, err := b.log.Leaf(i)
-		if err != nil {
-			return nil, err
-		}
-		if store.EntryType(leaf[0]) != store.Ballot {
+	// Workers decode ciphertexts (the ballots were verified when admitted)
+	// while this goroutine reads the log, and their sums merge at the end.
+	workers := runtime.GOMAXPROCS(0)
+	jobs := make(chan []byte, 4*workers)
+	aggs := make([]*tally.Aggregator, workers)
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		aggs[w] = tally.NewAggregator(e)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for raw := range jobs {
+				cts, err := ballot.Ciphertexts(e, raw)
+				if err != nil {
+					errs[w] = err
+					continue
+				}
+				aggs[w].AddCiphertexts(cts)
+			}
+		}()
+	}
+	var readErr error
+	for i := uint64(1); i < closeIdx && readErr == nil; i++ {
+		var leaf []byte
+		if leaf, readErr = b.log.Leaf(i); readErr != nil || store.EntryType(leaf[0]) != store.Ballot {
 			continue
 		}
-		bl, err := ballot.Parse(e, leaf[1:])
-		if err != nil {
-			return nil, fmt.Errorf("board: ballot entry %d no longer parses: %w", i, err)
-		}
+		body := leaf[1:]
 		// The token's key points at the ballot that counts: its only one,
-		// or under last-ballot-counts its last one.
-		if last, ok, err := b.log.Lookup(tokenKey(bl.TokenKey.Bytes())); err != nil {
-			return nil, err
-		} else if !ok || last != i {
+		// or under last-ballot-counts its last one. The key sits at a fixed
+		// place in every ballot (SPEC.md §6).
+		last, ok, err := b.log.Lookup(tokenKey(body[33:65]))
+		if err != nil {
+			readErr = err
 			continue
 		}
-		ag.Add(bl)
+		if ok && last == i {
+			jobs <- body
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	if readErr != nil {
+		return nil, readErr
+	}
+	for _, err := range errs {
+		if err != nil {
+			return nil, fmt.Errorf("board: a stored ballot no longer decodes: %w", err)
+		}
+	}
+	ag := aggs[0]
+	for _, o := range aggs[1:] {
+		ag.Merge(o)
 	}
 	agg := ag.Aggregate()
 	b.mu.Lock()

@@ -30,10 +30,9 @@ import (
 
 // Aggregator accumulates counted ballots. It is not safe for concurrent use.
 type Aggregator struct {
-	e       *ballot.Election
-	n       uint64
-	a, b    [][]*ristretto255.Element
-	counted map[string]bool
+	e    *ballot.Election
+	n    uint64
+	a, b [][]*ristretto255.Element
 }
 
 // NewAggregator returns an empty aggregate for e.
@@ -53,11 +52,33 @@ func NewAggregator(e *ballot.Election) *Aggregator {
 // Add counts a verified ballot. The caller decides which ballots count
 // (under the last-ballot-counts policy, only each token's last one).
 func (ag *Aggregator) Add(b *ballot.Ballot) {
-	ag.n++
+	cts := make([][]*elgamal.Ciphertext, len(b.Questions))
 	for qi, q := range b.Questions {
-		for ci, ct := range q.Choices {
+		cts[qi] = q.Choices
+	}
+	ag.AddCiphertexts(cts)
+}
+
+// AddCiphertexts counts a verified ballot given by its ciphertexts
+// (ballot.Ciphertexts), question by question.
+func (ag *Aggregator) AddCiphertexts(cts [][]*elgamal.Ciphertext) {
+	ag.n++
+	for qi, q := range cts {
+		for ci, ct := range q {
 			ag.a[qi][ci].Add(ag.a[qi][ci], ct.A())
 			ag.b[qi][ci].Add(ag.b[qi][ci], ct.B())
+		}
+	}
+}
+
+// Merge adds the ballots counted by o, an aggregator of the same election
+// (for aggregating on several cores at once).
+func (ag *Aggregator) Merge(o *Aggregator) {
+	ag.n += o.n
+	for qi := range ag.a {
+		for ci := range ag.a[qi] {
+			ag.a[qi][ci].Add(ag.a[qi][ci], o.a[qi][ci])
+			ag.b[qi][ci].Add(ag.b[qi][ci], o.b[qi][ci])
 		}
 	}
 }
