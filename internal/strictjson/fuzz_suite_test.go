@@ -1,0 +1,47 @@
+package strictjson
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// FuzzDecode checks Decode never panics, accepts only one valid JSON
+// value, and that what it accepts encodes back to JSON it accepts again
+// with the same meaning.
+func FuzzDecode(f *testing.F) {
+	f.Add([]byte(`{"ballots":3,"counts":[[2,1]]}`))
+	f.Add([]byte(`{"ballots":3,"Ballots":4}`))
+	f.Add([]byte(`{"ballots":3} {}`))
+	f.Add([]byte(`{"ballots":3}]`))
+	f.Add([]byte(`{"name":"\u00e9","tags":["a"],"sub":{"x":1}}`))
+	type sub struct {
+		X int `json:"x"`
+	}
+	type value struct {
+		Ballots uint64     `json:"ballots,omitempty"`
+		Counts  [][]uint64 `json:"counts,omitempty"`
+		Name    string     `json:"name,omitempty"`
+		Tags    []string   `json:"tags,omitempty"`
+		Sub     *sub       `json:"sub,omitempty"`
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var v value
+		if err := Decode(b, &v); err != nil {
+			return
+		}
+		if !json.Valid(b) {
+			t.Fatalf("accepted invalid JSON %q", b)
+		}
+		again, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var w value
+		if err := Decode(again, &w); err != nil {
+			t.Fatalf("re-encoding %q of accepted %q is refused: %v", again, b, err)
+		}
+		if again2, _ := json.Marshal(w); string(again2) != string(again) {
+			t.Fatalf("meaning changed: %s then %s", again, again2)
+		}
+	})
+}
