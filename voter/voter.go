@@ -248,3 +248,63 @@ func ParseReceipt(b []byte) (*Receipt, error) {
 	}
 	return &r, nil
 }
+
+// ErrSplitView means two checkpoints, both signed by the board key, cannot
+// be of one history: the board has shown different logs to different
+// clients (or rewritten its log). The two signed checkpoints are the
+// evidence.
+var ErrSplitView = errors.New("voter: the board signed two checkpoints that are not of one history (a split view)")
+
+// CompareCheckpoints checks that two checkpoints of the same board, as two
+// clients were shown them, are of one history: of equal size they must have
+// equal roots; otherwise proof must show that the smaller tree is a prefix of
+// the larger (a consistency proof from the smaller size to the larger; nil
+// for equal sizes). An error wraps ErrSplitView. Clients that compare the
+// checkpoints they were given (gossip) catch a board that serves two
+// histories, since it cannot make such a proof for them.
+func CompareCheckpoints(a, b *store.Checkpoint, proof tlog.TreeProof) error {
+	if a.Origin != b.Origin {
+		return fmt.Errorf("voter: checkpoints of two different logs, %q and %q", a.Origin, b.Origin)
+	}
+	if a.Size > b.Size {
+		a, b = b, a
+	}
+	if a.Size == b.Size {
+		if a.Hash != b.Hash {
+			return fmt.Errorf("%w: two checkpoints of size %d with different root hashes %x and %x", ErrSplitView, a.Size, a.Hash[:8], b.Hash[:8])
+		}
+		return nil
+	}
+	if err := store.VerifyConsistency(a, b, proof); err != nil {
+		return fmt.Errorf("%w: %v", ErrSplitView, err)
+	}
+	return nil
+}
+
+// CheckConsistent compares a checkpoint someone else was shown (another
+// voter, an auditor, a monitor), signed by the board key, with the board's
+// newest checkpoint as this client sees it, asking the board for the
+// consistency proof between them. It returns this client's checkpoint. An
+// error wrapping ErrSplitView means the board showed the two clients
+// different histories.
+func (c *Client) CheckConsistent(ctx context.Context, otherSigned []byte) (*store.Checkpoint, error) {
+	other, err := store.ParseCheckpoint(otherSigned, c.BoardKey)
+	if err != nil {
+		return nil, fmt.Errorf("voter: the other checkpoint: %w", err)
+	}
+	mine, err := c.checkpoint(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	var proof tlog.TreeProof
+	if other.Size != mine.Size {
+		lo, hi := min(other.Size, mine.Size), max(other.Size, mine.Size)
+		if proof, err = c.Board.Consistency(ctx, lo, hi); err != nil {
+			return nil, fmt.Errorf("%w: the board cannot prove its checkpoint of size %d consistent with the one of size %d: %v", ErrSplitView, lo, hi, err)
+		}
+	}
+	if err := CompareCheckpoints(mine, other, proof); err != nil {
+		return nil, err
+	}
+	return mine, nil
+}

@@ -46,7 +46,8 @@ type Election struct {
 	Board    *board.Board
 	Log      *bolt.Log
 	Verifier note.Verifier
-	VKey     string // the board's note verifier key
+	VKey     string      // the board's note verifier key
+	Signer   note.Signer // the board's checkpoint key, for tests that play a lying board
 	Issuer   *token.PrivateKey
 	Trustees []*dkg.Trustee
 	Shares   []*dkg.KeyShare
@@ -83,7 +84,7 @@ func New(o Options) (*Election, error) {
 		return nil, err
 	}
 	id, _ := ballot.NewElectionID(rand.Reader)
-	e := &Election{Log: log, Verifier: verifier, VKey: vkey, Issuer: o.Issuer}
+	e := &Election{Log: log, Verifier: verifier, VKey: vkey, Signer: signer, Issuer: o.Issuer}
 	var keys []string
 	for i := 0; i < o.N; i++ {
 		pub, priv, err := ed25519.GenerateKey(rand.Reader)
