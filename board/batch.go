@@ -37,6 +37,11 @@ func (v *verifier) verify(e *ballot.Election, b *ballot.Ballot) error {
 		}
 	})
 	done := make(chan error, 1)
+	// The queue is bounded, and so is the wait on it: every caller is a
+	// cast the HTTP handler admitted through its gate of MaxInFlight slots
+	// (default service.DefaultMaxInFlight = 4 × maxVerifyBatch, the
+	// queue's capacity, so this send does not block at all), and a cast
+	// beyond the gate is refused with 503 before it gets here.
 	v.in <- verifyReq{e, b, done}
 	return <-done
 }

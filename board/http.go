@@ -12,7 +12,10 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"time"
 
+	"github.com/evote/evote/internal/ratelimit"
+	"github.com/evote/evote/internal/service"
 	"github.com/evote/evote/store"
 )
 
@@ -31,6 +34,20 @@ const (
 	PathOpen        = "/v1/admin/open"
 	PathClose       = "/v1/admin/close"
 	PathResult      = "/v1/admin/result"
+	PathHealth      = service.PathHealth
+	PathMetrics     = service.PathMetrics
+)
+
+// Rate-limit defaults for the board's command line (evote board serve).
+// One voter posts one ballot, but many voters may share an address (a
+// campus, a company, a carrier's NAT), and the load test casts thousands a
+// second from one: so the per-address limit is set above what one board on
+// a small machine can accept at all (about 5,000 casts/s on 2 cores). It
+// stops one address from taking a bigger machine's whole capacity; overload
+// as such is the in-flight bound's job (503), not the rate limit's.
+const (
+	DefaultRatePerSecond = 10000
+	DefaultBurst         = 20000
 )
 
 // MaxBodyBytes bounds every POST body; a ballot, a ceremony message and a
@@ -68,16 +85,52 @@ type HandlerConfig struct {
 	// AdminToken authorises the /v1/admin/ endpoints (Authorization:
 	// Bearer <token>). Empty disables them.
 	AdminToken string
-	// Logger receives request errors; nil discards them. No voter
-	// identifier ever reaches the board, so none can be logged.
+	// Logger receives one line per request (method, path, status,
+	// duration, bytes) and request errors; nil discards them. No voter
+	// identifier ever reaches the board, and neither ballot bytes nor
+	// token keys nor client addresses are logged.
 	Logger *slog.Logger
+	// RatePerSecond and Burst set the token bucket each client address has
+	// for the POST endpoints (429 with Retry-After beyond it). 0 means no
+	// limit; Burst 0 means twice the rate. The command line's default is
+	// [DefaultRatePerSecond].
+	RatePerSecond float64
+	Burst         int
+	// ClientIP returns the address requests are limited by. nil means the
+	// host of Request.RemoteAddr; behind a reverse proxy, supply one that
+	// reads the proxy's header, and only trust that header from the proxy.
+	ClientIP func(*http.Request) string
+	// Now is the rate limit's clock; nil means time.Now.
+	Now func() time.Time
+	// MaxInFlight bounds the casts being worked on at once: beyond it a
+	// cast is answered 503 with Retry-After: 1 at once, never queued. 0
+	// means [service.DefaultMaxInFlight]; negative, no bound.
+	MaxInFlight int
 }
 
 type handler struct {
-	b     *Board
-	admin []byte
-	log   *slog.Logger
+	b        *Board
+	admin    []byte
+	log      *slog.Logger
+	svc      *service.Service
+	limit    *ratelimit.Limiter
+	clientIP func(*http.Request) string
+	gate     *service.Gate
+	casts    *service.CounterVec
+	castTime *service.Histogram
 }
+
+// Cast outcomes, the result label of evote_board_casts_total.
+const (
+	castAccepted     = "accepted"
+	castAlreadyVoted = "already_voted"
+	castInvalid      = "invalid"
+	castClosed       = "closed"
+	castNotOpen      = "not_open"
+	castOverloaded   = "overloaded"
+	castRateLimited  = "rate_limited"
+	castError        = "error"
+)
 
 // NewHandler returns the board's HTTP API:
 //
@@ -91,16 +144,53 @@ type handler struct {
 //	GET  /v1/export                        the whole record (store's export format)
 //	POST /v1/partials                      a trustee's partial decryption -> 201 IndexResponse
 //	POST /v1/admin/ceremony|open|close|result  (bearer token) -> 201 IndexResponse
+//	GET  /healthz                          200 "ok" when the log answers, else 503
+//	GET  /metrics                          Prometheus text format
 //
 // Errors are JSON ErrorResponse: 400 malformed or invalid, 401 missing admin
 // token, 403 wrong phase, 404, 405, 409 token already voted, 413 too large,
-// 415 wrong content type, 500.
+// 415 wrong content type, 429 rate limited (Retry-After), 500, 503 too many
+// casts in flight (Retry-After: 1).
+//
+// The metrics (all prefixed evote_board_): http_requests_total{endpoint,
+// code}, http_requests_in_flight, casts_total{result} (accepted,
+// already_voted, invalid, closed, not_open, overloaded, rate_limited,
+// error), cast_duration_seconds (histogram), log_entries.
 func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
-	h := &handler{b: b, admin: []byte(cfg.AdminToken), log: cfg.Logger}
+	h := &handler{b: b, admin: []byte(cfg.AdminToken), log: cfg.Logger, clientIP: cfg.ClientIP}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
+	if h.clientIP == nil {
+		h.clientIP = ratelimit.RemoteHost
+	}
+	if cfg.RatePerSecond > 0 {
+		burst := cfg.Burst
+		if burst <= 0 {
+			burst = int(2 * cfg.RatePerSecond)
+		}
+		h.limit = ratelimit.New(cfg.RatePerSecond, burst, cfg.Now)
+	}
+	switch {
+	case cfg.MaxInFlight == 0:
+		h.gate = service.NewGate(service.DefaultMaxInFlight)
+	case cfg.MaxInFlight > 0:
+		h.gate = service.NewGate(cfg.MaxInFlight)
+	}
+	h.svc = service.New("board", h.log)
+	m := h.svc.Metrics
+	h.casts = m.Counter(h.svc.MetricName("casts_total"), "Ballots cast, by result.", "result")
+	for _, r := range []string{castAccepted, castAlreadyVoted, castInvalid, castClosed, castNotOpen, castOverloaded, castRateLimited, castError} {
+		h.casts.With(r)
+	}
+	h.castTime = m.Histogram(h.svc.MetricName("cast_duration_seconds"), "Time to answer POST /v1/ballots, from request to receipt or refusal.", service.LatencyBuckets)
+	m.GaugeFunc(h.svc.MetricName("log_entries"), "Entries in the board's log.", func() (float64, bool) {
+		n, err := b.log.Size()
+		return float64(n), err == nil
+	})
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET "+PathHealth, h.svc.Health(func(context.Context) error { _, err := b.log.Size(); return err }))
+	mux.HandleFunc("GET "+PathMetrics, h.svc.ServeMetrics)
 	mux.HandleFunc("GET "+PathManifest, h.manifest)
 	mux.HandleFunc("GET "+PathElection, h.election)
 	mux.HandleFunc("POST "+PathBallots, h.cast)
@@ -123,7 +213,36 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint or method; see the board's HTTP API in SPEC.md")
 	})
-	return mux
+	return h.svc.Wrap(mux)
+}
+
+// allow applies the per-address rate limit, answering 429 when it refuses.
+func (h *handler) allow(w http.ResponseWriter, r *http.Request) bool {
+	if h.limit == nil {
+		return true
+	}
+	ok, wait := h.limit.Allow(h.clientIP(r))
+	if !ok {
+		service.RateLimited(w, ratelimit.RetryAfter(wait))
+	}
+	return ok
+}
+
+// castResult is the casts_total label for a Cast error.
+func castResult(err error) string {
+	switch {
+	case err == nil:
+		return castAccepted
+	case errors.Is(err, ErrAlreadyVoted), errors.Is(err, store.ErrDuplicate):
+		return castAlreadyVoted
+	case errors.Is(err, ErrClosed):
+		return castClosed
+	case errors.Is(err, ErrNotOpen):
+		return castNotOpen
+	case errors.Is(err, ErrInvalidBallot), errors.Is(err, store.ErrInvalidLeaf):
+		return castInvalid
+	}
+	return castError
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -218,11 +337,35 @@ func (h *handler) election(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handler) cast(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	result := castInvalid
+	defer func() {
+		h.casts.With(result).Inc()
+		h.castTime.Observe(time.Since(start))
+	}()
+	if !h.allow(w, r) {
+		result = castRateLimited
+		return
+	}
+	// The gate bounds the casts in flight, and so everything a cast waits
+	// on: the batch verifier's queue (a buffered channel of
+	// 4 × maxVerifyBatch, as many as the default bound, so with it a send
+	// never blocks; with a larger bound at most the bound's worth of casts
+	// wait on it, each already admitted) and the store's group commit.
+	// Beyond it a cast is refused at once with 503 and Retry-After, so a
+	// flood shows as refusals, never as a queue that grows without bound.
+	if !h.gate.TryEnter() {
+		result = castOverloaded
+		service.Overloaded(w)
+		return
+	}
+	defer h.gate.Leave()
 	body, ok := readBody(w, r, "application/octet-stream")
 	if !ok {
 		return
 	}
 	rc, err := h.b.Cast(r.Context(), body)
+	result = castResult(err)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -232,6 +375,9 @@ func (h *handler) cast(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) post(admin bool, fn func(context.Context, []byte) (uint64, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if !h.allow(w, r) {
+			return
+		}
 		if admin && !h.authorised(r) {
 			writeError(w, http.StatusUnauthorized, "this endpoint needs the board's admin token: Authorization: Bearer <token>")
 			return

@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -9,18 +10,22 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/internal/ratelimit"
+	"github.com/evote/evote/internal/service"
 )
 
 // HTTP API paths.
 const (
 	PathInfo  = "/v1/issuer"
 	PathToken = "/v1/token"
+	// PathHealth and PathMetrics are the health check and the Prometheus
+	// metrics.
+	PathHealth  = service.PathHealth
+	PathMetrics = service.PathMetrics
 )
 
 // MaxRequestBytes bounds a POST /v1/token body.
@@ -78,19 +83,43 @@ type HandlerConfig struct {
 	// host of Request.RemoteAddr; behind a reverse proxy, supply one that
 	// reads the proxy's header, and only trust that header from the proxy.
 	ClientIP func(*http.Request) string
-	// Logger receives request errors; nil discards them.
+	// Logger receives one line per request (method, path, status,
+	// duration, bytes: never a voter ID, a code or a blinded message) and
+	// request errors; nil means the Issuer's logger.
 	Logger *slog.Logger
 	// Now is the clock for the rate limit; nil means time.Now.
 	Now func() time.Time
+	// MaxInFlight bounds the token requests being worked on at once:
+	// beyond it a request is answered 503 with Retry-After: 1 at once,
+	// never queued. 0 means [service.DefaultMaxInFlight]; negative, no
+	// bound.
+	MaxInFlight int
 }
 
 type handler struct {
-	is       *Issuer
-	info     []byte
-	limit    *limiter
-	clientIP func(*http.Request) string
-	log      *slog.Logger
+	is        *Issuer
+	info      []byte
+	limit     *limiter
+	clientIP  func(*http.Request) string
+	log       *slog.Logger
+	svc       *service.Service
+	gate      *service.Gate
+	tokens    *service.CounterVec
+	tokenTime *service.Histogram
 }
+
+// Token request outcomes, the result label of evote_issuer_tokens_total.
+const (
+	tokIssued         = "issued"
+	tokInvalid        = "invalid"
+	tokBadCredentials = "bad_credentials"
+	tokLocked         = "locked"
+	tokAlreadyIssued  = "already_issued"
+	tokPurged         = "purged"
+	tokOverloaded     = "overloaded"
+	tokRateLimited    = "rate_limited"
+	tokError          = "error"
+)
 
 // NewHandler returns the issuer's HTTP API:
 //
@@ -103,7 +132,14 @@ type handler struct {
 // (malformed), 401 (wrong voter ID or code), 403 (voter locked out), 405,
 // 409 (another blinded message already signed for this voter), 410 (roll
 // purged), 413 (body too large), 415 (not JSON), 429 (rate limited, with
-// Retry-After) or 500.
+// Retry-After), 500 or 503 (too many requests in flight, Retry-After: 1).
+//
+// It also serves GET /healthz (200 "ok" when the roll answers, 503
+// otherwise) and GET /metrics (Prometheus text format; all prefixed
+// evote_issuer_): http_requests_total{endpoint,code},
+// http_requests_in_flight, tokens_total{result} (issued, invalid,
+// bad_credentials, locked, already_issued, purged, overloaded,
+// rate_limited, error), token_duration_seconds (histogram).
 func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 	pub := is.PublicKey()
 	info, err := json.Marshal(InfoResponse{
@@ -117,7 +153,7 @@ func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 	}
 	h := &handler{is: is, info: info, clientIP: cfg.ClientIP, log: cfg.Logger}
 	if h.clientIP == nil {
-		h.clientIP = remoteHost
+		h.clientIP = ratelimit.RemoteHost
 	}
 	if h.log == nil {
 		h.log = is.log
@@ -136,21 +172,46 @@ func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 		}
 		h.limit = newLimiter(rate, burst, now)
 	}
+	switch {
+	case cfg.MaxInFlight == 0:
+		h.gate = service.NewGate(service.DefaultMaxInFlight)
+	case cfg.MaxInFlight > 0:
+		h.gate = service.NewGate(cfg.MaxInFlight)
+	}
+	h.svc = service.New("issuer", h.log)
+	h.tokens = h.svc.Metrics.Counter(h.svc.MetricName("tokens_total"), "Token requests, by result.", "result")
+	for _, r := range []string{tokIssued, tokInvalid, tokBadCredentials, tokLocked, tokAlreadyIssued, tokPurged, tokOverloaded, tokRateLimited, tokError} {
+		h.tokens.With(r)
+	}
+	h.tokenTime = h.svc.Metrics.Histogram(h.svc.MetricName("token_duration_seconds"), "Time to answer POST /v1/token.", service.LatencyBuckets)
 	mux := http.NewServeMux()
 	mux.HandleFunc(PathInfo, h.serveInfo)
 	mux.HandleFunc(PathToken, h.serveToken)
+	mux.HandleFunc("GET "+PathHealth, h.svc.Health(func(ctx context.Context) error { _, err := is.Counts(ctx); return err }))
+	mux.HandleFunc("GET "+PathMetrics, h.svc.ServeMetrics)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such endpoint; the issuer serves GET "+PathInfo+" and POST "+PathToken)
 	})
-	return mux
+	return h.svc.Wrap(mux)
 }
 
-func remoteHost(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
+// tokenResult is the tokens_total label for an Issue error.
+func tokenResult(err error) string {
+	switch {
+	case err == nil:
+		return tokIssued
+	case errors.Is(err, ErrBadRequest):
+		return tokInvalid
+	case errors.Is(err, ErrBadCredentials):
+		return tokBadCredentials
+	case errors.Is(err, ErrLocked):
+		return tokLocked
+	case errors.Is(err, ErrAlreadyIssued):
+		return tokAlreadyIssued
+	case errors.Is(err, ErrPurged):
+		return tokPurged
 	}
-	return host
+	return tokError
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
@@ -182,14 +243,28 @@ func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusMethodNotAllowed, "use POST for "+PathToken)
 		return
 	}
+	start := time.Now()
+	result := tokInvalid
+	defer func() {
+		h.tokens.With(result).Inc()
+		h.tokenTime.Observe(time.Since(start))
+	}()
 	if h.limit != nil {
 		if ok, wait := h.limit.allow(h.clientIP(r)); !ok {
-			secs := max(1, int((wait+time.Second-1)/time.Second))
-			w.Header().Set("Retry-After", strconv.Itoa(secs))
-			writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many requests from this address; retry in %d s", secs))
+			result = tokRateLimited
+			service.RateLimited(w, ratelimit.RetryAfter(wait))
 			return
 		}
 	}
+	// Bounded concurrency: each admitted request costs an argon2id hash
+	// and an RSA signature; beyond the bound, refuse at once (503) rather
+	// than let a queue of them grow.
+	if !h.gate.TryEnter() {
+		result = tokOverloaded
+		service.Overloaded(w)
+		return
+	}
+	defer h.gate.Leave()
 	req, status, msg := decodeTokenRequest(w, r)
 	if status != 0 {
 		writeError(w, status, msg)
@@ -201,6 +276,7 @@ func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	sig, err := h.is.Issue(r.Context(), req.VoterID, req.Code, blinded)
+	result = tokenResult(err)
 	if err != nil {
 		status, msg := statusOf(err)
 		if status == http.StatusInternalServerError {

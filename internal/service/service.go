@@ -1,0 +1,223 @@
+// Package service is what the issuer's and the board's HTTP handlers share
+// to run as hardened services: one structured log line per request, request
+// counters and an in-flight gauge in a hand-written Prometheus registry,
+// a gate that bounds concurrent requests and answers 503 at once beyond it,
+// and the /healthz and /metrics endpoints.
+//
+// The issuer and the board still share no code of each other's: this
+// package knows nothing of tokens, voters or ballots.
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+)
+
+// Health and metrics paths, served by both services.
+const (
+	PathHealth  = "/healthz"
+	PathMetrics = "/metrics"
+)
+
+// DefaultMaxInFlight bounds the requests a service works on at once on its
+// expensive path (a cast, a token): 4 × 256, a few batches of the board's
+// batch verifier. Beyond it a request is answered 503 at once.
+const DefaultMaxInFlight = 4 * 256
+
+// Service wraps a service's handler with logging and metrics.
+type Service struct {
+	Name     string // "board", "issuer": the metric prefix evote_<name>_
+	Log      *slog.Logger
+	Metrics  *Registry
+	requests *CounterVec
+	inFlight *Gauge
+}
+
+// New returns a Service whose metrics are named evote_<name>_...; log nil
+// discards the request log.
+func New(name string, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Service{Name: name, Log: log, Metrics: new(Registry)}
+	s.requests = s.Metrics.Counter(s.MetricName("http_requests_total"), "HTTP requests answered, by endpoint and status class.", "endpoint", "code")
+	s.inFlight = s.Metrics.Gauge(s.MetricName("http_requests_in_flight"), "HTTP requests being served now.")
+	return s
+}
+
+// MetricName is evote_<service>_<name>.
+func (s *Service) MetricName(name string) string { return "evote_" + s.Name + "_" + name }
+
+// InFlight is the number of requests being served.
+func (s *Service) InFlight() int64 { return s.inFlight.Value() }
+
+// maxLoggedPath bounds the path in a log line: a client chooses it.
+const maxLoggedPath = 128
+
+// Wrap serves next (a *http.ServeMux, whose routing sets Request.Pattern)
+// and, for each request, counts it by endpoint and status class and logs
+// one line: method, path, status, duration and bytes written. Nothing else
+// from the request is logged: no query, no header, no body, no address, so
+// neither a voter identifier nor a credential nor a token key can reach the
+// log through it. Answers of 500 and above are logged at Error level.
+func (s *Service) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		s.inFlight.Add(1)
+		rw := &recorder{ResponseWriter: w}
+		defer func() {
+			s.inFlight.Add(-1)
+			st := rw.status
+			if st == 0 {
+				st = http.StatusOK
+			}
+			endpoint := r.Pattern
+			if endpoint == "" || endpoint == "/" {
+				endpoint = "other"
+			}
+			s.requests.With(endpoint, strconv.Itoa(st/100)+"xx").Inc()
+			path := r.URL.Path
+			if len(path) > maxLoggedPath {
+				path = path[:maxLoggedPath] + "..."
+			}
+			level := slog.LevelInfo
+			if st >= 500 {
+				level = slog.LevelError
+			}
+			s.Log.LogAttrs(r.Context(), level, "request",
+				slog.String("method", r.Method), slog.String("path", path), slog.Int("status", st),
+				slog.Duration("duration", time.Since(start)), slog.Int64("bytes", rw.bytes))
+		}()
+		next.ServeHTTP(rw, r)
+	})
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	n, err := r.ResponseWriter.Write(b)
+	r.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// Gate admits at most a fixed number of requests at once and never queues:
+// TryEnter fails at once when it is full.
+type Gate struct{ slots chan struct{} }
+
+// NewGate returns a gate of n slots; n < 1 returns nil, a gate that admits
+// everything.
+func NewGate(n int) *Gate {
+	if n < 1 {
+		return nil
+	}
+	return &Gate{slots: make(chan struct{}, n)}
+}
+
+// TryEnter takes a slot if one is free; the caller must Leave after.
+func (g *Gate) TryEnter() bool {
+	if g == nil {
+		return true
+	}
+	select {
+	case g.slots <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// Leave frees a slot.
+func (g *Gate) Leave() {
+	if g != nil {
+		<-g.slots
+	}
+}
+
+// Cap is the number of slots (0 for a nil gate: no bound).
+func (g *Gate) Cap() int {
+	if g == nil {
+		return 0
+	}
+	return cap(g.slots)
+}
+
+// WriteError writes {"error": msg} with status.
+func WriteError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(struct {
+		Error string `json:"error"`
+	}{msg})
+}
+
+// Overloaded answers 503 with Retry-After: 1: the service is at its bound
+// of concurrent requests and refuses rather than queue.
+func Overloaded(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	WriteError(w, http.StatusServiceUnavailable, "the service is at its limit of concurrent requests; retry in 1 s")
+}
+
+// RateLimited answers 429 with Retry-After: secs.
+func RateLimited(w http.ResponseWriter, secs int) {
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	WriteError(w, http.StatusTooManyRequests, "too many requests from this address; retry in "+strconv.Itoa(secs)+" s")
+}
+
+// healthTimeout bounds a health check's store query.
+const healthTimeout = 2 * time.Second
+
+// Health serves GET /healthz: 200 "ok" when check (a query of the store)
+// succeeds within 2 s, 503 and the reason otherwise (logged at Error).
+func (s *Service) Health(check func(context.Context) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
+		defer cancel()
+		errc := make(chan error, 1)
+		go func() { errc <- check(ctx) }()
+		var err error
+		select {
+		case err = <-errc:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		if err != nil {
+			s.Log.Error("health check failed", "err", err)
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte("unavailable: the store does not answer\n"))
+			return
+		}
+		w.Write([]byte("ok\n"))
+	}
+}
+
+// ServeMetrics serves GET /metrics in the Prometheus text format.
+func (s *Service) ServeMetrics(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", ContentType)
+	w.Header().Set("Cache-Control", "no-store")
+	s.Metrics.WriteText(w)
+}
