@@ -194,6 +194,9 @@ func adminToken(tok, file string) (string, error) {
 	case tok != "":
 		return tok, nil
 	case file != "":
+		if err := secret.CheckPrivate(file); err != nil {
+			return "", err
+		}
 		b, err := os.ReadFile(file)
 		if err != nil {
 			return "", err

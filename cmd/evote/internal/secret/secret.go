@@ -38,6 +38,9 @@ func Load(identityFile, passphraseFile, env string, workFactor int) (*Keyring, e
 	k := &Keyring{WorkFactor: workFactor}
 	switch {
 	case identityFile != "":
+		if err := CheckPrivate(identityFile); err != nil {
+			return nil, err
+		}
 		f, err := os.Open(identityFile)
 		if err != nil {
 			return nil, err
@@ -49,11 +52,15 @@ func Load(identityFile, passphraseFile, env string, workFactor int) (*Keyring, e
 		}
 		k.Identities = ids
 	case passphraseFile != "":
+		if err := CheckPrivate(passphraseFile); err != nil {
+			return nil, err
+		}
 		b, err := os.ReadFile(passphraseFile)
 		if err != nil {
 			return nil, err
 		}
 		k.Passphrase = strings.TrimRight(string(b), "\r\n")
+		clear(b)
 	case os.Getenv(env) != "":
 		k.Passphrase = os.Getenv(env)
 	default:
@@ -157,14 +164,46 @@ func (k *Keyring) WriteFile(path string, plain []byte, overwrite bool) error {
 		}
 	}
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, ct, 0o600); err != nil {
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	// Durable before it replaces the old file: a trustee's state or key
+	// share lost to a crash would lose its part of the election key.
+	if _, err := f.Write(ct); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
 		return err
 	}
 	return os.Rename(tmp, path)
 }
 
-// ReadFile decrypts the file at path.
+// CheckPrivate refuses a secret file that others than its owner can read
+// or write: encrypted or not, a key file open to others is a mistake to
+// correct before it is used, not after.
+func CheckPrivate(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%s is readable or writable by others (mode %04o); it holds a secret: run chmod 600 %s", path, perm, path)
+	}
+	return nil
+}
+
+// ReadFile decrypts the file at path, after checking that only its owner
+// can read it. The caller should clear the returned bytes once parsed.
 func (k *Keyring) ReadFile(path string) ([]byte, error) {
+	if err := CheckPrivate(path); err != nil {
+		return nil, err
+	}
 	ct, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err

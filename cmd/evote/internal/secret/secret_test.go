@@ -70,3 +70,26 @@ func TestNoKey(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+func TestAttackReadableSecretFile(t *testing.T) {
+	dir := t.TempDir()
+	k := &Keyring{Passphrase: "correct horse", WorkFactor: 10}
+	path := filepath.Join(dir, "trustee.share")
+	if err := k.WriteFile(path, []byte("secret share"), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.ReadFile(path); err != nil {
+		t.Fatalf("owner-only file refused: %v", err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.ReadFile(path); err == nil || !strings.Contains(err.Error(), "chmod 600") {
+		t.Fatalf("a world-readable secret file was read: %v", err)
+	}
+	pass := filepath.Join(dir, "pass")
+	os.WriteFile(pass, []byte("correct horse\n"), 0o640)
+	if _, err := Load("", pass, "NO_SUCH_ENV", 10); err == nil {
+		t.Fatal("a group-readable passphrase file was used")
+	}
+}
