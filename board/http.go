@@ -271,6 +271,14 @@ func status(err error) int {
 }
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, store.ErrNotStored) {
+		// Storage failed (a full disk, a read-only file): say plainly that
+		// nothing was kept, so that no client takes it for a receipt.
+		h.log.Error("storage failure, nothing stored", "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", "30")
+		writeError(w, http.StatusServiceUnavailable, "the board could not write to its storage (disk full or read-only?): this was NOT stored and there is no receipt; retry later")
+		return
+	}
 	st := status(err)
 	if st == http.StatusInternalServerError {
 		h.log.Error("request failed", "path", r.URL.Path, "err", err)

@@ -121,6 +121,10 @@ var (
 	ErrDuplicate = errors.New("store: key already in the log")
 	// ErrNotFound means an index, size or checkpoint is beyond what the log holds.
 	ErrNotFound = errors.New("store: not found")
+	// ErrNotStored means an append failed in storage (a full disk, a
+	// read-only or failing file): nothing of it was written, and the same
+	// append may be retried once the storage is fixed.
+	ErrNotStored = errors.New("store: append not stored")
 )
 
 // Append is one request to [Log.Append]. Nothing about a refused Append is
@@ -159,8 +163,9 @@ type View interface {
 type Log interface {
 	// Append validates and appends a.Leaf and returns its index, only after
 	// it is durably committed. Refusals (ErrInvalidLeaf, ErrDuplicate, a
-	// Check error) leave the log unchanged. Once submitted, an append is not
-	// cancelled by ctx.
+	// Check error) leave the log unchanged, and so does a storage failure,
+	// which wraps ErrNotStored. Once submitted, an append is not cancelled
+	// by ctx.
 	Append(ctx context.Context, a Append) (index uint64, err error)
 	// Size is the number of committed leaves.
 	Size() (uint64, error)

@@ -218,7 +218,7 @@ func (l *Log) Append(ctx context.Context, a store.Append) (uint64, error) {
 		return err
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store/bolt: append not stored: %w", err)
+		return 0, fmt.Errorf("store/bolt: %w: %w", store.ErrNotStored, err)
 	}
 	if refused != nil {
 		return 0, refused
