@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"strings"
 
@@ -72,18 +71,37 @@ since voters and verifiers check every checkpoint against it. Its name,
 
 func boardServeCmd(g *globals) *cobra.Command {
 	var data, key, manifest, listen, cert, tlsKey, tokFile string
+	var sf serviceFlags
+	var rate float64
+	var burst int
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the board's HTTP API",
 		Long: `serve runs the board on its log in --data (bbolt). On first start it creates
 the election from --manifest (entry 0); later starts resume it and need no
 manifest. The admin endpoints (ceremony, open, close, result) need the token
-in --admin-token-file. SIGINT or SIGTERM stops it gracefully: requests in
-flight finish and every accepted ballot is already durable.`,
+in --admin-token-file. SIGINT or SIGTERM stops it gracefully: it stops
+accepting, every cast in flight gets its receipt after its commit, then the
+log is closed.
+
+Hardening: each client address gets a token bucket for POSTs (--rate,
+--burst; 0 turns it off). The default, 10,000 a second, is above what one
+board on a small machine accepts at all, so that voters behind one NAT and
+"evote loadtest" from one host are never throttled; lower it on a big
+machine facing the internet. At most --max-in-flight casts are worked on at
+once: beyond that a cast is answered 503 with Retry-After: 1 at once, never
+queued. Slow clients are cut off by --read-header-timeout and fixed read,
+write and idle timeouts. GET /healthz and GET /metrics (Prometheus) serve
+operators; the log (--log-format, --log-level) has one line per request and
+nothing that identifies a voter.`,
 		Example: `  evote board serve --data board-data --key board.key --manifest manifest.json \
       --admin-token-file admin.token --listen 127.0.0.1:8080`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := sf.logger(g)
+			if err != nil {
+				return err
+			}
 			kr, err := g.keyring()
 			if err != nil {
 				return err
@@ -142,12 +160,14 @@ flight finish and every accepted ballot is already durable.`,
 				}
 				g.logf("resumed the board in %s: %d entries\n", data, size)
 			}
-			logger := slog.New(slog.NewTextHandler(g.stderr, nil))
-			h := board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger})
-			return ops.Serve(ctx, ops.ServerConfig{
+			if rate < 0 {
+				return usagef("--rate must be 0 (no limit) or more")
+			}
+			h := board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, RatePerSecond: rate, Burst: burst, MaxInFlight: sf.maxInFlight})
+			return ops.Serve(ctx, sf.server(ops.ServerConfig{
 				Listen: listen, Handler: h, TLSCert: cert, TLSKey: tlsKey, Logger: logger, Name: "board",
 				Ready: func(u string) { g.printf("board listening on %s\n", u) },
-			})
+			}))
 		},
 	}
 	f := c.Flags()
@@ -158,6 +178,9 @@ flight finish and every accepted ballot is already durable.`,
 	f.StringVar(&cert, "tls-cert", "", "TLS certificate `FILE` (PEM); serve HTTPS")
 	f.StringVar(&tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
 	f.StringVar(&tokFile, "admin-token-file", "", "`FILE` holding the admin token")
+	f.Float64Var(&rate, "rate", board.DefaultRatePerSecond, "POST requests per second per client IP (0: no limit)")
+	f.IntVar(&burst, "burst", board.DefaultBurst, "burst of POST requests per client IP")
+	sf.add(c)
 	return c
 }
 

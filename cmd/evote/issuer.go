@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -104,6 +103,7 @@ func issuerServeCmd(g *globals) *cobra.Command {
 	var roll, key, manifest, data, listen, cert, tlsKey string
 	var rate float64
 	var burst int
+	var sf serviceFlags
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the issuer's HTTP API",
@@ -114,12 +114,21 @@ signature, once per voter).
 The roll (--roll CSV) is imported into the issuer's own bbolt file under --data
 on first start, codes kept only as argon2id hashes; later starts reuse it and
 need no --roll. Each client IP gets a token bucket (--rate, --burst; --rate -1
-turns it off, only behind a proxy that limits instead). SIGINT or SIGTERM
-stops it gracefully.`,
+turns it off, only behind a proxy that limits instead). At most
+--max-in-flight token requests are worked on at once: beyond that a request
+is answered 503 with Retry-After: 1 at once, never queued. GET /healthz and
+GET /metrics (Prometheus) serve operators; the log (--log-format,
+--log-level) has one line per request with no voter ID, code or blinded
+message in it. SIGINT or SIGTERM stops it gracefully: requests in flight
+are answered, then the roll is closed.`,
 		Example: `  evote issuer serve --roll roll.csv --key issuer.key --election manifest.json \
       --data issuer-data --listen 127.0.0.1:8081`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			logger, err := sf.logger(g)
+			if err != nil {
+				return err
+			}
 			kr, err := g.keyring()
 			if err != nil {
 				return err
@@ -172,16 +181,15 @@ stops it gracefully.`,
 			case counts.Eligible == 0:
 				return usagef("the issuer has no voters yet: give --roll roll.csv")
 			}
-			logger := slog.New(slog.NewTextHandler(g.stderr, nil))
 			is, err := issuer.New(issuer.Config{ElectionID: m.ID(), Key: sk, Roll: r, Logger: logger})
 			if err != nil {
 				return err
 			}
-			h := issuer.NewHandler(is, issuer.HandlerConfig{RatePerSecond: rate, Burst: burst, Logger: logger})
-			return ops.Serve(ctx, ops.ServerConfig{
+			h := issuer.NewHandler(is, issuer.HandlerConfig{RatePerSecond: rate, Burst: burst, Logger: logger, MaxInFlight: sf.maxInFlight})
+			return ops.Serve(ctx, sf.server(ops.ServerConfig{
 				Listen: listen, Handler: h, TLSCert: cert, TLSKey: tlsKey, Logger: logger, Name: "issuer",
 				Ready: func(u string) { g.printf("issuer listening on %s\n", u) },
-			})
+			}))
 		},
 	}
 	f := c.Flags()
@@ -194,6 +202,7 @@ stops it gracefully.`,
 	f.StringVar(&tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
 	f.Float64Var(&rate, "rate", issuer.DefaultRatePerSecond, "token requests per second per client IP (-1: no limit)")
 	f.IntVar(&burst, "burst", issuer.DefaultBurst, "burst of token requests per client IP")
+	sf.add(c)
 	return c
 }
 

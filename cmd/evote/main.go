@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -160,11 +161,12 @@ Start with "evote demo": a whole election on this machine in seconds.`,
 
 // boardFlags are the flags of a command that talks to the board.
 type boardFlags struct {
-	url, key, adminToken, adminTokenFile string
+	url, key, adminToken, adminTokenFile, caCert string
 }
 
 func (b *boardFlags) add(c *cobra.Command, admin, key bool) {
 	c.Flags().StringVar(&b.url, "board", "", "the board's `URL`, such as https://board.example.org")
+	c.Flags().StringVar(&b.caCert, "ca-cert", "", "trust only the CA certificate(s) in this PEM `FILE` for HTTPS to the board (and issuer), such as a self-signed deployment's")
 	if key {
 		c.Flags().StringVar(&b.key, "board-key", "", "the board's verifier key: a `FILE` such as board.vkey, or the key itself")
 	}
@@ -178,7 +180,11 @@ func (b *boardFlags) client(admin bool) (*board.Client, error) {
 	if b.url == "" {
 		return nil, usagef("--board URL is required")
 	}
-	c := board.NewClient(strings.TrimRight(b.url, "/"), nil)
+	hc, err := b.httpClient()
+	if err != nil {
+		return nil, err
+	}
+	c := board.NewClient(strings.TrimRight(b.url, "/"), hc)
 	if admin {
 		tok, err := adminToken(b.adminToken, b.adminTokenFile)
 		if err != nil {
@@ -187,6 +193,16 @@ func (b *boardFlags) client(admin bool) (*board.Client, error) {
 		c.AdminToken = tok
 	}
 	return c, nil
+}
+
+// httpClient is the HTTP client for the board and the issuer: nil (the
+// default) unless --ca-cert names a CA to trust.
+func (b *boardFlags) httpClient() (*http.Client, error) {
+	hc, err := ops.HTTPClient(b.caCert)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--ca-cert: %w", err)}
+	}
+	return hc, nil
 }
 
 func adminToken(tok, file string) (string, error) {

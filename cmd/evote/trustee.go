@@ -520,7 +520,11 @@ the board's election key is the one the ceremony produced.`,
 				g.printf("  disqualified: %s\n", d)
 			}
 			if tf.bf.url != "" {
-				info, err := board.NewClient(tf.bf.url, nil).Election(cmd.Context())
+				bc, err := tf.bf.client(false)
+				if err != nil {
+					return err
+				}
+				info, err := bc.Election(cmd.Context())
 				if err != nil {
 					return err
 				}

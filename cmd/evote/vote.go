@@ -55,7 +55,11 @@ EVOTE_CODE instead of --code, to keep it out of the process list.`,
 			if code == "" {
 				return usagef("the enrolment code is needed: --code CODE or EVOTE_CODE")
 			}
-			vc := &voter.Client{Issuer: issuer.NewClient(strings.TrimRight(issuerURL, "/"), nil), Board: bc, BoardKey: key}
+			hc, err := bf.httpClient()
+			if err != nil {
+				return err
+			}
+			vc := &voter.Client{Issuer: issuer.NewClient(strings.TrimRight(issuerURL, "/"), hc), Board: bc, BoardKey: key}
 			ctx := cmd.Context()
 			e, err := vc.Election(ctx)
 			if err != nil {

@@ -7,6 +7,8 @@ package ops
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -28,37 +30,55 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// ServerConfig configures Serve.
+// ServerConfig configures Serve. Its limits protect the service from slow
+// and greedy clients: a client that trickles its headers (slowloris) is cut
+// off after ReadHeaderTimeout, one that trickles its body after
+// ReadTimeout, an idle keep-alive connection is closed after IdleTimeout,
+// and headers are bounded by MaxHeaderBytes (bodies by each handler).
 type ServerConfig struct {
-	Listen           string
-	Handler          http.Handler
-	TLSCert, TLSKey  string
-	WriteTimeout     time.Duration // 0 means 5 minutes (a large record export)
-	Logger           *slog.Logger
-	Name             string           // "board", "issuer": for messages
-	Ready            func(url string) // called once listening
-	ShutdownDeadline time.Duration    // 0 means 10 s
+	Listen            string
+	Handler           http.Handler
+	TLSCert, TLSKey   string
+	ReadHeaderTimeout time.Duration // 0 means 5 s
+	ReadTimeout       time.Duration // 0 means 30 s: a whole request, body included
+	WriteTimeout      time.Duration // 0 means 5 minutes (a large record export)
+	IdleTimeout       time.Duration // 0 means 2 minutes
+	MaxHeaderBytes    int           // 0 means 16 KiB
+	Logger            *slog.Logger
+	Name              string           // "board", "issuer": for messages
+	Ready             func(url string) // called once listening
+	ShutdownDeadline  time.Duration    // 0 means 10 s
 }
 
-// Serve listens and serves until ctx is done, then shuts down gracefully,
-// letting requests in flight finish.
+// Serve listens and serves until ctx is done, then shuts down gracefully:
+// it stops accepting, lets requests in flight finish (a cast answers only
+// after its ballot is committed) for up to ShutdownDeadline, and returns;
+// the caller closes its store after Serve returns.
 func Serve(ctx context.Context, c ServerConfig) error {
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = 5 * time.Minute
+	def := func(d *time.Duration, v time.Duration) {
+		if *d == 0 {
+			*d = v
+		}
 	}
-	if c.ShutdownDeadline == 0 {
-		c.ShutdownDeadline = 10 * time.Second
+	def(&c.ReadHeaderTimeout, 5*time.Second)
+	def(&c.ReadTimeout, 30*time.Second)
+	def(&c.WriteTimeout, 5*time.Minute)
+	def(&c.IdleTimeout, 2*time.Minute)
+	def(&c.ShutdownDeadline, 10*time.Second)
+	if c.MaxHeaderBytes == 0 {
+		c.MaxHeaderBytes = 16 << 10
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("give both --tls-cert and --tls-key, or neither")
 	}
 	srv := &http.Server{
 		Handler:           c.Handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
+		ReadHeaderTimeout: c.ReadHeaderTimeout,
+		ReadTimeout:       c.ReadTimeout,
 		WriteTimeout:      c.WriteTimeout,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
+		IdleTimeout:       c.IdleTimeout,
+		MaxHeaderBytes:    c.MaxHeaderBytes,
+		TLSConfig:         &tls.Config{MinVersion: tls.VersionTLS12},
 	}
 	if c.Logger != nil {
 		srv.ErrorLog = slog.NewLogLogger(c.Logger.Handler(), slog.LevelWarn)
@@ -88,12 +108,66 @@ func Serve(ctx context.Context, c ServerConfig) error {
 		return err
 	case <-ctx.Done():
 	}
+	if c.Logger != nil {
+		c.Logger.Info("shutting down: no new connections; waiting for requests in flight", "service", c.Name)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownDeadline)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil {
 		return fmt.Errorf("shutting down the %s: %w", c.Name, err)
 	}
+	if c.Logger != nil {
+		c.Logger.Info("shut down: every request in flight answered", "service", c.Name)
+	}
 	return nil
+}
+
+// NewLogger returns the services' logger: format "text" or "json", level
+// "debug", "info", "warn" or "error".
+func NewLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// TLSConfig returns a client TLS configuration that trusts only the CA
+// certificates (PEM) in caFile, such as a self-signed deployment's; nil
+// when caFile is empty (the system's roots).
+func TLSConfig(caFile string) (*tls.Config, error) {
+	if caFile == "" {
+		return nil, nil
+	}
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no PEM certificate in it", caFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
+// HTTPClient returns an HTTP client for the board or the issuer that
+// trusts caFile's CA certificates (see TLSConfig), or nil (the default
+// client) when caFile is empty.
+func HTTPClient(caFile string) (*http.Client, error) {
+	tc, err := TLSConfig(caFile)
+	if err != nil || tc == nil {
+		return nil, err
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.TLSClientConfig = tc
+	return &http.Client{Transport: t}, nil
 }
 
 // BoardKey reads the board's checkpoint verifier key: the contents of the
