@@ -57,6 +57,9 @@ type election struct {
 	boardURL, issuerURL string
 	voters              [][2]string // voter ID, code
 	nextVoter           int
+	// procs holds the serve processes by command ("board", "issuer"), for
+	// tests that kill or restart one (see soak_test.go).
+	procs map[string]*exec.Cmd
 }
 
 const passphrase = "correct horse battery staple"
@@ -120,7 +123,14 @@ func (e *election) serve(args ...string) string {
 		}
 		close(urls)
 	}()
+	if e.procs == nil {
+		e.procs = map[string]*exec.Cmd{}
+	}
+	e.procs[args[0]] = cmd
 	e.t.Cleanup(func() {
+		if cmd.ProcessState != nil {
+			return // killed and waited for by the test itself
+		}
 		cmd.Process.Signal(os.Interrupt)
 		done := make(chan error, 1)
 		go func() { done <- cmd.Wait() }()
