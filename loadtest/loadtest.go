@@ -18,6 +18,7 @@ package loadtest
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -64,6 +65,14 @@ type Config struct {
 	Rate float64
 	// Progress, if set, is called as ballots are prepared and cast.
 	Progress func(phase string, done, total int)
+	// Hold is a number of idle keep-alive connections to hold open against
+	// the board (at BoardURL, over TLS with TLS if https) while the ballots
+	// are cast: the crowd that sits on the board's page. Each makes one
+	// request when opened, one every 30 s, and one after the casting to
+	// show it is still held. Both ends of each take a file descriptor.
+	Hold     int
+	BoardURL string
+	TLS      *tls.Config
 }
 
 // Report is what a run measured.
@@ -82,6 +91,13 @@ type Report struct {
 	P50ms          float64       `json:"p50_ms"`
 	P99ms          float64       `json:"p99_ms"`
 	P999ms         float64       `json:"p999_ms"`
+	// Hold figures: connections asked for, still held and answering after
+	// the casting, and those that could not be opened or were dropped.
+	Hold         int     `json:"hold,omitempty"`
+	Held         int     `json:"held,omitempty"`
+	HoldErrors   int     `json:"hold_errors,omitempty"`
+	HoldFirstErr string  `json:"hold_first_error,omitempty"`
+	HoldOpenSecs float64 `json:"hold_open_seconds,omitempty"`
 }
 
 // Run prepares and casts one ballot per voter.
@@ -145,6 +161,22 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 
+	// The held crowd, opened before the casting and checked after it.
+	var crowd *holder
+	if cfg.Hold > 0 {
+		if cfg.BoardURL == "" {
+			return nil, errors.New("loadtest: Hold needs BoardURL")
+		}
+		t0 := time.Now()
+		if crowd, err = startHold(ctx, cfg.BoardURL, cfg.TLS, cfg.Hold); err != nil {
+			return nil, err
+		}
+		rep.Hold, rep.HoldOpenSecs = cfg.Hold, time.Since(t0).Seconds()
+		if cfg.Progress != nil {
+			cfg.Progress("hold", cfg.Hold-int(crowd.failed.Load()), cfg.Hold)
+		}
+	}
+
 	// Phase 3: cast, timed, each latency from request to checked receipt.
 	lat := make([]time.Duration, len(items))
 	var errs atomic.Int64
@@ -200,6 +232,13 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	wg.Wait()
 	rep.CastSeconds = time.Since(start).Seconds()
+	if crowd != nil {
+		rep.Held = crowd.finish()
+		rep.HoldErrors = int(crowd.failed.Load())
+		if s, ok := crowd.first.Load().(string); ok {
+			rep.HoldFirstErr = s
+		}
+	}
 	rep.Ballots = len(items)
 	rep.Errors = int(errs.Load())
 	if s, ok := firstErr.Load().(string); ok {

@@ -55,3 +55,18 @@ func TestFixedRate(t *testing.T) {
 		t.Fatalf("report %+v: want no errors and at least 0.19 s of casting", rep)
 	}
 }
+
+// TestHold holds 200 idle keep-alive connections against the board while
+// casting; every one is still held and answering at the end.
+func TestHold(t *testing.T) {
+	site := start(t, 20)
+	cfg := site.Config
+	cfg.Hold = 200
+	rep, err := loadtest.Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Errors != 0 || rep.Held != 200 || rep.HoldErrors != 0 {
+		t.Fatalf("report %+v: want 200 held, no errors", rep)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -17,7 +18,7 @@ import (
 func loadtestCmd(g *globals) *cobra.Command {
 	var issuerURL, rollFile, preset string
 	var bf boardFlags
-	var ballots, eligible, conns int
+	var ballots, eligible, conns, hold int
 	var rate float64
 	var local, asJSON bool
 	c := &cobra.Command{
@@ -36,6 +37,14 @@ roll CSV with enrolment codes, as evote issuer roll writes it); each voter of
 the roll votes once, so use a fresh roll for each run. With --local, loadtest
 starts its own issuer and board in this process on loopback.
 
+--hold N holds N idle keep-alive connections open against the board while
+the ballots are cast (each asks GET /healthz once when opened, every 30 s, and
+once after the casting), to show the board serving its crowd: 24,000 was the
+replaced platform's peak of concurrent connections. Each needs a file
+descriptor on both ends (twice in this process with --local): Go raises the
+soft RLIMIT_NOFILE to the hard one at start, and loadtest says when the hard
+one is too low.
+
 --preset rousseau-2019 replays the busiest day of the platform evote
 replaces (3 September 2019): 117,194 eligible voters and 79,634 ballots, its
 first two hours' peak of 29,781 ballots compressed into as short a time as the
@@ -43,6 +52,7 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 		Example: `  evote loadtest --local --ballots 5000
   evote loadtest --local --ballots 20000 --rate 1200 --json
   evote loadtest --local --preset rousseau-2019
+  evote loadtest --local --ballots 20000 --rate 1200 --hold 24000
   evote loadtest --issuer http://127.0.0.1:8081 --board http://127.0.0.1:8080 --board-key board.vkey --roll roll.csv`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,8 +64,21 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 			default:
 				return usagef("unknown --preset %q; the one preset is %s", preset, loadtest.Rousseau2019.Name)
 			}
-			if ballots < 1 || conns < 1 || rate < 0 {
-				return usagef("--ballots and --connections must be at least 1, --rate at least 0")
+			if ballots < 1 || conns < 1 || rate < 0 || hold < 0 {
+				return usagef("--ballots and --connections must be at least 1, --rate and --hold at least 0")
+			}
+			if hold > 0 {
+				need := uint64(hold) + uint64(conns) + 256
+				if local {
+					need += uint64(hold) + uint64(conns)
+				}
+				if cur, hard, ok := fileLimit(); ok && cur < need {
+					g.logf("warning: --hold %d needs about %d file descriptors here, but RLIMIT_NOFILE is %d (hard %d); raise the hard limit (ulimit -Hn) or expect failures\n", hold, need, cur, hard)
+				}
+			}
+			tc, err := ops.TLSConfig(bf.caCert)
+			if err != nil {
+				return usageError{fmt.Errorf("--ca-cert: %w", err)}
 			}
 			var cfg loadtest.Config
 			if local {
@@ -85,9 +108,10 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 					return err
 				}
 				hc := loadtest.HTTPClient(conns)
-				cfg = loadtest.Config{Issuer: issuer.NewClient(issuerURL, hc), Board: board.NewClient(bf.url, hc), BoardKey: key, Voters: voters}
+				hc.Transport.(*http.Transport).TLSClientConfig = tc
+				cfg = loadtest.Config{Issuer: issuer.NewClient(issuerURL, hc), Board: board.NewClient(bf.url, hc), BoardURL: bf.url, BoardKey: key, Voters: voters, TLS: tc}
 			}
-			cfg.Connections, cfg.Rate = conns, rate
+			cfg.Connections, cfg.Rate, cfg.Hold = conns, rate, hold
 			bars := map[string]*ops.Progress{}
 			cfg.Progress = func(phase string, done, total int) {
 				p, ok := bars[phase]
@@ -118,6 +142,13 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 				rep.Ballots, target, rep.Connections, rep.CastSeconds, rep.BallotsPerS, rep.Errors)
 			g.printf("latency  p50 %v  p99 %v  p99.9 %v (release to checked receipt)\n",
 				rep.P50.Round(time.Microsecond*100), rep.P99.Round(time.Microsecond*100), rep.P999.Round(time.Microsecond*100))
+			if rep.Hold > 0 {
+				g.printf("held     %d of %d idle keep-alive connections through the casting (opened in %.1f s), %d errors (%.2f%%)\n",
+					rep.Held, rep.Hold, rep.HoldOpenSecs, rep.HoldErrors, 100*float64(rep.HoldErrors)/float64(rep.Hold))
+				if rep.HoldFirstErr != "" {
+					g.printf("         first hold error: %s\n", rep.HoldFirstErr)
+				}
+			}
 			if rep.Errors > 0 {
 				return fmt.Errorf("%d of %d casts failed; the first: %s", rep.Errors, rep.Ballots, rep.FirstError)
 			}
@@ -133,6 +164,7 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 	f.IntVar(&eligible, "eligible", 0, "with --local, voters on the roll (default: --ballots)")
 	f.IntVar(&conns, "connections", 64, "concurrent connections casting")
 	f.Float64Var(&rate, "rate", 0, "ballots per second to cast at; 0 casts flat out")
+	f.IntVar(&hold, "hold", 0, "idle keep-alive `N` connections to hold open against the board while casting")
 	f.StringVar(&preset, "preset", "", "replay a known day: "+loadtest.Rousseau2019.Name)
 	f.BoolVar(&asJSON, "json", false, "print the report as JSON")
 	return c
