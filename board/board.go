@@ -50,6 +50,10 @@ var (
 	ErrAlreadyOpen   = errors.New("board: the election is already open")
 	ErrInvalidEntry  = errors.New("board: invalid entry")
 	ErrInvalidBallot = errors.New("board: ballot refused")
+	// ErrCeremonyIncomplete means open was asked before the ceremony's
+	// messages decide an election key (missing announcements or deals, or
+	// fewer than t qualified dealers).
+	ErrCeremonyIncomplete = errors.New("board: the election cannot open yet")
 )
 
 // Board admits entries to one election's log.
@@ -202,7 +206,7 @@ func (b *Board) Open(ctx context.Context) (*record.Open, error) {
 	}
 	o, err := c.Qualify()
 	if err != nil {
-		return nil, fmt.Errorf("board: the key ceremony cannot finish: %w", err)
+		return nil, fmt.Errorf("%w: the key ceremony cannot finish: %v", ErrCeremonyIncomplete, err)
 	}
 	body := o.Bytes()
 	if _, err := b.log.Append(ctx, store.Append{

@@ -260,7 +260,7 @@ func status(err error) int {
 	switch {
 	case errors.Is(err, ErrAlreadyVoted), errors.Is(err, store.ErrDuplicate):
 		return http.StatusConflict
-	case errors.Is(err, ErrNotOpen), errors.Is(err, ErrClosed), errors.Is(err, ErrNotClosed), errors.Is(err, ErrAlreadyOpen):
+	case errors.Is(err, ErrNotOpen), errors.Is(err, ErrClosed), errors.Is(err, ErrNotClosed), errors.Is(err, ErrAlreadyOpen), errors.Is(err, ErrCeremonyIncomplete):
 		return http.StatusForbidden
 	case errors.Is(err, ErrInvalidBallot), errors.Is(err, ErrInvalidEntry), errors.Is(err, store.ErrInvalidLeaf):
 		return http.StatusBadRequest
