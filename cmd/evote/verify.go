@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 func verifyCmd(g *globals) *cobra.Command {
 	var boardKey string
 	var incomplete, quiet, stats bool
+	var cpuprofile string
 	var workers int
 	c := &cobra.Command{
 		Use:   "verify RECORD",
@@ -43,6 +45,17 @@ the election published (board.vkey).`,
 				return err
 			}
 			defer f.Close()
+			if cpuprofile != "" {
+				pf, err := os.Create(cpuprofile)
+				if err != nil {
+					return err
+				}
+				defer pf.Close()
+				if err := pprof.StartCPUProfile(pf); err != nil {
+					return err
+				}
+				defer pprof.StopCPUProfile()
+			}
 			p := ops.NewProgress(g.stderr, g.showProgress(), "verifying", "bytes")
 			start := time.Now()
 			rep, verr := verify.Record(bufio.NewReaderSize(f, 1<<20), key, verify.Options{AllowIncomplete: incomplete, Workers: workers, Progress: p.Set})
@@ -88,6 +101,7 @@ the election published (board.vkey).`,
 	c.Flags().BoolVar(&incomplete, "allow-incomplete", false, "accept a record that stops before its result (still open, or not yet tallied)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only failing checks")
 	c.Flags().IntVar(&workers, "workers", 0, "goroutines verifying ballots (0: one per core)")
+	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the verification to `FILE` (go tool pprof reads it)")
 	c.Flags().BoolVar(&stats, "stats", false, "print the time taken, ballots per second and peak memory on stderr")
 	return c
 }
