@@ -48,9 +48,8 @@ func proofContext(context []byte, dealer, n, t int) []byte {
 // commitmentHash is SHA-256 over the deal's encoded commitments.
 func commitmentHash(cs []*ristretto255.Element) []byte {
 	h := sha256.New()
-	var buf [32]byte
 	for _, c := range cs {
-		h.Write(c.Encode(buf[:0]))
+		h.Write(c.Bytes())
 	}
 	return h.Sum(nil)
 }

@@ -124,7 +124,7 @@ func (d *Deal) Marshal() []byte {
 	out := make([]byte, 0, 5+32*t+zkp.SchnorrSize+EncryptedShareSize*n)
 	out = append(out, version, kindDeal, byte(d.Dealer), byte(t), byte(n))
 	for _, c := range d.Commitments {
-		out = c.Encode(out)
+		out = append(out, c.Bytes()...)
 	}
 	out = append(out, d.Proof.Bytes()...)
 	for i := range d.EncryptedShares {
@@ -233,7 +233,7 @@ type Answer struct {
 // Marshal returns the canonical encoding.
 func (a *Answer) Marshal() []byte {
 	out := append(header(kindAnswer), byte(a.Dealer), byte(a.Recipient))
-	return a.Share.Encode(out)
+	return append(out, a.Share.Bytes()...)
 }
 
 // ParseAnswer decodes an Answer, refusing index 0 and a non-canonical

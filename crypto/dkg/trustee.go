@@ -272,7 +272,7 @@ func (tr *Trustee) Marshal() []byte {
 		out = binary.BigEndian.AppendUint32(out, uint32(len(tr.context)))
 		out = append(out, tr.context...)
 		for _, c := range tr.coeffs {
-			out = c.Encode(out)
+			out = append(out, c.Bytes()...)
 		}
 		out = binary.BigEndian.AppendUint32(out, uint32(len(tr.dealEnc)))
 		out = append(out, tr.dealEnc...)
@@ -411,7 +411,7 @@ func (k *KeyShare) Marshal() []byte {
 	out := append(header(kindKeyShare), byte(k.Index), byte(k.N), byte(k.T))
 	out = binary.BigEndian.AppendUint32(out, uint32(len(k.Context)))
 	out = append(out, k.Context...)
-	out = k.Secret.Encode(out)
+	out = append(out, k.Secret.Bytes()...)
 	out = append(out, k.ElectionKey.Bytes()...)
 	return append(out, k.VerificationKey.Bytes()...)
 }

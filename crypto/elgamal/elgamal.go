@@ -171,8 +171,8 @@ func (c *Ciphertext) Bytes() []byte {
 		return c.enc
 	}
 	enc := make([]byte, 0, CiphertextSize)
-	enc = c.a.Encode(enc)
-	return c.b.Encode(enc)
+	enc = append(enc, c.a.Bytes()...)
+	return append(enc, c.b.Bytes()...)
 }
 
 // Encrypt encrypts m under pk with the caller's randomness r. r must be

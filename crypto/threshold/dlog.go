@@ -78,9 +78,8 @@ func NewTableSize(max, babySteps uint64) (*Table, error) {
 			defer wg.Done()
 			g := elgamal.Generator()
 			p := ristretto255.NewIdentityElement().ScalarBaseMult(elgamal.ScalarFromUint64(start))
-			var buf [elgamal.ElementSize]byte
 			for j := start; j < end; j++ {
-				keys[j] = binary.LittleEndian.Uint64(p.Encode(buf[:0]))
+				keys[j] = binary.LittleEndian.Uint64(p.Bytes())
 				p.Add(p, g)
 			}
 		}()
@@ -110,10 +109,9 @@ func (t *Table) Max() uint64 { return t.max }
 
 // Log returns m in [0, Max] with e = g^m, or an error wrapping ErrOutOfRange.
 func (t *Table) Log(e *ristretto255.Element) (uint64, error) {
-	var buf, want [elgamal.ElementSize]byte
 	cur := ristretto255.NewIdentityElement().Set(e)
 	for i := uint64(0); i*t.m <= t.max; i++ {
-		enc := cur.Encode(buf[:0])
+		enc := cur.Bytes()
 		k := binary.LittleEndian.Uint64(enc)
 		if j, ok := t.baby[k]; ok {
 			cands := []uint32{j}
@@ -127,7 +125,7 @@ func (t *Table) Log(e *ristretto255.Element) (uint64, error) {
 				}
 				// The 8-byte key can collide: confirm with the full encoding.
 				g := ristretto255.NewIdentityElement().ScalarBaseMult(elgamal.ScalarFromUint64(uint64(j)))
-				if string(g.Encode(want[:0])) == string(enc) {
+				if string(g.Bytes()) == string(enc) {
 					return m, nil
 				}
 			}

@@ -46,7 +46,7 @@ func dleqChallenge(ctx []byte, X *elgamal.PublicKey, B, Y *ristretto255.Element,
 func (p *DLEQProof) Bytes() []byte {
 	out := make([]byte, 0, DLEQSize)
 	out = append(append(out, p.r1Enc...), p.r2Enc...)
-	return p.z.Encode(out)
+	return append(out, p.z.Bytes()...)
 }
 
 // ParseDLEQ decodes a proof, refusing non-canonical or identity commitments
@@ -88,7 +88,7 @@ func VerifyDLEQ(ctx []byte, X *elgamal.PublicKey, B, Y *ristretto255.Element, p 
 	b := NewBatch(nil)
 	p.AddTo(b, ctx, X, B, Y)
 	if !b.Verify() {
-		return fmt.Errorf("DLEQ proof: %w", ErrInvalidProof)
+		return fmt.Errorf("zkp: DLEQ proof: %w", ErrInvalidProof)
 	}
 	return nil
 }

@@ -87,7 +87,7 @@ func ProveOr(rnd io.Reader, ctx []byte, pk *elgamal.PublicKey, ct *elgamal.Ciphe
 		bk := newElement().ScalarMult(w[k], h)
 		bk.Subtract(bk, newElement().ScalarMult(e[k], shifted))
 		p.a[k], p.b[k] = ak, bk
-		p.commitsEnc = bk.Encode(ak.Encode(p.commitsEnc))
+		p.commitsEnc = append(append(p.commitsEnc, ak.Bytes()...), bk.Bytes()...)
 	}
 	c := orChallenge(ctx, pk, ct, values, p.commitsEnc)
 	cReal := newScalar().Subtract(c, sumE)
@@ -116,10 +116,10 @@ func (p *OrProof) Bytes() []byte {
 	out := make([]byte, 0, OrProofSize(len(p.c)))
 	out = append(out, p.commitsEnc...)
 	for _, c := range p.c {
-		out = c.Encode(out)
+		out = append(out, c.Bytes()...)
 	}
 	for _, z := range p.z {
-		out = z.Encode(out)
+		out = append(out, z.Bytes()...)
 	}
 	return out
 }
@@ -198,7 +198,7 @@ func VerifyOr(ctx []byte, pk *elgamal.PublicKey, ct *elgamal.Ciphertext, values 
 	b := NewBatch(pk)
 	p.AddTo(b, ctx, pk, ct, values)
 	if !b.Verify() {
-		return fmt.Errorf("Or proof: %w", ErrInvalidProof)
+		return fmt.Errorf("zkp: Or proof: %w", ErrInvalidProof)
 	}
 	return nil
 }

@@ -41,7 +41,7 @@ func schnorrChallenge(ctx []byte, X *elgamal.PublicKey, r []byte) *ristretto255.
 
 // Bytes returns R || z.
 func (p *SchnorrProof) Bytes() []byte {
-	return p.z.Encode(append(make([]byte, 0, SchnorrSize), p.rEnc...))
+	return append(append(make([]byte, 0, SchnorrSize), p.rEnc...), p.z.Bytes()...)
 }
 
 // ParseSchnorr decodes a proof, refusing non-canonical or identity R and a
@@ -75,7 +75,7 @@ func VerifySchnorr(ctx []byte, X *elgamal.PublicKey, p *SchnorrProof) error {
 	b := NewBatch(nil)
 	p.AddTo(b, ctx, X)
 	if !b.Verify() {
-		return fmt.Errorf("Schnorr proof: %w", ErrInvalidProof)
+		return fmt.Errorf("zkp: Schnorr proof: %w", ErrInvalidProof)
 	}
 	return nil
 }

@@ -73,7 +73,8 @@ func TestParseTextRefusesUntyped(t *testing.T) {
 
 func TestGate(t *testing.T) {
 	g := NewGate(2)
-	if !g.TryEnter() || !g.TryEnter() {
+	first, second := g.TryEnter(), g.TryEnter()
+	if !first || !second {
 		t.Fatal("a free slot refused")
 	}
 	if g.TryEnter() {

@@ -35,6 +35,7 @@ import (
 
 	"github.com/evote/evote/store"
 	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -98,7 +99,7 @@ func Open(dir string, signer note.Signer, opts *Options) (*Log, error) {
 		timeout = 2 * time.Second
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
-	if errors.Is(err, bbolt.ErrTimeout) {
+	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("store/bolt: %s: %w; stop the other board or use another data directory", path, ErrLocked)
 	}
 	if err != nil {
