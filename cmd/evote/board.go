@@ -70,7 +70,7 @@ since voters and verifiers check every checkpoint against it. Its name,
 }
 
 func boardServeCmd(g *globals) *cobra.Command {
-	var data, key, manifest, listen, cert, tlsKey, tokFile string
+	var data, key, manifest, tokFile string
 	var sf serviceFlags
 	var rate float64
 	var burst int
@@ -165,7 +165,7 @@ nothing that identifies a voter.`,
 			}
 			h := board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, RatePerSecond: rate, Burst: burst, MaxInFlight: sf.maxInFlight})
 			return ops.Serve(ctx, sf.server(ops.ServerConfig{
-				Listen: listen, Handler: h, TLSCert: cert, TLSKey: tlsKey, Logger: logger, Name: "board",
+				Handler: h, Logger: logger, Name: "board",
 				Ready: func(u string) { g.printf("board listening on %s\n", u) },
 			}))
 		},
@@ -174,13 +174,10 @@ nothing that identifies a voter.`,
 	f.StringVar(&data, "data", "board-data", "the board's data `DIR` (its log)")
 	f.StringVar(&key, "key", "board.key", "the board's signer key `FILE` (age-encrypted)")
 	f.StringVar(&manifest, "manifest", "", "the election manifest `FILE`, to create the board")
-	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on")
-	f.StringVar(&cert, "tls-cert", "", "TLS certificate `FILE` (PEM); serve HTTPS")
-	f.StringVar(&tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
 	f.StringVar(&tokFile, "admin-token-file", "", "`FILE` holding the admin token")
 	f.Float64Var(&rate, "rate", board.DefaultRatePerSecond, "POST requests per second per client IP (0: no limit)")
 	f.IntVar(&burst, "burst", board.DefaultBurst, "burst of POST requests per client IP")
-	sf.add(c)
+	sf.add(c, "127.0.0.1:8080")
 	return c
 }
 

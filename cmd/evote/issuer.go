@@ -100,7 +100,7 @@ voter their own line, import it (evote issuer serve --roll), then delete it.`,
 }
 
 func issuerServeCmd(g *globals) *cobra.Command {
-	var roll, key, manifest, data, listen, cert, tlsKey string
+	var roll, key, manifest, data string
 	var rate float64
 	var burst int
 	var sf serviceFlags
@@ -187,7 +187,7 @@ are answered, then the roll is closed.`,
 			}
 			h := issuer.NewHandler(is, issuer.HandlerConfig{RatePerSecond: rate, Burst: burst, Logger: logger, MaxInFlight: sf.maxInFlight})
 			return ops.Serve(ctx, sf.server(ops.ServerConfig{
-				Listen: listen, Handler: h, TLSCert: cert, TLSKey: tlsKey, Logger: logger, Name: "issuer",
+				Handler: h, Logger: logger, Name: "issuer",
 				Ready: func(u string) { g.printf("issuer listening on %s\n", u) },
 			}))
 		},
@@ -197,12 +197,9 @@ are answered, then the roll is closed.`,
 	f.StringVar(&key, "key", "issuer.key", "the issuer's private key `FILE` (age-encrypted)")
 	f.StringVar(&manifest, "election", "manifest.json", "the election manifest `FILE`")
 	f.StringVar(&data, "data", "issuer-data", "the issuer's data `DIR` (its roll database)")
-	f.StringVar(&listen, "listen", "127.0.0.1:8081", "address to listen on")
-	f.StringVar(&cert, "tls-cert", "", "TLS certificate `FILE` (PEM); serve HTTPS")
-	f.StringVar(&tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
 	f.Float64Var(&rate, "rate", issuer.DefaultRatePerSecond, "token requests per second per client IP (-1: no limit)")
 	f.IntVar(&burst, "burst", issuer.DefaultBurst, "burst of token requests per client IP")
-	sf.add(c)
+	sf.add(c, "127.0.0.1:8081")
 	return c
 }
 

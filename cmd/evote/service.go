@@ -12,13 +12,18 @@ import (
 // serviceFlags are the hardening flags evote board serve and evote issuer
 // serve share.
 type serviceFlags struct {
-	logFormat, logLevel string
-	maxInFlight         int
-	headerTimeout       time.Duration
+	listen, cert, tlsKey string
+	logFormat, logLevel  string
+	maxInFlight          int
+	headerTimeout        time.Duration
 }
 
-func (s *serviceFlags) add(c *cobra.Command) {
+// add declares the flags, listen being the default address.
+func (s *serviceFlags) add(c *cobra.Command, listen string) {
 	f := c.Flags()
+	f.StringVar(&s.listen, "listen", listen, "address to listen on")
+	f.StringVar(&s.cert, "tls-cert", "", "TLS certificate `FILE` (PEM); serve HTTPS")
+	f.StringVar(&s.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
 	f.StringVar(&s.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&s.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
 	f.IntVar(&s.maxInFlight, "max-in-flight", service.DefaultMaxInFlight, "most requests worked on at once on the expensive path (casts, tokens); beyond it 503 with Retry-After (-1: no bound)")
@@ -33,7 +38,9 @@ func (s *serviceFlags) logger(g *globals) (*slog.Logger, error) {
 	return l, nil
 }
 
+// server completes c with the listen address, TLS files and timeouts.
 func (s *serviceFlags) server(c ops.ServerConfig) ops.ServerConfig {
+	c.Listen, c.TLSCert, c.TLSKey = s.listen, s.cert, s.tlsKey
 	c.ReadHeaderTimeout = s.headerTimeout
 	return c
 }
