@@ -220,6 +220,40 @@ func (tf *trusteeFlags) saveState(kr *secret.Keyring, tr *dkg.Trustee, fresh boo
 	return kr.WriteFile(tf.state, tr.Marshal(), !fresh)
 }
 
+// stepState is what a ceremony step after init starts from.
+type stepState struct {
+	m   *ballot.Manifest
+	kr  *secret.Keyring
+	tr  *dkg.Trustee
+	cer *record.Ceremony
+	sk  ed25519.PrivateKey // with signing only
+}
+
+// step loads the manifest, the trustee's state, the ceremony messages in
+// files and, if signing, the trustee's signing key.
+func (tf *trusteeFlags) step(g *globals, files []string, signing bool) (*stepState, error) {
+	st := &stepState{}
+	var err error
+	if st.m, err = tf.loadManifest(); err != nil {
+		return nil, err
+	}
+	if st.kr, err = g.keyring(); err != nil {
+		return nil, err
+	}
+	if st.tr, err = tf.loadState(st.kr); err != nil {
+		return nil, err
+	}
+	if st.cer, err = readCeremony(st.m, files); err != nil {
+		return nil, err
+	}
+	if signing {
+		if st.sk, err = tf.loadSigningKey(st.kr, st.m, st.tr.Index()); err != nil {
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
 // readCeremony reads ceremony message files for manifest m, sorted by
 // trustee index.
 func readCeremony(m *ballot.Manifest, files []string) (*record.Ceremony, error) {
@@ -325,26 +359,11 @@ again gives the same deal.`,
 		Example: `  evote trustee deal --state trustee-1.state ann-1.msg ann-2.msg ann-3.msg`,
 		Args:    args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			m, err := tf.loadManifest()
+			st, err := tf.step(g, files, true)
 			if err != nil {
 				return err
 			}
-			kr, err := g.keyring()
-			if err != nil {
-				return err
-			}
-			tr, err := tf.loadState(kr)
-			if err != nil {
-				return err
-			}
-			cer, err := readCeremony(m, files)
-			if err != nil {
-				return err
-			}
-			sk, err := tf.loadSigningKey(kr, m, tr.Index())
-			if err != nil {
-				return err
-			}
+			m, kr, tr, cer, sk := st.m, st.kr, st.tr, st.cer, st.sk
 			if len(cer.Anns) != m.Trustees.N {
 				return usagef("deal needs all %d announcements; got %d", m.Trustees.N, len(cer.Anns))
 			}
@@ -377,26 +396,11 @@ answer) or be disqualified.`,
 		Example: `  evote trustee verify --state trustee-1.state deal-1.msg deal-2.msg deal-3.msg`,
 		Args:    args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			m, err := tf.loadManifest()
+			st, err := tf.step(g, files, true)
 			if err != nil {
 				return err
 			}
-			kr, err := g.keyring()
-			if err != nil {
-				return err
-			}
-			tr, err := tf.loadState(kr)
-			if err != nil {
-				return err
-			}
-			cer, err := readCeremony(m, files)
-			if err != nil {
-				return err
-			}
-			sk, err := tf.loadSigningKey(kr, m, tr.Index())
-			if err != nil {
-				return err
-			}
+			m, tr, cer, sk := st.m, st.tr, st.cer, st.sk
 			cs, err := tr.Verify(cer.Deals)
 			if err != nil {
 				return err
@@ -431,26 +435,11 @@ key, so it is disqualified instead.`,
 		Example: `  evote trustee answer --state trustee-2.state complaint-*.msg`,
 		Args:    args(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			m, err := tf.loadManifest()
+			st, err := tf.step(g, files, true)
 			if err != nil {
 				return err
 			}
-			kr, err := g.keyring()
-			if err != nil {
-				return err
-			}
-			tr, err := tf.loadState(kr)
-			if err != nil {
-				return err
-			}
-			cer, err := readCeremony(m, files)
-			if err != nil {
-				return err
-			}
-			sk, err := tf.loadSigningKey(kr, m, tr.Index())
-			if err != nil {
-				return err
-			}
+			m, tr, cer, sk := st.m, st.tr, st.cer, st.sk
 			as, err := tr.Answer(cer.Complaints)
 			if err != nil {
 				return err
@@ -485,22 +474,11 @@ the board's election key is the one the ceremony produced.`,
 		Example: `  evote trustee finalize --state trustee-1.state --share trustee-1.share *.msg`,
 		Args:    args(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			m, err := tf.loadManifest()
+			st, err := tf.step(g, files, false)
 			if err != nil {
 				return err
 			}
-			kr, err := g.keyring()
-			if err != nil {
-				return err
-			}
-			tr, err := tf.loadState(kr)
-			if err != nil {
-				return err
-			}
-			cer, err := readCeremony(m, files)
-			if err != nil {
-				return err
-			}
+			kr, tr, cer := st.kr, st.tr, st.cer
 			res, ks, err := tr.Finalize(cer.Anns, cer.Deals, cer.Complaints, cer.Answers)
 			if err != nil {
 				return err
