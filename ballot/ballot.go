@@ -271,8 +271,8 @@ func (e *Election) addProofs(batch *zkp.Batch, b *Ballot) {
 // Verify checks everything about one parsed ballot: the token, every proof
 // and the signature.
 func Verify(e *Election, b *Ballot) error {
-	if err := token.Verify(e.Manifest.issuer, e.Manifest.id, b.TokenKey.Bytes(), b.Token); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	if err := VerifyToken(e, b); err != nil {
+		return err
 	}
 	batch := zkp.NewBatch(e.Key)
 	e.addProofs(batch, b)
@@ -288,13 +288,36 @@ func Verify(e *Election, b *Ballot) error {
 // the ballots one by one so that the bad ones, and only they, are named.
 func VerifyBatch(e *Election, bs []*Ballot) []error {
 	errs := make([]error, len(bs))
+	var pending []*Ballot
+	var at []int
+	for i, b := range bs {
+		if errs[i] = VerifyToken(e, b); errs[i] == nil {
+			pending = append(pending, b)
+			at = append(at, i)
+		}
+	}
+	for k, err := range VerifyProofsBatch(e, pending) {
+		errs[at[k]] = err
+	}
+	return errs
+}
+
+// VerifyToken checks a parsed ballot's eligibility token: the issuer's
+// signature on its token key for this election.
+func VerifyToken(e *Election, b *Ballot) error {
+	if err := token.Verify(e.Manifest.issuer, e.Manifest.id, b.TokenKey.Bytes(), b.Token); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalidToken, err)
+	}
+	return nil
+}
+
+// VerifyProofsBatch is VerifyBatch without the token checks, for callers
+// that checked the tokens already (elsewhere, or on other cores).
+func VerifyProofsBatch(e *Election, bs []*Ballot) []error {
+	errs := make([]error, len(bs))
 	batch := zkp.NewBatch(e.Key)
 	var pending []int
 	for i, b := range bs {
-		if err := token.Verify(e.Manifest.issuer, e.Manifest.id, b.TokenKey.Bytes(), b.Token); err != nil {
-			errs[i] = fmt.Errorf("%w: %v", ErrInvalidToken, err)
-			continue
-		}
 		e.addProofs(batch, b)
 		pending = append(pending, i)
 	}

@@ -63,7 +63,7 @@ func (v *verifier) work() {
 		for i, r := range reqs {
 			bs[i] = r.b
 		}
-		for i, err := range ballot.VerifyBatch(reqs[0].e, bs) {
+		for i, err := range ballot.VerifyProofsBatch(reqs[0].e, bs) {
 			reqs[i].done <- err
 		}
 	}

@@ -242,6 +242,11 @@ func (b *Board) Cast(ctx context.Context, raw []byte) (*Receipt, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidBallot, err)
 	}
+	// The token's RSA check runs here, on the request's own goroutine (so
+	// on every core); the proofs go to the batch verifier.
+	if err := ballot.VerifyToken(e, bl); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidBallot, err)
+	}
 	if err := b.verifier.verify(e, bl); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidBallot, err)
 	}
