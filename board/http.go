@@ -150,7 +150,8 @@ const (
 // Errors are JSON ErrorResponse: 400 malformed or invalid, 401 missing admin
 // token, 403 wrong phase, 404, 405, 409 token already voted, 413 too large,
 // 415 wrong content type, 429 rate limited (Retry-After), 500, 503 too many
-// casts in flight (Retry-After: 1).
+// casts in flight (Retry-After: 1) or storage that cannot be written
+// (Retry-After: 30; the entry was not stored and there is no receipt).
 //
 // The metrics (all prefixed evote_board_): http_requests_total{endpoint,
 // code}, http_requests_in_flight, casts_total{result} (accepted,
