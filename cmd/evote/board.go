@@ -111,6 +111,7 @@ nothing that identifies a voter.`,
 				return err
 			}
 			signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
+			clear(skey) // the signer keeps its own copy
 			if err != nil {
 				return fmt.Errorf("%s: %w", key, err)
 			}

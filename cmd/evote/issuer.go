@@ -138,6 +138,7 @@ are answered, then the roll is closed.`,
 				return err
 			}
 			sk, err := token.ParsePrivateKey(pem)
+			clear(pem)
 			if err != nil {
 				return fmt.Errorf("%s: %w", key, err)
 			}

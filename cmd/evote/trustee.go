@@ -80,6 +80,7 @@ func (tf *trusteeFlags) loadSigningKey(kr *secret.Keyring, m *ballot.Manifest, i
 		return nil, fmt.Errorf("reading the signing key: %w", err)
 	}
 	key, err := parseSigningKey(b)
+	clear(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", tf.signingKey, err)
 	}
@@ -210,6 +211,7 @@ func (tf *trusteeFlags) loadState(kr *secret.Keyring) (*dkg.Trustee, error) {
 		return nil, err
 	}
 	tr, err := dkg.UnmarshalTrustee(b)
+	clear(b)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", tf.state, err)
 	}
@@ -554,6 +556,7 @@ verification key, and posts it. No single ballot is ever decrypted.`,
 				return err
 			}
 			ks, err := dkg.ParseKeyShare(b)
+			clear(b)
 			if err != nil {
 				return fmt.Errorf("%s: %w", share, err)
 			}
