@@ -8,8 +8,8 @@ FUZZTIME ?= 10s
 build:
 	$(GO) build -o bin/evote ./cmd/evote
 
-# Vet, the browser build of the voter and verifier (an ARCHITECTURE.md
-# wall), and every test.
+# Vet, the browser build of the voter and verifier (an import wall that
+# internal/walls also checks), and every test.
 test:
 	$(GO) vet $(PKGS)
 	GOOS=js GOARCH=wasm $(GO) build ./voter ./verify

@@ -1,5 +1,5 @@
 #!/bin/sh
-# soak.sh: the crash soak of issue 6. A real "evote board serve" process runs
+# soak.sh: the crash soak. A real "evote board serve" process runs
 # under load from many concurrent casting clients and is killed with SIGKILL
 # at a random moment, EVOTE_SOAK_KILLS times (default here 50), restarted on
 # the same data directory each time. At the end every receipt ever returned
