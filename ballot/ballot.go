@@ -24,9 +24,12 @@ type Election struct {
 }
 
 // Size returns the exact length of every encoded ballot in this election.
-func (e *Election) Size() int {
-	n := 1 + 32 + 32 + token.PrefixSize + e.Manifest.issuer.Size()
-	for _, q := range e.Manifest.Questions {
+func (e *Election) Size() int { return e.Manifest.BallotSize() }
+
+// BallotSize returns the exact length of every encoded ballot under m.
+func (m *Manifest) BallotSize() int {
+	n := 1 + 32 + 32 + token.PrefixSize + m.issuer.Size()
+	for _, q := range m.Questions {
 		k := q.Encrypted()
 		n += k * (elgamal.CiphertextSize + zkp.OrProofSize(2))
 		if lo, hi, ok := q.SumRange(); ok {

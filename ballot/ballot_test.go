@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -456,5 +457,22 @@ func TestCiphertextsMatchParse(t *testing.T) {
 	}
 	if _, err := Ciphertexts(te.Election, raw[:len(raw)-1]); err == nil {
 		t.Fatal("a short ballot was accepted")
+	}
+}
+
+// A manifest whose ballots could never fit in a log entry is refused when
+// it is made, not when the first voter tries.
+func TestManifestBallotMustFitAnEntry(t *testing.T) {
+	te := newElection(t, yesNo)
+	m := *te.Manifest
+	var choices []string
+	for i := 0; i < MaxChoices; i++ {
+		choices = append(choices, fmt.Sprintf("c%d", i))
+	}
+	for i := 0; i < 4; i++ {
+		m.Questions = append(m.Questions, Question{ID: fmt.Sprintf("big%d", i), Text: "Many", Choices: choices, Min: 0, Max: 64})
+	}
+	if _, err := NewManifest(m); err == nil || !strings.Contains(err.Error(), "a ballot would be") {
+		t.Fatalf("a manifest with unfittable ballots: %v", err)
 	}
 }

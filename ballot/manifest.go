@@ -35,10 +35,14 @@ import (
 // Limits on a manifest, so that a ballot's size and verification cost are
 // bounded before any byte of it is read.
 const (
-	MaxQuestions    = 64
-	MaxChoices      = 64
-	MaxTrustees     = 64
-	MaxManifestSize = 256 << 10
+	MaxQuestions = 64
+	MaxChoices   = 64
+	MaxTrustees  = 64
+	// MaxEntrySize is the largest body of one log entry (65,535 bytes
+	// less the entry-type byte, store.MaxLeafSize): the manifest and every
+	// ballot must each fit in one.
+	MaxEntrySize    = 1<<16 - 2
+	MaxManifestSize = MaxEntrySize
 )
 
 // Revoting policies.
@@ -174,6 +178,9 @@ func (m *Manifest) validate() error {
 	}
 	if !bytes.Equal(m.issuer.Bytes(), m.IssuerKey) {
 		return errors.New("issuer_key must be the key's PKIX DER (base64 in JSON), not PEM")
+	}
+	if n := m.BallotSize(); n > MaxEntrySize {
+		return fmt.Errorf("a ballot would be %d bytes, over the %d a log entry holds: ask fewer questions or offer fewer choices", n, MaxEntrySize)
 	}
 	return nil
 }

@@ -1,5 +1,7 @@
-// Package walls checks the import walls of ARCHITECTURE.md, so that they
-// hold by test rather than by habit.
+// Package walls checks the project's import walls (the issuer and the
+// board share nothing, the verifier trusts no operator's code path, the
+// voter and the verifier build for the browser, crypto knows nothing above
+// it), so that they hold by test rather than by habit.
 package walls
 
 import (
