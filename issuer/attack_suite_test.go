@@ -63,7 +63,7 @@ func validRequest(t *testing.T, f *fixture) (TokenRequest, []byte) {
 // however it is padded, is refused with 413 and issues nothing, even with
 // the right code.
 func TestAttackOversizedTokenRequest(t *testing.T) {
-	roll, _ := boltRoll(t)
+	roll := NewMemRoll()
 	f := newFixture(t, 2, roll, HandlerConfig{})
 	req, valid := validRequest(t, f)
 	pad := func(n int) string { return strings.Repeat(" ", n) }
@@ -133,7 +133,7 @@ func TestAttackWrongContentTypeIssuer(t *testing.T) {
 // 400 and a message; the roll does not change (no token issued and, for a
 // request that never reached the code check, no failure counted).
 func TestAttackGarbageTokenRequest(t *testing.T) {
-	roll, _ := boltRoll(t)
+	roll := NewMemRoll()
 	f := newFixture(t, 2, roll, HandlerConfig{})
 	req, valid := validRequest(t, f)
 	with := func(field, value string) []byte {

@@ -88,50 +88,44 @@ func BenchmarkVerifyCode(b *testing.B) {
 // process (JSON, rate limit, code check, RSA blind signature, roll update),
 // one fresh voter per iteration; the voter's blinding is done beforehand.
 func BenchmarkIssue(b *testing.B) {
-	for _, store := range []string{"mem", "bolt"} {
-		for _, par := range []bool{false, true} {
-			name := store
-			if par {
-				name += "/parallel"
-			}
-			b.Run(name, func(b *testing.B) {
-				var roll Roll
-				if store == "bolt" {
-					roll, _ = boltRoll(b)
-				}
-				f := newFixture(b, b.N, roll, HandlerConfig{})
-				h := NewHandler(f.is, HandlerConfig{RatePerSecond: -1})
-				bodies := make([][]byte, b.N)
-				for i, id := range f.ids {
-					blinded, _ := blind(b, newTokenKey(b))
-					bodies[i], _ = json.Marshal(TokenRequest{VoterID: id, Code: f.codes[id], BlindedMsg: b64.EncodeToString(blinded)})
-				}
-				issue := func(body []byte) {
-					req := httptest.NewRequest(http.MethodPost, PathToken, bytes.NewReader(body))
-					req.Header.Set("Content-Type", "application/json")
-					rec := httptest.NewRecorder()
-					h.ServeHTTP(rec, req)
-					if rec.Code != http.StatusOK {
-						panic(fmt.Sprintf("issue: %d %s", rec.Code, rec.Body))
-					}
-				}
-				b.ResetTimer()
-				if !par {
-					for i := 0; i < b.N; i++ {
-						issue(bodies[i])
-					}
-				} else {
-					b.SetParallelism(16) // many clients at once, as a server sees them
-					var next atomic.Int64
-					b.RunParallel(func(pb *testing.PB) {
-						for pb.Next() {
-							issue(bodies[next.Add(1)-1])
-						}
-					})
-				}
-				b.StopTimer()
-				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
-			})
+	for _, par := range []bool{false, true} {
+		name := "serial"
+		if par {
+			name = "parallel"
 		}
+		b.Run(name, func(b *testing.B) {
+			f := newFixture(b, b.N, nil, HandlerConfig{})
+			h := NewHandler(f.is, HandlerConfig{RatePerSecond: -1})
+			bodies := make([][]byte, b.N)
+			for i, id := range f.ids {
+				blinded, _ := blind(b, newTokenKey(b))
+				bodies[i], _ = json.Marshal(TokenRequest{VoterID: id, Code: f.codes[id], BlindedMsg: b64.EncodeToString(blinded)})
+			}
+			issue := func(body []byte) {
+				req := httptest.NewRequest(http.MethodPost, PathToken, bytes.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				if rec.Code != http.StatusOK {
+					panic(fmt.Sprintf("issue: %d %s", rec.Code, rec.Body))
+				}
+			}
+			b.ResetTimer()
+			if !par {
+				for i := 0; i < b.N; i++ {
+					issue(bodies[i])
+				}
+			} else {
+				b.SetParallelism(16) // many clients at once, as a server sees them
+				var next atomic.Int64
+				b.RunParallel(func(pb *testing.PB) {
+					for pb.Next() {
+						issue(bodies[next.Add(1)-1])
+					}
+				})
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "tokens/s")
+		})
 	}
 }

@@ -7,8 +7,9 @@
 // # Pieces
 //
 //   - The roll: a CSV file "voter_id,enrolment_code" imported with
-//     [ImportRoll] into a [Roll]: [OpenBoltRoll] (bbolt, the default) or
-//     [NewMemRoll] (tests). Codes are kept only as salted argon2id hashes.
+//     [ImportRoll] into a [Roll]: issuer/bolt.Open (bbolt, the default; a
+//     package of its own, so this package and its client never import
+//     bbolt) or [NewMemRoll] (tests). Codes are kept only as salted argon2id hashes.
 //     [GenerateRoll] makes a roll with fresh codes for trials and demos.
 //   - The [Issuer]: [Issuer.Issue] authenticates a voter and signs at most
 //     one blinded message for them; [Issuer.Purge] deletes the roll after the

@@ -2,12 +2,15 @@ package issuer
 
 import (
 	"bytes"
+	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -90,8 +93,21 @@ func TestLogsNoVoterSecrets(t *testing.T) {
 	}
 }
 
+// failingRoll is a roll whose store stops answering once broken.
+type failingRoll struct {
+	*MemRoll
+	broken atomic.Bool
+}
+
+func (r *failingRoll) Counts(ctx context.Context) (Counts, error) {
+	if r.broken.Load() {
+		return Counts{}, errors.New("roll store unavailable")
+	}
+	return r.MemRoll.Counts(ctx)
+}
+
 func TestHealth(t *testing.T) {
-	r, _ := boltRoll(t)
+	r := &failingRoll{MemRoll: NewMemRoll()}
 	f := newFixture(t, 1, r, HandlerConfig{})
 	get := func() (int, string) {
 		resp, err := http.Get(f.srv.URL + PathHealth)
@@ -106,9 +122,9 @@ func TestHealth(t *testing.T) {
 	if st, body := get(); st != 200 || body != "ok\n" {
 		t.Fatalf("healthy issuer: %d %q", st, body)
 	}
-	r.Close()
+	r.broken.Store(true)
 	if st, _ := get(); st != http.StatusServiceUnavailable {
-		t.Fatalf("issuer with a closed roll: %d, want 503", st)
+		t.Fatalf("issuer whose roll does not answer: %d, want 503", st)
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -105,16 +104,6 @@ func newFixture(tb testing.TB, n int, roll Roll, hc HandlerConfig) *fixture {
 		}
 	})
 	return f
-}
-
-func boltRoll(tb testing.TB) (*BoltRoll, string) {
-	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "roll.db")
-	r, err := OpenBoltRoll(path)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return r, path
 }
 
 func newTokenKey(tb testing.TB) []byte {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,46 +19,39 @@ import (
 var ctx = context.Background()
 
 func TestIssuanceRoundTrip(t *testing.T) {
-	for _, name := range []string{"mem", "bolt"} {
-		t.Run(name, func(t *testing.T) {
-			var roll Roll
-			if name == "bolt" {
-				roll, _ = boltRoll(t)
-			}
-			f := newFixture(t, 3, roll, HandlerConfig{})
-			info, err := f.client.Info(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !bytes.Equal(info.ElectionID, testElection) || !info.PublicKey.Equal(issuerKey(t).Public()) {
-				t.Fatal("Info does not describe the issuer")
-			}
-			for _, id := range f.ids {
-				tokenPub := newTokenKey(t)
-				blinded, st, err := token.Blind(nil, info.PublicKey, info.ElectionID, tokenPub)
-				if err != nil {
-					t.Fatal(err)
-				}
-				// Voters type codes loosely: lower case, no dashes.
-				code := strings.ToLower(strings.ReplaceAll(f.codes[id], "-", ""))
-				sig, err := f.client.RequestToken(ctx, id, code, blinded)
-				if err != nil {
-					t.Fatal(err)
-				}
-				tok, err := token.Finalize(st, sig)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := token.Verify(info.PublicKey, testElection, tokenPub, tok); err != nil {
-					t.Fatal(err)
-				}
-			}
-			c, err := f.is.Counts(ctx)
-			if err != nil || c != (Counts{Eligible: 3, Issued: 3}) {
-				t.Fatalf("Counts = %+v, %v; want 3 eligible, 3 issued", c, err)
-			}
-		})
+	f := newFixture(t, 3, nil, HandlerConfig{})
+	info, err := f.client.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
 	}
+	if !bytes.Equal(info.ElectionID, testElection) || !info.PublicKey.Equal(issuerKey(t).Public()) {
+		t.Fatal("Info does not describe the issuer")
+	}
+	for _, id := range f.ids {
+		tokenPub := newTokenKey(t)
+		blinded, st, err := token.Blind(nil, info.PublicKey, info.ElectionID, tokenPub)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Voters type codes loosely: lower case, no dashes.
+		code := strings.ToLower(strings.ReplaceAll(f.codes[id], "-", ""))
+		sig, err := f.client.RequestToken(ctx, id, code, blinded)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := token.Finalize(st, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := token.Verify(info.PublicKey, testElection, tokenPub, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := f.is.Counts(ctx)
+	if err != nil || c != (Counts{Eligible: 3, Issued: 3}) {
+		t.Fatalf("Counts = %+v, %v; want 3 eligible, 3 issued", c, err)
+	}
+
 }
 
 func TestSameBlindedMessageTwice(t *testing.T) {
@@ -104,49 +96,42 @@ func TestAttackIssuerSecondBlindedMessage(t *testing.T) {
 }
 
 func TestAttackIssuerConcurrentBlindedMessages(t *testing.T) {
-	for _, name := range []string{"mem", "bolt"} {
-		t.Run(name, func(t *testing.T) {
-			var roll Roll
-			if name == "bolt" {
-				roll, _ = boltRoll(t)
-			}
-			f := newFixture(t, 1, roll, HandlerConfig{})
-			id := f.ids[0]
-			const n = 16
-			blinded := make([][]byte, n)
-			for i := range blinded {
-				blinded[i], _ = blind(t, newTokenKey(t))
-			}
-			var (
-				wg       sync.WaitGroup
-				mu       sync.Mutex
-				wins     int
-				conflict int
-			)
-			start := make(chan struct{})
-			for i := range n {
-				wg.Go(func() {
-					<-start
-					_, err := f.client.RequestToken(ctx, id, f.codes[id], blinded[i])
-					mu.Lock()
-					defer mu.Unlock()
-					switch {
-					case err == nil:
-						wins++
-					case errors.Is(err, ErrAlreadyIssued):
-						conflict++
-					default:
-						t.Errorf("request %d: %v", i, err)
-					}
-				})
-			}
-			close(start)
-			wg.Wait()
-			if wins != 1 || conflict != n-1 {
-				t.Fatalf("%d requests with different blinded messages: %d signed, %d refused; want 1 and %d", n, wins, conflict, n-1)
+	f := newFixture(t, 1, nil, HandlerConfig{})
+	id := f.ids[0]
+	const n = 16
+	blinded := make([][]byte, n)
+	for i := range blinded {
+		blinded[i], _ = blind(t, newTokenKey(t))
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		wins     int
+		conflict int
+	)
+	start := make(chan struct{})
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, err := f.client.RequestToken(ctx, id, f.codes[id], blinded[i])
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				wins++
+			case errors.Is(err, ErrAlreadyIssued):
+				conflict++
+			default:
+				t.Errorf("request %d: %v", i, err)
 			}
 		})
 	}
+	close(start)
+	wg.Wait()
+	if wins != 1 || conflict != n-1 {
+		t.Fatalf("%d requests with different blinded messages: %d signed, %d refused; want 1 and %d", n, wins, conflict, n-1)
+	}
+
 }
 
 func TestAttackWrongCodeCounted(t *testing.T) {
@@ -362,7 +347,7 @@ func TestBadRequests(t *testing.T) {
 }
 
 func TestPurge(t *testing.T) {
-	roll, path := boltRoll(t)
+	roll := NewMemRoll()
 	f := newFixture(t, 5, roll, HandlerConfig{})
 	for _, id := range f.ids[:2] {
 		b, _ := blind(t, newTokenKey(t))
@@ -390,132 +375,6 @@ func TestPurge(t *testing.T) {
 	}
 	if err := roll.Add(ctx, []Record{{VoterID: "late"}}); !errors.Is(err, ErrPurged) {
 		t.Fatalf("Add after purge: %v", err)
-	}
-	// The file holds no voter IDs any more, and the counts survive a reopen.
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range f.ids {
-		if bytes.Contains(data, []byte(id)) {
-			t.Fatalf("purged roll file still contains voter %q", id)
-		}
-	}
-	if err := roll.Close(); err != nil {
-		t.Fatal(err)
-	}
-	again, err := OpenBoltRoll(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Close()
-	if c3, err := again.Counts(ctx); err != nil || c3 != c {
-		t.Fatalf("counts after reopen = %+v, %v; want %+v", c3, err, c)
-	}
-	if _, err := again.Get(ctx, f.ids[0]); !errors.Is(err, ErrPurged) {
-		t.Fatalf("Get after reopen: %v, want ErrPurged", err)
-	}
-}
-
-func TestRollConformance(t *testing.T) {
-	for _, name := range []string{"mem", "bolt"} {
-		t.Run(name, func(t *testing.T) {
-			var roll Roll = NewMemRoll()
-			if name == "bolt" {
-				roll, _ = boltRoll(t)
-			}
-			defer roll.Close()
-			h, err := HashCode("00000-00000-00000-00000")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := roll.Add(ctx, []Record{{VoterID: "a", Code: h}, {VoterID: "b", Code: h}}); err != nil {
-				t.Fatal(err)
-			}
-			if err := roll.Add(ctx, []Record{{VoterID: "c"}, {VoterID: "a"}}); !errors.Is(err, ErrDuplicateVoter) {
-				t.Fatalf("duplicate Add: %v", err)
-			}
-			if err := roll.Add(ctx, []Record{{VoterID: "d"}, {VoterID: "d"}}); !errors.Is(err, ErrDuplicateVoter) {
-				t.Fatalf("duplicate within Add: %v", err)
-			}
-			if _, err := roll.Get(ctx, "c"); !errors.Is(err, ErrUnknownVoter) {
-				t.Fatalf("failed Add was not all-or-nothing: %v", err)
-			}
-			rec, err := roll.Get(ctx, "a")
-			if err != nil || !rec.Code.Verify("0000000000000000000O") || rec.Code.Verify("00000000000000000001") {
-				t.Fatalf("Get(a) = %+v, %v", rec, err)
-			}
-			for i := 1; i <= 3; i++ {
-				if n, err := roll.AddFailure(ctx, "a"); n != i || err != nil {
-					t.Fatalf("AddFailure = %d, %v; want %d", n, err, i)
-				}
-			}
-			if err := roll.ResetFailures(ctx, "a"); err != nil {
-				t.Fatal(err)
-			}
-			if rec, _ := roll.Get(ctx, "a"); rec.Failures != 0 {
-				t.Fatalf("failures after reset = %d", rec.Failures)
-			}
-			s, err := roll.SetIssued(ctx, "a", []byte("b1"), []byte("s1"))
-			if err != nil || string(s) != "s1" {
-				t.Fatalf("SetIssued = %q, %v", s, err)
-			}
-			if s, err := roll.SetIssued(ctx, "a", []byte("b1"), []byte("s1-other")); err != nil || string(s) != "s1" {
-				t.Fatalf("SetIssued again = %q, %v; want the stored s1", s, err)
-			}
-			if _, err := roll.SetIssued(ctx, "a", []byte("b2"), []byte("s2")); !errors.Is(err, ErrAlreadyIssued) {
-				t.Fatalf("SetIssued other = %v", err)
-			}
-			for _, op := range []func() error{
-				func() error { _, err := roll.Get(ctx, "zz"); return err },
-				func() error { _, err := roll.AddFailure(ctx, "zz"); return err },
-				func() error { return roll.ResetFailures(ctx, "zz") },
-				func() error { _, err := roll.SetIssued(ctx, "zz", []byte("b"), []byte("s")); return err },
-			} {
-				if err := op(); !errors.Is(err, ErrUnknownVoter) {
-					t.Fatalf("unknown voter: %v", err)
-				}
-			}
-			if c, err := roll.Counts(ctx); err != nil || c != (Counts{Eligible: 2, Issued: 1}) {
-				t.Fatalf("Counts = %+v, %v", c, err)
-			}
-			if c, err := roll.Purge(ctx); err != nil || c != (Counts{Eligible: 2, Issued: 1, Purged: true}) {
-				t.Fatalf("Purge = %+v, %v", c, err)
-			}
-			if _, err := roll.Get(ctx, "a"); !errors.Is(err, ErrPurged) {
-				t.Fatalf("Get after purge: %v", err)
-			}
-		})
-	}
-}
-
-func TestBoltRollPersists(t *testing.T) {
-	roll, path := boltRoll(t)
-	f := newFixture(t, 2, roll, HandlerConfig{})
-	id := f.ids[0]
-	b, _ := blind(t, newTokenKey(t))
-	sig, err := f.client.RequestToken(ctx, id, f.codes[id], b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.srv.Close()
-	roll.Close()
-	again, err := OpenBoltRoll(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Close()
-	is, err := New(Config{ElectionID: testElection, Key: issuerKey(t), Roll: again})
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := is.Issue(ctx, id, f.codes[id], b)
-	if err != nil || !bytes.Equal(got, sig) {
-		t.Fatalf("after reopen, the same request gives %v; want the stored signature", err)
-	}
-	b2, _ := blind(t, newTokenKey(t))
-	if _, err := is.Issue(ctx, id, f.codes[id], b2); !errors.Is(err, ErrAlreadyIssued) {
-		t.Fatalf("after reopen, another blinded message: %v", err)
 	}
 }
 

@@ -45,8 +45,8 @@ type Counts struct {
 	Purged   bool `json:"purged"`
 }
 
-// Roll stores the voter roll. It is the issuer's storage seam: [BoltRoll]
-// is the embedded default, [MemRoll] serves tests, and a networked engine
+// Roll stores the voter roll. It is the issuer's storage seam: package
+// issuer/bolt is the embedded default, [MemRoll] serves tests, and a networked engine
 // can implement it later. Implementations must be safe for concurrent use,
 // and each method must be atomic on its own. After [Roll.Purge] every
 // method but Counts and Close returns [ErrPurged].
@@ -75,9 +75,11 @@ type Roll interface {
 	Close() error
 }
 
-// setIssued is SetIssued's decision on one record, shared by the
-// implementations: it updates rec and returns the signature to hand out.
-func setIssued(rec *Record, blinded, sig []byte) (out []byte, changed bool, err error) {
+// Issue is Roll.SetIssued's decision on one record, for every Roll
+// implementation: it records sig for blinded unless another blinded message
+// was signed already, and returns the signature to hand out and whether the
+// record changed.
+func (rec *Record) Issue(blinded, sig []byte) (out []byte, changed bool, err error) {
 	if rec.Issued() {
 		if bytes.Equal(rec.Blinded, blinded) {
 			return bytes.Clone(rec.BlindSig), false, nil
@@ -194,7 +196,7 @@ func (m *MemRoll) SetIssued(ctx context.Context, voterID string, blinded, sig []
 	if err != nil {
 		return nil, err
 	}
-	out, changed, err := setIssued(r, blinded, sig)
+	out, changed, err := r.Issue(blinded, sig)
 	if changed {
 		m.counts.Issued++
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/issuer"
+	issuerbolt "github.com/evote/evote/issuer/bolt"
 	"github.com/spf13/cobra"
 )
 
@@ -156,7 +157,7 @@ are answered, then the roll is closed.`,
 			if err := os.MkdirAll(data, 0o700); err != nil {
 				return err
 			}
-			r, err := issuer.OpenBoltRoll(filepath.Join(data, "roll.db"))
+			r, err := issuerbolt.Open(filepath.Join(data, "roll.db"))
 			if err != nil {
 				return err
 			}
@@ -215,7 +216,7 @@ tokens issued. Stop the issuer first. No tokens are issued afterwards.`,
 		Example: `  evote issuer purge --data issuer-data`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := issuer.OpenBoltRoll(filepath.Join(data, "roll.db"))
+			r, err := issuerbolt.Open(filepath.Join(data, "roll.db"))
 			if err != nil {
 				return err
 			}

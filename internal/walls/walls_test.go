@@ -45,10 +45,12 @@ func TestWalls(t *testing.T) {
 		browser   bool // check the GOOS=js build
 	}{
 		{"issuer", []string{"board", "store", "store/bolt", "voter", "tally", "verify"}, "the issuer and the board share nothing", false},
+		{"issuer", []string{"go.etcd.io/bbolt"}, "the issuer sees its roll through the Roll interface; issuer/bolt is the engine", false},
 		{"board", []string{"issuer", "store/bolt", "voter", "verify"}, "the issuer and the board share nothing; the board sees only store.Log", false},
 		{"verify", []string{"board", "issuer", "store/bolt", "go.etcd.io/bbolt", "github.com/spf13/cobra"}, "the verifier trusts no operator's code path", false},
 		{"verify", []string{"go.etcd.io/bbolt", "github.com/spf13/cobra"}, "the verifier compiles for the browser", true},
 		{"voter", []string{"store/bolt", "board/bolt", "github.com/spf13/cobra", "verify"}, "the voter sees only clients", false},
+		{"voter", []string{"go.etcd.io/bbolt"}, "the voter builds without a storage engine", false},
 		{"voter", []string{"go.etcd.io/bbolt", "github.com/spf13/cobra"}, "the voter compiles for the browser", true},
 		{"store", []string{"ballot", "board", "crypto/elgamal", "go.etcd.io/bbolt"}, "store is plain data", false},
 		{"crypto/elgamal", []string{"ballot", "store", "net/http"}, "crypto knows nothing above it", false},

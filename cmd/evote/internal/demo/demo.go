@@ -31,6 +31,7 @@ import (
 	"github.com/evote/evote/crypto/dkg"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/issuer"
+	issuerbolt "github.com/evote/evote/issuer/bolt"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store/bolt"
 	"github.com/evote/evote/tally"
@@ -156,7 +157,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	roll, err := issuer.OpenBoltRoll(filepath.Join(o.Dir, "issuer-roll.db"))
+	roll, err := issuerbolt.Open(filepath.Join(o.Dir, "issuer-roll.db"))
 	if err != nil {
 		return nil, err
 	}

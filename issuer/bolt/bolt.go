@@ -1,9 +1,8 @@
-//go:build !js
-
-// The bbolt roll is for the issuer service, never the browser: building
-// without it keeps the issuer's client and types usable from a web booth.
-
-package issuer
+// Package bolt is the issuer's embedded default issuer.Roll: the voter roll
+// in a bbolt file of its own, never the board's store. It is a package of
+// its own, like store/bolt for the board, so that the issuer sees only the
+// Roll interface and its client builds without bbolt (for a web booth).
+package bolt
 
 import (
 	"context"
@@ -16,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/evote/evote/issuer"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -29,23 +29,22 @@ var (
 	rollFormat   = []byte("evote/issuer-roll/v1")
 )
 
-// BoltRoll is the embedded [Roll] on a bbolt file of its own (never the
-// board's store). Writes go through bbolt's group commit (DB.Batch), so
-// concurrent issuances share one fsync.
-type BoltRoll struct {
+// Roll is the voter roll on a bbolt file. Writes go through bbolt's group
+// commit (DB.Batch), so concurrent issuances share one fsync.
+type Roll struct {
 	path string
 	mu   sync.RWMutex // write-locked only while Purge swaps the file
 	db   *bolt.DB
 }
 
-// OpenBoltRoll opens the roll file at path, creating it if needed. Only one
+// Open opens the roll file at path, creating it if needed. Only one
 // process may have it open; another waits up to 5 s and then fails.
-func OpenBoltRoll(path string) (*BoltRoll, error) {
+func Open(path string) (*Roll, error) {
 	db, err := openBolt(path)
 	if err != nil {
 		return nil, err
 	}
-	return &BoltRoll{path: path, db: db}, nil
+	return &Roll{path: path, db: db}, nil
 }
 
 func openBolt(path string) (*bolt.DB, error) {
@@ -91,10 +90,10 @@ func putCount(meta *bolt.Bucket, key []byte, n int) error {
 	return meta.Put(key, binary.BigEndian.AppendUint64(nil, uint64(n)))
 }
 
-// voters returns the voter bucket, or ErrPurged.
+// voters returns the voter bucket, or issuer.ErrPurged.
 func voters(tx *bolt.Tx) (*bolt.Bucket, error) {
 	if tx.Bucket(bucketMeta).Get(keyPurged) != nil {
-		return nil, ErrPurged
+		return nil, issuer.ErrPurged
 	}
 	b := tx.Bucket(bucketVoters)
 	if b == nil {
@@ -103,19 +102,19 @@ func voters(tx *bolt.Tx) (*bolt.Bucket, error) {
 	return b, nil
 }
 
-func getRecord(b *bolt.Bucket, voterID string) (Record, error) {
+func getRecord(b *bolt.Bucket, voterID string) (issuer.Record, error) {
 	v := b.Get([]byte(voterID))
 	if v == nil {
-		return Record{}, ErrUnknownVoter
+		return issuer.Record{}, issuer.ErrUnknownVoter
 	}
-	var r Record
+	var r issuer.Record
 	if err := json.Unmarshal(v, &r); err != nil {
-		return Record{}, fmt.Errorf("issuer: roll record of voter %q is corrupt: %w", voterID, err)
+		return issuer.Record{}, fmt.Errorf("issuer: roll record of voter %q is corrupt: %w", voterID, err)
 	}
 	return r, nil
 }
 
-func putRecord(b *bolt.Bucket, r *Record) error {
+func putRecord(b *bolt.Bucket, r *issuer.Record) error {
 	v, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -123,8 +122,8 @@ func putRecord(b *bolt.Bucket, r *Record) error {
 	return b.Put([]byte(r.VoterID), v)
 }
 
-// Add implements [Roll], in one transaction.
-func (br *BoltRoll) Add(ctx context.Context, recs []Record) error {
+// Add implements [issuer.Roll], in one transaction.
+func (br *Roll) Add(ctx context.Context, recs []issuer.Record) error {
 	br.mu.RLock()
 	defer br.mu.RUnlock()
 	return br.db.Update(func(tx *bolt.Tx) error {
@@ -139,11 +138,11 @@ func (br *BoltRoll) Add(ctx context.Context, recs []Record) error {
 				return ctx.Err()
 			}
 			r := &recs[i]
-			if err := CheckVoterID(r.VoterID); err != nil {
+			if err := issuer.CheckVoterID(r.VoterID); err != nil {
 				return err
 			}
 			if b.Get([]byte(r.VoterID)) != nil {
-				return fmt.Errorf("%w: %q", ErrDuplicateVoter, r.VoterID)
+				return fmt.Errorf("%w: %q", issuer.ErrDuplicateVoter, r.VoterID)
 			}
 			if err := putRecord(b, r); err != nil {
 				return err
@@ -160,11 +159,11 @@ func (br *BoltRoll) Add(ctx context.Context, recs []Record) error {
 	})
 }
 
-// Get implements [Roll].
-func (br *BoltRoll) Get(ctx context.Context, voterID string) (Record, error) {
+// Get implements [issuer.Roll].
+func (br *Roll) Get(ctx context.Context, voterID string) (issuer.Record, error) {
 	br.mu.RLock()
 	defer br.mu.RUnlock()
-	var r Record
+	var r issuer.Record
 	err := br.db.View(func(tx *bolt.Tx) error {
 		b, err := voters(tx)
 		if err != nil {
@@ -179,7 +178,7 @@ func (br *BoltRoll) Get(ctx context.Context, voterID string) (Record, error) {
 // batch runs fn in a group-committed write transaction. fn reports outcomes
 // that must not roll back the batch (unknown voter, already issued) through
 // *outcome rather than its return value; it may run more than once.
-func (br *BoltRoll) batch(fn func(tx *bolt.Tx, outcome *error) error) error {
+func (br *Roll) batch(fn func(tx *bolt.Tx, outcome *error) error) error {
 	br.mu.RLock()
 	defer br.mu.RUnlock()
 	var outcome error
@@ -193,7 +192,7 @@ func (br *BoltRoll) batch(fn func(tx *bolt.Tx, outcome *error) error) error {
 	return outcome
 }
 
-func (br *BoltRoll) update(voterID string, change func(r *Record, tx *bolt.Tx) error) error {
+func (br *Roll) update(voterID string, change func(r *issuer.Record, tx *bolt.Tx) error) error {
 	return br.batch(func(tx *bolt.Tx, outcome *error) error {
 		b, err := voters(tx)
 		if err != nil {
@@ -213,10 +212,10 @@ func (br *BoltRoll) update(voterID string, change func(r *Record, tx *bolt.Tx) e
 	})
 }
 
-// AddFailure implements [Roll].
-func (br *BoltRoll) AddFailure(ctx context.Context, voterID string) (int, error) {
+// AddFailure implements [issuer.Roll].
+func (br *Roll) AddFailure(ctx context.Context, voterID string) (int, error) {
 	var n int
-	err := br.update(voterID, func(r *Record, _ *bolt.Tx) error {
+	err := br.update(voterID, func(r *issuer.Record, _ *bolt.Tx) error {
 		r.Failures++
 		n = r.Failures
 		return nil
@@ -224,9 +223,9 @@ func (br *BoltRoll) AddFailure(ctx context.Context, voterID string) (int, error)
 	return n, err
 }
 
-// ResetFailures implements [Roll].
-func (br *BoltRoll) ResetFailures(ctx context.Context, voterID string) error {
-	return br.update(voterID, func(r *Record, _ *bolt.Tx) error {
+// ResetFailures implements [issuer.Roll].
+func (br *Roll) ResetFailures(ctx context.Context, voterID string) error {
+	return br.update(voterID, func(r *issuer.Record, _ *bolt.Tx) error {
 		r.Failures = 0
 		return nil
 	})
@@ -235,11 +234,11 @@ func (br *BoltRoll) ResetFailures(ctx context.Context, voterID string) error {
 // errUnchanged makes update skip the write when SetIssued changes nothing.
 var errUnchanged = errors.New("unchanged")
 
-// SetIssued implements [Roll].
-func (br *BoltRoll) SetIssued(ctx context.Context, voterID string, blinded, sig []byte) ([]byte, error) {
+// SetIssued implements [issuer.Roll].
+func (br *Roll) SetIssued(ctx context.Context, voterID string, blinded, sig []byte) ([]byte, error) {
 	var out []byte
-	err := br.update(voterID, func(r *Record, tx *bolt.Tx) error {
-		s, changed, err := setIssued(r, blinded, sig)
+	err := br.update(voterID, func(r *issuer.Record, tx *bolt.Tx) error {
+		s, changed, err := r.Issue(blinded, sig)
 		out = s
 		if err != nil {
 			return err
@@ -259,30 +258,30 @@ func (br *BoltRoll) SetIssued(ctx context.Context, voterID string, blinded, sig 
 	return out, nil
 }
 
-// Counts implements [Roll].
-func (br *BoltRoll) Counts(ctx context.Context) (Counts, error) {
+// Counts implements [issuer.Roll].
+func (br *Roll) Counts(ctx context.Context) (issuer.Counts, error) {
 	br.mu.RLock()
 	defer br.mu.RUnlock()
-	var c Counts
+	var c issuer.Counts
 	err := br.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		c = Counts{Eligible: getCount(meta, keyEligible), Issued: getCount(meta, keyIssued), Purged: meta.Get(keyPurged) != nil}
+		c = issuer.Counts{Eligible: getCount(meta, keyEligible), Issued: getCount(meta, keyIssued), Purged: meta.Get(keyPurged) != nil}
 		return nil
 	})
 	return c, err
 }
 
-// Purge implements [Roll]. Deleting a bucket leaves its old pages in the
+// Purge implements [issuer.Roll]. Deleting a bucket leaves its old pages in the
 // file, so Purge instead writes a new file holding only the counts and
 // renames it over the old one. (The file system may still hold the old
 // blocks; erase the medium if that matters.)
-func (br *BoltRoll) Purge(ctx context.Context) (Counts, error) {
+func (br *Roll) Purge(ctx context.Context) (issuer.Counts, error) {
 	br.mu.Lock()
 	defer br.mu.Unlock()
-	var c Counts
+	var c issuer.Counts
 	err := br.db.View(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
-		c = Counts{Eligible: getCount(meta, keyEligible), Issued: getCount(meta, keyIssued), Purged: meta.Get(keyPurged) != nil}
+		c = issuer.Counts{Eligible: getCount(meta, keyEligible), Issued: getCount(meta, keyIssued), Purged: meta.Get(keyPurged) != nil}
 		return nil
 	})
 	if err != nil || c.Purged {
@@ -291,11 +290,11 @@ func (br *BoltRoll) Purge(ctx context.Context) (Counts, error) {
 	c.Purged = true
 	tmp := br.path + ".purging"
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return Counts{}, fmt.Errorf("issuer: purge: %w", err)
+		return issuer.Counts{}, fmt.Errorf("issuer: purge: %w", err)
 	}
 	ndb, err := bolt.Open(tmp, 0o600, &bolt.Options{Timeout: 5 * time.Second})
 	if err != nil {
-		return Counts{}, fmt.Errorf("issuer: purge: creating %s: %w", tmp, err)
+		return issuer.Counts{}, fmt.Errorf("issuer: purge: creating %s: %w", tmp, err)
 	}
 	err = ndb.Update(func(tx *bolt.Tx) error {
 		meta, err := tx.CreateBucket(bucketMeta)
@@ -318,17 +317,17 @@ func (br *BoltRoll) Purge(ctx context.Context) (Counts, error) {
 	}
 	if err != nil {
 		os.Remove(tmp)
-		return Counts{}, fmt.Errorf("issuer: purge: writing %s: %w", tmp, err)
+		return issuer.Counts{}, fmt.Errorf("issuer: purge: writing %s: %w", tmp, err)
 	}
 	if err := br.db.Close(); err != nil {
-		return Counts{}, fmt.Errorf("issuer: purge: closing roll: %w", err)
+		return issuer.Counts{}, fmt.Errorf("issuer: purge: closing roll: %w", err)
 	}
 	if err := os.Rename(tmp, br.path); err != nil {
 		os.Remove(tmp)
 		if db, oerr := openBolt(br.path); oerr == nil {
 			br.db = db
 		}
-		return Counts{}, fmt.Errorf("issuer: purge: replacing roll: %w (the roll at %s is not purged)", err, br.path)
+		return issuer.Counts{}, fmt.Errorf("issuer: purge: replacing roll: %w (the roll at %s is not purged)", err, br.path)
 	}
 	if d, err := os.Open(filepath.Dir(br.path)); err == nil {
 		d.Sync()
@@ -336,14 +335,14 @@ func (br *BoltRoll) Purge(ctx context.Context) (Counts, error) {
 	}
 	db, err := openBolt(br.path)
 	if err != nil {
-		return Counts{}, err
+		return issuer.Counts{}, err
 	}
 	br.db = db
 	return c, nil
 }
 
-// Close implements [Roll].
-func (br *BoltRoll) Close() error {
+// Close implements [issuer.Roll].
+func (br *Roll) Close() error {
 	br.mu.Lock()
 	defer br.mu.Unlock()
 	return br.db.Close()
