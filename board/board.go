@@ -287,10 +287,10 @@ func (b *Board) admit(ctx context.Context, bl *ballot.Ballot) (*Receipt, error) 
 	if err != nil {
 		return nil, err
 	}
-	return b.receipt(ctx, bl.Bytes(), idx, replaced)
+	return b.receipt(ctx, tc, idx, replaced)
 }
 
-func (b *Board) receipt(ctx context.Context, raw []byte, idx uint64, replaced bool) (*Receipt, error) {
+func (b *Board) receipt(ctx context.Context, tc [32]byte, idx uint64, replaced bool) (*Receipt, error) {
 	cp, err := b.log.Checkpoint(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("board: ballot %d is stored, but signing a checkpoint failed: %w", idx, err)
@@ -299,7 +299,6 @@ func (b *Board) receipt(ctx context.Context, raw []byte, idx uint64, replaced bo
 	if err != nil {
 		return nil, fmt.Errorf("board: ballot %d is stored, but proving it failed: %w", idx, err)
 	}
-	tc := ballot.TrackingCode(raw)
 	return &Receipt{
 		TrackingCode: fmt.Sprintf("%x", tc),
 		Index:        idx,

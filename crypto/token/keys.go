@@ -47,10 +47,9 @@ func (id KeyID) String() string { return hex.EncodeToString(id[:]) }
 
 // PublicKey is an issuer's public key. It is safe for concurrent use.
 type PublicKey struct {
-	key      *rsa.PublicKey
-	der      []byte
-	id       KeyID
-	verifier blindrsa.Verifier
+	key *rsa.PublicKey
+	der []byte
+	id  KeyID
 }
 
 // PrivateKey is an issuer's signing key. It is safe for concurrent use.
@@ -116,11 +115,7 @@ func newPublicKey(k *rsa.PublicKey) (*PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("token: encoding issuer public key: %w", err)
 	}
-	v, err := blindrsa.NewVerifier(variant, k)
-	if err != nil {
-		return nil, fmt.Errorf("token: %w", err)
-	}
-	return &PublicKey{key: k, der: der, id: sha256.Sum256(der), verifier: v}, nil
+	return &PublicKey{key: k, der: der, id: sha256.Sum256(der)}, nil
 }
 
 // Public returns the public half of the key.
