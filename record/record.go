@@ -233,7 +233,7 @@ func (o *Open) Disqualified() []string {
 // ParseOpen decodes an open entry body for manifest m, strictly.
 func ParseOpen(m *ballot.Manifest, body []byte) (*Open, error) {
 	var ob openBody
-	if err := StrictJSON(body, &ob); err != nil {
+	if err := strictjson.Decode(body, &ob); err != nil {
 		return nil, fmt.Errorf("record: open entry: %w", err)
 	}
 	o := &Open{body: ob, raw: append([]byte(nil), body...)}
@@ -261,10 +261,6 @@ func parseKey(s string) (*elgamal.PublicKey, error) {
 	}
 	return elgamal.ParsePublicKey(b)
 }
-
-// StrictJSON decodes one JSON value into v: no unknown fields, names spelt
-// exactly, nothing after it.
-func StrictJSON(b []byte, v any) error { return strictjson.Decode(b, v) }
 
 // CloseBody returns a close entry's body: the time the board closed, for
 // people; the order of entries is what rules.

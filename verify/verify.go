@@ -15,6 +15,7 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/crypto/dkg"
+	"github.com/evote/evote/internal/strictjson"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/tally"
@@ -562,7 +563,7 @@ func (v *verifier) closeEntry(i uint64, body []byte) {
 	}
 	v.closeAt = int64(i)
 	var cb closeBody
-	if err := record.StrictJSON(body, &cb); err != nil {
+	if err := strictjson.Decode(body, &cb); err != nil {
 		v.fail(CheckClose, i, "the close entry is not {\"closed\": time}: %v", err)
 	} else if _, err := time.Parse(time.RFC3339, cb.Closed); err != nil {
 		v.fail(CheckClose, i, "the close time %q is not RFC 3339", cb.Closed)

@@ -27,6 +27,7 @@ import (
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/internal/strictjson"
 	"github.com/evote/evote/issuer"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
@@ -243,7 +244,7 @@ func (r *Receipt) Marshal() []byte {
 // ParseReceipt decodes a saved receipt.
 func ParseReceipt(b []byte) (*Receipt, error) {
 	var r Receipt
-	if err := record.StrictJSON(b, &r); err != nil {
+	if err := strictjson.Decode(b, &r); err != nil {
 		return nil, fmt.Errorf("voter: receipt file: %w", err)
 	}
 	return &r, nil
