@@ -172,12 +172,7 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 		}
 		h.limit = ratelimit.New(cfg.RatePerSecond, burst, cfg.Now)
 	}
-	switch {
-	case cfg.MaxInFlight == 0:
-		h.gate = service.NewGate(service.DefaultMaxInFlight)
-	case cfg.MaxInFlight > 0:
-		h.gate = service.NewGate(cfg.MaxInFlight)
-	}
+	h.gate = service.NewGate(cfg.MaxInFlight)
 	h.svc = service.New("board", h.log)
 	m := h.svc.Metrics
 	h.casts = m.Counter(h.svc.MetricName("casts_total"), "Ballots cast, by result.", "result")

@@ -172,12 +172,7 @@ func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 		}
 		h.limit = newLimiter(rate, burst, now)
 	}
-	switch {
-	case cfg.MaxInFlight == 0:
-		h.gate = service.NewGate(service.DefaultMaxInFlight)
-	case cfg.MaxInFlight > 0:
-		h.gate = service.NewGate(cfg.MaxInFlight)
-	}
+	h.gate = service.NewGate(cfg.MaxInFlight)
 	h.svc = service.New("issuer", h.log)
 	h.tokens = h.svc.Metrics.Counter(h.svc.MetricName("tokens_total"), "Token requests, by result.", "result")
 	for _, r := range []string{tokIssued, tokInvalid, tokBadCredentials, tokLocked, tokAlreadyIssued, tokPurged, tokOverloaded, tokRateLimited, tokError} {

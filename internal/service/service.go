@@ -125,10 +125,14 @@ func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 // TryEnter fails at once when it is full.
 type Gate struct{ slots chan struct{} }
 
-// NewGate returns a gate of n slots; n < 1 returns nil, a gate that admits
-// everything.
+// NewGate returns a gate of n slots, as the services' MaxInFlight setting
+// reads: 0 means DefaultMaxInFlight, and n < 0 returns nil, a gate that
+// admits everything.
 func NewGate(n int) *Gate {
-	if n < 1 {
+	if n == 0 {
+		n = DefaultMaxInFlight
+	}
+	if n < 0 {
 		return nil
 	}
 	return &Gate{slots: make(chan struct{}, n)}
