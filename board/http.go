@@ -59,6 +59,7 @@ type ElectionInfo struct {
 	Phase            string   `json:"phase"`
 	ManifestHash     string   `json:"manifest_hash"`
 	OpenIndex        uint64   `json:"open_index,omitempty"`        // the open entry, after open
+	CloseIndex       uint64   `json:"close_index,omitempty"`       // the close entry, after close
 	ElectionKey      string   `json:"election_key,omitempty"`      // hex, after open
 	VerificationKeys []string `json:"verification_keys,omitempty"` // hex by trustee index - 1, after open
 	BallotSize       int      `json:"ballot_size,omitempty"`
@@ -335,6 +336,9 @@ func (h *handler) election(w http.ResponseWriter, r *http.Request) {
 		info.BallotSize = h.b.Election().Size()
 		if i, ok, err := h.b.log.Lookup(keyOpen); err == nil && ok {
 			info.OpenIndex = i
+		}
+		if i, ok, err := h.b.log.Lookup(keyClosed); err == nil && ok {
+			info.CloseIndex = i
 		}
 	}
 	writeJSON(w, http.StatusOK, info)

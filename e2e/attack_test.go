@@ -32,7 +32,7 @@ func (e *election) tokenFor(ctx context.Context) (*ballot.Election, *voterToken)
 		e.t.Fatal(err)
 	}
 	ic := issuer.NewClient(e.issuerURL, nil)
-	vc := &voter.Client{Issuer: ic, Board: board.NewClient(e.boardURL, nil), BoardKey: key}
+	vc := &voter.Client{Issuer: ic, Board: board.NewClient(e.boardURL, nil), BoardKey: key, ManifestHash: e.manifestHash()}
 	el, err := vc.Election(ctx)
 	if err != nil {
 		e.t.Fatal(err)

@@ -153,7 +153,7 @@ func (c *castSeq) diskFull(fill, free func()) {
 }
 
 func newCastSeq(t *testing.T, e *election, boardURL string) *castSeq {
-	vc := &voter.Client{Board: board.NewClient(boardURL, nil), BoardKey: boardVerifier(t, e.dir)}
+	vc := &voter.Client{Board: board.NewClient(boardURL, nil), BoardKey: boardVerifier(t, e.dir), ManifestHash: e.manifestHash()}
 	el, err := vc.Election(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
 )
 
@@ -272,8 +273,19 @@ func (e *election) voter() (id, code string) {
 
 // vote runs "evote vote" for a voter.
 func (e *election) vote(id, code, choice string, extra ...string) result {
-	return e.evote(append([]string{"vote", "--issuer", e.issuerURL, "--board", e.boardURL, "--board-key", "board.vkey",
+	return e.evote(append([]string{"vote", "--issuer", e.issuerURL, "--board", e.boardURL, "--board-key", "board.vkey", "--manifest", "manifest.json",
 		"--voter-id", id, "--code", code, "--choose", "motion=" + choice}, extra...)...)
+}
+
+// manifestHash is the hash of the election's manifest, which pins voters to
+// it.
+func (e *election) manifestHash() [32]byte {
+	e.t.Helper()
+	m, err := ballot.ParseManifest(readFile(e.t, filepath.Join(e.dir, "manifest.json")))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return m.Hash()
 }
 
 // size is the number of entries on the board.

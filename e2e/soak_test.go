@@ -299,7 +299,7 @@ func TestSoakKill(t *testing.T) {
 	listen := u.Host
 	bkey := boardVerifier(t, e.dir)
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
-	vc := &voter.Client{Board: board.NewClient(e.boardURL, hc), BoardKey: bkey}
+	vc := &voter.Client{Board: board.NewClient(e.boardURL, hc), BoardKey: bkey, ManifestHash: e.manifestHash()}
 	el, err := vc.Election(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -58,7 +58,9 @@ type Config struct {
 	Issuer   *issuer.Client
 	Board    *board.Client
 	BoardKey note.Verifier
-	Voters   []Voter // one ballot each
+	// ManifestHash pins the election (voter.Client.ManifestHash).
+	ManifestHash [32]byte
+	Voters       []Voter // one ballot each
 	// Connections is the number of concurrent casting clients (default 64).
 	Connections int
 	// Rate is the target ballots per second; 0 casts flat out.
@@ -105,7 +107,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Connections <= 0 {
 		cfg.Connections = 64
 	}
-	vc := &voter.Client{Issuer: cfg.Issuer, Board: cfg.Board, BoardKey: cfg.BoardKey}
+	vc := &voter.Client{Issuer: cfg.Issuer, Board: cfg.Board, BoardKey: cfg.BoardKey, ManifestHash: cfg.ManifestHash}
 	e, err := vc.Election(ctx)
 	if err != nil {
 		return nil, err

@@ -87,7 +87,7 @@ func StartLocal(ctx context.Context, eligible, ballots, conns int) (l *Local, er
 		return nil, err
 	}
 	hc := HTTPClient(conns)
-	l.Config = Config{Issuer: issuer.NewClient(isURL, hc), Board: board.NewClient(bURL, hc), BoardURL: bURL, BoardKey: e.Verifier, Connections: conns}
+	l.Config = Config{Issuer: issuer.NewClient(isURL, hc), Board: board.NewClient(bURL, hc), BoardURL: bURL, BoardKey: e.Verifier, ManifestHash: e.Board.Manifest().Hash(), Connections: conns}
 	for _, r := range recs[1 : 1+ballots] {
 		l.Voters = append(l.Voters, Voter{ID: r[0], Code: r[1]})
 	}

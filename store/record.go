@@ -72,6 +72,19 @@ func (e *edge) add(leaf []byte) error {
 
 func (e *edge) root() (tlog.Hash, error) { return tlog.TreeHash(e.n, e) }
 
+// TreeHash returns the RFC 6962 root hash of a tree of the given leaves,
+// such as a log's first entries fetched one by one, to check against a
+// checkpoint of that size or, with a consistency proof, of a later one.
+func TreeHash(leaves [][]byte) (tlog.Hash, error) {
+	var e edge
+	for _, l := range leaves {
+		if err := e.add(l); err != nil {
+			return tlog.Hash{}, err
+		}
+	}
+	return e.root()
+}
+
 // Writer writes an export file: Magic, each leaf as a 4-byte big-endian
 // length and its bytes, a zero length, then the signed checkpoint as a 4-byte
 // big-endian length and its bytes. See SPEC.md.
@@ -184,6 +197,11 @@ func (r *Reader) Checkpoint() *Checkpoint {
 
 // Count is the number of leaves returned so far.
 func (r *Reader) Count() uint64 { return uint64(r.e.n) }
+
+// Root returns the RFC 6962 root hash of the leaves returned so far: a
+// reader can check that the record extends a checkpoint it saw earlier by
+// comparing Root with that checkpoint's hash once Count equals its size.
+func (r *Reader) Root() (tlog.Hash, error) { return r.e.root() }
 
 func (r *Reader) fail(entry int64, format string, args ...any) error {
 	return &RecordError{Entry: entry, Offset: r.off, Err: fmt.Errorf(format, args...)}

@@ -23,6 +23,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
@@ -40,19 +41,42 @@ type Client struct {
 	Issuer   *issuer.Client
 	Board    *board.Client
 	BoardKey note.Verifier // the board's checkpoint key, published with the election
-	Rand     io.Reader     // nil means crypto/rand
+	// ManifestHash pins the election: the hash (ballot.Manifest.Hash) of
+	// the manifest the election authority published, as the voter got it
+	// from outside the board (the invitation, the election's page, a
+	// manifest file). A board that serves another manifest is refused, so
+	// the board alone cannot choose what the voter is asked or whose keys
+	// the voter trusts. Election and Vote need it; CheckReceipt does not.
+	ManifestHash [32]byte
+	Rand         io.Reader // nil means crypto/rand
+
+	mu        sync.Mutex
+	election  *ballot.Election // once checked by Election
+	openIndex uint64
 }
 
-// Election fetches the manifest and the election key from the board and
-// checks the open entry's inclusion in the signed log.
+// ErrNoManifestHash means the client was given no manifest hash to pin the
+// election to.
+var ErrNoManifestHash = errors.New("voter: the election's manifest hash is needed from outside the board (the invitation, or the published manifest file); the board's word alone cannot fix the election")
+
+// Election reads the election from the board and checks it as a verifier
+// would, trusting the board for nothing: entry 0 is the manifest whose
+// hash the voter was given; every entry between it and the open entry is a
+// ceremony message signed by the trustee it is from; the open entry is
+// byte for byte what those messages decide (record.Ceremony.Qualify), so
+// the election key is the trustees' and not one the board chose; and those
+// entries are the first ones of the log the board's newest signed
+// checkpoint covers (a consistency proof from the tree they make). The
+// result is kept: later calls return it without asking the board again.
 func (c *Client) Election(ctx context.Context) (*ballot.Election, error) {
-	raw, err := c.Board.Manifest(ctx)
-	if err != nil {
-		return nil, err
+	c.mu.Lock()
+	e := c.election
+	c.mu.Unlock()
+	if e != nil {
+		return e, nil
 	}
-	m, err := ballot.ParseManifest(raw)
-	if err != nil {
-		return nil, err
+	if c.ManifestHash == ([32]byte{}) {
+		return nil, ErrNoManifestHash
 	}
 	info, err := c.Board.Election(ctx)
 	if err != nil {
@@ -65,25 +89,87 @@ func (c *Client) Election(ctx context.Context) (*ballot.Election, error) {
 	if err != nil {
 		return nil, err
 	}
-	manifestLeaf, err := c.provenLeaf(ctx, cp, 0)
-	if err != nil {
-		return nil, fmt.Errorf("voter: manifest entry: %w", err)
+	open := info.OpenIndex
+	if open >= cp.Size {
+		return nil, fmt.Errorf("voter: the board names entry %d as the open entry, but its signed log has %d entries", open, cp.Size)
 	}
-	if !bytes.Equal(manifestLeaf, store.Leaf(store.Manifest, raw)) {
-		return nil, errors.New("voter: the manifest the board serves is not entry 0 of its log")
-	}
-	openLeaf, err := c.provenLeaf(ctx, cp, info.OpenIndex)
-	if err != nil {
-		return nil, fmt.Errorf("voter: open entry: %w", err)
-	}
-	if store.EntryType(openLeaf[0]) != store.Open {
-		return nil, fmt.Errorf("voter: entry %d is not the open entry", info.OpenIndex)
-	}
-	o, err := record.ParseOpen(m, openLeaf[1:])
+	leaves := make([][]byte, 0, min(open+1, 256))
+	leaf, err := c.Board.Entry(ctx, 0)
 	if err != nil {
 		return nil, err
 	}
-	return &ballot.Election{Manifest: m, Key: o.Key}, nil
+	if len(leaf) == 0 || store.EntryType(leaf[0]) != store.Manifest {
+		return nil, errors.New("voter: the board's entry 0 is not a manifest")
+	}
+	m, err := ballot.ParseManifest(leaf[1:])
+	if err != nil {
+		return nil, err
+	}
+	if got := m.Hash(); got != c.ManifestHash {
+		return nil, fmt.Errorf("voter: the board's manifest has hash %x, the election's is %x: the board serves another election or an altered manifest; refusing to vote there", got[:8], c.ManifestHash[:8])
+	}
+	// The ceremony cannot be longer than this: an announcement and a deal
+	// per trustee, a complaint and an answer per ordered pair.
+	n := uint64(m.Trustees.N)
+	if open-1 > 2*n*n {
+		return nil, fmt.Errorf("voter: the board names entry %d as the open entry, after more entries than a ceremony of %d trustees can have", open, n)
+	}
+	leaves = append(leaves, leaf)
+	cer := record.NewCeremony(m)
+	for i := uint64(1); i <= open; i++ {
+		if leaf, err = c.Board.Entry(ctx, i); err != nil {
+			return nil, err
+		}
+		leaves = append(leaves, leaf)
+		switch {
+		case len(leaf) == 0:
+			return nil, fmt.Errorf("voter: the board's entry %d is empty", i)
+		case i < open && store.EntryType(leaf[0]) != store.Ceremony:
+			return nil, fmt.Errorf("voter: the board's entry %d, before the open entry, is a %s entry, not a ceremony message", i, store.EntryType(leaf[0]))
+		case i < open:
+			if err := cer.Add(leaf[1:]); err != nil {
+				return nil, fmt.Errorf("voter: the board's entry %d: %w", i, err)
+			}
+		case store.EntryType(leaf[0]) != store.Open:
+			return nil, fmt.Errorf("voter: the board's entry %d is not the open entry", i)
+		}
+	}
+	decided, err := cer.Qualify()
+	if err != nil {
+		return nil, fmt.Errorf("voter: the ceremony on the board decides no election key: %w", err)
+	}
+	if !bytes.Equal(decided.Bytes(), leaves[open][1:]) {
+		return nil, fmt.Errorf("voter: the board's open entry is not what the trustees' ceremony messages decide; refusing to encrypt to its key")
+	}
+	if err := c.extends(ctx, cp, leaves); err != nil {
+		return nil, err
+	}
+	e = &ballot.Election{Manifest: m, Key: decided.Key}
+	c.mu.Lock()
+	c.election, c.openIndex = e, open
+	c.mu.Unlock()
+	return e, nil
+}
+
+// extends checks that leaves are the first entries of the log cp signs.
+func (c *Client) extends(ctx context.Context, cp *store.Checkpoint, leaves [][]byte) error {
+	root, err := store.TreeHash(leaves)
+	if err != nil {
+		return err
+	}
+	prefix := &store.Checkpoint{Origin: cp.Origin, Size: uint64(len(leaves)), Hash: root}
+	var proof tlog.TreeProof
+	if prefix.Size < cp.Size {
+		if proof, err = c.Board.Consistency(ctx, prefix.Size, cp.Size); err != nil {
+			return err
+		}
+	} else if root != cp.Hash {
+		return errors.New("voter: the board's entries do not hash to its signed checkpoint")
+	}
+	if err := store.VerifyConsistency(prefix, cp, proof); err != nil {
+		return fmt.Errorf("voter: the entries the board served are not the start of its signed log: %w", err)
+	}
+	return nil
 }
 
 func (c *Client) checkpoint(ctx context.Context, size uint64) (*store.Checkpoint, error) {
@@ -159,8 +245,9 @@ type Receipt struct {
 }
 
 // Cast posts an encoded ballot and checks the board's receipt: the tracking
-// code is the ballot's, the checkpoint is signed by the board key, and the
-// ballot's leaf is in that tree at the index given.
+// code is the ballot's, the checkpoint is signed by the board key, the
+// ballot's leaf is in that tree at the index given, and that index comes
+// after the open entry Election checked.
 func (c *Client) Cast(ctx context.Context, e *ballot.Election, raw []byte) (*Receipt, error) {
 	rc, err := c.Board.Cast(ctx, raw)
 	if err != nil {
@@ -181,6 +268,12 @@ func (c *Client) Cast(ctx context.Context, e *ballot.Election, raw []byte) (*Rec
 	leaf := store.Leaf(store.Ballot, raw)
 	if err := store.VerifyInclusion(cp, rc.Index, leaf, proof); err != nil {
 		return nil, fmt.Errorf("voter: the board's receipt does not prove the ballot is in its log: %w", err)
+	}
+	c.mu.Lock()
+	open := c.openIndex // 0 if Election was not called: e came from elsewhere
+	c.mu.Unlock()
+	if rc.Index <= open {
+		return nil, fmt.Errorf("voter: the board's receipt puts the ballot at entry %d, not after the open entry %d", rc.Index, open)
 	}
 	lh := store.LeafHash(leaf)
 	return &Receipt{
@@ -232,7 +325,46 @@ func (c *Client) CheckReceipt(ctx context.Context, r *Receipt) (*store.Checkpoin
 	if err := tlog.CheckRecord(proof, int64(now.Size), now.Hash, int64(r.Index), lh); err != nil {
 		return nil, fmt.Errorf("voter: the ballot is no longer in the board's log: %w", err)
 	}
+	if err := c.castWhileOpen(ctx, now, r.Index); err != nil {
+		return nil, err
+	}
 	return now, nil
+}
+
+// castWhileOpen checks that entry i of the log now signs lies after the
+// open entry and, once the election is closed, before the close entry:
+// only such a ballot can count. Both entries are proven in the tree.
+func (c *Client) castWhileOpen(ctx context.Context, now *store.Checkpoint, i uint64) error {
+	info, err := c.Board.Election(ctx)
+	if err != nil {
+		return err
+	}
+	phase := func(idx uint64, t store.EntryType) error {
+		leaf, err := c.provenLeaf(ctx, now, idx)
+		if err != nil {
+			return fmt.Errorf("voter: the %s entry: %w", t, err)
+		}
+		if len(leaf) == 0 || store.EntryType(leaf[0]) != t {
+			return fmt.Errorf("voter: the board names entry %d as the %s entry, but it is not", idx, t)
+		}
+		return nil
+	}
+	if info.OpenIndex == 0 || info.OpenIndex >= i {
+		return fmt.Errorf("voter: the ballot, entry %d, is not after the board's open entry (%d): it cannot count", i, info.OpenIndex)
+	}
+	if err := phase(info.OpenIndex, store.Open); err != nil {
+		return err
+	}
+	if info.CloseIndex == 0 {
+		if info.Phase != "open" {
+			return fmt.Errorf("voter: the board is in phase %q but names no close entry", info.Phase)
+		}
+		return nil
+	}
+	if info.CloseIndex < i {
+		return fmt.Errorf("voter: the ballot, entry %d, comes after the close entry (%d): it does not count", i, info.CloseIndex)
+	}
+	return phase(info.CloseIndex, store.Close)
 }
 
 // Marshal encodes the receipt for saving.

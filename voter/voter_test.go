@@ -45,7 +45,8 @@ func newSetup(t *testing.T) setup {
 	return setup{e, &voter.Client{
 		Issuer:   issuer.NewClient(isrv.URL, nil),
 		Board:    board.NewClient(bsrv.URL, nil),
-		BoardKey: e.Verifier,
+		BoardKey:     e.Verifier,
+		ManifestHash: e.Board.Manifest().Hash(),
 	}, recs[1:]}
 }
 

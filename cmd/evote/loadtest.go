@@ -16,7 +16,7 @@ import (
 )
 
 func loadtestCmd(g *globals) *cobra.Command {
-	var issuerURL, rollFile, preset string
+	var issuerURL, rollFile, preset, manifest string
 	var bf boardFlags
 	var ballots, eligible, conns, hold int
 	var rate float64
@@ -94,12 +94,16 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 				cfg = site.Config
 			} else {
 				if issuerURL == "" || rollFile == "" {
-					return usagef("give --issuer, --board, --board-key and --roll, or --local")
+					return usagef("give --issuer, --board, --board-key, --manifest and --roll, or --local")
 				}
 				if bf.url == "" {
 					return usagef("--board URL is required")
 				}
 				key, err := ops.BoardKey(bf.key)
+				if err != nil {
+					return usageError{err}
+				}
+				mh, err := ops.ManifestHash(manifest)
 				if err != nil {
 					return usageError{err}
 				}
@@ -109,7 +113,7 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 				}
 				hc := loadtest.HTTPClient(conns)
 				hc.Transport.(*http.Transport).TLSClientConfig = tc
-				cfg = loadtest.Config{Issuer: issuer.NewClient(issuerURL, hc), Board: board.NewClient(bf.url, hc), BoardURL: bf.url, BoardKey: key, Voters: voters, TLS: tc}
+				cfg = loadtest.Config{Issuer: issuer.NewClient(issuerURL, hc), Board: board.NewClient(bf.url, hc), BoardURL: bf.url, BoardKey: key, ManifestHash: mh, Voters: voters, TLS: tc}
 			}
 			cfg.Connections, cfg.Rate, cfg.Hold = conns, rate, hold
 			bars := map[string]*ops.Progress{}
@@ -158,6 +162,7 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 	f := c.Flags()
 	f.StringVar(&issuerURL, "issuer", "", "the issuer's `URL`")
 	bf.add(c, false, true)
+	f.StringVar(&manifest, "manifest", "", "the election's manifest `FILE`, or its hash (64 hex digits)")
 	f.StringVar(&rollFile, "roll", "", "the roll `CSV` with enrolment codes (voter_id,enrolment_code)")
 	f.BoolVar(&local, "local", false, "start an issuer and a board in this process instead")
 	f.IntVar(&ballots, "ballots", 2000, "number of voters who vote")

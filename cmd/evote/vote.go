@@ -16,15 +16,18 @@ import (
 
 func voteCmd(g *globals) *cobra.Command {
 	var bf boardFlags
-	var issuerURL, voterID, code, receipt string
+	var issuerURL, voterID, code, receipt, manifest string
 	var choose []string
 	c := &cobra.Command{
 		Use:   "vote",
 		Short: "Cast a ballot",
 		Long: `vote runs the voter's whole flow: it reads the election from the board
-(checking the manifest and election key against the board's signed log),
-gets an eligibility token from the issuer with the voter ID and enrolment code
-(blind-signed: the issuer never sees it), encrypts the choices with proofs that
+and checks it against the board's signed log, trusting the board for nothing:
+the log must begin with the manifest given by --manifest (the published file,
+or its hash), and the election key must be what the trustees' signed ceremony
+messages decide. It then gets an eligibility token from the issuer with the
+voter ID and enrolment code (blind-signed: the issuer never sees it), encrypts
+the choices with proofs that
 the ballot follows the rules, casts it and checks the board's receipt: the
 ballot is provably in the board's signed log. The receipt is saved (--receipt)
 to check later with "evote receipt check".
@@ -34,7 +37,7 @@ it, or list several choices "question=a,b" where a question allows several.
 With one question, "--choose yes" is enough. The code may come from
 EVOTE_CODE instead of --code, to keep it out of the process list.`,
 		Example: `  evote vote --issuer http://127.0.0.1:8081 --board http://127.0.0.1:8080 \
-      --board-key board.vkey --voter-id voter-000001 --code 7XQ2M-K9D4T-0HVB3-RWE8N \
+      --board-key board.vkey --manifest manifest.json --voter-id voter-000001 --code 7XQ2M-K9D4T-0HVB3-RWE8N \
       --choose motion=yes --receipt receipt.json`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -59,7 +62,11 @@ EVOTE_CODE instead of --code, to keep it out of the process list.`,
 			if err != nil {
 				return err
 			}
-			vc := &voter.Client{Issuer: issuer.NewClient(strings.TrimRight(issuerURL, "/"), hc), Board: bc, BoardKey: key}
+			mh, err := ops.ManifestHash(manifest)
+			if err != nil {
+				return usageError{err}
+			}
+			vc := &voter.Client{Issuer: issuer.NewClient(strings.TrimRight(issuerURL, "/"), hc), Board: bc, BoardKey: key, ManifestHash: mh}
 			ctx := cmd.Context()
 			e, err := vc.Election(ctx)
 			if err != nil {
@@ -86,6 +93,7 @@ EVOTE_CODE instead of --code, to keep it out of the process list.`,
 	bf.add(c, false, true)
 	f := c.Flags()
 	f.StringVar(&issuerURL, "issuer", "", "the issuer's `URL`")
+	f.StringVar(&manifest, "manifest", "", "the election's published manifest `FILE`, or its hash (64 hex digits)")
 	f.StringVar(&voterID, "voter-id", "", "the voter's `ID` on the roll")
 	f.StringVar(&code, "code", "", "the voter's enrolment `CODE` (or EVOTE_CODE)")
 	f.StringArrayVar(&choose, "choose", nil, "a choice, \"question=choice[,choice...]\" (repeatable)")

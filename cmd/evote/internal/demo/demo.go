@@ -212,7 +212,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	start = time.Now()
 	plan, expected := plan(m, o.Voters, o.Seed)
 	out.Expected = expected
-	if err := cast(ctx, o, hc, issURL, boardURL, boardKey, rollCSV, plan); err != nil {
+	if err := cast(ctx, o, hc, issURL, boardURL, boardKey, m.Hash(), rollCSV, plan); err != nil {
 		return nil, err
 	}
 	phase("issuance + casting", start)
@@ -402,13 +402,13 @@ func plan(m *ballot.Manifest, voters int, seed uint64) ([][][]int, [][]uint64) {
 	return plan, expected
 }
 
-func cast(ctx context.Context, o Options, hc *http.Client, issURL, boardURL string, key note.Verifier, rollCSV []byte, plan [][][]int) error {
+func cast(ctx context.Context, o Options, hc *http.Client, issURL, boardURL string, key note.Verifier, manifestHash [32]byte, rollCSV []byte, plan [][][]int) error {
 	rows, err := csv.NewReader(bytes.NewReader(rollCSV)).ReadAll()
 	if err != nil {
 		return err
 	}
 	rows = rows[1:]
-	vc := &voter.Client{Issuer: issuer.NewClient(issURL, hc), Board: board.NewClient(boardURL, hc), BoardKey: key}
+	vc := &voter.Client{Issuer: issuer.NewClient(issURL, hc), Board: board.NewClient(boardURL, hc), BoardKey: key, ManifestHash: manifestHash}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan int)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -187,6 +188,29 @@ func BoardKey(s string) (note.Verifier, error) {
 		return nil, fmt.Errorf("board key %s: %w", s, err)
 	}
 	return v, nil
+}
+
+// ManifestHash reads the hash that pins a voter to an election: the
+// manifest file named s (its hash is computed), or s itself if it is the
+// hash as 64 hex digits (as evote election init prints it).
+func ManifestHash(s string) ([32]byte, error) {
+	var h [32]byte
+	if s == "" {
+		return h, errors.New("the election's manifest is needed from outside the board: --manifest manifest.json, or its hash as the invitation gives it")
+	}
+	if b, err := hex.DecodeString(s); err == nil && len(b) == len(h) {
+		copy(h[:], b)
+		return h, nil
+	}
+	raw, err := os.ReadFile(s)
+	if err != nil {
+		return h, fmt.Errorf("--manifest %s: neither a manifest file nor 64 hex digits of its hash: %w", s, err)
+	}
+	m, err := ballot.ParseManifest(raw)
+	if err != nil {
+		return h, fmt.Errorf("%s: %w", s, err)
+	}
+	return m.Hash(), nil
 }
 
 // Record is a board's record as a trustee or a tallier reads it: every
