@@ -13,6 +13,7 @@ import (
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/internal/electiontest"
+	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
 	"github.com/evote/evote/voter"
@@ -39,8 +40,8 @@ func leaves(t *testing.T, e *electiontest.Election) [][]byte {
 
 // forgedBoard serves ls as a board's log, every checkpoint properly signed
 // with signer: what a board's operator can do with the board's own key. It
-// marks the open entry as the board does, so the board software serves it
-// as open.
+// marks the open and close entries as the board does, so the board
+// software serves its phases.
 func forgedBoard(t *testing.T, signer note.Signer, ls [][]byte) *board.Client {
 	t.Helper()
 	log, err := bolt.Open(t.TempDir(), signer, nil)
@@ -50,8 +51,11 @@ func forgedBoard(t *testing.T, signer note.Signer, ls [][]byte) *board.Client {
 	t.Cleanup(func() { log.Close() })
 	for _, l := range ls {
 		a := store.Append{Leaf: l}
-		if store.EntryType(l[0]) == store.Open {
+		switch store.EntryType(l[0]) {
+		case store.Open:
 			a.SetKeys = [][]byte{[]byte("phase/open")}
+		case store.Close:
+			a.SetKeys = [][]byte{[]byte("phase/closed")}
 		}
 		if _, err := log.Append(context.Background(), a); err != nil {
 			t.Fatal(err)
@@ -165,5 +169,47 @@ func TestAttackBoardMislabelsEntries(t *testing.T) {
 	c := &voter.Client{Board: forgedBoard(t, e.Signer, forged), BoardKey: e.Verifier, ManifestHash: e.Board.Manifest().Hash()}
 	if _, err := c.Election(context.Background()); err == nil || !strings.Contains(err.Error(), "not a ceremony message") {
 		t.Fatalf("a ballot inside the ceremony: got %v, want a refusal", err)
+	}
+}
+
+// TestAttackReceiptAfterClose: a board that appends a voter's ballot after
+// its close entry (where it cannot count) and hands out a receipt that
+// proves the ballot is in its log. The receipt check finds the close entry
+// before the ballot and says the ballot does not count; a ballot placed
+// before the open entry is refused the same way.
+func TestAttackReceiptAfterClose(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{})
+	ls := leaves(t, e)
+	oi := openIndex(t, ls)
+	ballot := store.Leaf(store.Ballot, e.Ballot(t, e.Voter(t), []int{0}))
+	closeLeaf := store.Leaf(store.Close, record.CloseBody())
+	for name, c := range map[string]struct {
+		ls   [][]byte
+		at   uint64
+		want string
+	}{
+		"after close": {append(append([][]byte(nil), ls[:oi+1]...), closeLeaf, ballot), uint64(oi) + 2, "comes after the close entry"},
+		"before open": {append(append(append([][]byte(nil), ls[:oi]...), ballot), ls[oi], closeLeaf), uint64(oi), "not after the board's open entry"},
+	} {
+		bc := forgedBoard(t, e.Signer, c.ls)
+		ctx := context.Background()
+		signed, err := bc.Checkpoint(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cp, err := store.ParseCheckpoint(signed, e.Verifier)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof, err := bc.Inclusion(ctx, c.at, cp.Size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lh := store.LeafHash(ballot)
+		rc := &voter.Receipt{Index: c.at, LeafHash: hex.EncodeToString(lh[:]), Checkpoint: string(signed), Inclusion: board.EncodeHashes(proof)}
+		vc := &voter.Client{Board: bc, BoardKey: e.Verifier}
+		if _, err := vc.CheckReceipt(ctx, rc); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Fatalf("%s: got %v, want %q", name, err, c.want)
+		}
 	}
 }

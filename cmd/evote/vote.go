@@ -175,7 +175,8 @@ func receiptCmd(g *globals) *cobra.Command {
 		Long: `check proves, against the board's newest signed checkpoint, that the ballot
 of a receipt (from evote vote --receipt) is still in the board's log: the
 receipt's checkpoint is consistent with the newest one (the log only grew),
-and the ballot's leaf is included in it. A failure is evidence against the
+the ballot's leaf is included in it, and it lies after the open entry and
+before the close entry (a ballot elsewhere does not count). A failure is evidence against the
 board: keep the receipt.`,
 		Example: `  evote receipt check --board http://127.0.0.1:8080 --board-key board.vkey receipt.json`,
 		Args:    args(cobra.ExactArgs(1)),
@@ -201,7 +202,7 @@ board: keep the receipt.`,
 			if err != nil {
 				return fmt.Errorf("the receipt does not check out: %w", err)
 			}
-			g.printf("ballot %s is entry %d of the board's log, included in its newest checkpoint (size %d), which is consistent with the receipt's\n",
+			g.printf("ballot %s is entry %d of the board's log, cast while the election was open, included in its newest checkpoint (size %d), which is consistent with the receipt's\n",
 				r.TrackingCode, r.Index, cp.Size)
 			return nil
 		},
