@@ -14,6 +14,11 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"ballots":3} {}`))
 	f.Add([]byte(`{"ballots":3}]`))
 	f.Add([]byte(`{"name":"\u00e9","tags":["a"],"sub":{"x":1}}`))
+	// Duplicate names (refused), at the top, nested, escaped.
+	f.Add([]byte(`{"counts":[[2,1]],"ballots":3,"counts":[[1,2]]}`))
+	f.Add([]byte(`{"sub":{"x":1,"x":2}}`))
+	f.Add([]byte(`{"name":"a","n\u0061me":"b"}`))
+	f.Add([]byte(`{"tags":["a"],"sub":{"x":1},"sub":{"x":1}}`))
 	type sub struct {
 		X int `json:"x"`
 	}
