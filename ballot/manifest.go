@@ -26,8 +26,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"unicode"
 	"unicode/utf8"
 
+	"filippo.io/edwards25519"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/strictjson"
 )
@@ -61,8 +64,13 @@ type Manifest struct {
 	Trustees   Trustees   `json:"trustees"`
 	IssuerKey  []byte     `json:"issuer_key"` // RSA public key, DER (base64 in JSON)
 	Revoting   string     `json:"revoting"`
-	Opens      string     `json:"opens,omitempty"`  // RFC 3339, informational: the board's phases rule
-	Closes     string     `json:"closes,omitempty"` // RFC 3339, informational
+	// MinBallots is the fewest counted ballots whose tally a trustee
+	// decrypts; 0 (left out) sets no minimum. A tally of very few ballots
+	// tells how each voted, and a board that forks its log to isolate one
+	// ballot must then show the trustees this many genuine ones.
+	MinBallots int    `json:"min_ballots,omitempty"`
+	Opens      string `json:"opens,omitempty"`  // RFC 3339, informational: the board's phases rule
+	Closes     string `json:"closes,omitempty"` // RFC 3339, informational
 
 	raw      []byte
 	hash     [32]byte
@@ -145,20 +153,37 @@ func (m *Manifest) validate() error {
 		return errors.New("election_id must be 64 lower-case hex digits (32 random bytes)")
 	}
 	m.id = id
-	if !utf8.ValidString(m.Title) || m.Title == "" {
-		return errors.New("title must be non-empty UTF-8")
+	if err := checkText("title", m.Title); err != nil {
+		return err
+	}
+	if m.Title == "" {
+		return errors.New("title must be non-empty")
+	}
+	for _, f := range []struct{ name, v string }{{"opens", m.Opens}, {"closes", m.Closes}} {
+		if err := checkText(f.name, f.v); err != nil {
+			return err
+		}
 	}
 	if len(m.Questions) == 0 || len(m.Questions) > MaxQuestions {
 		return fmt.Errorf("%d questions, want 1 to %d", len(m.Questions), MaxQuestions)
 	}
 	seen := map[string]bool{}
 	for i, q := range m.Questions {
-		if q.ID == "" || seen[q.ID] {
-			return fmt.Errorf("question %d: id must be non-empty and unique", i)
+		if err := checkQuestionID(q.ID); err != nil {
+			return fmt.Errorf("question %d: %w", i+1, err)
+		}
+		if seen[q.ID] {
+			return fmt.Errorf("question %d: id %q is also an earlier question's; ids must be unique", i+1, q.ID)
 		}
 		seen[q.ID] = true
+		if err := checkText(fmt.Sprintf("question %q: text", q.ID), q.Text); err != nil {
+			return err
+		}
 		if len(q.Choices) < 2 || len(q.Choices) > MaxChoices {
 			return fmt.Errorf("question %q: %d choices, want 2 to %d", q.ID, len(q.Choices), MaxChoices)
+		}
+		if err := checkChoices(q); err != nil {
+			return err
 		}
 		if q.Min < 0 || q.Max < 1 || q.Min > q.Max || q.Max > len(q.Choices) {
 			return fmt.Errorf("question %q: need 0 <= min <= max <= %d and max >= 1, have min %d max %d", q.ID, len(q.Choices), q.Min, q.Max)
@@ -169,6 +194,9 @@ func (m *Manifest) validate() error {
 	}
 	if err := m.parseTrusteeKeys(); err != nil {
 		return err
+	}
+	if m.MinBallots < 0 {
+		return fmt.Errorf("min_ballots must be 0 (no minimum) or more, not %d", m.MinBallots)
 	}
 	if m.Revoting != RevotingRefuse && m.Revoting != RevotingLastCounts {
 		return fmt.Errorf("revoting must be %q or %q, not %q", RevotingRefuse, RevotingLastCounts, m.Revoting)
@@ -185,6 +213,99 @@ func (m *Manifest) validate() error {
 	return nil
 }
 
+// checkText refuses text a terminal or a page could be made to show as
+// something else: bytes that are not UTF-8, and every control (Cc: C0,
+// DEL, C1, so every terminal escape sequence) and format (Cf: bidirectional
+// controls such as U+202E, zero-width characters, U+FEFF...) character,
+// and the line and paragraph separators U+2028 and U+2029.
+func checkText(field, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%s is not valid UTF-8", field)
+	}
+	for i, r := range s {
+		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029' {
+			return fmt.Errorf("%s holds the control or format character U+%04X at byte %d: a manifest may hold no control, format or line-separator characters (terminal escapes, bidirectional and invisible characters), which can make it show what it does not say; remove it", field, r, i)
+		}
+	}
+	return nil
+}
+
+// checkQuestionID requires a question id of lower-case ASCII letters,
+// digits, '_' and '-': ids name questions in results and on the command
+// line (--choose id=choice), where look-alike letters from other scripts
+// must not pass for one another.
+func checkQuestionID(id string) error {
+	if id == "" {
+		return errors.New("id must be non-empty")
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return fmt.Errorf("id %q holds %q at byte %d: an id is lower-case ASCII letters, digits, '_' and '-' only, such as \"motion\" or \"board-2025\"", id, rune(c), i)
+		}
+	}
+	return nil
+}
+
+// checkChoices requires each of q's choice names to be text (checkText),
+// non-empty, without leading or trailing white space, and different from
+// every other under Unicode case folding ("Yes" and "yes" are one name to
+// a voter).
+func checkChoices(q Question) error {
+	for i, c := range q.Choices {
+		field := fmt.Sprintf("question %q: choice %d", q.ID, i+1)
+		if err := checkText(field, c); err != nil {
+			return err
+		}
+		if strings.TrimSpace(c) == "" {
+			return fmt.Errorf("%s is empty or only white space: name every choice", field)
+		}
+		if strings.TrimSpace(c) != c {
+			return fmt.Errorf("%s, %q, begins or ends with white space: remove it", field, c)
+		}
+		for j, d := range q.Choices[:i] {
+			if strings.EqualFold(c, d) {
+				return fmt.Errorf("%s, %q, is choice %d, %q, again (names are compared without case): each choice needs its own name", field, c, j+1, d)
+			}
+		}
+	}
+	return nil
+}
+
+// CheckTrusteeKey returns an error unless pub is an Ed25519 public key a
+// manifest may name for a trustee (see checkTrusteeKey); evote trustee
+// keygen and election init check the keys they write and read with it.
+func CheckTrusteeKey(pub []byte) error {
+	if err := checkTrusteeKey(pub); err != nil {
+		return fmt.Errorf("ballot: trustee key %x: %w", pub, err)
+	}
+	return nil
+}
+
+// checkTrusteeKey requires the canonical encoding (RFC 8032 §5.1.3) of a
+// curve point that is not of small order. Anyone can make signatures that
+// verify under a small-order key (the identity 01 00...00 among them), so a
+// manifest naming one would let anyone, the board's operator included,
+// speak for that trustee; a non-canonical encoding names a point that has
+// another, canonical, encoding, so two strings would be one key. Key
+// generation makes neither.
+func checkTrusteeKey(pub []byte) error {
+	if len(pub) != ed25519.PublicKeySize {
+		return fmt.Errorf("%d bytes, an Ed25519 public key is %d", len(pub), ed25519.PublicKeySize)
+	}
+	p, err := new(edwards25519.Point).SetBytes(pub)
+	if err != nil {
+		return errors.New("not the encoding of a point of the curve, so no Ed25519 public key")
+	}
+	if !bytes.Equal(p.Bytes(), pub) {
+		return fmt.Errorf("a non-canonical encoding of the point whose encoding is %x (RFC 8032 refuses it); no key generation makes it", p.Bytes())
+	}
+	if new(edwards25519.Point).MultByCofactor(p).Equal(edwards25519.NewIdentityPoint()) == 1 {
+		return errors.New("a point of small order, under which anyone can make signatures that verify; no key generation makes it")
+	}
+	return nil
+}
+
 func (m *Manifest) parseTrusteeKeys() error {
 	if len(m.Trustees.Keys) != m.Trustees.N {
 		return fmt.Errorf("trustees.keys: %d keys for %d trustees; it must list every trustee's Ed25519 public key, in index order", len(m.Trustees.Keys), m.Trustees.N)
@@ -194,6 +315,9 @@ func (m *Manifest) parseTrusteeKeys() error {
 		b, err := hex.DecodeString(k)
 		if err != nil || len(b) != ed25519.PublicKeySize || hex.EncodeToString(b) != k {
 			return fmt.Errorf("trustees.keys: key %d must be 64 lower-case hex digits (an Ed25519 public key)", i+1)
+		}
+		if err := checkTrusteeKey(b); err != nil {
+			return fmt.Errorf("trustees.keys: key %d is refused: it is %w; each trustee makes its own key with evote trustee keygen", i+1, err)
 		}
 		if seen[k] {
 			return fmt.Errorf("trustees.keys: key %d is also another trustee's", i+1)

@@ -186,7 +186,7 @@ func newElection(t testing.TB, voters int) *election {
 	// Step 0: each trustee makes its signing key before the manifest
 	// exists; the manifest lists the public halves in index order.
 	initArgs := []string{"election", "init", "--title", "End-to-end test", "--question", "motion:Adopt the motion?:yes,no:1:1",
-		"--trustees", "3", "--threshold", "2", "--issuer-key", "issuer.pub"}
+		"--trustees", "3", "--threshold", "2", "--min-ballots", "2", "--issuer-key", "issuer.pub"}
 	for i := 1; i <= 3; i++ {
 		out := e.must("trustee", "keygen", "--out", signingKey(i), "--pub", trusteePub(i))
 		if !strings.Contains(out, strings.TrimSpace(string(readFile(t, filepath.Join(e.dir, trusteePub(i)))))) {

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -148,11 +149,16 @@ func issuerKey(t testing.TB, dir string) *token.PrivateKey {
 	if err != nil {
 		t.Fatalf("decrypting issuer.key: %v", err)
 	}
-	pem, err := io.ReadAll(r)
+	plain, err := io.ReadAll(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sk, err := token.ParsePrivateKey(pem)
+	// The key's own block; after it, once served, the election it serves.
+	block, _ := pem.Decode(plain)
+	if block == nil {
+		t.Fatal("issuer.key holds no PEM block")
+	}
+	sk, err := token.ParsePrivateKey(pem.EncodeToMemory(block))
 	if err != nil {
 		t.Fatal(err)
 	}

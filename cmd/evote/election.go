@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/rand"
-	"encoding/json"
 	"fmt"
 	"os"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/internal/strictjson"
 	"github.com/spf13/cobra"
 )
 
@@ -30,7 +30,7 @@ func electionInitCmd(g *globals) *cobra.Command {
 	var (
 		title, revoting, opens, closes, issuerKey, from, out string
 		questions, trusteeKeys                               []string
-		n, t                                                 int
+		n, t, minBallots                                     int
 		force                                                bool
 	)
 	c := &cobra.Command{
@@ -69,8 +69,8 @@ given.`,
 				if err != nil {
 					return err
 				}
-				if err := json.Unmarshal(b, &m); err != nil {
-					return fmt.Errorf("%s: %w", from, err)
+				if err := strictjson.Decode(b, &m); err != nil {
+					return usagef("%s is not a manifest's JSON (each field once, spelt as evote election init writes it): %v", from, err)
 				}
 			}
 			f := cmd.Flags()
@@ -123,6 +123,9 @@ given.`,
 			if f.Changed("revoting") || m.Revoting == "" {
 				m.Revoting = revoting
 			}
+			if f.Changed("min-ballots") || from == "" {
+				m.MinBallots = minBallots
+			}
 			for _, tm := range []struct {
 				flag string
 				v    *string
@@ -165,8 +168,8 @@ given.`,
 				return err
 			}
 			h := mm.Hash()
-			g.printf("wrote %s\n  election %s\n  manifest hash %x\n  %d question(s), %d trustees, threshold %d, revoting %s\n",
-				out, mm.ElectionID, h, len(mm.Questions), mm.Trustees.N, mm.Trustees.T, mm.Revoting)
+			g.printf("wrote %s\n  election %s\n  manifest hash %x\n  %d question(s), %d trustees, threshold %d, revoting %s, tallied from %d ballots\n",
+				out, mm.ElectionID, h, len(mm.Questions), mm.Trustees.N, mm.Trustees.T, mm.Revoting, mm.MinBallots)
 			for i, k := range mm.Trustees.Keys {
 				g.printf("  trustee %d signs with %s\n", i+1, k)
 			}
@@ -180,6 +183,7 @@ given.`,
 	fl.IntVar(&t, "threshold", 2, "number of trustees needed to decrypt")
 	fl.StringArrayVar(&trusteeKeys, "trustee-key", nil, "a trustee's public key `FILE` (trustee.pub from evote trustee keygen); once per trustee, in index order")
 	fl.StringVar(&revoting, "revoting", ballot.RevotingRefuse, "what a second ballot with the same token does: refuse | last-ballot-counts")
+	fl.IntVar(&minBallots, "min-ballots", 10, "trustees decrypt no tally of fewer counted ballots (0: no minimum); a tally of a few tells how each voted")
 	fl.StringVar(&opens, "opens", "", "when voting opens, RFC 3339 (informational; the board's open entry rules)")
 	fl.StringVar(&closes, "closes", "", "when voting closes, RFC 3339 (informational; the board's close entry rules)")
 	fl.StringVar(&issuerKey, "issuer-key", "", "the issuer's public key `FILE` (issuer.pub)")

@@ -2,12 +2,14 @@ package main
 
 import (
 	"bytes"
+	"encoding/pem"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/cmd/evote/internal/ops"
+	"github.com/evote/evote/cmd/evote/internal/secret"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/issuer"
 	issuerbolt "github.com/evote/evote/issuer/bolt"
@@ -35,8 +37,10 @@ func issuerKeygenCmd(g *globals) *cobra.Command {
 		Short: "Make the issuer's RSA token-signing key",
 		Long: `keygen makes a fresh RSA issuing key. The private key is written age-encrypted
 (--passphrase-file, EVOTE_PASSPHRASE or --identity); the public key as PEM, to
-name in the manifest (evote election init --issuer-key issuer.pub). Use a key
-for one election only.`,
+name in the manifest (evote election init --issuer-key issuer.pub). A key
+serves one election only: its first "evote issuer serve" records the election
+in the key file, and serving another election with it is refused (a voter on
+one roll would get tokens valid in the other).`,
 		Example: `  EVOTE_PASSPHRASE=... evote issuer keygen --key issuer.key --pub issuer.pub`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -100,6 +104,52 @@ voter their own line, import it (evote issuer serve --roll), then delete it.`,
 	return c
 }
 
+// pemElectionType is the PEM block, after the key in an issuer's key file,
+// that names the one election the key serves.
+const pemElectionType = "EVOTE ISSUER ELECTION"
+
+// loadIssuerKey reads the issuer's key file and binds the key to m's
+// election. An issuing key must serve one election only: the election ID
+// is inside the blinded message, which the issuer cannot see, so a voter on
+// one election's roll would otherwise get a token valid in any other
+// election naming the same key. The first serve records m's election ID in
+// the key file; a later serve for another election is refused.
+func loadIssuerKey(g *globals, kr *secret.Keyring, path string, m *ballot.Manifest) (*token.PrivateKey, error) {
+	plain, err := kr.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(plain)
+	keyPEM, rest := plain, []byte(nil)
+	if block, r := pem.Decode(plain); block != nil {
+		keyPEM, rest = plain[:len(plain)-len(r)], bytes.TrimSpace(r)
+	}
+	sk, err := token.ParsePrivateKey(keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !m.Issuer().Equal(sk.Public()) {
+		return nil, fmt.Errorf("the manifest names issuer key %s, but %s is key %s", m.Issuer().ID(), path, sk.Public().ID())
+	}
+	if len(rest) == 0 {
+		bound := append(append([]byte(nil), keyPEM...), pem.EncodeToMemory(&pem.Block{Type: pemElectionType, Bytes: m.ID()})...)
+		defer clear(bound)
+		if err := kr.WriteFile(path, bound, true); err != nil {
+			return nil, fmt.Errorf("binding %s to election %s: %w", path, m.ElectionID, err)
+		}
+		g.logf("%s now serves election %s, and no other\n", path, m.ElectionID)
+		return sk, nil
+	}
+	b, after := pem.Decode(rest)
+	if b == nil || b.Type != pemElectionType || len(b.Headers) != 0 || len(b.Bytes) != len(m.ID()) || len(bytes.TrimSpace(after)) != 0 {
+		return nil, fmt.Errorf("%s: after the key, an issuer key file holds only the election it serves (a %q block)", path, pemElectionType)
+	}
+	if !bytes.Equal(b.Bytes, m.ID()) {
+		return nil, fmt.Errorf("%s serves election %x, not %s: an issuing key serves one election only, or a voter on one election's roll would get tokens valid in the other; make a new key for this election (evote issuer keygen) and name it in its manifest", path, b.Bytes, m.ElectionID)
+	}
+	return sk, nil
+}
+
 func issuerServeCmd(g *globals) *cobra.Command {
 	var roll, key, manifest, data string
 	var rate float64
@@ -134,15 +184,6 @@ are answered, then the roll is closed.`,
 			if err != nil {
 				return err
 			}
-			pem, err := kr.ReadFile(key)
-			if err != nil {
-				return err
-			}
-			sk, err := token.ParsePrivateKey(pem)
-			clear(pem)
-			if err != nil {
-				return fmt.Errorf("%s: %w", key, err)
-			}
 			mb, err := os.ReadFile(manifest)
 			if err != nil {
 				return err
@@ -151,8 +192,9 @@ are answered, then the roll is closed.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", manifest, err)
 			}
-			if !m.Issuer().Equal(sk.Public()) {
-				return fmt.Errorf("the manifest names issuer key %s, but %s is key %s", m.Issuer().ID(), key, sk.Public().ID())
+			sk, err := loadIssuerKey(g, kr, key, m)
+			if err != nil {
+				return err
 			}
 			if err := os.MkdirAll(data, 0o700); err != nil {
 				return err

@@ -20,6 +20,7 @@ import (
 	"github.com/evote/evote/cmd/evote/internal/secret"
 	"github.com/evote/evote/crypto/dkg"
 	"github.com/evote/evote/record"
+	"github.com/evote/evote/store"
 	"github.com/spf13/cobra"
 )
 
@@ -52,7 +53,7 @@ the signing key from --signing-key (default trustee.sign, what keygen writes).
   ... voting, evote board close ...
   7. evote trustee decrypt                   posts trustee i's partial decryption`,
 	}
-	c.AddCommand(trusteeKeygenCmd(g), trusteeInitCmd(g), trusteeDealCmd(g), trusteeVerifyCmd(g), trusteeAnswerCmd(g), trusteeFinalizeCmd(g), trusteeDecryptCmd(g))
+	c.AddCommand(trusteeKeygenCmd(g), trusteeInitCmd(g), trusteeDealCmd(g), trusteeVerifyCmd(g), trusteeAnswerCmd(g), trusteeFinalizeCmd(g), trusteeCheckpointCmd(g), trusteeDecryptCmd(g))
 	return c
 }
 
@@ -130,6 +131,9 @@ func readTrusteePub(path string) (string, error) {
 	if err != nil || len(k) != ed25519.PublicKeySize || strings.ContainsAny(s, "\r\n") {
 		return "", fmt.Errorf("%s is not a trustee public key: want 64 hex digits on one line (the trustee.pub that evote trustee keygen writes)", path)
 	}
+	if err := ballot.CheckTrusteeKey(k); err != nil {
+		return "", fmt.Errorf("%s is refused: %w; the trustee must make a fresh key with evote trustee keygen", path, err)
+	}
 	return hex.EncodeToString(k), nil
 }
 
@@ -161,6 +165,9 @@ answer read it (--signing-key).`,
 			pk, sk, err := ed25519.GenerateKey(rand.Reader)
 			if err != nil {
 				return err
+			}
+			if err := ballot.CheckTrusteeKey(pk); err != nil {
+				return err // never, for a key from a working random source
 			}
 			enc, err := marshalSigningKey(sk)
 			if err != nil {
@@ -524,7 +531,8 @@ the board's election key is the one the ceremony produced.`,
 
 func trusteeDecryptCmd(g *globals) *cobra.Command {
 	var bf boardFlags
-	var share string
+	var share, journal string
+	var others []string
 	c := &cobra.Command{
 		Use:   "decrypt",
 		Short: "Step 7: post this trustee's partial decryption of the tally",
@@ -532,7 +540,15 @@ func trusteeDecryptCmd(g *globals) *cobra.Command {
 entry (every ballot's token, proofs and signature) and recomputes the aggregate
 from the ballots itself, never trusting the board's. It then decrypts its share
 of that aggregate only, with a proof of correct decryption against its
-verification key, and posts it. No single ballot is ever decrypted.`,
+verification key, and posts it. No single ballot is ever decrypted.
+
+A board could instead hand the trustees a closed log of its own making, with
+only the ballots it wants to learn about. So decrypt refuses a record that
+counts fewer ballots than the manifest's min_ballots; one that is not an
+extension of the newest checkpoint in this trustee's journal (--journal,
+which "evote trustee checkpoint" fills during voting) or of any checkpoint
+given with --checkpoint (a signed checkpoint or a voter's receipt); and, once
+it has decrypted one closed log, any other.`,
 		Example: `  evote trustee decrypt --share trustee-1.share --board http://127.0.0.1:8080 --board-key board.vkey`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -560,15 +576,36 @@ verification key, and posts it. No single ballot is ever decrypted.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", share, err)
 			}
+			j, err := ops.OpenJournal(journal, key)
+			if err != nil {
+				return err
+			}
+			var seen []*store.Checkpoint
+			for _, f := range others {
+				cp, err := ops.ReadCheckpoint(f, key)
+				if err != nil {
+					return usageError{err}
+				}
+				seen = append(seen, cp)
+			}
+			if len(seen) == 0 && j.Newest == nil {
+				g.logf("warning: no checkpoint of this board seen before (%s is empty, no --checkpoint): only the record's own consistency is checked; during voting, run evote trustee checkpoint\n", journal)
+			}
 			p := ops.NewProgress(g.stderr, g.showProgress(), "verifying the record", "bytes")
 			rec, err := ops.FetchRecord(cmd.Context(), c, key, p.Set)
 			p.Done()
 			if err != nil {
 				return err
 			}
+			if err := j.Check(rec, seen); err != nil {
+				return fmt.Errorf("refusing to decrypt: %w; keep %s and the board's record as evidence", err, journal)
+			}
 			s, err := rec.Decrypt(ks)
 			if err != nil {
 				return err
+			}
+			if err := j.Decrypted(rec); err != nil {
+				return fmt.Errorf("not posted: recording the decryption in %s: %w", journal, err)
 			}
 			i, err := c.PostPartial(cmd.Context(), s.Bytes())
 			if err != nil {
@@ -581,5 +618,7 @@ verification key, and posts it. No single ballot is ever decrypted.`,
 	}
 	bf.add(c, false, true)
 	c.Flags().StringVar(&share, "share", "", "this trustee's key share `FILE` (age-encrypted)")
+	c.Flags().StringVar(&journal, "journal", "trustee.journal", "this trustee's journal `FILE` of the board's checkpoints (see evote trustee checkpoint)")
+	c.Flags().StringArrayVar(&others, "checkpoint", nil, "a checkpoint someone else was shown: a signed checkpoint or receipt `FILE` the record must extend (repeatable)")
 	return c
 }

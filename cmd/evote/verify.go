@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"runtime/pprof"
-	"syscall"
 	"time"
 
 	"github.com/evote/evote/cmd/evote/internal/ops"
@@ -62,11 +61,12 @@ the election published (board.vkey).`,
 			took := time.Since(start)
 			p.Done()
 			if stats {
-				// Peak resident memory of this process (Linux reports KiB).
-				var ru syscall.Rusage
-				syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-				defer g.logf("verify: %d ballots in %.2f s, %.0f ballots/s, peak memory %.0f MiB\n",
-					rep.Ballots, took.Seconds(), float64(rep.Ballots)/took.Seconds(), float64(ru.Maxrss)/1024)
+				mem := "unknown on this system"
+				if peak := peakMemory(); peak > 0 {
+					mem = fmt.Sprintf("%.0f MiB", float64(peak)/(1<<20))
+				}
+				defer g.logf("verify: %d ballots in %.2f s, %.0f ballots/s, peak memory %s\n",
+					rep.Ballots, took.Seconds(), float64(rep.Ballots)/took.Seconds(), mem)
 			}
 			var ve *verify.Error
 			if verr != nil && !errors.As(verr, &ve) {
@@ -80,7 +80,7 @@ the election published (board.vkey).`,
 				if !ch.OK {
 					mark = "FAIL"
 				}
-				g.printf("%s %s\n", mark, ch)
+				g.printf("%s %s\n", mark, ops.Printable(ch.String()))
 			}
 			if rep.Omitted > 0 {
 				g.printf("... and %d more failing checks\n", rep.Omitted)

@@ -14,9 +14,10 @@ import (
 
 // Options shape a test election; see sim.Options.
 type Options struct {
-	Questions []ballot.Question
-	N, T      int
-	Revoting  string
+	Questions  []ballot.Question
+	N, T       int
+	Revoting   string
+	MinBallots int
 }
 
 // YesNo is a yes/no question.
@@ -47,7 +48,7 @@ type Voter = sim.Voter
 // New creates the board, runs the key ceremony through it and opens it.
 func New(t testing.TB, o Options) *Election {
 	t.Helper()
-	e, err := sim.New(sim.Options{Dir: t.TempDir(), Issuer: Issuer(t), Questions: o.Questions, N: o.N, T: o.T, Revoting: o.Revoting})
+	e, err := sim.New(sim.Options{Dir: t.TempDir(), Issuer: Issuer(t), Questions: o.Questions, N: o.N, T: o.T, Revoting: o.Revoting, MinBallots: o.MinBallots})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -35,7 +35,9 @@ type Options struct {
 	Questions []ballot.Question
 	N, T      int
 	Revoting  string
-	LogOpts   *bolt.Options
+	// MinBallots is the manifest's min_ballots.
+	MinBallots int
+	LogOpts    *bolt.Options
 }
 
 // YesNo is a yes/no question.
@@ -97,7 +99,7 @@ func New(o Options) (*Election, error) {
 	}
 	m, err := ballot.NewManifest(ballot.Manifest{
 		Version: 1, ElectionID: id, Title: "Test election", Questions: o.Questions,
-		Trustees: ballot.Trustees{N: o.N, T: o.T, Keys: keys}, IssuerKey: o.Issuer.Public().Bytes(), Revoting: o.Revoting,
+		Trustees: ballot.Trustees{N: o.N, T: o.T, Keys: keys}, IssuerKey: o.Issuer.Public().Bytes(), Revoting: o.Revoting, MinBallots: o.MinBallots,
 	})
 	if err != nil {
 		log.Close()

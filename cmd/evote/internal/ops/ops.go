@@ -20,6 +20,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
@@ -281,6 +283,10 @@ func ReadRecord(raw []byte, key note.Verifier, progress func(done, total uint64)
 	return rec, nil
 }
 
+// ErrTooFewBallots means the record counts fewer ballots than the
+// manifest's min_ballots: no trustee decrypts its tally.
+var ErrTooFewBallots = errors.New("too few ballots to decrypt")
+
 // Decrypt makes trustee ks.Index's partial decryption of the aggregate the
 // record's own ballots add up to.
 func (rec *Record) Decrypt(ks *dkg.KeyShare) (*tally.Share, error) {
@@ -293,6 +299,9 @@ func (rec *Record) Decrypt(ks *dkg.KeyShare) (*tally.Share, error) {
 		return nil, errors.New("this key share's election key is not the one the record's ceremony produced")
 	case ks.Index < 1 || ks.Index > len(rec.Open.VerificationKeys) || !bytes.Equal(ks.VerificationKey.Bytes(), rec.Open.VerificationKeys[ks.Index-1].Bytes()):
 		return nil, fmt.Errorf("trustee %d's verification key differs from the record's", ks.Index)
+	}
+	if m := rec.Election.Manifest; rec.Report.Counted < uint64(m.MinBallots) {
+		return nil, fmt.Errorf("%w: the record counts %d ballots, fewer than the %d the manifest sets as the least a tally may be decrypted from (a tally of so few would tell how each voted)", ErrTooFewBallots, rec.Report.Counted, m.MinBallots)
 	}
 	for _, s := range rec.Shares {
 		if s.Trustee == ks.Index {
@@ -335,10 +344,11 @@ func ParseQuestion(s string) (ballot.Question, error) {
 		}
 	}
 	q.Text = strings.Join(rest[:len(rest)-1], ":")
-	for _, c := range strings.Split(rest[len(rest)-1], ",") {
-		if c = strings.TrimSpace(c); c != "" {
-			q.Choices = append(q.Choices, c)
+	for i, c := range strings.Split(rest[len(rest)-1], ",") {
+		if c = strings.TrimSpace(c); c == "" {
+			return bad(fmt.Sprintf("choice %d is empty (two commas together, or one at an end): name every choice", i+1))
 		}
+		q.Choices = append(q.Choices, c)
 	}
 	if q.ID == "" || q.Text == "" || len(q.Choices) < 2 {
 		return bad("it needs an id, a text and at least two choices")
@@ -346,14 +356,33 @@ func ParseQuestion(s string) (ballot.Question, error) {
 	return q, nil
 }
 
-// PrintResult prints the result as a table.
+// Printable returns s as it is safe to print on a terminal: s itself if
+// it is UTF-8 with only graphic characters and spaces, else s quoted with
+// Go escapes (strconv.Quote), so that text from a record made by other
+// software cannot move the cursor, clear the screen, recolour or reorder
+// what is shown (terminal escapes, bidirectional controls).
+func Printable(s string) string {
+	if !utf8.ValidString(s) {
+		return strconv.Quote(s)
+	}
+	for _, r := range s {
+		if !unicode.IsGraphic(r) {
+			return strconv.Quote(s)
+		}
+	}
+	return s
+}
+
+// PrintResult prints the result as a table. Every text from the manifest
+// is printed through Printable: evote refuses manifests with control
+// characters, but a record made by other software may hold them.
 func PrintResult(w io.Writer, m *ballot.Manifest, r *tally.Result) {
-	fmt.Fprintf(w, "%s: %d ballots counted, decrypted by trustees %s\n", m.Title, r.Ballots, joinInts(r.Trustees))
+	fmt.Fprintf(w, "%s: %d ballots counted, decrypted by trustees %s\n", Printable(m.Title), r.Ballots, joinInts(r.Trustees))
 	for qi, q := range m.Questions {
-		fmt.Fprintf(w, "\n  %s  (%s; choose %d to %d)\n", q.Text, q.ID, q.Min, q.Max)
+		fmt.Fprintf(w, "\n  %s  (%s; choose %d to %d)\n", Printable(q.Text), Printable(q.ID), q.Min, q.Max)
 		width := 0
 		for _, c := range q.Choices {
-			width = max(width, len(c))
+			width = max(width, utf8.RuneCountInString(Printable(c)))
 		}
 		var total uint64
 		for _, n := range r.Counts[qi] {
@@ -366,7 +395,7 @@ func PrintResult(w io.Writer, m *ballot.Manifest, r *tally.Result) {
 				pct = 100 * float64(n) / float64(total)
 			}
 			bar := strings.Repeat("#", int(pct/5+0.5))
-			fmt.Fprintf(w, "    %-*s %8d  %5.1f%%  %s\n", width, c, n, pct, bar)
+			fmt.Fprintf(w, "    %-*s %8d  %5.1f%%  %s\n", width, Printable(c), n, pct, bar)
 		}
 	}
 }

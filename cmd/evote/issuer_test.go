@@ -1,0 +1,96 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// serveOnce starts "evote <args>" until it says it is listening, then
+// stops it; it fails the test if the service does not start.
+func serveOnce(t *testing.T, args ...string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncWriter{ready: make(chan string, 1)}
+	errs := &syncWriter{}
+	root := newRoot(out, errs)
+	root.SetArgs(args)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	select {
+	case <-out.ready:
+	case err := <-done:
+		cancel()
+		t.Fatalf("evote %s: %v\n%s", strings.Join(args, " "), err, errs)
+	case <-time.After(10 * time.Second):
+		cancel()
+		t.Fatalf("evote %s did not start:\n%s", strings.Join(args, " "), errs)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("evote %s: %v", strings.Join(args, " "), err)
+	}
+}
+
+// TestAttackIssuerKeyInTwoElections: the authority names one issuing key
+// in two elections' manifests. The issuer cannot see the election ID
+// inside a blinded message, so a voter on the first election's roll would
+// get tokens valid in the second. The key file records the first election
+// it serves; serving the second with it is refused, naming both, and the
+// key file is left as it was.
+func TestAttackIssuerKeyInTwoElections(t *testing.T) {
+	dir := t.TempDir()
+	in := func(f string) string { return filepath.Join(dir, f) }
+	pass := in("pass")
+	os.WriteFile(pass, []byte("s3cret\n"), 0o600)
+	secret := []string{"--passphrase-file", pass, "--scrypt-work-factor", "10"}
+	must := func(args ...string) string {
+		t.Helper()
+		out, errs, code := evote(t, args...)
+		if code != 0 {
+			t.Fatalf("evote %s: exit %d\n%s", strings.Join(args, " "), code, errs)
+		}
+		return out
+	}
+	must(append(secret, "issuer", "keygen", "--key", in("issuer.key"), "--pub", in("issuer.pub"))...)
+	var keys []string
+	for i := 1; i <= 3; i++ {
+		pub := in(fmt.Sprintf("t%d.pub", i))
+		must(append(secret, "trustee", "keygen", "--out", in(fmt.Sprintf("t%d.sign", i)), "--pub", pub)...)
+		keys = append(keys, "--trustee-key", pub)
+	}
+	for _, e := range []string{"a", "b"} {
+		must(append([]string{"election", "init", "--title", "Election " + e, "--question", "q:Yes?:yes,no",
+			"--issuer-key", in("issuer.pub"), "--out", in(e + ".json")}, keys...)...)
+	}
+	must("issuer", "roll", "--voters", "3", "--out", in("roll.csv"))
+	serve := func(election, data string) []string {
+		return append(append([]string(nil), secret...), "issuer", "serve", "--key", in("issuer.key"), "--election", in(election),
+			"--roll", in("roll.csv"), "--data", in(data), "--listen", "127.0.0.1:0")
+	}
+	before := mustRead(t, in("issuer.key"))
+	serveOnce(t, serve("a.json", "data-a")...)
+	bound := mustRead(t, in("issuer.key"))
+	if bytes.Equal(before, bound) {
+		t.Fatal("serving election a did not record it in the key file")
+	}
+	serveOnce(t, serve("a.json", "data-a")...) // the same election again: fine
+
+	_, errs, code := evote(t, serve("b.json", "data-b")...)
+	if code == 0 || !strings.Contains(errs, "serves election") || !strings.Contains(errs, "one election only") {
+		t.Fatalf("serving a second election with the key: exit %d\n%s", code, errs)
+	}
+	if now := mustRead(t, in("issuer.key")); !bytes.Equal(now, bound) {
+		t.Fatal("the refused serve changed the key file")
+	}
+	if _, err := os.Stat(in("data-b")); err == nil {
+		if entries, _ := os.ReadDir(in("data-b")); len(entries) != 0 {
+			t.Fatalf("the refused serve left a roll behind: %v", entries)
+		}
+	}
+}
