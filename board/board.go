@@ -20,6 +20,7 @@ package board
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -38,6 +39,15 @@ var (
 )
 
 func tokenKey(k []byte) []byte { return append([]byte("token/"), k...) }
+
+// tokenUseKey marks that token key k has voted with token tok. Tokens are
+// randomized (RFC 9474), so an issuer that signs one token key twice makes
+// two valid tokens for it; every ballot of a token key must carry the token
+// of its first (SPEC.md §8), and this key is how the board tells.
+func tokenUseKey(k, tok []byte) []byte {
+	h := sha256.Sum256(tok)
+	return append(append([]byte("tokenuse/"), k...), h[:]...)
+}
 
 func ballotKey(trackingCode []byte) []byte { return append([]byte("ballot/"), trackingCode...) }
 
@@ -264,23 +274,38 @@ func (b *Board) admit(ctx context.Context, bl *ballot.Ballot) (*Receipt, error) 
 	// bytes is enough.
 	tc := ballot.TrackingCode(bl.Bytes())
 	seen := ballotKey(tc[:])
+	// One token key has one token: a ballot whose key voted before with
+	// another token is refused under either policy (SPEC.md §8).
+	use := tokenUseKey(bl.TokenKey.Bytes(), bl.Token.Bytes())
 	replaced := false
+	var refusal error
 	idx, err := b.log.Append(ctx, store.Append{
 		Leaf:    store.Leaf(store.Ballot, bl.Bytes()),
 		Key:     key,
 		Replace: replace,
-		SetKeys: [][]byte{seen},
+		SetKeys: [][]byte{seen, use},
 		Check: func(v store.View) error {
+			refusal = nil
 			if _, ok := v.Lookup(keyClosed); ok {
-				return ErrClosed
+				refusal = ErrClosed
+				return refusal
 			}
 			if i, ok := v.Lookup(seen); ok {
-				return fmt.Errorf("%w: this exact ballot is already entry %d; a ballot cannot be cast twice", ErrAlreadyVoted, i)
+				refusal = fmt.Errorf("%w: this exact ballot is already entry %d; a ballot cannot be cast twice", ErrAlreadyVoted, i)
+				return refusal
 			}
-			_, replaced = v.Lookup(key)
+			var last uint64
+			last, replaced = v.Lookup(key)
+			if _, same := v.Lookup(use); replaced && !same {
+				refusal = fmt.Errorf("%w: this token key voted in entry %d with another token; a token key has one token (the issuer signed this one twice), and a revote must carry the token of the key's first ballot", ErrAlreadyVoted, last)
+				return refusal
+			}
 			return nil
 		},
 	})
+	if refusal != nil && errors.Is(err, refusal) {
+		return nil, refusal
+	}
 	if errors.Is(err, store.ErrDuplicate) {
 		return nil, ErrAlreadyVoted
 	}

@@ -261,7 +261,10 @@ func TestAttackBadPartialDecryption(t *testing.T) {
 	before = size(t, e)
 	_, err = e.Board.PostResult(ctx, (&tally.Result{Ballots: 3, Counts: [][]uint64{{1, 2}}}).Bytes())
 	refused(t, e, before, err, board.ErrInvalidEntry, "false result")
-	if _, err := e.Board.PostResult(ctx, (&tally.Result{Ballots: 3, Counts: [][]uint64{{2, 1}}}).Bytes()); err != nil {
+	// The right counts naming no trustee: no verifier would accept it.
+	_, err = e.Board.PostResult(ctx, (&tally.Result{Ballots: 3, Counts: [][]uint64{{2, 1}}}).Bytes())
+	refused(t, e, before, err, board.ErrInvalidEntry, "result naming no trustee")
+	if _, err := e.Board.PostResult(ctx, (&tally.Result{Ballots: 3, Counts: [][]uint64{{2, 1}}, Trustees: []int{1, 2}}).Bytes()); err != nil {
 		t.Fatalf("true result refused: %v", err)
 	}
 }

@@ -1,10 +1,13 @@
 package board
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/evote/evote/ballot"
@@ -103,7 +106,8 @@ func (b *Board) Aggregate() (*tally.Aggregate, error) {
 
 // PostPartial appends a trustee's partial decryption of the aggregate after
 // checking every proof in it against the trustee's verification key. A
-// partial from a non-trustee or with one bad proof is refused.
+// partial from a non-trustee or with one bad proof is refused, and so is
+// any body but the share's canonical encoding.
 func (b *Board) PostPartial(ctx context.Context, body []byte) (uint64, error) {
 	agg, err := b.Aggregate()
 	if err != nil {
@@ -113,6 +117,12 @@ func (b *Board) PostPartial(ctx context.Context, body []byte) (uint64, error) {
 	s, err := tally.ParseShare(e, body)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
+	}
+	// The parsers accept only canonical encodings, so this holds for every
+	// share that parses; it is checked so that the board stores only bytes
+	// it would write itself, whatever the parsers become.
+	if !bytes.Equal(s.Bytes(), body) {
+		return 0, fmt.Errorf("%w: trustee %d's partial decryption is not in its canonical encoding", ErrInvalidEntry, s.Trustee)
 	}
 	if err := tally.VerifyShare(e, agg, b.Opening().VerificationKeys[s.Trustee-1], s); err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
@@ -124,10 +134,16 @@ func (b *Board) PostPartial(ctx context.Context, body []byte) (uint64, error) {
 	return i, err
 }
 
-// Shares returns the valid partial decryptions on the board.
+// Shares returns the partial decryptions on the board (each verified when
+// posted), in record order: the result combines the first t of them
+// (SPEC.md §9).
 func (b *Board) Shares() ([]*tally.Share, error) {
 	e := b.Election()
-	var out []*tally.Share
+	type entry struct {
+		index uint64
+		s     *tally.Share
+	}
+	var found []entry
 	for t := 1; t <= b.manifest.Trustees.N; t++ {
 		i, ok, err := b.log.Lookup(partialKey(t))
 		if err != nil {
@@ -144,13 +160,21 @@ func (b *Board) Shares() ([]*tally.Share, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, s)
+		found = append(found, entry{i, s})
+	}
+	slices.SortFunc(found, func(x, y entry) int { return cmp.Compare(x.index, y.index) })
+	out := make([]*tally.Share, len(found))
+	for k, f := range found {
+		out[k] = f.s
 	}
 	return out, nil
 }
 
-// PostResult appends the election result after checking that it is what the
-// partial decryptions on the board combine to.
+// PostResult appends the election result. The board computes the result
+// itself from the first t partial decryptions on the board, in record order
+// (SPEC.md §9), and stores the body only if it is that result's encoding
+// byte for byte: right counts with another list of trustees, or the right
+// result encoded another way, are refused, saying what differs.
 func (b *Board) PostResult(ctx context.Context, body []byte) (uint64, error) {
 	agg, err := b.Aggregate()
 	if err != nil {
@@ -168,12 +192,26 @@ func (b *Board) PostResult(ctx context.Context, body []byte) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
 	}
-	if !got.Equal(claimed) {
-		return 0, fmt.Errorf("%w: the posted result is not what the trustees' partial decryptions combine to", ErrInvalidEntry)
+	if want := got.Bytes(); !bytes.Equal(body, want) {
+		return 0, fmt.Errorf("%w: %s; the board stores only the result the partial decryptions on it make, %s", ErrInvalidEntry, resultDifference(claimed, got), want)
 	}
 	i, err := b.log.Append(ctx, store.Append{Leaf: store.Leaf(store.Result, body), Key: keyResult})
 	if errors.Is(err, store.ErrDuplicate) {
 		return 0, fmt.Errorf("%w: a result is already on the board", ErrInvalidEntry)
 	}
 	return i, err
+}
+
+// resultDifference says how claimed, a posted result that is not got's
+// encoding, differs from got.
+func resultDifference(claimed, got *tally.Result) string {
+	switch {
+	case claimed.Ballots != got.Ballots:
+		return fmt.Sprintf("the posted result counts %d ballots, the board has %d counted ballots", claimed.Ballots, got.Ballots)
+	case !claimed.Equal(got):
+		return fmt.Sprintf("the posted counts %v are not what the partial decryptions combine to, %v", claimed.Counts, got.Counts)
+	case !slices.Equal(claimed.Trustees, got.Trustees):
+		return fmt.Sprintf("the posted result names trustees %v, but it is made by the first %d partial decryptions in record order, trustees %v's", claimed.Trustees, len(got.Trustees), got.Trustees)
+	}
+	return "the posted result is not in its canonical encoding (JSON with its fields in order, no spaces, nothing repeated)"
 }

@@ -131,9 +131,20 @@ type Share struct {
 	Partials []*threshold.Partial
 }
 
+// ErrNothingToDecrypt means the aggregate counts no ballot: every count is
+// zero, the result names no trustee, and no partial decryption is made or
+// accepted (SPEC.md §9).
+var ErrNothingToDecrypt = errors.New("tally: no ballot was counted, so there is nothing to decrypt: every count is 0 and the result names no trustee")
+
 // Decrypt is trustee index's share of the decryption of agg, with proofs.
-// share is the trustee's secret key share and vk its verification key.
+// share is the trustee's secret key share and vk its verification key. An
+// aggregate ciphertext whose first component is the identity (randomness
+// that sums to zero) gets the trivial partial, with no proof (package
+// threshold); an aggregate of no ballots gets no share at all.
 func Decrypt(e *ballot.Election, agg *Aggregate, index int, share *ristretto255.Scalar, vk *elgamal.PublicKey) (*Share, error) {
+	if agg.Ballots == 0 {
+		return nil, ErrNothingToDecrypt
+	}
 	ctxs, cts := agg.flatten(e)
 	ps, err := threshold.PartialDecryptBatch(nil, ctxs, index, share, vk, cts)
 	if err != nil {
@@ -179,8 +190,13 @@ func ParseShare(e *ballot.Election, body []byte) (*Share, error) {
 }
 
 // VerifyShare checks every partial of s against agg and the trustee's
-// verification key.
+// verification key: a proof for each aggregate ciphertext but those whose
+// first component is the identity, which must have the trivial partial.
+// With no counted ballot no share is valid (ErrNothingToDecrypt).
 func VerifyShare(e *ballot.Election, agg *Aggregate, vk *elgamal.PublicKey, s *Share) error {
+	if agg.Ballots == 0 {
+		return fmt.Errorf("%w (a partial decryption from trustee %d is refused)", ErrNothingToDecrypt, s.Trustee)
+	}
 	ctxs, cts := agg.flatten(e)
 	if len(s.Partials) != len(cts) {
 		return fmt.Errorf("tally: share from trustee %d has %d partials, want %d", s.Trustee, len(s.Partials), len(cts))
@@ -202,7 +218,11 @@ type Result struct {
 var ErrNotEnoughShares = errors.New("tally: not enough valid trustee shares to decrypt")
 
 // Combine decrypts agg from already verified shares of at least t distinct
-// trustees, and returns every choice's count.
+// trustees, and returns every choice's count. It combines the first t
+// shares of distinct trustees in the order given, and the result names
+// them in that order: given the partial entries in record order, as the
+// board, the tallier and the verifier do, every one of them makes the same
+// result entry, byte for byte (SPEC.md §9).
 //
 // With no counted ballots the aggregate is the identity, which no trustee
 // can (or needs to) decrypt: every count is zero, and no share is needed.

@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"crypto/sha256"
 	"errors"
 	"sync"
 
@@ -18,7 +19,9 @@ import (
 // token used twice. Under last-ballot-counts the collector keeps, per
 // token, the entry and ciphertexts of its latest valid ballot, replacing
 // them when a later one arrives (chunks finish out of order, so "later" is
-// by entry index), and the aggregate is formed from those at the end.
+// by entry index), and the aggregate is formed from those at the end; it
+// also keeps a hash of the token's eligibility token, so that a ballot for
+// the same token key with another token fails.
 type pool struct {
 	v     *verifier
 	el    *ballot.Election
@@ -48,6 +51,7 @@ type counted struct {
 	token [32]byte
 	cts   []byte   // last-ballot-counts only: the ciphertexts, encoded
 	code  [32]byte // last-ballot-counts only: the tracking code
+	tok   [32]byte // last-ballot-counts only: SHA-256 of the eligibility token
 }
 
 func newPool(v *verifier, el *ballot.Election, last bool) *pool {
@@ -164,6 +168,7 @@ func (p *pool) work(w int) {
 			c := counted{entry: entries[k], token: [32]byte(b.TokenKey.Bytes())}
 			if p.last {
 				c.code = ballot.TrackingCode(b.Bytes())
+				c.tok = sha256.Sum256(b.Token.Bytes())
 				for _, q := range b.Questions {
 					for _, ct := range q.Choices {
 						c.cts = append(c.cts, ct.Bytes()...)
@@ -194,7 +199,17 @@ func (p *pool) collect() {
 					continue
 				}
 				p.copies[c.code] = c.entry
-				if prev, ok := p.cur[c.token]; !ok || prev.entry < c.entry {
+				prev, ok := p.cur[c.token]
+				if ok && prev.tok != c.tok {
+					// Tokens are randomized, so an issuer that signs one
+					// token key twice makes two valid tokens for it; every
+					// ballot of a key must carry the same one (SPEC.md §8).
+					// Each ballot is compared with one kept earlier, so a
+					// difference anywhere is found whatever the order.
+					a, b := min(prev.entry, c.entry), max(prev.entry, c.entry)
+					p.v.fail(CheckTokens, b, "a ballot for the token key of entry %d with another eligibility token; a token key has one token (the issuer signed this key twice), so such a ballot must not be on the board", a)
+				}
+				if !ok || prev.entry < c.entry {
 					p.cur[c.token] = c
 				}
 				continue

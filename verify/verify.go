@@ -289,6 +289,7 @@ type verifier struct {
 
 	agg    *tally.Aggregate
 	shares map[int]share
+	order  []int // the trustees of the valid partial entries, in record order
 }
 
 func (v *verifier) add(c Check) {
@@ -607,6 +608,7 @@ func (v *verifier) partial(i uint64, body []byte) {
 		return
 	}
 	v.shares[s.Trustee] = share{entry: i, s: s}
+	v.order = append(v.order, s.Trustee)
 	v.ok(CheckPartial, i, "trustee %d's partial decryption of the aggregate verifies against its verification key", s.Trustee)
 }
 
@@ -626,18 +628,15 @@ func (v *verifier) result(i uint64, body []byte) {
 	}
 	v.rep.Posted = posted
 	t := v.m.Trustees.T
-	var use []*tally.Share
 	var problems []string
 	seen := map[int]bool{}
 	for _, tr := range posted.Trustees {
-		s, ok := v.shares[tr]
+		_, ok := v.shares[tr]
 		switch {
 		case seen[tr]:
 			problems = append(problems, fmt.Sprintf("names trustee %d twice", tr))
 		case !ok:
 			problems = append(problems, fmt.Sprintf("names trustee %d, which has no valid partial decryption before it", tr))
-		default:
-			use = append(use, s.s)
 		}
 		seen[tr] = true
 	}
@@ -646,14 +645,12 @@ func (v *verifier) result(i uint64, body []byte) {
 	if need := t * min(int(v.agg.Ballots), 1); len(posted.Trustees) != need {
 		problems = append(problems, fmt.Sprintf("names %d trustees, the threshold is %d", len(posted.Trustees), need))
 	}
-	if len(problems) > 0 {
-		// Still compute the result from the valid shares, for the report.
-		use = use[:0]
-		for tr := 1; tr <= v.m.Trustees.N; tr++ {
-			if s, ok := v.shares[tr]; ok {
-				use = append(use, s.s)
-			}
-		}
+	// The result is made by the first t partial entries in record order
+	// (SPEC.md §9): any t give the same counts, but the entry must be the
+	// one the board, the tallier and every verifier write.
+	use := make([]*tally.Share, 0, len(v.order))
+	for _, tr := range v.order {
+		use = append(use, v.shares[tr].s)
 	}
 	got, err := tally.Combine(v.el, v.agg, use)
 	if err != nil {
@@ -661,6 +658,9 @@ func (v *verifier) result(i uint64, body []byte) {
 		return
 	}
 	v.rep.Result = got
+	if len(problems) == 0 && !slices.Equal(posted.Trustees, got.Trustees) {
+		problems = append(problems, fmt.Sprintf("names trustees %v, but the result is made by the first %d partial decryptions in record order, trustees %v's", posted.Trustees, len(got.Trustees), got.Trustees))
+	}
 	switch {
 	case len(problems) > 0:
 		v.fail(CheckResult, i, "the result %s", strings.Join(problems, "; "))

@@ -24,7 +24,16 @@
 //
 // A Partial is encoded as index (1 byte, 1..255) || D (32 bytes) || DLEQ proof
 // (R1 || R2 || z, 96 bytes): 129 bytes. ParsePartial refuses index 0,
-// non-canonical encodings, the identity, and any other length.
+// non-canonical encodings, the identity (but in the trivial partial below),
+// and any other length.
+//
+// A ciphertext whose A is the identity (an aggregate whose randomness sums
+// to zero, as two colluding voters with r and −r can arrange) has B = g^m:
+// it needs no key, and A^s is the identity for every share s. Its partial is
+// the trivial partial, index || 32 zero bytes || 96 zero bytes: D the
+// identity and no proof. It is the only partial accepted for such a
+// ciphertext and is refused for any other, so it cannot stand in for the
+// partial of a ciphertext that does need decrypting.
 package threshold
 
 import (
@@ -56,6 +65,22 @@ type Partial struct {
 	d     *ristretto255.Element
 	dEnc  []byte
 	proof *zkp.DLEQProof
+	// trivial marks the partial of a ciphertext whose A is the identity:
+	// D is the identity and there is no proof (see the package comment).
+	trivial bool
+}
+
+// Trivial reports whether p is the trivial partial: D the identity and no
+// proof, the partial of a ciphertext whose A is the identity.
+func (p *Partial) Trivial() bool { return p.trivial }
+
+// trivialPartial is trustee index's partial of a ciphertext with A = identity.
+func trivialPartial(index int) *Partial {
+	return &Partial{Index: index, d: ristretto255.NewIdentityElement(), dEnc: make([]byte, elgamal.ElementSize), trivial: true}
+}
+
+func isIdentity(e *ristretto255.Element) bool {
+	return e.Equal(ristretto255.NewIdentityElement()) == 1
 }
 
 // D returns a copy of the partial decryption A^s.
@@ -106,8 +131,10 @@ func PartialDecryptBatch(rnd io.Reader, ctxs [][]byte, index int, share *ristret
 	out := make([]*Partial, len(cts))
 	for i, ct := range cts {
 		a := ct.A()
-		if a.Equal(ristretto255.NewIdentityElement()) == 1 {
-			return nil, fmt.Errorf("threshold: ciphertext %d has A = identity (no ballots aggregated, or zero randomness): its plaintext is B itself and needs no trustee", i)
+		if isIdentity(a) {
+			// B is g^m itself; every share gives D = identity.
+			out[i] = trivialPartial(index)
+			continue
 		}
 		d := ristretto255.NewIdentityElement().ScalarMult(share, a)
 		proof, err := zkp.ProveDLEQ(rnd, proofContext(ctxs[i], index), share, vk, a, d)
@@ -119,23 +146,35 @@ func PartialDecryptBatch(rnd io.Reader, ctxs [][]byte, index int, share *ristret
 	return out, nil
 }
 
-// Marshal returns the 129-byte encoding index || D || proof.
+// Marshal returns the 129-byte encoding index || D || proof (for the
+// trivial partial, index and 128 zero bytes).
 func (p *Partial) Marshal() []byte {
 	out := make([]byte, 0, PartialSize)
 	out = append(out, byte(p.Index))
+	if p.trivial {
+		return append(out, make([]byte, PartialSize-1)...)
+	}
 	out = append(out, p.dEnc...)
 	return append(out, p.proof.Bytes()...)
 }
 
-// ParsePartial decodes a Partial, refusing index 0, a non-canonical or
-// identity D, a malformed proof and any length other than PartialSize. It
-// does not verify the proof: call VerifyPartial.
+// ParsePartial decodes a Partial, refusing index 0, a non-canonical D, an
+// identity D but in the trivial partial (index and 128 zero bytes), a
+// malformed proof and any length other than PartialSize. It does not verify
+// the proof, nor that a trivial partial is for a ciphertext with A =
+// identity: call VerifyPartial.
 func ParsePartial(b []byte) (*Partial, error) {
 	if len(b) != PartialSize {
 		return nil, fmt.Errorf("threshold: partial decryption is %d bytes, want %d", len(b), PartialSize)
 	}
 	if b[0] == 0 {
 		return nil, errors.New("threshold: partial decryption has trustee index 0; indices start at 1")
+	}
+	if allZero(b[1 : 1+elgamal.ElementSize]) {
+		if !allZero(b[1+elgamal.ElementSize:]) {
+			return nil, errors.New("threshold: partial decryption has D = identity and a proof; D is the identity only in the trivial partial (a ciphertext whose A is the identity), whose proof is 96 zero bytes")
+		}
+		return trivialPartial(int(b[0])), nil
 	}
 	d, err := elgamal.ParseElement(b[1:33])
 	if err != nil {
@@ -148,6 +187,33 @@ func ParsePartial(b []byte) (*Partial, error) {
 	return &Partial{Index: int(b[0]), d: d, dEnc: append([]byte(nil), b[1:33]...), proof: proof}, nil
 }
 
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// checkShape checks that p fits ct: the trivial partial exactly when ct's A
+// is the identity, and otherwise a non-identity D with a proof.
+func checkShape(ct *elgamal.Ciphertext, p *Partial) error {
+	if p.d == nil || (p.proof == nil && !p.trivial) {
+		return errors.New("threshold: empty partial decryption; decode partials with ParsePartial")
+	}
+	aID := isIdentity(ct.A())
+	switch {
+	case p.trivial && !aID:
+		return fmt.Errorf("trustee %d: the trivial partial (D = identity, no proof) for a ciphertext whose A is not the identity: %w", p.Index, ErrInvalidPartial)
+	case !p.trivial && aID:
+		return fmt.Errorf("trustee %d: a partial with a proof for a ciphertext whose A is the identity, whose only partial is the trivial one (D = identity, no proof): %w", p.Index, ErrInvalidPartial)
+	case !p.trivial && isIdentity(p.d):
+		return fmt.Errorf("trustee %d: D is the identity: %w", p.Index, ErrInvalidPartial)
+	}
+	return nil
+}
+
 // VerifyPartial checks that p is trustee p.Index's partial decryption of ct
 // under ctx, against that trustee's verification key vk. The caller must
 // pick vk by p.Index from the ceremony result.
@@ -155,11 +221,11 @@ func VerifyPartial(ctx []byte, vk *elgamal.PublicKey, ct *elgamal.Ciphertext, p 
 	if err := checkIndex(p.Index); err != nil {
 		return err
 	}
-	if p.d == nil || p.proof == nil {
-		return errors.New("threshold: empty partial decryption; decode partials with ParsePartial")
+	if err := checkShape(ct, p); err != nil {
+		return err
 	}
-	if p.d.Equal(ristretto255.NewIdentityElement()) == 1 {
-		return fmt.Errorf("trustee %d: D is the identity: %w", p.Index, ErrInvalidPartial)
+	if p.trivial {
+		return nil
 	}
 	b := zkp.NewBatch(vk)
 	p.proof.AddTo(b, proofContext(ctx, p.Index), vk, ct.A(), p.d)
@@ -181,11 +247,17 @@ func VerifyPartials(ctxs [][]byte, vk *elgamal.PublicKey, cts []*elgamal.Ciphert
 		if err := checkIndex(p.Index); err != nil {
 			return fmt.Errorf("partial %d: %w", i, err)
 		}
-		if p.d == nil || p.proof == nil {
+		if p.d == nil || (p.proof == nil && !p.trivial) {
 			return fmt.Errorf("threshold: partial %d is empty; decode partials with ParsePartial", i)
 		}
 		if p.Index != ps[0].Index {
 			return fmt.Errorf("threshold: partial %d is from trustee %d, partial 0 from trustee %d; verify each trustee's partials against its own key", i, p.Index, ps[0].Index)
+		}
+		if err := checkShape(cts[i], p); err != nil {
+			return fmt.Errorf("threshold: partial %d: %w", i, err)
+		}
+		if p.trivial {
+			continue
 		}
 		p.proof.AddTo(b, proofContext(ctxs[i], p.Index), vk, cts[i].A(), p.d)
 	}

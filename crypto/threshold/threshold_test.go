@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -205,10 +206,6 @@ func TestPartialDecryptRefuses(t *testing.T) {
 			t.Errorf("index %d accepted", idx)
 		}
 	}
-	empty := elgamal.Add()
-	if _, err := PartialDecrypt(nil, ctx, 1, ks.Secret, ks.VerificationKey, empty); err == nil {
-		t.Error("ciphertext with A = identity accepted")
-	}
 	if _, err := PartialDecryptBatch(nil, [][]byte{ctx}, 1, ks.Secret, ks.VerificationKey, []*elgamal.Ciphertext{ct, ct}); err == nil {
 		t.Error("contexts and ciphertexts of different lengths accepted")
 	}
@@ -302,6 +299,78 @@ func TestVerifyPartialNegative(t *testing.T) {
 		}
 		if VerifyPartial(ctx, vk, ct, q) == nil {
 			t.Errorf("mutation %s verified", name)
+		}
+	}
+}
+
+// TestAttackTrivialPartial: a ciphertext whose A is the identity (an
+// aggregate of randomness r and −r) is B = g^m and needs no key; its partial
+// is the trivial one (D = identity, 96 zero bytes of proof). The trivial
+// partial must never stand in for the partial of any other ciphertext, and
+// a partial with a proof is refused for an identity A.
+func TestAttackTrivialPartial(t *testing.T) {
+	s := ceremony(t, 3, 2)
+	pk := s.res.ElectionKey
+	r, _ := elgamal.RandomScalar(nil)
+	ident := elgamal.Add(elgamal.Encrypt(pk, 1, r), elgamal.Encrypt(pk, 1, ristretto255.NewScalar().Negate(r)))
+	if ident.A().Equal(ristretto255.NewIdentityElement()) != 1 {
+		t.Fatal("r and −r do not cancel")
+	}
+	other := encryptSum(t, pk, 1, 0)
+	cts := []*elgamal.Ciphertext{other, ident}
+	ctxs := [][]byte{[]byte("choice 0"), []byte("choice 1")}
+	var use [][]*Partial
+	for _, ks := range s.shares[:2] {
+		ps, err := PartialDecryptBatch(nil, ctxs, ks.Index, ks.Secret, ks.VerificationKey, cts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps[0].Trivial() || !ps[1].Trivial() {
+			t.Fatalf("trivial: %v %v, want false true", ps[0].Trivial(), ps[1].Trivial())
+		}
+		want := append([]byte{byte(ks.Index)}, make([]byte, PartialSize-1)...)
+		if !bytes.Equal(ps[1].Marshal(), want) {
+			t.Fatalf("trivial partial encodes as %x, want index and zeros", ps[1].Marshal())
+		}
+		q, err := ParsePartial(want)
+		if err != nil || !q.Trivial() || !bytes.Equal(q.Marshal(), want) {
+			t.Fatalf("the trivial partial does not parse back: %v", err)
+		}
+		if err := VerifyPartials(ctxs, ks.VerificationKey, cts, ps); err != nil {
+			t.Fatal(err)
+		}
+		if err := VerifyPartial(ctxs[1], ks.VerificationKey, ident, q); err != nil {
+			t.Fatal(err)
+		}
+		// The trivial partial for the ciphertext that needs decrypting.
+		if err := VerifyPartial(ctxs[0], ks.VerificationKey, other, q); !errors.Is(err, ErrInvalidPartial) {
+			t.Errorf("trivial partial for A ≠ identity: %v", err)
+		}
+		if err := VerifyPartials(ctxs, ks.VerificationKey, cts, []*Partial{q, q}); !errors.Is(err, ErrInvalidPartial) || !strings.Contains(err.Error(), "partial 0") {
+			t.Errorf("trivial partials for both: %v", err)
+		}
+		// A real partial (with its proof) for the identity ciphertext.
+		if err := VerifyPartials(ctxs, ks.VerificationKey, []*elgamal.Ciphertext{other, ident}, []*Partial{ps[0], ps[0]}); !errors.Is(err, ErrInvalidPartial) || !strings.Contains(err.Error(), "partial 1") {
+			t.Errorf("proof-bearing partial for A = identity: %v", err)
+		}
+		use = append(use, ps)
+	}
+	// An identity D with anything but zeros after it does not parse.
+	for name, b := range map[string][]byte{
+		"identity D, real proof": append(append([]byte{1}, make([]byte, 32)...), use[0][0].Marshal()[33:]...),
+		"identity D, one bit":    append(append([]byte{1}, make([]byte, PartialSize-2)...), 1),
+	} {
+		if _, err := ParsePartial(b); err == nil {
+			t.Errorf("%s: parsed", name)
+		}
+	}
+	for k, ct := range cts {
+		gm, err := Combine(ct, []*Partial{use[0][k], use[1][k]}, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m, err := DiscreteLog(gm, 2); err != nil || m != uint64(k+1) {
+			t.Fatalf("ciphertext %d decrypts to %d, %v; want %d", k, m, err, k+1)
 		}
 	}
 }
