@@ -252,7 +252,7 @@ trustees can decrypt the aggregate (evote trustee decrypt).`
 				if err != nil {
 					return err
 				}
-				g.printf("  election key %s\n", info.ElectionKey)
+				g.printf("  election key %s\n", ops.Printable(info.ElectionKey))
 			}
 			return nil
 		},
@@ -280,9 +280,10 @@ signature.`,
 			if err != nil {
 				return err
 			}
-			g.printf("phase %s\nentries %d\nmanifest hash %s\n", info.Phase, info.Size, info.ManifestHash)
+			// The board's answer is unsigned: printed escaped.
+			g.printf("phase %s\nentries %d\nmanifest hash %s\n", ops.Printable(info.Phase), info.Size, ops.Printable(info.ManifestHash))
 			if info.ElectionKey != "" {
-				g.printf("election key %s\n", info.ElectionKey)
+				g.printf("election key %s\n", ops.Printable(info.ElectionKey))
 			}
 			if bf.key != "" {
 				v, err := ops.BoardKey(bf.key)

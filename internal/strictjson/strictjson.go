@@ -1,6 +1,6 @@
 // Package strictjson decodes JSON the way every evote entry must be read:
-// one value, no unknown fields, no name twice in one object, nothing after
-// it, and field names spelt exactly (encoding/json alone would take
+// UTF-8, one value, no unknown fields, no name twice in one object, nothing
+// after it, and field names spelt exactly (encoding/json alone would take
 // "Ballots" for "ballots", and keep the last of two "counts", so two
 // different byte strings would mean the same entry, or one byte string two
 // entries to two readers).
@@ -12,10 +12,16 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 )
 
 // Decode decodes b into v strictly.
 func Decode(b []byte, v any) error {
+	// encoding/json reads bytes that are not UTF-8 as U+FFFD; another
+	// reader may keep them or refuse: refuse.
+	if !utf8.Valid(b) {
+		return errors.New("not UTF-8: JSON text is UTF-8 (RFC 8259 §8.1)")
+	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {

@@ -27,6 +27,7 @@ func TestDecode(t *testing.T) {
 		`{"name":"a","items":[]} {}`,
 		`{"name":"a","items":[]}x`,
 		`[`,
+		"{\"name\":\"a\xff\",\"items\":[]}",
 	} {
 		if err := Decode([]byte(bad), &doc{}); err == nil {
 			t.Errorf("%s: accepted", bad)

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/internal/electiontest"
+)
+
+// initFixture writes an issuer key and three trustee keys to a fresh
+// directory and returns it with the election init arguments that use them
+// (no question, no title).
+func initFixture(t *testing.T) (dir string, args []string) {
+	t.Helper()
+	dir = t.TempDir()
+	issuer := filepath.Join(dir, "issuer.pub")
+	if err := os.WriteFile(issuer, electiontest.Issuer(t).Public().MarshalPEM(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	args = []string{"election", "init", "--issuer-key", issuer, "--out", filepath.Join(dir, "manifest.json")}
+	for i := 1; i <= 3; i++ {
+		pub, _, err := ed25519.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, fmt.Sprintf("t%d.pub", i))
+		if err := os.WriteFile(f, []byte(hex.EncodeToString(pub)+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		args = append(args, "--trustee-key", f)
+	}
+	return dir, args
+}
+
+// refusedInit runs election init and requires it to fail saying want, and
+// to write no manifest.
+func refusedInit(t *testing.T, dir string, args []string, want string) {
+	t.Helper()
+	_, errs, code := evote(t, args...)
+	if code == 0 || !strings.Contains(errs, want) {
+		t.Errorf("election init %q: exit %d, want a refusal saying %q:\n%s", args[len(args)-4:], code, want, errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "manifest.json")); err == nil {
+		t.Fatalf("election init %q: refused, but wrote a manifest", args[len(args)-4:])
+	}
+}
+
+// election init writes no manifest with duplicate or empty choice names,
+// look-alike ids, or text holding terminal escapes or bidirectional
+// controls.
+func TestAttackElectionInitText(t *testing.T) {
+	dir, base := initFixture(t)
+	for _, tc := range []struct{ title, question, want string }{
+		{"T", "q:Q?:yes,yes", `choice 2, "yes", is choice 1, "yes", again`},
+		{"T", "q:Q?:Yes,yes, yes ", `choice 2, "yes", is choice 1, "Yes", again`},
+		{"T", "q:Q?:yes,,no", "choice 2 is empty"},
+		{"T", "q:Q?:yes,no,", "choice 3 is empty"},
+		{"T", "q:Q?:,yes,no", "choice 1 is empty"},
+		{"T", "q:Adopt\x1b[2J?:yes,no", "U+001B"},
+		{"T", "q:Adopt?:yes\u202e,no", "U+202E"},
+		{"T", "q:Adopt\u2066?:yes,no", "U+2066"},
+		{"T\u200f", "q:Q?:yes,no", "title holds the control or format character U+200F"},
+		{"T", "Motion:Adopt?:yes,no", "question 1: id"},
+		{"T", "mоtion:Adopt?:yes,no", "question 1: id"}, // Cyrillic о
+	} {
+		refusedInit(t, dir, append(append([]string(nil), base...), "--title", tc.title, "--question", tc.question), tc.want)
+	}
+	if _, errs, code := evote(t, append(base, "--title", "Assemblée", "--question", "board:Élire deux membres:Ana,Ben,Chloé,Dev:0:2")...); code != 0 {
+		t.Fatalf("a good manifest: exit %d\n%s", code, errs)
+	}
+}
+
+// election init --from reads the file as strictly as every entry: an
+// unknown or misspelt field, a case-folded name or a field given twice is
+// refused, naming it, and nothing is written.
+func TestAttackElectionInitFromStrict(t *testing.T) {
+	dir, base := initFixture(t)
+	from := filepath.Join(dir, "from.json")
+	for _, tc := range []struct{ json, want string }{
+		{`{"titel":"T","questions":[{"id":"q","text":"Q?","choices":["yes","no"],"min":1,"max":1}]}`, `unknown field "titel"`},
+		{`{"title":"T","questions":[{"id":"q","text":"Q?","choises":["yes","no"],"min":1,"max":1}]}`, `unknown field "choises"`},
+		{`{"Title":"T","questions":[{"id":"q","text":"Q?","choices":["yes","no"],"min":1,"max":1}]}`, `field "Title" is not spelt`},
+		{`{"title":"T","questions":[{"id":"q","text":"Q?","choices":["no","yes"],"min":1,"max":1}],"questions":[{"id":"q","text":"Q?","choices":["yes","no"],"min":1,"max":1}]}`, `field "questions" appears twice`},
+		{`{"title":"T","questions":[{"id":"q","text":"Q?","choices":["yes","no"],"min":1,"max":1,"max":2}]}`, `field "max" appears twice in questions[0]`},
+		{`{"title":"T"} {}`, "trailing data"},
+	} {
+		if err := os.WriteFile(from, []byte(tc.json), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		refusedInit(t, dir, append(append([]string(nil), base...), "--from", from), tc.want)
+	}
+	good := `{"title":"T","questions":[{"id":"q","text":"Q?","choices":["yes","no"],"min":1,"max":1}]}`
+	if err := os.WriteFile(from, []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, errs, code := evote(t, append(base, "--from", from)...); code != 0 {
+		t.Fatalf("a good --from file: exit %d\n%s", code, errs)
+	}
+	m, err := ballot.ParseManifest(mustRead(t, filepath.Join(dir, "manifest.json")))
+	if err != nil || m.Title != "T" || m.Questions[0].ID != "q" {
+		t.Fatalf("the manifest from a good --from file: %v %+v", err, m)
+	}
+}

@@ -1,0 +1,63 @@
+package ops
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"unicode"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/tally"
+)
+
+// A record made by other software may name its questions and choices with
+// terminal escapes and bidirectional controls, to make the result table
+// show counts other than the checked ones (a choice "yes\x1b[0G\x1b[2K..."
+// that rewrites its own line, or U+202E reversing "no 1" into "1 on").
+// PrintResult prints every such text escaped: no control or format
+// character reaches the terminal.
+func TestAttackEscapesInPrintedResult(t *testing.T) {
+	m := &ballot.Manifest{ // as parsed from another's record, unchecked
+		Title: "Vote\x1b[2J\x1b[H",
+		Questions: []ballot.Question{{
+			ID: "q\u202e", Text: "Adopt?\r\x1b[31m", Min: 1, Max: 1,
+			Choices: []string{"yes\x1b[0G\x1b[2K    yes     9999", "no\u2066\u202e"},
+		}},
+	}
+	r := &tally.Result{Ballots: 3, Counts: [][]uint64{{1, 2}}, Trustees: []int{1, 2}}
+	var out bytes.Buffer
+	PrintResult(&out, m, r)
+	for _, c := range out.String() {
+		if c != '\n' && (unicode.Is(unicode.Cc, c) || unicode.Is(unicode.Cf, c)) {
+			t.Fatalf("U+%04X reached the terminal:\n%q", c, out.String())
+		}
+	}
+	for _, want := range []string{`"Vote\x1b[2J\x1b[H": 3 ballots`, `"Adopt?\r\x1b[31m"`, `"q\u202e"`, `"yes\x1b[0G\x1b[2K    yes     9999"`, `"no\u2066\u202e"`} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the table lacks %s:\n%s", want, out.String())
+		}
+	}
+	// Text a manifest may hold prints as it is.
+	for _, s := range []string{"Assemblée générale", "Chloé", "総会", "yes, with changes", "Zoë\u00a0Smith"} {
+		if got := Printable(s); got != s {
+			t.Errorf("Printable(%q) = %q", s, got)
+		}
+	}
+	if got := Printable("a\xffb"); got != `"a\xffb"` {
+		t.Errorf("bytes not UTF-8: %s", got)
+	}
+}
+
+// ParseQuestion refuses an empty choice (two commas together, or one at an
+// end) instead of silently dropping it.
+func TestParseQuestionEmptyChoice(t *testing.T) {
+	for _, s := range []string{"q:Q?:yes,,no", "q:Q?:yes,no,", "q:Q?:,yes,no", "q:Q?:yes, ,no:1:1"} {
+		if _, err := ParseQuestion(s); err == nil || !strings.Contains(err.Error(), "is empty") {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+	q, err := ParseQuestion("board:Elect two: or none:Ana, Ben ,Chloé:0:2")
+	if err != nil || q.ID != "board" || q.Text != "Elect two: or none" || len(q.Choices) != 3 || q.Choices[1] != "Ben" || q.Min != 0 || q.Max != 2 {
+		t.Fatalf("%+v %v", q, err)
+	}
+}
