@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
@@ -97,7 +98,22 @@ func TestParseCheckpointRefuses(t *testing.T) {
 		{"altered size", bytes.Replace(cp.Signed, []byte("\n3\n"), []byte("\n4\n"), 1), v, "does not verify"},
 		{"not a note", []byte("hello"), v, "does not verify"},
 		{"too long", make([]byte, store.MaxCheckpointSize+1), v, "over the"},
+		{"plus sign", sign("evote.example/test-board\n+3\n"+h+"\n", s), v, "malformed checkpoint body"},
+		{"leading zero, two digits", sign("evote.example/test-board\n015\n"+h+"\n", s), v, "canonical"},
+		{"unpadded root", sign("evote.example/test-board\n3\n"+strings.TrimRight(h, "=")+"\n", s), v, "malformed checkpoint body"},
+		{"root with trailing bits", sign("evote.example/test-board\n3\n"+trailingBits(h)+"\n", s), v, "canonical form"},
+		{"root as URL base64", sign("evote.example/test-board\n3\n"+base64.URLEncoding.EncodeToString(cp.Hash[:])+"\n", s), v, ""},
+		{"signature with trailing bits", sigTrailingBits(cp.Signed), v, "signature line is not in canonical form"},
+		{"no blank line", bytes.Replace(cp.Signed, []byte("\n\n"), []byte("\n"), 1), v, "does not verify"},
 	} {
+		if tc.want == "" {
+			// Only refused if the encoding differs; the URL alphabet agrees
+			// with the standard one on hashes without + or /.
+			if enc := base64.URLEncoding.EncodeToString(cp.Hash[:]); enc == h {
+				continue
+			}
+			tc.want = "checkpoint"
+		}
 		_, err := store.ParseCheckpoint(tc.signed, tc.v)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want error containing %q", tc.name, err, tc.want)
@@ -113,6 +129,22 @@ func TestParseCheckpointRefuses(t *testing.T) {
 			}
 		}
 	}
+}
+
+// trailingBits re-encodes standard base64 ending in "=" with its unused low
+// bits set: the same bytes to a lenient decoder, not the canonical text.
+func trailingBits(b64 string) string {
+	i := strings.IndexByte(b64, '=') - 1
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+	c := strings.IndexByte(alphabet, b64[i])
+	return b64[:i] + string(alphabet[c|1]) + b64[i+1:]
+}
+
+// sigTrailingBits rewrites a signed note's signature line the same way.
+func sigTrailingBits(signed []byte) []byte {
+	s := strings.TrimSuffix(string(signed), "\n")
+	i := strings.LastIndexByte(s, ' ')
+	return []byte(s[:i+1] + trailingBits(s[i+1:]) + "\n")
 }
 
 // TestProofs checks an inclusion proof of every entry against every

@@ -79,6 +79,21 @@ func TestWorkedRecord(t *testing.T) {
 	if err != nil || len(leaves) != 4 || cp.Size != 4 {
 		t.Fatalf("reading testdata/small.record: %d leaves, %v", len(leaves), err)
 	}
+	// SPEC.md gives the keys, so the record's signature can be checked from
+	// the text alone, and the checkpoint as it prints it.
+	spec, err := os.ReadFile("SPEC.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"signer   " + testSKey, "verifier " + testVKey} {
+		if !bytes.Contains(spec, []byte(k)) {
+			t.Errorf("SPEC.md does not give the worked record's key %q", k)
+		}
+	}
+	sigLine := string(cp.Signed[bytes.LastIndex(cp.Signed, []byte("\n— "))+1:])
+	if !bytes.Contains(spec, []byte("              "+strings.TrimSuffix(sigLine, "\n"))) {
+		t.Errorf("SPEC.md's worked record does not show the checkpoint's signature line %q", sigLine)
+	}
 }
 
 // TestRecordTamper flips every byte of a record, several ways, and checks
