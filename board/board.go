@@ -6,7 +6,8 @@
 // blind signature on it, never a voter identifier. It admits a ballot only
 // if every check holds (right election, open phase, valid token, every
 // proof, the signature) and the token has not voted (or, under the
-// last-ballot-counts policy, records it as replacing the earlier one), and it
+// last-ballot-counts policy, records it as replacing the earlier one, if it
+// carries the same eligibility token: one token key has one token), and it
 // answers only after the ballot is durable in the log: a receipt carries the
 // ballot's tracking code, its leaf index, a signed checkpoint and an
 // inclusion proof, so the voter can later prove the board dropped it.
@@ -313,6 +314,24 @@ func (b *Board) admit(ctx context.Context, bl *ballot.Ballot) (*Receipt, error) 
 		return nil, err
 	}
 	return b.receipt(ctx, tc, idx, replaced)
+}
+
+// ErrNoSuchBallot means no ballot with that tracking code is on the board.
+var ErrNoSuchBallot = errors.New("board: no ballot with this tracking code is on the board")
+
+// ReceiptFor returns a fresh receipt for the ballot whose tracking code is
+// tc, if the board holds it: a voter whose reply to a cast was lost after
+// the ballot became durable gets its receipt this way, and so does anyone
+// who knows a ballot's tracking code (ballots are public).
+func (b *Board) ReceiptFor(ctx context.Context, tc [32]byte) (*Receipt, error) {
+	idx, ok, err := b.log.Lookup(ballotKey(tc[:]))
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, ErrNoSuchBallot
+	}
+	return b.receipt(ctx, tc, idx, false)
 }
 
 func (b *Board) receipt(ctx context.Context, tc [32]byte, idx uint64, replaced bool) (*Receipt, error) {

@@ -9,7 +9,9 @@
 // shares combine into g^count by Lagrange interpolation in the exponent
 // (Combine), and the count is the bounded discrete log of that. Choices that
 // the ballot shape leaves implied (the last choice of a min == max question)
-// are counted as min·N minus the others.
+// are counted as min·N minus the others. A product whose first component is
+// the identity (randomness that sums to zero) is g^count already: its
+// partials are the trivial ones of package threshold, with no proof.
 //
 // Everything here is deterministic in public data, so the board, a trustee
 // and an outside verifier compute the same aggregate and the same result.

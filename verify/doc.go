@@ -29,14 +29,16 @@
 //     signature verify. Ballots are verified in chunks with
 //     [ballot.VerifyBatch], on all cores, while reading goes on. No token
 //     votes twice under the refuse policy; under last-ballot-counts only
-//     each token's last ballot counts.
+//     each token's last ballot counts. Under either, every ballot of a token
+//     key carries the same eligibility token.
 //  5. Close: after it come only partial decryptions and the result.
 //  6. Tally: the aggregate of the counted ballots is recomputed; each partial
 //     decryption comes from a trustee 1..n, at most one each, and verifies
-//     against that trustee's verification key.
-//  7. Result: it is exactly what the trustees it names combine to
-//     ([tally.Combine]), counts and number of ballots included, in its
-//     canonical encoding.
+//     against that trustee's verification key (the trivial partial where
+//     an aggregate's first component is the identity).
+//  7. Result: it names the trustees of the first t partial entries in
+//     record order and is exactly what they combine to ([tally.Combine]),
+//     counts and number of ballots included, in its canonical encoding.
 //
 // # What a failure can name
 //
@@ -52,8 +54,9 @@
 //
 // Memory stays flat but for the set of token keys seen (about 80 bytes a
 // voter). Under last-ballot-counts the verifier also keeps each token's
-// current ciphertexts (64 bytes per encrypted choice), so that only the last
-// ballot of each token is aggregated, in a single pass over the file.
+// current ciphertexts (64 bytes per encrypted choice) and a 32-byte hash of
+// its eligibility token, so that only the last ballot of each token is
+// aggregated, in a single pass over the file.
 //
 // # Speed
 //

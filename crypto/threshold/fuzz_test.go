@@ -17,6 +17,7 @@ func FuzzParsePartial(f *testing.F) {
 	}
 	f.Add(p.Marshal())
 	f.Add(make([]byte, PartialSize))
+	f.Add(append([]byte{7}, make([]byte, PartialSize-1)...)) // the trivial partial
 	f.Fuzz(func(t *testing.T, b []byte) {
 		q, err := ParsePartial(b)
 		if err != nil {
