@@ -123,6 +123,13 @@ func (c *Client) Cast(ctx context.Context, ballot []byte) (*Receipt, error) {
 	return &rc, nil
 }
 
+// Receipt returns the board's receipt for the ballot whose tracking code
+// is tc, unchecked (see voter.Client.CastTicket).
+func (c *Client) Receipt(ctx context.Context, tc [32]byte) (*Receipt, error) {
+	var rc Receipt
+	return &rc, c.getJSON(ctx, PathReceipts+fmt.Sprintf("%x", tc), &rc)
+}
+
 // Checkpoint returns the newest signed checkpoint (size 0) or the one of the
 // given size, as signed note text, unverified.
 func (c *Client) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {

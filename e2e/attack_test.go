@@ -110,7 +110,8 @@ func TestAttackDoubleVote(t *testing.T) {
 		t.Fatalf("first vote: exit %d\n%s", r.code, r.stderr)
 	}
 	before := e.size()
-	r := e.vote(id, code, "no")
+	// From another device (no ticket): a second token is asked for.
+	r := e.vote(id, code, "no", "--ticket", "another-device.json")
 	if after := e.size(); after != before {
 		t.Fatalf("the board grew from %d to %d entries on a refused voter", before, after)
 	}
@@ -118,6 +119,14 @@ func TestAttackDoubleVote(t *testing.T) {
 		t.Fatalf("second vote with the same voter ID: want exit 1 naming the issued token, got %d\n%s", r.code, r.stderr)
 	}
 	t.Logf("evote vote, again: exit %d: %s", r.code, strings.TrimSpace(r.stderr))
+	// From the same device, other choices: the election refuses revotes.
+	r = e.vote(id, code, "no")
+	if after := e.size(); after != before {
+		t.Fatalf("the board grew from %d to %d entries on a refused revote", before, after)
+	}
+	if r.code != 1 || !strings.Contains(r.stderr, "refuses a second ballot") {
+		t.Fatalf("second vote from the same ticket: want exit 1 saying revotes are refused, got %d\n%s", r.code, r.stderr)
+	}
 
 	// The same token, two ballots.
 	el, v := e.tokenFor(ctx)

@@ -25,6 +25,19 @@ func TestMultiProcess(t *testing.T) {
 		if out.code != 0 || !strings.Contains(out.stdout, "tracking code") {
 			t.Fatalf("vote %s: exit %d\n%s%s", id, out.code, out.stdout, out.stderr)
 		}
+		if i == 0 {
+			// The same command again (a voter unsure it went through): the
+			// ticket resumes, nothing is cast twice, and the voter gets the
+			// receipt again.
+			before := e.size()
+			again := e.vote(id, "", c, args...)
+			if again.code != 0 || !strings.Contains(again.stdout, "already cast") || !strings.Contains(again.stdout, "receipt saved to receipt.json") {
+				t.Fatalf("vote %s again: exit %d\n%s%s", id, again.code, again.stdout, again.stderr)
+			}
+			if e.size() != before {
+				t.Fatalf("voting again with the same ticket grew the board from %d to %d entries", before, e.size())
+			}
+		}
 	}
 	if out := e.must("receipt", "check", "--board", e.boardURL, "--board-key", "board.vkey", "receipt.json"); !strings.Contains(out, "included in its newest checkpoint") {
 		t.Fatalf("receipt check:\n%s", out)

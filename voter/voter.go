@@ -27,7 +27,6 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
-	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/strictjson"
 	"github.com/evote/evote/issuer"
 	"github.com/evote/evote/record"
@@ -196,41 +195,26 @@ func (c *Client) provenLeaf(ctx context.Context, cp *store.Checkpoint, i uint64)
 	return leaf, nil
 }
 
-// Vote runs the whole voter flow: token, ballot, cast, receipt check.
-// selections[q] lists the chosen choice indices of question q.
+// Vote runs the whole voter flow in memory: token, ballot, cast, receipt
+// check. selections[q] lists the chosen choice indices of question q. A
+// caller that must survive a lost reply or a crash runs the steps itself
+// on a saved Ticket (GetToken, Seal, CastTicket) instead.
 func (c *Client) Vote(ctx context.Context, voterID, code string, selections [][]int) (*Receipt, error) {
 	e, err := c.Election(ctx)
 	if err != nil {
 		return nil, err
 	}
-	info, err := c.Issuer.Info(ctx)
+	t, err := NewTicket(c.Rand, e, voterID)
 	if err != nil {
 		return nil, err
 	}
-	if !info.PublicKey.Equal(e.Manifest.Issuer()) || !bytes.Equal(info.ElectionID, e.Manifest.ID()) {
-		return nil, errors.New("voter: the issuer's key or election is not the one the manifest names; refusing to use it")
-	}
-	secret, tokenKey, err := ballot.GenerateTokenKey(c.Rand)
-	if err != nil {
+	if err := c.GetToken(ctx, e, t, code); err != nil {
 		return nil, err
 	}
-	blinded, st, err := token.Blind(c.Rand, e.Manifest.Issuer(), e.Manifest.ID(), tokenKey.Bytes())
-	if err != nil {
+	if err := c.Seal(e, t, selections); err != nil {
 		return nil, err
 	}
-	sig, err := c.Issuer.RequestToken(ctx, voterID, code, blinded)
-	if err != nil {
-		return nil, err
-	}
-	tok, err := token.Finalize(st, sig)
-	if err != nil {
-		return nil, fmt.Errorf("voter: the issuer's signature does not verify: %w", err)
-	}
-	b, err := ballot.Encrypt(c.Rand, e, secret, tokenKey, tok, selections)
-	if err != nil {
-		return nil, err
-	}
-	return c.Cast(ctx, e, b.Bytes())
+	return c.CastTicket(ctx, e, t)
 }
 
 // Receipt is what a voter keeps, as JSON: enough to prove later that the
@@ -253,6 +237,20 @@ func (c *Client) Cast(ctx context.Context, e *ballot.Election, raw []byte) (*Rec
 	if err != nil {
 		return nil, err
 	}
+	return c.checkBoardReceipt(e, raw, rc)
+}
+
+// receiptOf asks the board for the receipt of a ballot it already holds
+// (by its tracking code) and checks it as Cast does.
+func (c *Client) receiptOf(ctx context.Context, e *ballot.Election, raw []byte) (*Receipt, error) {
+	rc, err := c.Board.Receipt(ctx, ballot.TrackingCode(raw))
+	if err != nil {
+		return nil, err
+	}
+	return c.checkBoardReceipt(e, raw, rc)
+}
+
+func (c *Client) checkBoardReceipt(e *ballot.Election, raw []byte, rc *board.Receipt) (*Receipt, error) {
 	tc := ballot.TrackingCode(raw)
 	if rc.TrackingCode != hex.EncodeToString(tc[:]) {
 		return nil, errors.New("voter: the board's receipt names another ballot")

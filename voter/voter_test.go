@@ -14,15 +14,20 @@ import (
 )
 
 type setup struct {
-	e      *electiontest.Election
-	client *voter.Client
-	codes  [][]string // voter id, code
+	e                   *electiontest.Election
+	client              *voter.Client
+	codes               [][]string // voter id, code
+	issuerURL, boardURL string
 }
 
-func newSetup(t *testing.T) setup {
-	e := electiontest.New(t, electiontest.Options{})
+func newSetup(t *testing.T) setup { return newSetupOf(t, 3, electiontest.Options{}) }
+
+// newSetupOf starts an issuer with n voters and a board for an election
+// made with o, on loopback, and returns a voter client of them.
+func newSetupOf(t *testing.T, n int, o electiontest.Options) setup {
+	e := electiontest.New(t, o)
 	m := e.Board.Manifest()
-	rollCSV, err := issuer.GenerateRoll(3)
+	rollCSV, err := issuer.GenerateRoll(n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,11 +48,11 @@ func newSetup(t *testing.T) setup {
 		t.Fatal(err)
 	}
 	return setup{e, &voter.Client{
-		Issuer:   issuer.NewClient(isrv.URL, nil),
-		Board:    board.NewClient(bsrv.URL, nil),
+		Issuer:       issuer.NewClient(isrv.URL, nil),
+		Board:        board.NewClient(bsrv.URL, nil),
 		BoardKey:     e.Verifier,
 		ManifestHash: e.Board.Manifest().Hash(),
-	}, recs[1:]}
+	}, recs[1:], isrv.URL, bsrv.URL}
 }
 
 func TestVoteAndCheckReceipt(t *testing.T) {

@@ -16,7 +16,7 @@ import (
 
 func voteCmd(g *globals) *cobra.Command {
 	var bf boardFlags
-	var issuerURL, voterID, code, receipt, manifest string
+	var issuerURL, voterID, code, receipt, manifest, ticket string
 	var choose []string
 	c := &cobra.Command{
 		Use:   "vote",
@@ -35,7 +35,17 @@ to check later with "evote receipt check".
 --choose "question=choice" picks a choice by name (or number, from 1); repeat
 it, or list several choices "question=a,b" where a question allows several.
 With one question, "--choose yes" is enough. The code may come from
-EVOTE_CODE instead of --code, to keep it out of the process list.`,
+EVOTE_CODE instead of --code, to keep it out of the process list.
+
+Nothing is lost to a dropped connection: the vote's state (the token key, the
+token, the encrypted ballot, the receipt) is saved in a ticket file (--ticket,
+readable by you only) before each step that talks to a service, and running
+the same command again resumes where it stopped: it asks the issuer again
+with the same blinded message, sends the same ballot again, or fetches the
+receipt of a ballot the board already holds. Under the last-ballot-counts
+policy, running it again with other choices revotes with the same token. The
+ticket is secret: it can vote in your name. Delete it once the election is
+over.`,
 		Example: `  evote vote --issuer http://127.0.0.1:8081 --board http://127.0.0.1:8080 \
       --board-key board.vkey --manifest manifest.json --voter-id voter-000001 --code 7XQ2M-K9D4T-0HVB3-RWE8N \
       --choose motion=yes --receipt receipt.json`,
@@ -55,8 +65,8 @@ EVOTE_CODE instead of --code, to keep it out of the process list.`,
 			if code == "" {
 				code = os.Getenv("EVOTE_CODE")
 			}
-			if code == "" {
-				return usagef("the enrolment code is needed: --code CODE or EVOTE_CODE")
+			if ticket == "" {
+				ticket = defaultTicket(voterID)
 			}
 			hc, err := bf.httpClient()
 			if err != nil {
@@ -76,16 +86,21 @@ EVOTE_CODE instead of --code, to keep it out of the process list.`,
 			if err != nil {
 				return usageError{err}
 			}
-			rc, err := vc.Vote(ctx, voterID, code, sel)
+			rc, again, err := voteWithTicket(ctx, g, vc, e, ticket, voterID, code, sel)
 			if err != nil {
 				return err
 			}
-			g.printf("ballot cast and in the board's log\n  tracking code %s\n  entry %d\n", rc.TrackingCode, rc.Index)
+			if again {
+				g.printf("already cast, with these choices: the board holds this ballot\n  tracking code %s\n  entry %d\n", rc.TrackingCode, rc.Index)
+			} else {
+				g.printf("ballot cast and in the board's log\n  tracking code %s\n  entry %d\n", rc.TrackingCode, rc.Index)
+			}
 			if receipt != "" {
-				if err := writeNew(receipt, rc.Marshal(), 0o644, false); err != nil {
-					return fmt.Errorf("the ballot is cast, but saving the receipt failed: %w", err)
+				saved, err := saveReceipt(receipt, rc)
+				if err != nil {
+					return fmt.Errorf("the ballot is cast (its receipt is in %s), but saving the receipt failed: %w", ticket, err)
 				}
-				g.printf("  receipt saved to %s; check it later with: evote receipt check --board %s --board-key %s %s\n", receipt, bf.url, bf.key, receipt)
+				g.printf("  receipt saved to %s; check it later with: evote receipt check --board %s --board-key %s %s\n", saved, bf.url, bf.key, saved)
 			}
 			return nil
 		},
@@ -98,6 +113,7 @@ EVOTE_CODE instead of --code, to keep it out of the process list.`,
 	f.StringVar(&code, "code", "", "the voter's enrolment `CODE` (or EVOTE_CODE)")
 	f.StringArrayVar(&choose, "choose", nil, "a choice, \"question=choice[,choice...]\" (repeatable)")
 	f.StringVar(&receipt, "receipt", "", "save the receipt to this `FILE` (JSON)")
+	f.StringVar(&ticket, "ticket", "", "keep this vote's state in this `FILE` (secret, mode 0600; default ticket-VOTER-ID.json), to resume after a lost connection or revote")
 	return c
 }
 

@@ -11,6 +11,7 @@ import (
 	"math/big"
 
 	"github.com/cloudflare/circl/blindsign/blindrsa"
+	"golang.org/x/crypto/chacha20"
 )
 
 const (
@@ -123,6 +124,35 @@ func Blind(random io.Reader, pub *PublicKey, electionID, tokenPub []byte) ([]byt
 	bs := &BlindState{client: c, state: st}
 	copy(bs.prefix[:], prepared)
 	return blinded, bs, nil
+}
+
+// SeedSize is the length of a seed for [BlindSeeded].
+const SeedSize = 32
+
+// BlindSeeded is [Blind] with every random value (the prefix, the PSS salt
+// and the blinding factor) drawn from a ChaCha20 keystream keyed by seed: the
+// same seed gives the same blinded message and state. A voter's device that
+// saves the seed (a secret, like the token key) before it sends the
+// blinded message can rebuild the state after a crash or a lost reply, ask
+// the issuer again with the same blinded message (which the issuer answers
+// with the same signature) and finalize; circl's state itself cannot be
+// saved. The seed must be fresh from crypto/rand and used for one token.
+func BlindSeeded(seed [SeedSize]byte, pub *PublicKey, electionID, tokenPub []byte) ([]byte, *BlindState, error) {
+	var nonce [chacha20.NonceSize]byte // one seed, one stream
+	c, err := chacha20.NewUnauthenticatedCipher(seed[:], nonce[:])
+	if err != nil {
+		return nil, nil, fmt.Errorf("token: %w", err)
+	}
+	return Blind(keystream{c}, pub, electionID, tokenPub)
+}
+
+// keystream reads a ChaCha20 keystream.
+type keystream struct{ c *chacha20.Cipher }
+
+func (k keystream) Read(p []byte) (int, error) {
+	clear(p)
+	k.c.XORKeyStream(p, p)
+	return len(p), nil
 }
 
 // Finalize unblinds the issuer's blind signature and returns the token. It

@@ -601,3 +601,48 @@ func circlVerifier(t *testing.T, pub *PublicKey) blindrsa.Verifier {
 	}
 	return v
 }
+
+// TestBlindSeeded: one seed gives one blinded message and a state that
+// finalizes the issuer's signature of it, however often it is rebuilt (the
+// voter's device resuming after a lost reply); another seed gives another
+// blinded message, unlinkable to the first.
+func TestBlindSeeded(t *testing.T) {
+	sk, _ := keys(t)
+	pub := sk.Public()
+	id := bytes.Repeat([]byte{7}, ElectionIDSize)
+	tk := bytes.Repeat([]byte{9}, TokenKeySize)
+	var seed [SeedSize]byte
+	if _, err := rand.Read(seed[:]); err != nil {
+		t.Fatal(err)
+	}
+	b1, _, err := BlindSeeded(seed, pub, id, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, st2, err := BlindSeeded(seed, pub, id, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(b1, b2) {
+		t.Fatal("one seed gave two blinded messages")
+	}
+	sig, err := sk.Sign(b1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := Finalize(st2, sig)
+	if err != nil {
+		t.Fatalf("the rebuilt state does not finalize the signature of the first blinding: %v", err)
+	}
+	if err := Verify(pub, id, tk, tok); err != nil {
+		t.Fatal(err)
+	}
+	seed[0] ^= 1
+	b3, _, err := BlindSeeded(seed, pub, id, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Equal(b1, b3) {
+		t.Fatal("two seeds gave one blinded message")
+	}
+}

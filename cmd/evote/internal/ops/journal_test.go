@@ -212,3 +212,27 @@ func TestJournalObserve(t *testing.T) {
 		t.Fatalf("another history of the same size: got %v, want ErrFork", err)
 	}
 }
+
+// TestCombineNoBallots: a closed election no one voted in is tallied with
+// no partial decryption at all (there is nothing to decrypt): every count
+// is 0 and the result names no trustee.
+func TestCombineNoBallots(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{})
+	if _, err := e.Board.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rec, err := ReadRecord(e.Export(t), e.Verifier, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := rec.Combine()
+	if err != nil {
+		t.Fatalf("an empty election does not tally: %v", err)
+	}
+	if res.Ballots != 0 || len(res.Trustees) != 0 || res.Counts[0][0] != 0 || res.Counts[0][1] != 0 {
+		t.Fatalf("empty election: %+v", res)
+	}
+	if _, err := e.Board.PostResult(context.Background(), res.Bytes()); err != nil {
+		t.Fatalf("the board refuses the empty result: %v", err)
+	}
+}

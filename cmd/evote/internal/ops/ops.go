@@ -317,6 +317,10 @@ func (rec *Record) Combine() (*tally.Result, error) {
 		return nil, errors.New("the election is still open: close it first (evote board close)")
 	}
 	t := rec.Election.Manifest.Trustees.T
+	if rec.Report.Aggregate.Ballots == 0 {
+		// No ballots: nothing to decrypt, every count is 0 (SPEC.md §9).
+		return tally.Combine(rec.Election, rec.Report.Aggregate, nil)
+	}
 	if len(rec.Shares) < t {
 		return nil, fmt.Errorf("%w: the board holds %d valid partial decryptions, the threshold is %d; trustees post theirs with evote trustee decrypt", tally.ErrNotEnoughShares, len(rec.Shares), t)
 	}
