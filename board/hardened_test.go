@@ -2,12 +2,11 @@ package board_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -18,6 +17,7 @@ import (
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/internal/service"
+	"github.com/evote/evote/store"
 )
 
 type lockedBuffer struct {
@@ -194,66 +194,87 @@ func TestAttackFloodRateLimited(t *testing.T) {
 	}
 }
 
-// Casts that hang in flight (here: bodies sent by half) fill the board's
+// heldLog is a log whose ballot appends wait until release is closed: a
+// cast that reaches it has passed the gate and stays in flight.
+type heldLog struct {
+	store.Log
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (l *heldLog) Append(ctx context.Context, a store.Append) (uint64, error) {
+	if store.EntryType(a.Leaf[0]) == store.Ballot {
+		l.entered <- struct{}{}
+		<-l.release
+	}
+	return l.Log.Append(ctx, a)
+}
+
+// Casts that hang in flight (here: held in the store) fill the board's
 // bound; the next cast is refused at once with 503, Retry-After: 1 and a
 // JSON error, instead of joining a queue. When they end, casts go through.
+// (A cast takes its slot only once its body is read: slow bodies hold
+// none, see TestAttackSlowUploads.)
 func TestAttackOverloadGets503(t *testing.T) {
 	e := electiontest.New(t, electiontest.Options{})
-	srv := httptest.NewServer(board.NewHandler(e.Board, board.HandlerConfig{MaxInFlight: 3}))
+	hl := &heldLog{Log: e.Log, entered: make(chan struct{}, 10), release: make(chan struct{})}
+	b, err := board.Load(hl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(board.NewHandler(b, board.HandlerConfig{MaxInFlight: 3}))
 	defer srv.Close()
-	host := strings.TrimPrefix(srv.URL, "http://")
-	var held []net.Conn
+	held := make(chan int, 3)
 	for range 3 {
-		c, err := net.Dial("tcp", host)
-		if err != nil {
-			t.Fatal(err)
+		raw := e.Ballot(t, e.Voter(t), []int{1})
+		go func() {
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+board.PathBallots, bytes.NewReader(raw))
+			req.Header.Set("Content-Type", "application/octet-stream")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				held <- 0
+				return
+			}
+			resp.Body.Close()
+			held <- resp.StatusCode
+		}()
+	}
+	for range 3 {
+		select {
+		case <-hl.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the held casts never reached the store")
 		}
-		defer c.Close()
-		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\nxx", board.PathBallots, host)
-		held = append(held, c)
 	}
 	before := size(t, e)
 	raw := e.Ballot(t, e.Voter(t), []int{0})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		start := time.Now()
-		resp, msg := postBallot(t, srv.URL, raw)
-		took := time.Since(start)
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			if took > time.Second {
-				t.Errorf("the 503 took %v: the cast waited", took)
-			}
-			if resp.Header.Get("Retry-After") != "1" || !strings.Contains(msg.Error, "limit of concurrent requests") {
-				t.Errorf("503 with Retry-After %q, error %q", resp.Header.Get("Retry-After"), msg.Error)
-			}
-			break
-		}
-		if resp.StatusCode == http.StatusCreated {
-			t.Fatal("the cast got in before the held requests did; cannot test")
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never refused; last %d %s", resp.StatusCode, msg.Error)
-		}
-		time.Sleep(10 * time.Millisecond)
+	start := time.Now()
+	resp, msg := postBallot(t, srv.URL, raw)
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a fourth cast with three in flight and a bound of three: %d %s, want 503", resp.StatusCode, msg.Error)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("the 503 took %v: the cast waited", took)
+	}
+	if resp.Header.Get("Retry-After") != "1" || !strings.Contains(msg.Error, "limit of concurrent requests") {
+		t.Errorf("503 with Retry-After %q, error %q", resp.Header.Get("Retry-After"), msg.Error)
 	}
 	if size(t, e) != before {
 		t.Fatal("a refused cast changed the log")
 	}
-	if m := scrape(t, srv.URL); m[`evote_board_casts_total{result="overloaded"}`] < 1 {
+	if m := scrape(t, srv.URL); m[`evote_board_casts_total{result="overloaded"}`] != 1 {
 		t.Error("the refusal is not counted as overloaded")
 	}
-	for _, c := range held {
-		c.Close()
+	close(hl.release)
+	for range 3 {
+		if st := <-held; st != http.StatusCreated {
+			t.Fatalf("a held cast ended with %d", st)
+		}
 	}
-	deadline = time.Now().Add(5 * time.Second)
-	for {
-		resp, msg := postBallot(t, srv.URL, raw)
-		if resp.StatusCode == http.StatusCreated {
-			break
-		}
-		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
-			t.Fatalf("after the held casts ended: %d %s", resp.StatusCode, msg.Error)
-		}
-		time.Sleep(10 * time.Millisecond)
+	if resp, msg := postBallot(t, srv.URL, raw); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("the refused cast, sent again after the held ones ended: %d %s", resp.StatusCode, msg.Error)
+	}
+	if n := size(t, e); n != before+4 {
+		t.Fatalf("the log grew from %d to %d entries, want the 4 casts", before, n)
 	}
 }

@@ -28,6 +28,7 @@ const (
 	PathInclusion   = "/v1/proof/inclusion"
 	PathConsistency = "/v1/proof/consistency"
 	PathEntries     = "/v1/entries/"
+	PathReceipts    = "/v1/receipts/"
 	PathExport      = "/v1/export"
 	PathPartials    = "/v1/partials"
 	PathCeremony    = "/v1/admin/ceremony"
@@ -105,8 +106,14 @@ type HandlerConfig struct {
 	Now func() time.Time
 	// MaxInFlight bounds the casts being worked on at once: beyond it a
 	// cast is answered 503 with Retry-After: 1 at once, never queued. 0
-	// means [service.DefaultMaxInFlight]; negative, no bound.
+	// means [service.DefaultMaxInFlight]; negative, no bound. A cast takes
+	// its slot only once its body is read, so slow uploads hold none.
 	MaxInFlight int
+	// MaxUploadsPerAddress bounds the POSTs from one client address (as
+	// ClientIP reads it) whose bodies are being read at once: beyond it a
+	// POST is answered 429 with Retry-After: 1 before its body is read. 0
+	// means [service.DefaultMaxUploadsPerAddress]; negative, no bound.
+	MaxUploadsPerAddress int
 }
 
 type handler struct {
@@ -117,6 +124,7 @@ type handler struct {
 	limit    *ratelimit.Limiter
 	clientIP func(*http.Request) string
 	gate     *service.Gate
+	uploads  *service.Uploads
 	casts    *service.CounterVec
 	castTime *service.Histogram
 }
@@ -150,7 +158,8 @@ const (
 //
 // Errors are JSON ErrorResponse: 400 malformed or invalid, 401 missing admin
 // token, 403 wrong phase, 404, 405, 409 token already voted, 413 too large,
-// 415 wrong content type, 429 rate limited (Retry-After), 500, 503 too many
+// 415 wrong content type, 429 rate limited or too many bodies still being
+// sent from the address (Retry-After), 500, 503 too many
 // casts in flight (Retry-After: 1) or storage that cannot be written
 // (Retry-After: 30; the entry was not stored and there is no receipt).
 //
@@ -174,6 +183,7 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 		h.limit = ratelimit.New(cfg.RatePerSecond, burst, cfg.Now)
 	}
 	h.gate = service.NewGate(cfg.MaxInFlight)
+	h.uploads = service.NewUploads(cfg.MaxUploadsPerAddress)
 	h.svc = service.New("board", h.log)
 	m := h.svc.Metrics
 	h.casts = m.Counter(h.svc.MetricName("casts_total"), "Ballots cast, by result.", "result")
@@ -195,6 +205,7 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	mux.HandleFunc("GET "+PathInclusion, h.inclusion)
 	mux.HandleFunc("GET "+PathConsistency, h.consistency)
 	mux.HandleFunc("GET "+PathEntries+"{index}", h.entry)
+	mux.HandleFunc("GET "+PathReceipts+"{code}", h.receipt)
 	mux.HandleFunc("GET "+PathExport, h.export)
 	mux.HandleFunc("POST "+PathPartials, h.post(false, func(ctx context.Context, body []byte) (uint64, error) { return b.PostPartial(ctx, body) }))
 	mux.HandleFunc("POST "+PathCeremony, h.post(true, b.PostCeremony))
@@ -261,7 +272,7 @@ func status(err error) int {
 		return http.StatusForbidden
 	case errors.Is(err, ErrInvalidBallot), errors.Is(err, ErrInvalidEntry), errors.Is(err, store.ErrInvalidLeaf):
 		return http.StatusBadRequest
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrNoSuchBallot):
 		return http.StatusNotFound
 	}
 	return http.StatusInternalServerError
@@ -286,13 +297,21 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 }
 
 // readBody reads a POST body of the given content type, at most
-// MaxBodyBytes.
-func readBody(w http.ResponseWriter, r *http.Request, contentType string) ([]byte, bool) {
+// MaxBodyBytes, holding one of the client address's upload slots while it
+// does. It answers any refusal itself and returns it as the casts_total
+// result ("" when the body was read).
+func (h *handler) readBody(w http.ResponseWriter, r *http.Request, contentType string) ([]byte, string) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != contentType {
 		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be "+contentType)
-		return nil, false
+		return nil, castInvalid
 	}
+	ip := h.clientIP(r)
+	if !h.uploads.TryEnter(ip) {
+		service.TooManyUploads(w)
+		return nil, castRateLimited
+	}
+	defer h.uploads.Leave(ip)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
 		var tooBig *http.MaxBytesError
@@ -301,9 +320,9 @@ func readBody(w http.ResponseWriter, r *http.Request, contentType string) ([]byt
 		} else {
 			writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
 		}
-		return nil, false
+		return nil, castInvalid
 	}
-	return body, true
+	return body, ""
 }
 
 func (h *handler) manifest(w http.ResponseWriter, r *http.Request) {
@@ -355,6 +374,16 @@ func (h *handler) cast(w http.ResponseWriter, r *http.Request) {
 		result = castRateLimited
 		return
 	}
+	// The body first, and only then the gate: a slot taken before the body
+	// was read let 1,040 connections that sent their headers and one body
+	// byte each hold every slot, and every real cast got 503 until the read
+	// timeout (30 s) cut them off. Reading is bounded per address instead
+	// (MaxUploadsPerAddress), and holds nothing a cast needs.
+	body, refused := h.readBody(w, r, "application/octet-stream")
+	if refused != "" {
+		result = refused
+		return
+	}
 	// The gate bounds the casts in flight, and so everything a cast waits
 	// on: the batch verifier's queue (a buffered channel of
 	// 4 × maxVerifyBatch, as many as the default bound, so with it a send
@@ -368,10 +397,6 @@ func (h *handler) cast(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.gate.Leave()
-	body, ok := readBody(w, r, "application/octet-stream")
-	if !ok {
-		return
-	}
 	rc, err := h.b.Cast(r.Context(), body)
 	result = castResult(err)
 	if err != nil {
@@ -390,8 +415,8 @@ func (h *handler) post(admin bool, fn func(context.Context, []byte) (uint64, err
 			writeError(w, http.StatusUnauthorized, "this endpoint needs the board's admin token: Authorization: Bearer <token>")
 			return
 		}
-		body, ok := readBody(w, r, "application/octet-stream")
-		if !ok {
+		body, refused := h.readBody(w, r, "application/octet-stream")
+		if refused != "" {
 			return
 		}
 		i, err := fn(r.Context(), body)
@@ -490,6 +515,22 @@ func (h *handler) entry(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Write(leaf)
+}
+
+func (h *handler) receipt(w http.ResponseWriter, r *http.Request) {
+	var tc [32]byte
+	b, err := hex.DecodeString(r.PathValue("code"))
+	if err != nil || len(b) != len(tc) || hex.EncodeToString(b) != r.PathValue("code") {
+		writeError(w, http.StatusBadRequest, "a tracking code is 64 lower-case hex digits")
+		return
+	}
+	copy(tc[:], b)
+	rc, err := h.b.ReceiptFor(r.Context(), tc)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, rc)
 }
 
 func (h *handler) export(w http.ResponseWriter, r *http.Request) {

@@ -1,8 +1,10 @@
 package board_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/internal/electiontest"
+	"github.com/evote/evote/internal/service"
 	"github.com/evote/evote/internal/sim"
 	"github.com/evote/evote/store/bolt"
 )
@@ -200,4 +203,119 @@ func TestAttackUnreadExport(t *testing.T) {
 		t.Fatalf("the board's file grew from %d to %d bytes only, not past its memory map: the test did not test", startSize, end)
 	}
 	t.Logf("file %d -> %d bytes", startSize, fileSize())
+}
+
+// inFlight reads evote_<svc>_http_requests_in_flight, less the scrape.
+func inFlight(t *testing.T, url, svc string) int {
+	t.Helper()
+	resp, err := http.Get(url + board.PathMetrics)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	m, err := service.ParseText(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int(m["evote_"+svc+"_http_requests_in_flight"]) - 1
+}
+
+// slowUpload sends a POST's headers, as from client address from (the
+// test's ClientIP header), and one byte of its 1,000-byte body, and sends
+// no more.
+func slowUpload(t *testing.T, host, path, contentType, from string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nX-Test-Client: %s\r\nContent-Type: %s\r\nContent-Length: 1000\r\n\r\nx", path, host, from, contentType)
+	return c
+}
+
+// waitInFlight waits up to 10 s for the service to be serving n requests
+// besides the scrape, and returns how many it last was.
+func waitInFlight(t *testing.T, url, svc string, n int) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := inFlight(t, url, svc)
+		if got == n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Slow uploads, connections that send their headers and one byte of their
+// body, must hold none of the slots real casts need. Before the fix a cast
+// took its slot before reading its body, and 1,040 such connections (here
+// 200 against a bound of 8) got every real cast a 503 until the read
+// timeout. Now real casts go through while they hang; and one address gets
+// only its bound of bodies being read at once: the next from it is refused
+// at once with 429 and Retry-After, while other addresses are served.
+func TestAttackSlowUploads(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{})
+	const addrs, perAddr = 20, 10
+	srv := httptest.NewServer(board.NewHandler(e.Board, board.HandlerConfig{
+		MaxInFlight: 8, MaxUploadsPerAddress: perAddr,
+		// The test plays many addresses through a header; a real
+		// deployment trusts such a header only from its own proxy.
+		ClientIP: func(r *http.Request) string { return r.Header.Get("X-Test-Client") },
+	}))
+	t.Cleanup(srv.Close) // after the slow connections are closed
+	host := strings.TrimPrefix(srv.URL, "http://")
+	raws := makeBallots(t, e.Election, 22)
+	before := size(t, e)
+	for a := range addrs {
+		for range perAddr {
+			slowUpload(t, host, board.PathBallots, "application/octet-stream", fmt.Sprint("slow-", a))
+		}
+	}
+	in := waitInFlight(t, srv.URL, "board", addrs*perAddr)
+
+	for i, raw := range raws[:20] {
+		if resp, msg := postBallot(t, srv.URL, raw, "X-Test-Client", "voter"); resp.StatusCode != http.StatusCreated {
+			t.Fatalf("real cast %d with %d slow uploads in the handler (of %d sent): %d %s", i, in, addrs*perAddr, resp.StatusCode, msg.Error)
+		}
+	}
+	if in != addrs*perAddr {
+		t.Fatalf("%d slow uploads in the handler, want all %d", in, addrs*perAddr)
+	}
+	if resp, err := http.Get(srv.URL + board.PathHealth); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("/healthz with the slow uploads open: %v %v", resp, err)
+	}
+
+	// One more from a full address: refused before its body is read.
+	c := slowUpload(t, host, board.PathBallots, "application/octet-stream", "slow-3")
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer to an upload over the address's bound: %v", err)
+	}
+	var er board.ErrorResponse
+	json.NewDecoder(resp.Body).Decode(&er)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(er.Error, "still sending their bodies") {
+		t.Fatalf("upload over the address's bound: %d, Retry-After %q, %q; want 429, 1 and the reason", resp.StatusCode, resp.Header.Get("Retry-After"), er.Error)
+	}
+	// So is a whole cast from it, and nothing is stored; another address
+	// casts.
+	if resp, msg := postBallot(t, srv.URL, raws[20], "X-Test-Client", "slow-3"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("a cast from the full address: %d %s, want 429", resp.StatusCode, msg.Error)
+	}
+	if n := size(t, e); n != before+20 {
+		t.Fatalf("the log grew from %d to %d entries; want only the 20 real casts", before, n)
+	}
+	if resp, msg := postBallot(t, srv.URL, raws[21], "X-Test-Client", "another"); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("a cast from another address: %d %s", resp.StatusCode, msg.Error)
+	}
+	m := scrape(t, srv.URL)
+	if got := m[`evote_board_casts_total{result="rate_limited"}`]; got != 2 {
+		t.Errorf("rate_limited casts %v, want the 2 refused", got)
+	}
+	if got := m[`evote_board_casts_total{result="overloaded"}`]; got != 0 {
+		t.Errorf("overloaded casts %v, want none", got)
+	}
 }

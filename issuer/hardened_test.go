@@ -6,8 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
-	"net"
 	"net/http"
 	"strings"
 	"sync/atomic"
@@ -128,71 +126,86 @@ func TestHealth(t *testing.T) {
 	}
 }
 
-// holdRequests opens n token requests that stay in the handler: each sends
-// its headers and half its body, so the handler has passed the gate and
-// waits to read the rest. Closing the returned connections ends them.
-func holdRequests(t *testing.T, url, path, contentType string, n int) []net.Conn {
-	t.Helper()
-	host := strings.TrimPrefix(url, "http://")
-	var conns []net.Conn
-	for range n {
-		c, err := net.Dial("tcp", host)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\nContent-Length: 100\r\n\r\n{", path, host, contentType)
-		conns = append(conns, c)
-	}
-	return conns
+// blockingRoll is a roll whose Get waits until release is closed: a token
+// request that reaches it has passed the gate and stays in flight.
+type blockingRoll struct {
+	*MemRoll
+	entered chan struct{}
+	release chan struct{}
 }
 
-// A flood of slow token requests fills the issuer's bound of requests in
-// flight; the next is refused at once with 503 and Retry-After, not queued.
+func newBlockingRoll() *blockingRoll {
+	return &blockingRoll{MemRoll: NewMemRoll(), entered: make(chan struct{}, 100), release: make(chan struct{})}
+}
+
+func (r *blockingRoll) Get(ctx context.Context, voterID string) (Record, error) {
+	r.entered <- struct{}{}
+	<-r.release
+	return r.MemRoll.Get(ctx, voterID)
+}
+
+// Token requests in flight fill the issuer's bound; the next is refused at
+// once with 503 and Retry-After, not queued. (A request takes its slot only
+// once its body is read, so these are whole requests held in the roll.)
 func TestAttackTokenOverloadGets503(t *testing.T) {
-	f := newFixture(t, 1, nil, HandlerConfig{MaxInFlight: 2})
-	held := holdRequests(t, f.srv.URL, PathToken, "application/json", 2)
-	body := tokenBody(t, f.ids[0], "WRONG", []byte{1})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		start := time.Now()
-		resp, err := http.Post(f.srv.URL+PathToken, "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var e ErrorResponse
-		json.NewDecoder(resp.Body).Decode(&e)
-		resp.Body.Close()
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			if took := time.Since(start); took > time.Second {
-				t.Errorf("503 took %v: the request waited", took)
+	roll := newBlockingRoll()
+	f := newFixture(t, 3, roll, HandlerConfig{MaxInFlight: 2})
+	held := make(chan int, 2)
+	for _, id := range f.ids[:2] {
+		blinded, _ := blind(t, newTokenKey(t))
+		body := tokenBody(t, id, f.codes[id], blinded)
+		go func() {
+			resp, err := http.Post(f.srv.URL+PathToken, "application/json", bytes.NewReader(body))
+			if err != nil {
+				held <- 0
+				return
 			}
-			if resp.Header.Get("Retry-After") != "1" || !strings.Contains(e.Error, "limit of concurrent requests") {
-				t.Errorf("503 with Retry-After %q and error %q", resp.Header.Get("Retry-After"), e.Error)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("never refused with 503; last %d", resp.StatusCode)
-		}
-		time.Sleep(10 * time.Millisecond) // the held requests are not in yet
+			resp.Body.Close()
+			held <- resp.StatusCode
+		}()
 	}
-	for _, c := range held {
-		c.Close()
+	for range 2 {
+		select {
+		case <-roll.entered:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the held requests never reached the roll")
+		}
 	}
-	if m := metrics(t, f.srv.URL); m[`evote_issuer_tokens_total{result="overloaded"}`] < 1 {
+	id := f.ids[2]
+	blinded, _ := blind(t, newTokenKey(t))
+	body := tokenBody(t, id, f.codes[id], blinded)
+	start := time.Now()
+	resp, err := http.Post(f.srv.URL+PathToken, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e ErrorResponse
+	json.NewDecoder(resp.Body).Decode(&e)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("a third request with two in flight and a bound of two: %d %q, want 503", resp.StatusCode, e.Error)
+	}
+	if took := time.Since(start); took > time.Second {
+		t.Errorf("503 took %v: the request waited", took)
+	}
+	if resp.Header.Get("Retry-After") != "1" || !strings.Contains(e.Error, "limit of concurrent requests") {
+		t.Errorf("503 with Retry-After %q and error %q", resp.Header.Get("Retry-After"), e.Error)
+	}
+	if c, err := roll.MemRoll.Counts(ctx); err != nil || c.Issued != 0 {
+		t.Fatalf("counts %+v, %v: something was issued while the requests were held", c, err)
+	}
+	if m := metrics(t, f.srv.URL); m[`evote_issuer_tokens_total{result="overloaded"}`] != 1 {
 		t.Error("the refusal is not counted as overloaded")
 	}
-	// With the slots free again, requests are served.
-	deadline = time.Now().Add(5 * time.Second)
-	for {
-		st, _ := post(t, f.srv.URL, "application/json", body)
-		if st != http.StatusServiceUnavailable {
-			break
+	// With the slots free again, requests are served: the held ones and
+	// the refused one, asked again.
+	close(roll.release)
+	for range 2 {
+		if st := <-held; st != http.StatusOK {
+			t.Fatalf("a held request ended with %d", st)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("still 503 after the held requests ended")
-		}
-		time.Sleep(10 * time.Millisecond)
+	}
+	if st, msg := post(t, f.srv.URL, "application/json", body); st != http.StatusOK {
+		t.Fatalf("the refused request, asked again: %d %s", st, msg)
 	}
 }

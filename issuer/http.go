@@ -1,6 +1,7 @@
 package issuer
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -92,8 +93,15 @@ type HandlerConfig struct {
 	// MaxInFlight bounds the token requests being worked on at once:
 	// beyond it a request is answered 503 with Retry-After: 1 at once,
 	// never queued. 0 means [service.DefaultMaxInFlight]; negative, no
-	// bound.
+	// bound. A request takes its slot only once its body is read, so slow
+	// uploads hold none.
 	MaxInFlight int
+	// MaxUploadsPerAddress bounds the token requests from one client
+	// address (as ClientIP reads it) whose bodies are being read at once:
+	// beyond it a request is answered 429 with Retry-After: 1 before its
+	// body is read. 0 means [service.DefaultMaxUploadsPerAddress];
+	// negative, no bound.
+	MaxUploadsPerAddress int
 }
 
 type handler struct {
@@ -104,6 +112,7 @@ type handler struct {
 	log       *slog.Logger
 	svc       *service.Service
 	gate      *service.Gate
+	uploads   *service.Uploads
 	tokens    *service.CounterVec
 	tokenTime *service.Histogram
 }
@@ -131,8 +140,9 @@ const (
 // nothing after it. Errors are JSON [ErrorResponse] with status 400
 // (malformed), 401 (wrong voter ID or code), 403 (voter locked out), 405,
 // 409 (another blinded message already signed for this voter), 410 (roll
-// purged), 413 (body too large), 415 (not JSON), 429 (rate limited, with
-// Retry-After), 500 or 503 (too many requests in flight, Retry-After: 1).
+// purged), 413 (body too large), 415 (not JSON), 429 (rate limited, or too
+// many bodies still being sent from the address; with Retry-After), 500 or
+// 503 (too many requests in flight, Retry-After: 1).
 //
 // It also serves GET /healthz (200 "ok" when the roll answers, 503
 // otherwise) and GET /metrics (Prometheus text format; all prefixed
@@ -173,6 +183,7 @@ func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 		h.limit = newLimiter(rate, burst, now)
 	}
 	h.gate = service.NewGate(cfg.MaxInFlight)
+	h.uploads = service.NewUploads(cfg.MaxUploadsPerAddress)
 	h.svc = service.New("issuer", h.log)
 	h.tokens = h.svc.Metrics.Counter(h.svc.MetricName("tokens_total"), "Token requests, by result.", "result")
 	for _, r := range []string{tokIssued, tokInvalid, tokBadCredentials, tokLocked, tokAlreadyIssued, tokPurged, tokOverloaded, tokRateLimited, tokError} {
@@ -251,16 +262,33 @@ func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	// Bounded concurrency: each admitted request costs an argon2id hash
-	// and an RSA signature; beyond the bound, refuse at once (503) rather
-	// than let a queue of them grow.
-	if !h.gate.TryEnter() {
-		result = tokOverloaded
-		service.Overloaded(w)
+	// The body first, and only then the gate: a slot taken before the body
+	// was read let 17 connections from each of 64 addresses, each sending
+	// its headers and one body byte, hold every slot until the read timeout
+	// (30 s). Reading is bounded per address instead (MaxUploadsPerAddress),
+	// and holds nothing a token request needs.
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/json" {
+		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return
 	}
-	defer h.gate.Leave()
-	req, status, msg := decodeTokenRequest(w, r)
+	ip := h.clientIP(r)
+	if !h.uploads.TryEnter(ip) {
+		result = tokRateLimited
+		service.TooManyUploads(w)
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxRequestBytes))
+	h.uploads.Leave(ip)
+	if err != nil {
+		if errors.As(err, new(*http.MaxBytesError)) {
+			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxRequestBytes))
+		} else {
+			writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
+		}
+		return
+	}
+	req, status, msg := decodeTokenRequest(body)
 	if status != 0 {
 		writeError(w, status, msg)
 		return
@@ -270,6 +298,15 @@ func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "blinded_msg is not standard base64 with padding")
 		return
 	}
+	// Bounded concurrency: each admitted request costs an argon2id hash
+	// and an RSA signature; beyond the bound, refuse at once (503) rather
+	// than let a queue of them grow.
+	if !h.gate.TryEnter() {
+		result = tokOverloaded
+		service.Overloaded(w)
+		return
+	}
+	defer h.gate.Leave()
 	sig, err := h.is.Issue(r.Context(), req.VoterID, req.Code, blinded)
 	result = tokenResult(err)
 	if err != nil {
@@ -280,30 +317,20 @@ func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, msg)
 		return
 	}
-	body, _ := json.Marshal(TokenResponse{BlindSig: b64.EncodeToString(sig)})
-	writeJSON(w, http.StatusOK, body)
+	out, _ := json.Marshal(TokenResponse{BlindSig: b64.EncodeToString(sig)})
+	writeJSON(w, http.StatusOK, out)
 }
 
-// decodeTokenRequest parses the body strictly; a non-zero status is an error.
-func decodeTokenRequest(w http.ResponseWriter, r *http.Request) (TokenRequest, int, string) {
+// decodeTokenRequest parses a body (already read, at most
+// MaxRequestBytes) strictly; a non-zero status is an error.
+func decodeTokenRequest(body []byte) (TokenRequest, int, string) {
 	var req TokenRequest
-	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if err != nil || mt != "application/json" {
-		return req, http.StatusUnsupportedMediaType, "Content-Type must be application/json"
-	}
-	body := http.MaxBytesReader(w, r.Body, MaxRequestBytes)
-	dec := json.NewDecoder(body)
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		if errors.As(err, new(*http.MaxBytesError)) {
-			return req, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxRequestBytes)
-		}
 		return req, http.StatusBadRequest, "request body is not a valid token request: " + err.Error()
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		if errors.As(err, new(*http.MaxBytesError)) {
-			return req, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxRequestBytes)
-		}
 		return req, http.StatusBadRequest, "request body has data after the JSON object"
 	}
 	switch {

@@ -41,8 +41,8 @@ type Config struct {
 	// MaxFailures is how many wrong codes lock a voter; 0 means
 	// [DefaultMaxFailures].
 	MaxFailures int
-	// Logger receives operational events; nil discards them. Codes,
-	// blinded messages and signatures are never logged.
+	// Logger receives operational events; nil discards them. Voter IDs,
+	// codes, blinded messages and signatures are never logged.
 	Logger *slog.Logger
 }
 
@@ -172,7 +172,9 @@ func (is *Issuer) authenticate(ctx context.Context, voterID, code string) (Recor
 			return Record{}, err
 		}
 		if n >= is.maxFailures {
-			is.log.Warn("voter locked out after wrong enrolment codes", "voter_id", voterID, "failures", n)
+			// No voter ID: the log must not say who tried (SECURITY.md).
+			// The voter is told (403) and brings their ID to the help desk.
+			is.log.Warn("a voter was locked out after wrong enrolment codes", "failures", n)
 		}
 		return Record{}, ErrBadCredentials
 	}
@@ -187,7 +189,7 @@ func (is *Issuer) Unlock(ctx context.Context, voterID string) error {
 	if err := is.roll.ResetFailures(ctx, voterID); err != nil {
 		return err
 	}
-	is.log.Info("voter unlocked", "voter_id", voterID)
+	is.log.Info("a voter was unlocked") // no voter ID, as for the lockout
 	return nil
 }
 

@@ -214,6 +214,14 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 	if _, err := f.client.RequestToken(ctx, id, f.codes[id], blinded); err != nil {
 		t.Fatalf("right code after unlock: %v", err)
 	}
+	// The lockout and the unlock are logged, but not whose they are.
+	logs := f.logs.String()
+	if !strings.Contains(logs, "unlocked") {
+		t.Error("the unlock was not logged")
+	}
+	if strings.Contains(logs, id) {
+		t.Errorf("the log names the voter locked out and unlocked, %q:\n%s", id, logs)
+	}
 }
 
 func TestAttackRateLimit(t *testing.T) {

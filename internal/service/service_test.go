@@ -141,3 +141,52 @@ func TestWrapLogsAndCounts(t *testing.T) {
 		}
 	}
 }
+
+// Uploads admits each address up to its bound and no further, frees a
+// slot on Leave, keeps no entry for an address with none held, and nil
+// (a negative setting) admits everything.
+func TestUploads(t *testing.T) {
+	u := NewUploads(2)
+	if u.Max() != 2 || NewUploads(0).Max() != DefaultMaxUploadsPerAddress {
+		t.Fatalf("bounds %d and %d", u.Max(), NewUploads(0).Max())
+	}
+	if !u.TryEnter("a") || !u.TryEnter("a") {
+		t.Fatal("an address refused within its bound")
+	}
+	if u.TryEnter("a") {
+		t.Fatal("an address admitted past its bound")
+	}
+	if !u.TryEnter("b") {
+		t.Fatal("another address refused because one is full")
+	}
+	u.Leave("a")
+	if !u.TryEnter("a") {
+		t.Fatal("a freed slot was not given again")
+	}
+	u.Leave("a")
+	u.Leave("a")
+	u.Leave("b")
+	if len(u.n) != 0 {
+		t.Fatalf("%d addresses kept with nothing held", len(u.n))
+	}
+	none := NewUploads(-1)
+	for range 1000 {
+		if !none.TryEnter("a") {
+			t.Fatal("no bound, but refused")
+		}
+	}
+	none.Leave("a")
+	if none.Max() != 0 {
+		t.Fatal("no bound, but a Max")
+	}
+}
+
+// TooManyUploads answers at once, 429 with Retry-After, and closes the
+// connection rather than read the rest of a body first.
+func TestTooManyUploads(t *testing.T) {
+	w := httptest.NewRecorder()
+	TooManyUploads(w)
+	if w.Code != http.StatusTooManyRequests || w.Header().Get("Retry-After") != "1" || w.Header().Get("Connection") != "close" || !strings.Contains(w.Body.String(), "retry in 1 s") {
+		t.Fatalf("%d %v %s", w.Code, w.Header(), w.Body)
+	}
+}
