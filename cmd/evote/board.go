@@ -164,7 +164,7 @@ nothing that identifies a voter.`,
 			if rate < 0 {
 				return usagef("--rate must be 0 (no limit) or more")
 			}
-			h := board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, RatePerSecond: rate, Burst: burst, MaxInFlight: sf.maxInFlight})
+			h := board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, RatePerSecond: rate, Burst: burst, MaxInFlight: sf.maxInFlight, MaxUploadsPerAddress: sf.maxUploads})
 			return ops.Serve(ctx, sf.server(ops.ServerConfig{
 				Handler: h, Logger: logger, Name: "board",
 				Ready: func(u string) { g.printf("board listening on %s\n", u) },

@@ -15,6 +15,7 @@ type serviceFlags struct {
 	listen, cert, tlsKey string
 	logFormat, logLevel  string
 	maxInFlight          int
+	maxUploads           int
 	headerTimeout        time.Duration
 }
 
@@ -27,6 +28,7 @@ func (s *serviceFlags) add(c *cobra.Command, listen string) {
 	f.StringVar(&s.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&s.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
 	f.IntVar(&s.maxInFlight, "max-in-flight", service.DefaultMaxInFlight, "most requests worked on at once on the expensive path (casts, tokens); beyond it 503 with Retry-After (-1: no bound)")
+	f.IntVar(&s.maxUploads, "max-uploads-per-address", service.DefaultMaxUploadsPerAddress, "most request bodies one client address may be sending at once; beyond it 429 with Retry-After (-1: no bound; raise it behind a proxy, where every client has the proxy's address)")
 	f.DurationVar(&s.headerTimeout, "read-header-timeout", 5*time.Second, "time a client has to send its request headers (against slowloris)")
 }
 
