@@ -27,6 +27,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -69,8 +70,8 @@ type Manifest struct {
 	// tells how each voted, and a board that forks its log to isolate one
 	// ballot must then show the trustees this many genuine ones.
 	MinBallots int    `json:"min_ballots,omitempty"`
-	Opens      string `json:"opens,omitempty"`  // RFC 3339, informational: the board's phases rule
-	Closes     string `json:"closes,omitempty"` // RFC 3339, informational
+	Opens      string `json:"opens,omitempty"`  // a time (ParseTime), informational: the board's phases rule
+	Closes     string `json:"closes,omitempty"` // a time (ParseTime), informational
 
 	raw      []byte
 	hash     [32]byte
@@ -101,6 +102,13 @@ type Trustees struct {
 // NewManifest validates m, encodes it and returns the parsed result, whose
 // Bytes are what the board publishes.
 func NewManifest(m Manifest) (*Manifest, error) {
+	// Validate first, so that a missing part is refused by the rule it
+	// breaks ("0 questions") rather than by how it encodes ("null").
+	c := m
+	c.trustees = nil
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("ballot: invalid manifest: %w", err)
+	}
 	raw, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("ballot: encoding manifest: %w", err)
@@ -118,7 +126,9 @@ func NewElectionID(rnd io.Reader) (string, error) {
 }
 
 // ParseManifest parses and validates a manifest from its published bytes:
-// strict JSON (no unknown fields, no trailing data), then every rule.
+// strict JSON (internal/strictjson: every field not optional present, no
+// unknown or repeated field, no escape in a name, no null, integers in
+// shortest form, issuer_key canonical base64), then every rule.
 func ParseManifest(raw []byte) (*Manifest, error) {
 	if len(raw) > MaxManifestSize {
 		return nil, fmt.Errorf("ballot: manifest is %d bytes, the limit is %d", len(raw), MaxManifestSize)
@@ -162,6 +172,11 @@ func (m *Manifest) validate() error {
 	for _, f := range []struct{ name, v string }{{"opens", m.Opens}, {"closes", m.Closes}} {
 		if err := checkText(f.name, f.v); err != nil {
 			return err
+		}
+		if f.v != "" {
+			if _, err := parseTime(f.v); err != nil {
+				return fmt.Errorf("%s: %w", f.name, err)
+			}
 		}
 	}
 	if len(m.Questions) == 0 || len(m.Questions) > MaxQuestions {
@@ -211,6 +226,103 @@ func (m *Manifest) validate() error {
 		return fmt.Errorf("a ballot would be %d bytes, over the %d a log entry holds: ask fewer questions or offer fewer choices", n, MaxEntrySize)
 	}
 	return nil
+}
+
+// ParseTime parses a time as a manifest's opens and closes hold it:
+// YYYY-MM-DDTHH:MM:SS followed by Z or by an offset +HH:MM or -HH:MM, the
+// subset of RFC 3339's date-time (§5.6) with upper-case T and Z, no
+// fraction of a second, second 00 to 59 (no leap second), hour 00 to 23,
+// minute 00 to 59, a day that exists in its month (Gregorian calendar,
+// year 0000 to 9999) and an offset of at most 23:59. Go's time.Parse with
+// time.RFC3339 is not this grammar: it accepts a one-digit hour, a comma
+// before a fraction and offsets such as +24:00, and refuses lower-case t
+// and z and second 60, which RFC 3339 allows.
+func ParseTime(s string) (time.Time, error) {
+	t, err := parseTime(s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("ballot: %w", err)
+	}
+	return t, nil
+}
+
+func parseTime(s string) (time.Time, error) {
+	bad := func(why string) (time.Time, error) {
+		return time.Time{}, fmt.Errorf("%q is not a time of the form 2025-06-01T08:00:00Z or 2025-06-01T10:00:00+02:00 (%s)", s, why)
+	}
+	// Positions of the fixed characters; every other position up to the
+	// offset is an ASCII digit.
+	const layout = "dddd-dd-ddTdd:dd:dd"
+	if len(s) != len(layout)+1 && len(s) != len(layout)+6 {
+		return bad("a time is 20 characters ending in Z, or 25 ending in an offset; no fraction of a second")
+	}
+	for i := range len(layout) {
+		switch c := s[i]; layout[i] {
+		case 'd':
+			if c < '0' || c > '9' {
+				return bad(fmt.Sprintf("character %d must be a digit", i+1))
+			}
+		default:
+			if c != layout[i] {
+				return bad(fmt.Sprintf("character %d must be %q", i+1, string(layout[i])))
+			}
+		}
+	}
+	num := func(i int) int { return int(s[i]-'0')*10 + int(s[i+1]-'0') }
+	year, month, day := num(0)*100+num(2), num(5), num(8)
+	hour, minute, second := num(11), num(14), num(17)
+	switch {
+	case month < 1 || month > 12:
+		return bad("month 01 to 12")
+	case day < 1 || day > daysIn(year, month):
+		return bad(fmt.Sprintf("day 01 to %02d in that month", daysIn(year, month)))
+	case hour > 23:
+		return bad("hour 00 to 23")
+	case minute > 59:
+		return bad("minute 00 to 59")
+	case second > 59:
+		return bad("second 00 to 59; no leap second")
+	}
+	zone := time.UTC
+	if off := s[len(layout):]; off != "Z" {
+		if len(off) != 6 || off[0] != '+' && off[0] != '-' || off[3] != ':' ||
+			!isDigits(off[1:3]) || !isDigits(off[4:6]) {
+			return bad("the time ends in Z or in an offset +HH:MM or -HH:MM")
+		}
+		oh, om := num(len(layout)+1), num(len(layout)+4)
+		if oh > 23 || om > 59 {
+			return bad("an offset's hour is 00 to 23, its minute 00 to 59")
+		}
+		secs := (oh*60 + om) * 60
+		if off[0] == '-' {
+			secs = -secs
+		}
+		zone = time.FixedZone(off, secs)
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, second, 0, zone), nil
+}
+
+func isDigits(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// daysIn returns the number of days of month in year (proleptic
+// Gregorian calendar).
+func daysIn(year, month int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // checkText refuses text a terminal or a page could be made to show as

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
-	"time"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/cmd/evote/internal/ops"
@@ -69,7 +68,9 @@ given.`,
 				if err != nil {
 					return err
 				}
-				if err := strictjson.Decode(b, &m); err != nil {
+				// A field left out is filled in by the flags (or
+				// their defaults); a question is given whole.
+				if err := strictjson.DecodeTemplate(b, &m); err != nil {
 					return usagef("%s is not a manifest's JSON (each field once, spelt as evote election init writes it): %v", from, err)
 				}
 			}
@@ -132,8 +133,8 @@ given.`,
 				s    string
 			}{{"opens", &m.Opens, opens}, {"closes", &m.Closes, closes}} {
 				if tm.s != "" {
-					if _, err := time.Parse(time.RFC3339, tm.s); err != nil {
-						return usagef("--%s must be an RFC 3339 time such as 2025-06-01T08:00:00Z", tm.flag)
+					if _, err := ballot.ParseTime(tm.s); err != nil {
+						return usagef("--%s: %v", tm.flag, err)
 					}
 					*tm.v = tm.s
 				}
@@ -184,8 +185,8 @@ given.`,
 	fl.StringArrayVar(&trusteeKeys, "trustee-key", nil, "a trustee's public key `FILE` (trustee.pub from evote trustee keygen); once per trustee, in index order")
 	fl.StringVar(&revoting, "revoting", ballot.RevotingRefuse, "what a second ballot with the same token does: refuse | last-ballot-counts")
 	fl.IntVar(&minBallots, "min-ballots", 10, "trustees decrypt no tally of fewer counted ballots (0: no minimum); a tally of a few tells how each voted")
-	fl.StringVar(&opens, "opens", "", "when voting opens, RFC 3339 (informational; the board's open entry rules)")
-	fl.StringVar(&closes, "closes", "", "when voting closes, RFC 3339 (informational; the board's close entry rules)")
+	fl.StringVar(&opens, "opens", "", "when voting opens, such as 2025-06-01T08:00:00Z or 2025-06-01T10:00:00+02:00 (informational; the board's open entry rules)")
+	fl.StringVar(&closes, "closes", "", "when voting closes, in the form of --opens (informational; the board's close entry rules)")
 	fl.StringVar(&issuerKey, "issuer-key", "", "the issuer's public key `FILE` (issuer.pub)")
 	fl.StringVar(&from, "from", "", "start from this manifest JSON `FILE`; flags override its fields")
 	fl.StringVarP(&out, "out", "o", "manifest.json", "where to write the manifest")

@@ -90,6 +90,14 @@ func TestAttackElectionInitFromStrict(t *testing.T) {
 		{`{"title":"T","questions":[{"id":"q","text":"Q?","choices":["no","yes"],"min":1,"max":1}],"questions":[{"id":"q","text":"Q?","choices":["yes","no"],"min":1,"max":1}]}`, `field "questions" appears twice`},
 		{`{"title":"T","questions":[{"id":"q","text":"Q?","choices":["yes","no"],"min":1,"max":1,"max":2}]}`, `field "max" appears twice in questions[0]`},
 		{`{"title":"T"} {}`, "trailing data"},
+		// Fields may be left out, but not inside a question; no null, no
+		// escaped name, no -0 (SPEC.md §4).
+		{`{"title":"T","questions":[{"id":"q","text":"Q?","choices":["yes","no"],"max":1}]}`, `field "min" is missing in questions[0]`},
+		{`{"title":"T","questions":[{"id":"q","choices":["yes","no"],"min":1,"max":1}]}`, `field "text" is missing in questions[0]`},
+		{`{"title":null,"questions":[{"id":"q","text":"Q?","choices":["yes","no"],"min":1,"max":1}]}`, "title is null"},
+		{`{"\u0074itle":"T","questions":[{"id":"q","text":"Q?","choices":["yes","no"],"min":1,"max":1}]}`, "written with an escape"},
+		{`{"title":"T","questions":[{"id":"q","text":"Q?","choices":["yes","no"],"min":-0,"max":1}]}`, "questions[0].min is -0"},
+		{`{"title":"T","opens":"2025-06-01T8:00:00Z","questions":[{"id":"q","text":"Q?","choices":["yes","no"],"min":1,"max":1}]}`, `opens: "2025-06-01T8:00:00Z" is not a time`},
 	} {
 		if err := os.WriteFile(from, []byte(tc.json), 0o644); err != nil {
 			t.Fatal(err)
@@ -106,5 +114,31 @@ func TestAttackElectionInitFromStrict(t *testing.T) {
 	m, err := ballot.ParseManifest(mustRead(t, filepath.Join(dir, "manifest.json")))
 	if err != nil || m.Title != "T" || m.Questions[0].ID != "q" {
 		t.Fatalf("the manifest from a good --from file: %v %+v", err, m)
+	}
+}
+
+// --opens and --closes take the time grammar of SPEC.md §4 (ballot.ParseTime),
+// not whatever time.Parse takes for RFC 3339, and the manifest holds them
+// as given.
+func TestElectionInitTimes(t *testing.T) {
+	dir, base := initFixture(t)
+	base = append(base, "--title", "T", "--question", "q:Q?:yes,no:1:1")
+	for _, tc := range []struct{ flag, v string }{
+		{"--opens", "2025-06-01T8:00:00Z"},
+		{"--opens", "2025-06-01T08:00:00,5Z"},
+		{"--closes", "2025-06-01T08:00:00+24:00"},
+		{"--closes", "2025-06-01t08:00:00z"},
+		{"--opens", "2025-06-01T08:00:00.5Z"},
+		{"--opens", "2025-02-29T08:00:00Z"},
+	} {
+		refusedInit(t, dir, append(append([]string(nil), base...), tc.flag, tc.v), tc.flag+`: ballot: "`+tc.v+`" is not a time`)
+	}
+	args := append(append([]string(nil), base...), "--opens", "2025-06-01T08:00:00Z", "--closes", "2025-06-01T20:00:00+02:00")
+	if _, errs, code := evote(t, args...); code != 0 {
+		t.Fatalf("good times: exit %d\n%s", code, errs)
+	}
+	m, err := ballot.ParseManifest(mustRead(t, filepath.Join(dir, "manifest.json")))
+	if err != nil || m.Opens != "2025-06-01T08:00:00Z" || m.Closes != "2025-06-01T20:00:00+02:00" {
+		t.Fatalf("the manifest's times: %v %q %q", err, m.Opens, m.Closes)
 	}
 }

@@ -19,6 +19,25 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte(`{"sub":{"x":1,"x":2}}`))
 	f.Add([]byte(`{"name":"a","n\u0061me":"b"}`))
 	f.Add([]byte(`{"tags":["a"],"sub":{"x":1},"sub":{"x":1}}`))
+	// Escaped names, null, numbers not in shortest integer form, a
+	// byte-order mark, half a surrogate pair, a missing required field,
+	// non-canonical base64 (all refused), and white space (accepted).
+	f.Add([]byte(`{"n\u0061me":"a"}`))
+	f.Add([]byte(`{"sub":{"\u0078":1}}`))
+	f.Add([]byte(`{"name":null}`))
+	f.Add([]byte(`{"tags":[null]}`))
+	f.Add([]byte(`{"ballots":-0}`))
+	f.Add([]byte(`{"ballots":1.0}`))
+	f.Add([]byte(`{"ballots":1e0}`))
+	f.Add([]byte("\xef\xbb\xbf{\"ballots\":3}"))
+	f.Add([]byte(`{"name":"\ud800"}`))
+	f.Add([]byte(`{"name":"\ud83d\uddf3"}`))
+	f.Add([]byte(`{"sub":{}}`))
+	f.Add([]byte(`{"key":"AAE="}`))
+	f.Add([]byte(`{"key":"AAF="}`))
+	f.Add([]byte(`{"key":"AA\nAA"}`))
+	f.Add([]byte(`{"key":[0,1]}`))
+	f.Add([]byte(" {\n\t\"ballots\" : 3\r\n}\n"))
 	type sub struct {
 		X int `json:"x"`
 	}
@@ -28,6 +47,7 @@ func FuzzDecode(f *testing.F) {
 		Name    string     `json:"name,omitempty"`
 		Tags    []string   `json:"tags,omitempty"`
 		Sub     *sub       `json:"sub,omitempty"`
+		Key     []byte     `json:"key,omitempty"`
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var v value
