@@ -9,10 +9,11 @@ build:
 	$(GO) build -o bin/evote ./cmd/evote
 
 # Vet, the browser build of the voter and verifier (an import wall that
-# internal/walls also checks), and every test.
+# internal/walls also checks), the Windows build of the CLI, and every test.
 test:
 	$(GO) vet $(PKGS)
 	GOOS=js GOARCH=wasm $(GO) build ./voter ./verify
+	GOOS=windows $(GO) build -o /dev/null ./cmd/evote
 	$(GO) test -count=1 $(PKGS)
 
 bench:

@@ -1,6 +1,7 @@
 package ratelimit
 
 import (
+	"strconv"
 	"testing"
 	"time"
 )
@@ -32,10 +33,33 @@ func TestBucket(t *testing.T) {
 func TestSweepBoundsMemory(t *testing.T) {
 	now := time.Unix(0, 0)
 	l := New(1, 1, func() time.Time { return now })
-	for i := range MaxBuckets + 10 {
-		l.Allow(string(rune(i)) + "x")
+	// Distinct keys, one each (string(rune(i)) would fold the surrogates
+	// into one U+FFFD key and never reach the bound).
+	for i := range MaxBuckets {
+		l.Allow(strconv.Itoa(i))
 	}
-	if n := len(l.buckets); n > MaxBuckets {
-		t.Fatalf("%d buckets, more than %d", n, MaxBuckets)
+	if n := len(l.buckets); n != MaxBuckets {
+		t.Fatalf("%d buckets after %d keys", n, MaxBuckets)
+	}
+	// Every bucket is busy (each just spent its token): a new key clears
+	// them all rather than grow.
+	if ok, _ := l.Allow("new"); !ok {
+		t.Fatal("a new key is refused")
+	}
+	if n := len(l.buckets); n != 1 {
+		t.Fatalf("%d buckets after a sweep of busy ones, want 1", n)
+	}
+	// Idle buckets (refilled) are the ones a sweep drops; a busy one stays.
+	for i := range MaxBuckets - 2 {
+		l.Allow("idle" + strconv.Itoa(i))
+	}
+	now = now.Add(2 * time.Second) // every bucket so far refills
+	l.Allow("busy")                // spends its token now
+	l.Allow("one more")            // the bound: a sweep
+	if n := len(l.buckets); n != 2 {
+		t.Fatalf("%d buckets after sweeping idle ones, want the busy one and the new one", n)
+	}
+	if _, ok := l.buckets["busy"]; !ok {
+		t.Fatal("the sweep dropped a busy bucket (its client would get a fresh burst)")
 	}
 }
