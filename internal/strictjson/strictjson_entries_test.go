@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -15,8 +17,10 @@ import (
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
 	"github.com/evote/evote/tally"
+	"github.com/evote/evote/verify"
 	"github.com/evote/evote/voter"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // dupFirst returns the JSON object b with its first member written twice,
@@ -188,5 +192,111 @@ func TestAttackDuplicateKeyOpenAndReceipt(t *testing.T) {
 	}
 	if _, err := voter.ParseReceipt(dupFirst(t, saved, nil)); err == nil || !strings.Contains(err.Error(), "appears twice") {
 		t.Fatalf("a receipt with a field twice: %v", err)
+	}
+}
+
+// resign writes leaves as an export file whose checkpoint signer signs.
+func resign(t *testing.T, ls [][]byte, signer note.Signer) []byte {
+	t.Helper()
+	var stored []tlog.Hash
+	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			out[i] = stored[x]
+		}
+		return out, nil
+	})
+	var buf bytes.Buffer
+	w := store.NewWriter(&buf)
+	for i, leaf := range ls {
+		hs, err := tlog.StoredHashes(int64(i), leaf, hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, hs...)
+		if err := w.Append(leaf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	root, err := tlog.TreeHash(int64(len(ls)), hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := store.SignCheckpoint(signer, uint64(len(ls)), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Finish(cp); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// SPEC.md §4 and §8: the close entry is byte-exact canonical JSON,
+// {"closed":"<time>"}, read by the strict rules: a record whose board
+// signed any other spelling fails verification at the close entry, and one
+// with another valid time verifies.
+func TestCloseEntryRules(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{})
+	for _, sel := range []int{0, 0, 1} {
+		e.Cast(t, e.Voter(t), []int{sel})
+	}
+	e.Tally(t)
+	r := store.NewReader(bytes.NewReader(e.Export(t)), e.Verifier)
+	var ls [][]byte
+	at := -1
+	for {
+		leaf, err := r.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if store.EntryType(leaf[0]) == store.Close {
+			at = len(ls)
+		}
+		ls = append(ls, leaf)
+	}
+	if at < 0 {
+		t.Fatal("no close entry")
+	}
+	closed := ls[at][1:]
+	if !bytes.HasPrefix(closed, []byte(`{"closed":"`)) || !bytes.HasSuffix(closed, []byte(`Z"}`)) || len(closed) != len(`{"closed":"2025-06-01T08:00:00Z"}`) {
+		t.Fatalf("the board's close entry %s is not {\"closed\":\"YYYY-MM-DDTHH:MM:SSZ\"}", closed)
+	}
+	if _, err := ballot.ParseTime(string(closed[11 : len(closed)-2])); err != nil {
+		t.Fatalf("the board's close time: %v", err)
+	}
+	with := func(body string) []byte {
+		c := append([][]byte(nil), ls...)
+		c[at] = store.Leaf(store.Close, []byte(body))
+		return resign(t, c, e.Signer)
+	}
+	for _, body := range []string{string(closed), `{"closed":"2025-06-01T08:00:00Z"}`, `{"closed":"2025-06-01T10:00:00+02:00"}`} {
+		if rep, err := verify.Record(bytes.NewReader(with(body)), e.Verifier, verify.Options{}); err != nil || !rep.OK {
+			t.Errorf("close entry %s: %v", body, err)
+		}
+	}
+	for _, body := range []string{
+		`{"closed": "2025-06-01T08:00:00Z"}`,
+		` {"closed":"2025-06-01T08:00:00Z"}`,
+		`{"closed":"2025-06-01T08:00:00Z"}` + "\n",
+		`{"closed":"2025-06-01T08:00:00Z","closed":"2025-06-01T08:00:00Z"}`,
+		`{"\u0063losed":"2025-06-01T08:00:00Z"}`,
+		`{"Closed":"2025-06-01T08:00:00Z"}`,
+		`{"closed":null}`,
+		`{"closed":""}`,
+		`{}`,
+		`{"closed":"2025-06-01T08:00:00Z","at":1}`,
+		`{"closed":"2025-06-01t08:00:00z"}`,
+		`{"closed":"2025-06-01 08:00:00Z"}`,
+		`{"closed":"\u0032025-06-01T08:00:00Z"}`,
+		"\xef\xbb\xbf" + `{"closed":"2025-06-01T08:00:00Z"}`,
+	} {
+		rep, err := verify.Record(bytes.NewReader(with(body)), e.Verifier, verify.Options{})
+		if err == nil || rep.OK || !strings.Contains(err.Error(), fmt.Sprintf("entry %d (close)", at)) {
+			t.Errorf("close entry %q: %v, want a failure at entry %d (close)", body, err, at)
+		}
 	}
 }
