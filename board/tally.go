@@ -180,10 +180,6 @@ func (b *Board) PostResult(ctx context.Context, body []byte) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	claimed, err := tally.ParseResult(body)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
-	}
 	shares, err := b.Shares()
 	if err != nil {
 		return 0, err
@@ -191,6 +187,10 @@ func (b *Board) PostResult(ctx context.Context, body []byte) (uint64, error) {
 	got, err := tally.Combine(b.Election(), agg, shares)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
+	}
+	claimed, err := tally.ParseResult(body)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v; the board stores only the result the partial decryptions on it make, %s", ErrInvalidEntry, err, got.Bytes())
 	}
 	if want := got.Bytes(); !bytes.Equal(body, want) {
 		return 0, fmt.Errorf("%w: %s; the board stores only the result the partial decryptions on it make, %s", ErrInvalidEntry, resultDifference(claimed, got), want)

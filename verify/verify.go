@@ -566,8 +566,8 @@ func (v *verifier) closeEntry(i uint64, body []byte) {
 	var cb closeBody
 	if err := strictjson.Decode(body, &cb); err != nil {
 		v.fail(CheckClose, i, "the close entry is not {\"closed\": time}: %v", err)
-	} else if _, err := time.Parse(time.RFC3339, cb.Closed); err != nil {
-		v.fail(CheckClose, i, "the close time %q is not RFC 3339", cb.Closed)
+	} else if _, err := ballot.ParseTime(cb.Closed); err != nil {
+		v.fail(CheckClose, i, "the close time %q is not of the form SPEC.md §4 gives (YYYY-MM-DDTHH:MM:SSZ or ±HH:MM)", cb.Closed)
 	} else if canon, _ := json.Marshal(cb); !bytes.Equal(canon, body) {
 		v.fail(CheckClose, i, "the close entry is not in its canonical encoding")
 	} else {

@@ -367,6 +367,10 @@ func (c *Client) castWhileOpen(ctx context.Context, now *store.Checkpoint, i uin
 
 // Marshal encodes the receipt for saving.
 func (r *Receipt) Marshal() []byte {
+	if r.Inclusion == nil { // a proof of no hashes (a log of one entry) is [], never null
+		c := *r
+		c.Inclusion, r = []string{}, &c
+	}
 	b, _ := json.MarshalIndent(r, "", "  ")
 	return append(b, '\n')
 }

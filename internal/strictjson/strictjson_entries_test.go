@@ -293,6 +293,11 @@ func TestCloseEntryRules(t *testing.T) {
 		`{"closed":"2025-06-01 08:00:00Z"}`,
 		`{"closed":"\u0032025-06-01T08:00:00Z"}`,
 		"\xef\xbb\xbf" + `{"closed":"2025-06-01T08:00:00Z"}`,
+		// What Go's time.Parse takes and SPEC.md §4's grammar does not.
+		`{"closed":"2025-06-01T8:00:00Z"}`,
+		`{"closed":"2025-06-01T08:00:00,5Z"}`,
+		`{"closed":"2025-06-01T08:00:00.5Z"}`,
+		`{"closed":"2025-06-01T08:00:00+24:00"}`,
 	} {
 		rep, err := verify.Record(bytes.NewReader(with(body)), e.Verifier, verify.Options{})
 		if err == nil || rep.OK || !strings.Contains(err.Error(), fmt.Sprintf("entry %d (close)", at)) {
