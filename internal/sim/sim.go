@@ -21,6 +21,7 @@ import (
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/record"
+	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
 	"github.com/evote/evote/tally"
 	"github.com/gtank/ristretto255"
@@ -46,7 +47,7 @@ var YesNo = ballot.Question{ID: "motion", Text: "Adopt the motion?", Choices: []
 // Election is an election in progress.
 type Election struct {
 	Board    *board.Board
-	Log      *bolt.Log
+	Log      store.Log
 	Verifier note.Verifier
 	VKey     string      // the board's note verifier key
 	Signer   note.Signer // the board's checkpoint key, for tests that play a lying board

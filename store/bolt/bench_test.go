@@ -4,11 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
-	"sync/atomic"
 	"testing"
 
 	"github.com/evote/evote/store"
-	"github.com/evote/evote/store/bolt"
+	"github.com/evote/evote/store/storetest"
 )
 
 func leaf300(i int) []byte {
@@ -18,33 +17,12 @@ func leaf300(i int) []byte {
 }
 
 // BenchmarkAppend appends 300-byte leaves with unique keys from 64
-// goroutines per core, with and without group commit.
-func BenchmarkAppend(b *testing.B) {
-	for _, group := range []bool{true, false} {
-		b.Run(fmt.Sprint("group=", group), func(b *testing.B) {
-			l := open(b, b.TempDir(), &bolt.Options{NoGroupCommit: !group})
-			defer l.Close()
-			mustAppend(b, l, store.Append{Leaf: manifest()})
-			var n atomic.Int64
-			b.SetParallelism(64)
-			b.ResetTimer()
-			b.RunParallel(func(pb *testing.PB) {
-				for pb.Next() {
-					i := int(n.Add(1))
-					leaf := leaf300(i)
-					if _, err := l.Append(ctx, store.Append{Leaf: leaf, Key: leaf[:20]}); err != nil {
-						b.Error(err)
-						return
-					}
-				}
-			})
-			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
-		})
-	}
-}
+// goroutines per core, with and without group commit (the conformance
+// suite's benchmark, on bbolt).
+func BenchmarkAppend(b *testing.B) { storetest.BenchmarkAppend(b, newEngine) }
 
 // fill returns a log of n 300-byte leaves.
-func fill(b *testing.B, n int) *bolt.Log {
+func fill(b *testing.B, n int) store.Log {
 	l := open(b, b.TempDir(), nil)
 	mustAppend(b, l, store.Append{Leaf: manifest()})
 	const par = 256

@@ -1,0 +1,459 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+// Options tune the Log [New] makes. The zero value is the production
+// default.
+type Options struct {
+	// NoGroupCommit commits each append in a transaction of its own, for
+	// comparison: see [New] for what group commit is worth.
+	NoGroupCommit bool
+	// MaxBatchSize and MaxBatchDelay bound a group commit: a group is
+	// committed when it holds MaxBatchSize appends or MaxBatchDelay after
+	// its first one arrived. Zero means 1000 and 2ms (measured on bbolt:
+	// 2ms gives 3x the throughput of 10ms, 1ms no more than 2ms).
+	MaxBatchSize  int
+	MaxBatchDelay time.Duration
+}
+
+// New returns the Log kept in engine e, whose checkpoints signer signs:
+// the first New on an empty store binds it to signer's name and key
+// ([Engine.Bind]), and a store bound to another refuses. The Log owns e:
+// its Close closes e. Many Logs, in one process or many, may share one
+// store if the engine allows it; they then see one log.
+//
+// What the Log does once for every engine:
+//
+//   - Validation. Every leaf passes [ValidateLeaf] and every key is 1 to
+//     [MaxKeySize] bytes before it reaches the engine; the uniqueness key,
+//     [Append.Check] and the extra keys are decided inside the engine's
+//     transaction, so two Logs on one store cannot both win a key.
+//   - Group commit. Concurrent appends share one engine transaction (and
+//     so, on bbolt, one fsync), each returning once that transaction is
+//     committed. A refused append (invalid leaf, duplicate key, failed
+//     check) is skipped inside the shared transaction, so it neither writes
+//     anything nor fails the others; a storage failure fails the whole
+//     group, and each of its appends returns [ErrNotStored]. Measured on
+//     bbolt with 64 appenders per core: about 19,000 appends a second with
+//     group commit against 1,000 without (BenchmarkAppend in store/bolt),
+//     which is what lets the board answer thousands of casts a second,
+//     each only after its ballot is durable.
+//   - Checkpoints, signed lazily: Checkpoint signs the current tree only if
+//     the last one this Log handed out does not already cover every
+//     committed leaf, and one signer runs at a time, so many concurrent
+//     appenders share a few signatures. Checkpoints are not stored: the
+//     note signature (Ed25519) is deterministic, so CheckpointAt signs the
+//     tree of any size again and gets the very bytes handed out before, by
+//     this Log or another on the same store (measured: storing each one
+//     cost a second fsync on every receipt's path and halved casting
+//     throughput).
+//   - Proofs, from the engine's stored hashes by tlog, and the export,
+//     streamed in batches read before they are written (see Export).
+func New(e Engine, signer note.Signer, opts *Options) (Log, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	if err := e.Bind(context.Background(), signer.Name(), signer.KeyHash()); err != nil {
+		return nil, err
+	}
+	l := &engineLog{e: e, signer: signer, group: !opts.NoGroupCommit, maxBatch: 1000, delay: 2 * time.Millisecond}
+	if opts.MaxBatchSize > 0 {
+		l.maxBatch = opts.MaxBatchSize
+	}
+	if opts.MaxBatchDelay > 0 {
+		l.delay = opts.MaxBatchDelay
+	}
+	return l, nil
+}
+
+// engineLog is the Log over an Engine.
+type engineLog struct {
+	e      Engine
+	signer note.Signer
+
+	group    bool
+	maxBatch int
+	delay    time.Duration
+
+	mu      sync.Mutex
+	pending *batch         // the group appends join, nil if none is open
+	running sync.WaitGroup // groups not yet committed
+	closed  bool
+
+	signMu sync.Mutex
+	latest atomic.Pointer[Checkpoint]
+}
+
+// A batch is a group of appends committed in one transaction.
+type batch struct {
+	once  sync.Once
+	timer *time.Timer
+	reqs  []*request
+}
+
+type request struct {
+	a     *Append
+	index uint64
+	err   error
+	done  chan struct{}
+}
+
+var errClosed = errors.New("store: the log is closed")
+
+func checkKey(k []byte) error {
+	if len(k) == 0 || len(k) > MaxKeySize {
+		return fmt.Errorf("store: key of %d bytes; keys are 1 to %d bytes", len(k), MaxKeySize)
+	}
+	return nil
+}
+
+func (l *engineLog) Append(ctx context.Context, a Append) (uint64, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	if a.Key != nil {
+		if err := checkKey(a.Key); err != nil {
+			return 0, err
+		}
+	}
+	for _, k := range a.SetKeys {
+		if err := checkKey(k); err != nil {
+			return 0, err
+		}
+	}
+	r := &request{a: &a, done: make(chan struct{})}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return 0, errClosed
+	}
+	if !l.group {
+		l.running.Add(1)
+		l.mu.Unlock()
+		l.commit([]*request{r})
+		l.running.Done()
+		return r.index, r.err
+	}
+	b := l.pending
+	if b == nil {
+		b = &batch{}
+		l.pending = b
+		l.running.Add(1)
+		b.timer = time.AfterFunc(l.delay, func() { l.flush(b) })
+	}
+	b.reqs = append(b.reqs, r)
+	full := len(b.reqs) >= l.maxBatch
+	if full {
+		l.pending = nil
+	}
+	l.mu.Unlock()
+	if full {
+		l.flush(b)
+	}
+	<-r.done
+	return r.index, r.err
+}
+
+// flush commits batch b, once, whether its timer or its last append comes
+// first.
+func (l *engineLog) flush(b *batch) {
+	b.once.Do(func() {
+		l.mu.Lock()
+		if l.pending == b {
+			l.pending = nil
+		}
+		l.mu.Unlock()
+		b.timer.Stop()
+		l.commit(b.reqs)
+		l.running.Done()
+	})
+}
+
+// commit appends reqs in order in one transaction, and ends each request.
+// Once submitted, an append is not cancelled: the transaction belongs to
+// every append in it, so it runs under no caller's ctx.
+func (l *engineLog) commit(reqs []*request) {
+	ctx := context.Background()
+	err := l.e.Update(ctx, func(tx Tx) error {
+		// The engine may run this more than once; start clean each time.
+		n, err := tx.Size(ctx)
+		if err != nil {
+			return err
+		}
+		for _, r := range reqs {
+			r.index, r.err = 0, nil
+			refused, err := appendTx(ctx, tx, n, r.a)
+			if err != nil {
+				return err
+			}
+			if refused != nil {
+				r.err = refused
+				continue
+			}
+			r.index = n
+			n++
+		}
+		return nil
+	})
+	for _, r := range reqs {
+		if err != nil {
+			r.index, r.err = 0, fmt.Errorf("%w: %w", ErrNotStored, err)
+		}
+		close(r.done)
+	}
+}
+
+// appendTx checks a against the log in tx, of size n, and appends it. A
+// refusal is returned as refused and writes nothing; err is a storage
+// failure, which aborts the transaction.
+func appendTx(ctx context.Context, tx Tx, n uint64, a *Append) (refused, err error) {
+	if err := ValidateLeaf(n, a.Leaf); err != nil {
+		return err, nil
+	}
+	if a.Check != nil {
+		v := &txView{ctx: ctx, tx: tx, size: n}
+		err := runCheck(a.Check, v)
+		if v.err != nil {
+			return nil, v.err // the check saw a storage failure, not the log
+		}
+		if err != nil {
+			return err, nil
+		}
+	}
+	if a.Key != nil && !a.Replace {
+		old, ok, err := tx.Lookup(ctx, a.Key)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			return fmt.Errorf("%w: key %x already points at entry %d", ErrDuplicate, a.Key, old), nil
+		}
+	}
+	hashes, err := tlog.StoredHashes(int64(n), a.Leaf, hashReader{ctx, tx})
+	if err != nil {
+		return nil, err
+	}
+	keys := a.SetKeys
+	if a.Key != nil {
+		keys = append([][]byte{a.Key}, a.SetKeys...)
+	}
+	return nil, tx.Append(ctx, a.Leaf, hashes, keys)
+}
+
+// txView is the View a Check sees: the log inside the transaction. A
+// storage failure in a Lookup is kept in err, and fails the transaction.
+type txView struct {
+	ctx  context.Context
+	tx   Tx
+	size uint64
+	err  error
+}
+
+func (v *txView) Size() uint64 { return v.size }
+
+func (v *txView) Lookup(key []byte) (uint64, bool) {
+	if len(key) == 0 || v.err != nil {
+		return 0, false
+	}
+	i, ok, err := v.tx.Lookup(v.ctx, key)
+	if err != nil {
+		v.err = err
+		return 0, false
+	}
+	return i, ok
+}
+
+// runCheck runs check, turning a panic into a refusal of this append only,
+// so one faulty check cannot fail or re-run the rest of its group.
+func runCheck(check func(View) error, v View) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("store: check panicked: %v", p)
+		}
+	}()
+	return check(v)
+}
+
+func (l *engineLog) Size() (uint64, error) { return l.e.Size(context.Background()) }
+
+func (l *engineLog) Leaf(index uint64) ([]byte, error) {
+	ctx := context.Background()
+	leaves, err := l.e.Leaves(ctx, index, index+1, 0)
+	if errors.Is(err, ErrNotFound) {
+		if n, err := l.e.Size(ctx); err == nil && index >= n {
+			return nil, fmt.Errorf("%w: entry %d; the log holds %d", ErrNotFound, index, n)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(leaves) != 1 {
+		return nil, fmt.Errorf("store: the engine returned %d leaves for entry %d", len(leaves), index)
+	}
+	return leaves[0], nil
+}
+
+func (l *engineLog) Lookup(key []byte) (uint64, bool, error) {
+	if len(key) == 0 {
+		return 0, false, nil
+	}
+	return l.e.Lookup(context.Background(), key)
+}
+
+func (l *engineLog) Checkpoint(ctx context.Context) (*Checkpoint, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	n, err := l.e.Size(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 {
+		return nil, fmt.Errorf("%w: the log is empty, so it has no checkpoint; append the manifest first", ErrNotFound)
+	}
+	if cp := l.latest.Load(); cp != nil && cp.Size >= n {
+		return cp, nil
+	}
+	l.signMu.Lock()
+	defer l.signMu.Unlock()
+	if cp := l.latest.Load(); cp != nil && cp.Size >= n {
+		return cp, nil // signed by another caller while we waited
+	}
+	// Sign what is committed now, which covers n and perhaps more.
+	if n, err = l.e.Size(ctx); err != nil {
+		return nil, err
+	}
+	cp, err := l.sign(ctx, n)
+	if err != nil {
+		return nil, err
+	}
+	l.latest.Store(cp)
+	return cp, nil
+}
+
+// sign signs the tree of size n, which the log holds.
+func (l *engineLog) sign(ctx context.Context, n uint64) (*Checkpoint, error) {
+	root, err := tlog.TreeHash(int64(n), hashReader{ctx, l.e})
+	if err != nil {
+		return nil, err
+	}
+	return SignCheckpoint(l.signer, n, root)
+}
+
+func (l *engineLog) CheckpointAt(n uint64) (*Checkpoint, error) {
+	if cp := l.latest.Load(); cp != nil && cp.Size == n {
+		return cp, nil
+	}
+	ctx := context.Background()
+	cur, err := l.e.Size(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if n == 0 || n > cur {
+		return nil, fmt.Errorf("%w: no checkpoint of size %d: the log holds %d entries", ErrNotFound, n, cur)
+	}
+	return l.sign(ctx, n)
+}
+
+func (l *engineLog) ProveInclusion(index, n uint64) (tlog.RecordProof, error) {
+	ctx := context.Background()
+	cur, err := l.e.Size(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if index >= n || n > cur {
+		return nil, fmt.Errorf("%w: cannot prove entry %d in a tree of size %d; the log holds %d", ErrNotFound, index, n, cur)
+	}
+	return tlog.ProveRecord(int64(n), int64(index), hashReader{ctx, l.e})
+}
+
+func (l *engineLog) ProveConsistency(oldSize, newSize uint64) (tlog.TreeProof, error) {
+	ctx := context.Background()
+	cur, err := l.e.Size(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if oldSize == 0 || oldSize > newSize || newSize > cur {
+		return nil, fmt.Errorf("%w: cannot prove size %d a prefix of size %d; need 0 < old <= new <= %d", ErrNotFound, oldSize, newSize, cur)
+	}
+	return tlog.ProveTree(int64(newSize), int64(oldSize), hashReader{ctx, l.e})
+}
+
+// Export reads the log in batches of at most exportBatchLeaves leaves or
+// exportBatchBytes bytes (one leaf may take a batch past it), each one
+// engine read that holds nothing once it returns (see [Engine]), and
+// writes a batch only after reading it. A write to the network may block
+// for as long as the client likes, and bbolt can grow its memory map only
+// once every reader is out: an export that wrote inside its read
+// transaction let one unread download stop every cast and /healthz after
+// about 100 casts, until the write timeout (5 minutes) cut it off. A batch
+// is a copy, so a blocked export holds memory, never the store: at most
+// 1 MiB and 64 KiB of leaves, plus the record writer's 64 KiB buffer.
+// Measured on bbolt, 100,000 leaves of 300 bytes: a batch's read lasts
+// 0.35 ms on average (5 ms at worst), and the export as a whole is about
+// 10% slower for the copy.
+const (
+	exportBatchLeaves = 4096
+	exportBatchBytes  = 1 << 20
+)
+
+// Export writes the record up to a fresh checkpoint. Leaves below the
+// checkpoint's size never change, so reading them in many batches gives
+// the same bytes as reading them at once.
+func (l *engineLog) Export(w io.Writer) error {
+	ctx := context.Background()
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	ew := NewWriter(w)
+	for i := uint64(0); i < cp.Size; {
+		leaves, err := l.e.Leaves(ctx, i, min(i+exportBatchLeaves, cp.Size), exportBatchBytes)
+		if err == nil && len(leaves) == 0 {
+			err = fmt.Errorf("the engine returned no leaf at entry %d", i)
+		}
+		if err != nil {
+			return fmt.Errorf("store: export: %w", err)
+		}
+		// The read is over: from here on the writes may block.
+		for _, leaf := range leaves {
+			if err := ew.Append(leaf); err != nil {
+				return fmt.Errorf("store: export: %w", err)
+			}
+		}
+		i += uint64(len(leaves))
+	}
+	if err := ew.Finish(cp); err != nil {
+		return fmt.Errorf("store: export: %w", err)
+	}
+	return nil
+}
+
+// Close waits for the appends already submitted to commit, then closes
+// the engine. Appends after Close fail.
+func (l *engineLog) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return errClosed
+	}
+	l.closed = true
+	b := l.pending
+	l.mu.Unlock()
+	if b != nil {
+		l.flush(b)
+	}
+	l.running.Wait()
+	return l.e.Close()
+}
