@@ -63,6 +63,8 @@ func FuzzParseOpen(f *testing.F) {
 	for _, b := range opens {
 		f.Add(b)
 		f.Add(b[:len(b)/2])
+		f.Add(append(b[:len(b)-1:len(b)-1], `,"disqualified":[{"trustee":3,"reason":"complaints-unanswered","accusers":[1,2]},{"trustee":3,"reason":"bad-answer","accusers":[3]}]}`...))
+		f.Add(append(b[:len(b)-1:len(b)-1], `,"disqualified":[{"trustee":2,"reason":"no-deal"}]}`...))
 	}
 	f.Add([]byte(`{"election_key":"00"}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -75,6 +77,11 @@ func FuzzParseOpen(f *testing.F) {
 		}
 		if len(o.VerificationKeys) != m.Trustees.N || o.Key == nil {
 			t.Fatalf("accepted an open entry with %d verification keys for %d trustees", len(o.VerificationKeys), m.Trustees.N)
+		}
+		for _, d := range o.Disqualified() {
+			if !d.Fault.Valid() || d.Fault.HasAccusers() != (len(d.Accusers) > 0) {
+				t.Fatalf("accepted the disqualification %+v", d)
+			}
 		}
 	})
 }

@@ -4,6 +4,9 @@
 // writes them, trustees and verifiers read them, and all of them decide the
 // ceremony with the same deterministic function (Ceremony.Qualify), so an
 // open entry that does not follow from the published messages is caught.
+// The open entry says which dealers were disqualified and why in fault
+// codes (dkg.Fault) and the accusers they name, never in sentences, so
+// that any implementation of SPEC.md §7 rebuilds it byte for byte.
 //
 // Every ceremony message is signed by its sender (Sign) with the Ed25519 key
 // the manifest lists for that trustee; Ceremony.Add refuses one that is not,
@@ -171,7 +174,10 @@ func (c *Ceremony) Add(msg []byte) error {
 	return nil
 }
 
-// Qualify decides the ceremony and returns the open entry it implies.
+// Qualify decides the ceremony and returns the open entry it implies. It
+// fails when a trustee has not announced its key, and with a
+// *dkg.CeremonyError when fewer than t dealers qualify: no open entry is
+// valid then.
 func (c *Ceremony) Qualify() (*Open, error) {
 	if len(c.Anns) != c.m.Trustees.N {
 		return nil, fmt.Errorf("record: %d of %d trustees have announced their keys", len(c.Anns), c.m.Trustees.N)
@@ -186,7 +192,7 @@ func (c *Ceremony) Qualify() (*Open, error) {
 		o.body.VerificationKeys = append(o.body.VerificationKeys, hex.EncodeToString(vk.Bytes()))
 	}
 	for _, d := range res.Disqualified {
-		o.body.Disqualified = append(o.body.Disqualified, disqualified{Trustee: d.Dealer, Reason: d.Reason})
+		o.body.Disqualified = append(o.body.Disqualified, disqualified{Trustee: d.Dealer, Reason: string(d.Fault), Accusers: d.Accusers})
 	}
 	if o.raw, err = json.Marshal(o.body); err != nil {
 		return nil, err
@@ -203,6 +209,16 @@ type Open struct {
 	raw              []byte
 }
 
+// openBody is the open entry's JSON (SPEC.md §7), encoded by
+// encoding/json in field order with no whitespace:
+//
+//	{"election_key":"<hex>","verification_keys":["<hex>",...],"qualified":[1,2],
+//	 "disqualified":[{"trustee":3,"reason":"complaints-unanswered","accusers":[1,2]}]}
+//
+// (on one line), "disqualified" left out when no dealer is and "accusers"
+// when the fault names none. Only codes are in it: the sentences for
+// people (dkg.Disqualification.Text) are made from them, so another
+// implementation rebuilds the entry without reproducing any English.
 type openBody struct {
 	ElectionKey      string         `json:"election_key"`
 	VerificationKeys []string       `json:"verification_keys"`
@@ -210,9 +226,11 @@ type openBody struct {
 	Disqualified     []disqualified `json:"disqualified,omitempty"`
 }
 
+// disqualified is one fault of one dealer: dkg.Disqualification.
 type disqualified struct {
-	Trustee int    `json:"trustee"`
-	Reason  string `json:"reason"`
+	Trustee  int    `json:"trustee"`
+	Reason   string `json:"reason"` // a dkg.Fault
+	Accusers []int  `json:"accusers,omitempty"`
 }
 
 // Bytes returns the open entry's body.
@@ -221,11 +239,13 @@ func (o *Open) Bytes() []byte { return o.raw }
 // Qualified returns the trustees whose deals count.
 func (o *Open) Qualified() []int { return o.body.Qualified }
 
-// Disqualified describes each disqualified trustee and why.
-func (o *Open) Disqualified() []string {
-	var out []string
+// Disqualified returns the faults of the dealers left out of QUAL, in the
+// entry's order (by dealer, then by fault); nil when there are none.
+// Print them with their Text or String method; compare them with Equal.
+func (o *Open) Disqualified() []dkg.Disqualification {
+	var out []dkg.Disqualification
 	for _, d := range o.body.Disqualified {
-		out = append(out, fmt.Sprintf("trustee %d: %s", d.Trustee, d.Reason))
+		out = append(out, dkg.Disqualification{Dealer: d.Trustee, Fault: dkg.Fault(d.Reason), Accusers: d.Accusers})
 	}
 	return out
 }
@@ -250,6 +270,15 @@ func ParseOpen(m *ballot.Manifest, body []byte) (*Open, error) {
 			return nil, fmt.Errorf("record: open entry: verification key of trustee %d: %w", i+1, err)
 		}
 		o.VerificationKeys = append(o.VerificationKeys, vk)
+	}
+	for _, d := range ob.Disqualified {
+		f := dkg.Fault(d.Reason)
+		switch {
+		case !f.Valid():
+			return nil, fmt.Errorf("record: open entry: trustee %d is disqualified for %q, which is no fault's code (SPEC.md §7)", d.Trustee, d.Reason)
+		case f.HasAccusers() != (len(d.Accusers) > 0):
+			return nil, fmt.Errorf("record: open entry: trustee %d is disqualified for %s with %d accusers; that fault names accusers exactly when it is about complaints", d.Trustee, d.Reason, len(d.Accusers))
+		}
 	}
 	return o, nil
 }

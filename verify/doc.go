@@ -19,11 +19,15 @@
 //     checkpoint.
 //  2. Manifest: entry 0 parses as the election's manifest; its hash binds
 //     everything after it.
-//  3. Ceremony and open: every ceremony message parses and none repeats; the
-//     single open entry comes after all of them and is, byte for byte, what
+//  3. Ceremony and open: every ceremony message parses, is signed by its
+//     sender and does not repeat, in whatever order they come; the single
+//     open entry comes after all of them and is, byte for byte, what
 //     [record.Ceremony.Qualify] decides from them, so its election key and
 //     the trustees' verification keys are not the board's word but the
-//     ceremony's.
+//     ceremony's. The disqualified dealers are in it as fault codes
+//     ([dkg.Fault]) with the accusers they name, so the comparison needs
+//     no English; a dealer the entry counts though the ceremony
+//     disqualifies it is named at its deal.
 //  4. Ballots: each lies between the open and the close entry, parses for
 //     this election, and its eligibility token, every proof and its
 //     signature verify. Ballots are verified in chunks with
@@ -39,6 +43,15 @@
 //  7. Result: it names the trustees of the first t partial entries in
 //     record order and is exactly what they combine to ([tally.Combine]),
 //     counts and number of ballots included, in its canonical encoding.
+//     Partial entries may follow it (a trustee that decrypts late); each
+//     is checked like any other, and the result stays that of the first t.
+//  8. Complete: the record has its open, close and result entries. A record
+//     that stops before one of them (an election still open, or not yet
+//     tallied) is incomplete and fails, naming what is missing, unless
+//     [Options.AllowIncomplete]; then it passes, still says it is
+//     incomplete, and has no Result. Every entry present is checked either
+//     way: allowing an incomplete record allows a missing entry, never an
+//     invalid one.
 //
 // # What a failure can name
 //

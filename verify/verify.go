@@ -35,7 +35,7 @@ const (
 	CheckAggregate  = "aggregate"
 	CheckPartial    = "partial"
 	CheckResult     = "result"
-	CheckComplete   = "complete" // the record reaches a result
+	CheckComplete   = "complete" // the record has its open, close and result entries (SPEC.md §8)
 )
 
 // Check is one check performed, on one entry or a range of entries.
@@ -70,7 +70,8 @@ type Options struct {
 	ChunkSize int
 	// AllowIncomplete accepts a record that stops before its result (an
 	// election still open, or not yet tallied) and verifies what it holds.
-	// By default a record must reach a result entry.
+	// By default a record must be complete (SPEC.md §8): open, closed and
+	// with its result entry.
 	AllowIncomplete bool
 	// Size is the file's length in bytes, for Progress. 0 means unknown;
 	// Record then asks r for it if r has a Stat or Size method.
@@ -184,9 +185,9 @@ func Record(r io.Reader, boardKey note.Verifier, opts Options) (*Report, error) 
 	case readErr == nil:
 		cp := sr.Checkpoint()
 		v.rep.Checkpoint = cp
+		v.complete()
 		v.add(Check{Name: CheckCheckpoint, First: -1, Last: -1, OK: true, Detail: fmt.Sprintf(
 			"signed by %s (key hash %08x); the %d entries hash to its root %s", boardKey.Name(), boardKey.KeyHash(), cp.Size, cp.Hash)})
-		v.complete()
 	case errors.As(readErr, &rerr):
 		msg := fmt.Sprintf("%v (at byte %d)", rerr.Err, rerr.Offset)
 		switch {
@@ -437,24 +438,21 @@ func (v *verifier) openEntry(i uint64, body []byte) {
 		if errors.As(qerr, &ce) {
 			for _, d := range ce.Disqualified {
 				if e, ok := v.dealEntry[d.Dealer]; ok {
-					v.fail(CheckCeremony, e, "trustee %d's deal is disqualified: it %s", d.Dealer, d.Reason)
+					v.fail(CheckCeremony, e, "trustee %d's deal is disqualified: it %s", d.Dealer, d.Text())
 				}
 			}
 		}
 	default:
 		v.fail(CheckOpen, i, "not what %s decide: %s; this entry or one of those messages was altered", v.ceremonyRange(), openDiff(decided, posted, perr))
 		if perr == nil {
-			reasons := map[int]string{}
-			for _, s := range decided.Disqualified() {
-				var d int
-				if _, err := fmt.Sscanf(s, "trustee %d:", &d); err == nil {
-					reasons[d] = strings.TrimPrefix(s, fmt.Sprintf("trustee %d: ", d))
-				}
+			faults := map[int][]string{}
+			for _, d := range decided.Disqualified() {
+				faults[d.Dealer] = append(faults[d.Dealer], d.Text())
 			}
 			for _, d := range posted.Qualified() {
-				if r, ok := reasons[d]; ok {
+				if f, ok := faults[d]; ok {
 					if e, ok := v.dealEntry[d]; ok {
-						v.fail(CheckCeremony, e, "trustee %d's deal is disqualified (it %s), yet the open entry counts it", d, r)
+						v.fail(CheckCeremony, e, "trustee %d's deal is disqualified (it %s), yet the open entry counts it", d, strings.Join(f, " and "))
 					}
 				}
 			}
@@ -493,13 +491,29 @@ func openDiff(decided, posted *record.Open, perr error) string {
 			diffs = append(diffs, fmt.Sprintf("trustee %d's verification key differs", j+1))
 		}
 	}
-	if !slices.Equal(decided.Disqualified(), posted.Disqualified()) {
-		diffs = append(diffs, fmt.Sprintf("disqualifications %q, the ceremony gives %q", posted.Disqualified(), decided.Disqualified()))
+	if !slices.EqualFunc(decided.Disqualified(), posted.Disqualified(), dkg.Disqualification.Equal) {
+		diffs = append(diffs, fmt.Sprintf("disqualifications %s, the ceremony gives %s", faults(posted.Disqualified()), faults(decided.Disqualified())))
 	}
 	if len(diffs) == 0 {
 		return "same outcome, but not its canonical encoding"
 	}
 	return strings.Join(diffs, "; ")
+}
+
+// faults lists disqualifications as their codes, such as
+// "[trustee 3 complaints-unanswered [1 2]]" or "none".
+func faults(ds []dkg.Disqualification) string {
+	if len(ds) == 0 {
+		return "none"
+	}
+	parts := make([]string, len(ds))
+	for k, d := range ds {
+		parts[k] = fmt.Sprintf("trustee %d %s", d.Dealer, d.Fault)
+		if len(d.Accusers) > 0 {
+			parts[k] += fmt.Sprint(" ", d.Accusers)
+		}
+	}
+	return "[" + strings.Join(parts, "; ") + "]"
 }
 
 func (v *verifier) ballot(i uint64, body []byte) {
@@ -627,7 +641,6 @@ func (v *verifier) result(i uint64, body []byte) {
 		return
 	}
 	v.rep.Posted = posted
-	t := v.m.Trustees.T
 	var problems []string
 	seen := map[int]bool{}
 	for _, tr := range posted.Trustees {
@@ -642,7 +655,7 @@ func (v *verifier) result(i uint64, body []byte) {
 	}
 	// With no counted ballots there is nothing to decrypt: every count is
 	// zero and the result names no trustee (SPEC.md §9).
-	if need := t * min(int(v.agg.Ballots), 1); len(posted.Trustees) != need {
+	if need := v.need(); len(posted.Trustees) != need {
 		problems = append(problems, fmt.Sprintf("names %d trustees, the threshold is %d", len(posted.Trustees), need))
 	}
 	// The result is made by the first t partial entries in record order
@@ -675,8 +688,11 @@ func (v *verifier) result(i uint64, body []byte) {
 	}
 }
 
-// complete checks, once the whole record verified as read, that it
-// reaches a result (unless Options.AllowIncomplete).
+// complete checks, once the whole record has been read, that it is
+// complete (SPEC.md §8): it has the open, the close and the result entry.
+// A record that stops before one of them is incomplete, which fails
+// unless Options.AllowIncomplete; either way the check says what is
+// missing, and every entry present has been checked by the same rules.
 func (v *verifier) complete() {
 	if v.m == nil {
 		return
@@ -689,7 +705,12 @@ func (v *verifier) complete() {
 		missing = "no close entry: the election is still open"
 	case v.resultAt < 0:
 		missing = "no result entry: the election is closed but not tallied"
+		if need := v.need(); need > 0 {
+			missing += fmt.Sprintf(" (%d valid partial decryptions, the result needs %d)", len(v.order), need)
+		}
 	default:
+		v.add(Check{Name: CheckComplete, First: -1, Last: -1, OK: true, Detail: fmt.Sprintf(
+			"the record is complete: open (entry %d), close (entry %d) and result (entry %d)", v.openAt, v.closeAt, v.resultAt)})
 		return
 	}
 	if v.opts.AllowIncomplete {
@@ -697,4 +718,13 @@ func (v *verifier) complete() {
 		return
 	}
 	v.add(Check{Name: CheckComplete, First: -1, Last: -1, Detail: "the record is incomplete: " + missing})
+}
+
+// need is how many partial entries the result combines: t, or none when
+// no ballot is counted (SPEC.md §9).
+func (v *verifier) need() int {
+	if v.agg == nil || v.agg.Ballots == 0 {
+		return 0
+	}
+	return v.m.Trustees.T
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -225,13 +226,20 @@ func (c *ceremony) sealBad(tb testing.TB, i, j int, garbage bool) {
 	d.EncryptedShares[j-1] = es
 }
 
+// disqualified returns dealer i's faults, each as its code followed by the
+// accusers it names, such as "complaints-unanswered [4]".
 func disqualified(res *Result, i int) string {
+	var out []string
 	for _, d := range res.Disqualified {
 		if d.Dealer == i {
-			return d.Reason
+			s := string(d.Fault)
+			if d.Accusers != nil {
+				s += fmt.Sprint(" ", d.Accusers)
+			}
+			out = append(out, s)
 		}
 	}
-	return ""
+	return strings.Join(out, "; ")
 }
 
 func TestBadShareUnanswered(t *testing.T) {
@@ -251,7 +259,7 @@ func TestBadShareUnanswered(t *testing.T) {
 			t.Fatalf("finalising without the complaint: %v", err)
 		}
 		res, _ := c.finalize(t)
-		if r := disqualified(res, 2); !strings.Contains(r, "did not answer the complaints of trustees [4]") {
+		if r := disqualified(res, 2); r != "complaints-unanswered [4]" {
 			t.Fatalf("dealer 2 reason = %q; disqualified = %v", r, res.Disqualified)
 		}
 		if fmt.Sprint(res.Qualified) != "[1 3 4 5]" {
@@ -283,7 +291,7 @@ func TestFalseComplaint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(disqualified(res, 1), "did not answer the complaints of trustees [3]") {
+	if disqualified(res, 1) != "complaints-unanswered [3]" {
 		t.Fatalf("unanswered false complaint: disqualified = %v", res.Disqualified)
 	}
 	c.answer(t, 1)
@@ -299,7 +307,7 @@ func TestWrongAnswer(t *testing.T) {
 	c.verify(t)
 	c.answers = []*Answer{{Dealer: 3, Recipient: 1, Share: scalarInt(42)}}
 	res, _ := c.finalize(t)
-	if !strings.Contains(disqualified(res, 3), "answered the complaints of trustees [1] with shares that do not match") {
+	if disqualified(res, 3) != "bad-answer [1]" {
 		t.Fatalf("disqualified = %v", res.Disqualified)
 	}
 }
@@ -309,23 +317,34 @@ func TestPubliclyBadDeals(t *testing.T) {
 		tamper func(c *ceremony)
 		reason string
 	}{
-		"bad proof": {func(c *ceremony) { c.deals[1].Proof = c.deals[0].Proof }, "proof of knowledge of its constant term that does not verify"},
+		"bad proof": {func(c *ceremony) { c.deals[1].Proof = c.deals[0].Proof }, "bad-proof"},
 		"too few commitments": {func(c *ceremony) {
 			c.deals[1].Commitments = c.deals[1].Commitments[:2]
-		}, "dealt 2 commitments; the threshold 3 needs 3"},
+		}, "wrong-t"},
 		"too many commitments": {func(c *ceremony) {
 			c.deals[1].Commitments = append(c.deals[1].Commitments, elgamal.Generator())
-		}, "dealt 4 commitments"},
+		}, "wrong-t"},
 		"too few shares": {func(c *ceremony) {
 			c.deals[1].EncryptedShares = c.deals[1].EncryptedShares[:4]
-		}, "dealt 4 encrypted shares"},
-		"no deal": {func(c *ceremony) { c.deals = append(c.deals[:1], c.deals[2:]...) }, "published no deal"},
+		}, "wrong-n"},
+		"too many shares": {func(c *ceremony) {
+			c.deals[1].EncryptedShares = append(c.deals[1].EncryptedShares, c.deals[1].EncryptedShares[0])
+		}, "wrong-n"},
+		"wrong t and n": {func(c *ceremony) { // t is looked at first
+			c.deals[1].Commitments = c.deals[1].Commitments[:2]
+			c.deals[1].EncryptedShares = c.deals[1].EncryptedShares[:4]
+		}, "wrong-t"},
+		"wrong n and proof": {func(c *ceremony) { // then n, then the proof
+			c.deals[1].EncryptedShares = c.deals[1].EncryptedShares[:4]
+			c.deals[1].Proof = c.deals[0].Proof
+		}, "wrong-n"},
+		"no deal": {func(c *ceremony) { c.deals = append(c.deals[:1], c.deals[2:]...) }, "no-deal"},
 		"two deals": {func(c *ceremony) {
 			d := *c.deals[1]
 			d.EncryptedShares = append([]EncryptedShare(nil), d.EncryptedShares...)
 			d.EncryptedShares[0][50] ^= 1
 			c.deals = append(c.deals, &d)
-		}, "published two different deals"},
+		}, "two-deals"},
 		"other context": {func(c *ceremony) {
 			tr, _, _ := NewTrustee(nil, 2, 5, 3)
 			anns := append([]*Announcement(nil), c.anns...)
@@ -335,7 +354,7 @@ func TestPubliclyBadDeals(t *testing.T) {
 				panic(err)
 			}
 			c.deals[1] = d
-		}, "proof of knowledge of its constant term that does not verify"},
+		}, "bad-proof"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -351,7 +370,7 @@ func TestPubliclyBadDeals(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r := disqualified(res, 2); !strings.Contains(r, tc.reason) {
+			if r := disqualified(res, 2); r != tc.reason {
 				t.Fatalf("dealer 2 reason = %q, want %q", r, tc.reason)
 			}
 			if fmt.Sprint(res.Qualified) != "[1 3 4 5]" {
@@ -374,8 +393,9 @@ func TestTooFewQualified(t *testing.T) {
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v, want *CeremonyError", err)
 	}
-	if len(ce.Disqualified) != 2 || ce.Disqualified[0].Dealer != 1 || ce.Disqualified[1].Dealer != 3 {
-		t.Fatalf("disqualified = %v", ce.Disqualified)
+	want := []Disqualification{{Dealer: 1, Fault: FaultBadProof}, {Dealer: 3, Fault: FaultUnanswered, Accusers: []int{5}}}
+	if !slices.EqualFunc(ce.Disqualified, want, Disqualification.Equal) {
+		t.Fatalf("disqualified = %v, want %v", ce.Disqualified, want)
 	}
 	for _, want := range []string{"trustee 1 published a proof of knowledge", "trustee 3 did not answer the complaints of trustees [5]", "threshold is 4"} {
 		if !strings.Contains(err.Error(), want) {

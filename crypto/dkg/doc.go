@@ -24,14 +24,25 @@
 //     everyone to see (bad proof, wrong counts) need no complaint.
 //  4. Answer. A dealer accused by j may publish an Answer revealing sᵢⱼ in
 //     the clear; anyone checks it against the commitments. A false complaint
-//     answered this way costs the accused nothing.
+//     answered this way costs the accused nothing. Trustee.Answer answers
+//     none when t or more trustees complain (itself included): t revealed
+//     shares determine its polynomial, and a dealer is better disqualified
+//     than exposed. That is the dealer's choice, not a rule of Qualify.
 //  5. Finalise. Qualify, a deterministic function of the public messages
-//     anyone can run, disqualifies a dealer that published no deal or two
-//     different ones, has the wrong number of commitments or shares, a bad
-//     Schnorr proof, or a complaint not answered with a valid share. The
-//     remaining dealers are QUAL; if fewer than t remain the ceremony fails
-//     with a *CeremonyError naming each culprit. Otherwise the election key
-//     is h = Π_{i∈QUAL} Cᵢ,₀ and trustee j's verification key is
+//     anyone can run, needs an announcement from every trustee 1..n and
+//     gives each dealer its faults, each a Fault code that the record's
+//     open entry carries: no deal, two different deals, a number of
+//     commitments other than t or of shares other than n, a Schnorr proof
+//     that does not verify (the first of these that applies, after which
+//     its complaints are not looked at); or else complaints with no answer
+//     and complaints answered only with shares that fail the commitments
+//     (either or both, each naming its accusers). It does not count
+//     complaints: a dealer that answers every one with a valid share
+//     qualifies. It reads sets, so the order of the messages does not
+//     matter, and it ignores an answer no complaint asked for. The
+//     dealers with no fault are QUAL; if fewer than t remain the ceremony
+//     fails with a *CeremonyError naming each culprit. Otherwise the
+//     election key is h = Π_{i∈QUAL} Cᵢ,₀ and trustee j's verification key is
 //     VKⱼ = Π_{i∈QUAL} Πₖ Cᵢ,ₖ^(jᵏ) = g^sⱼ. Trustee.Finalize also sums
 //     j's share sⱼ = Σ_{i∈QUAL} sᵢⱼ (taking answered shares from the
 //     answers) and checks g^sⱼ = VKⱼ.
@@ -85,6 +96,11 @@
 // fixed-width fields (indices and counts one byte, group elements and
 // scalars their canonical 32-byte encodings). Parsers refuse another
 // version or kind, trailing or missing bytes, non-canonical or identity
-// points, non-canonical scalars and out-of-range indices, so each message has
-// exactly one encoding. See Announcement, Deal, Complaint, Answer, KeyShare.
+// points, non-canonical scalars, out-of-range indices, a complaint reason
+// other than ReasonUndecryptable and ReasonMismatch, and an X25519 key that
+// is not canonical (p = 2^255-19 or more) or of low order (no share could
+// be sealed to it), so each message has exactly one encoding. What a
+// parser refuses makes a record invalid; what Qualify finds only
+// disqualifies a dealer. See Announcement, Deal, Complaint, Answer,
+// KeyShare.
 package dkg

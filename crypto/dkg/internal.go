@@ -17,9 +17,34 @@ var suite = hpke.NewSuite(hpke.KEM_X25519_HKDF_SHA256, hpke.KDF_HKDF_SHA256, hpk
 
 var kemScheme = hpke.KEM_X25519_HKDF_SHA256.Scheme()
 
-// checkEncryptionKey refuses an X25519 key whose shared secret with anyone
-// is all zeros (a low-order point), to which HPKE cannot seal.
+// x25519P is p = 2^255 - 19, little-endian: ed ff ... ff 7f.
+var x25519P = func() (p [32]byte) {
+	for i := range p {
+		p[i] = 0xff
+	}
+	p[0], p[31] = 0xed, 0x7f
+	return p
+}()
+
+// checkEncryptionKey refuses an X25519 key that is not canonical (its
+// little-endian value, top bit included, is p or more: RFC 7748 would mask
+// the bit and reduce mod p, so the same key would have other encodings)
+// and one whose shared secret with anyone is all zeros (a low-order point:
+// 0, 1, p-1 and the two points of order 8), to which HPKE cannot seal.
 func checkEncryptionKey(pk []byte) error {
+	if len(pk) != EncryptionKeySize {
+		return fmt.Errorf("encryption key is %d bytes, want %d", len(pk), EncryptionKeySize)
+	}
+	canonical := false
+	for i := EncryptionKeySize - 1; i >= 0; i-- {
+		if pk[i] != x25519P[i] {
+			canonical = pk[i] < x25519P[i]
+			break
+		}
+	}
+	if !canonical {
+		return errors.New("encryption key is not a canonical X25519 key (its value is p = 2^255-19 or more); use the key as X25519 outputs it")
+	}
 	key, err := kemScheme.UnmarshalBinaryPublicKey(pk)
 	if err != nil {
 		return fmt.Errorf("encryption key: %w", err)

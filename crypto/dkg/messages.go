@@ -78,8 +78,10 @@ func (a *Announcement) Marshal() []byte {
 	return append(out, a.EncryptionKey[:]...)
 }
 
-// ParseAnnouncement decodes an Announcement, refusing index 0 and an
-// encryption key no share can be sealed to (a low-order X25519 point).
+// ParseAnnouncement decodes an Announcement, refusing index 0, an
+// encryption key that is not a canonical X25519 key (value p = 2^255-19 or
+// more, top bit included) and one no share can be sealed to (a low-order
+// point: 0, 1, p-1 and the two points of order 8).
 func ParseAnnouncement(b []byte) (*Announcement, error) {
 	if err := checkHeader(b, kindAnnouncement); err != nil {
 		return nil, err
@@ -188,7 +190,8 @@ const (
 )
 
 // Complaint is trustee Accuser's public accusation that dealer Accused's
-// share for it is bad. The reason is informative; Qualify treats all alike.
+// share for it is bad; Accuser may be Accused. The reason is informative;
+// Qualify treats both alike.
 //
 // Encoding (5 bytes): 0x01 || 0x03 || accuser || accused || reason.
 type Complaint struct {

@@ -3,6 +3,7 @@ package dkg
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -21,7 +22,8 @@ type Result struct {
 	VerificationKeys []*elgamal.PublicKey
 	// Qualified lists the dealers in QUAL, ascending.
 	Qualified []int
-	// Disqualified lists the other dealers, ascending, each with why.
+	// Disqualified lists the faults of the other dealers, by dealer
+	// ascending and, for one dealer, in the order of the Fault constants.
 	Disqualified []Disqualification
 
 	deals    map[int]*Deal
@@ -37,13 +39,93 @@ func (r *Result) VerificationKey(j int) *elgamal.PublicKey {
 	return r.VerificationKeys[j-1]
 }
 
-// Disqualification names a dealer left out of QUAL and the reason.
-type Disqualification struct {
-	Dealer int
-	Reason string
+// Fault is why Qualify leaves a dealer out of QUAL. Its value is a short,
+// fixed, lower-case code: it is written into the open entry (SPEC.md §7),
+// so every implementation must produce the same one, and callers compare
+// faults, never the sentence Disqualification.Text makes of one.
+type Fault string
+
+// The faults, in the order Qualify looks for them. A dealer gets at most
+// one of the first five (the first that applies); only a deal with none of
+// them has its complaints examined, and it may then get either or both of
+// the last two.
+const (
+	// FaultNoDeal: the dealer published no deal.
+	FaultNoDeal Fault = "no-deal"
+	// FaultTwoDeals: the dealer published two different deals. A record
+	// refuses a dealer's second deal outright, so this fault never appears
+	// in an open entry; it arises only when Qualify is given both.
+	FaultTwoDeals Fault = "two-deals"
+	// FaultWrongT: the deal's number of commitments (its t byte) is not
+	// the ceremony's threshold t.
+	FaultWrongT Fault = "wrong-t"
+	// FaultWrongN: the deal's number of sealed shares (its n byte) is not
+	// the ceremony's number of trustees n.
+	FaultWrongN Fault = "wrong-n"
+	// FaultBadProof: the Schnorr proof of knowledge of C₀ does not verify
+	// under this dealer's proof context.
+	FaultBadProof Fault = "bad-proof"
+	// FaultUnanswered: complaints against the dealer have no answer; the
+	// Accusers are the trustees who made them.
+	FaultUnanswered Fault = "complaints-unanswered"
+	// FaultBadAnswer: complaints against the dealer were answered only with
+	// shares that do not match its commitments; the Accusers are the
+	// trustees who made them.
+	FaultBadAnswer Fault = "bad-answer"
+)
+
+var faultOrder = map[Fault]int{
+	FaultNoDeal: 1, FaultTwoDeals: 2, FaultWrongT: 3, FaultWrongN: 4, FaultBadProof: 5, FaultUnanswered: 6, FaultBadAnswer: 7,
 }
 
-func (d Disqualification) String() string { return fmt.Sprintf("trustee %d %s", d.Dealer, d.Reason) }
+// Valid reports whether f is one of the faults above.
+func (f Fault) Valid() bool { return faultOrder[f] != 0 }
+
+// HasAccusers reports whether a disqualification for f names the accusers
+// (FaultUnanswered and FaultBadAnswer), and so must list at least one.
+func (f Fault) HasAccusers() bool { return f == FaultUnanswered || f == FaultBadAnswer }
+
+// Disqualification is one fault of a dealer left out of QUAL. A dealer has
+// one Disqualification, or two when it both left complaints unanswered and
+// answered others wrongly.
+type Disqualification struct {
+	Dealer int
+	Fault  Fault
+	// Accusers lists, ascending, the trustees whose complaints the fault is
+	// about (FaultUnanswered, FaultBadAnswer); nil for the other faults.
+	Accusers []int
+}
+
+// Text is the fault as an English phrase for people, such as "did not
+// answer the complaints of trustees [4 5]". It is for printing only: it is
+// in no record, and nothing should parse it.
+func (d Disqualification) Text() string {
+	switch d.Fault {
+	case FaultNoDeal:
+		return "published no deal"
+	case FaultTwoDeals:
+		return "published two different deals"
+	case FaultWrongT:
+		return "dealt a number of commitments that is not the threshold t"
+	case FaultWrongN:
+		return "dealt a number of sealed shares that is not the number of trustees n"
+	case FaultBadProof:
+		return "published a proof of knowledge of its constant term that does not verify (wrong proof, context or dealer)"
+	case FaultUnanswered:
+		return fmt.Sprintf("did not answer the complaints of trustees %v", d.Accusers)
+	case FaultBadAnswer:
+		return fmt.Sprintf("answered the complaints of trustees %v with shares that do not match its commitments", d.Accusers)
+	}
+	return fmt.Sprintf("has the unknown fault %q", string(d.Fault))
+}
+
+func (d Disqualification) String() string { return fmt.Sprintf("trustee %d %s", d.Dealer, d.Text()) }
+
+// Equal reports whether d and o are the same fault of the same dealer
+// about the same accusers.
+func (d Disqualification) Equal(o Disqualification) bool {
+	return d.Dealer == o.Dealer && d.Fault == o.Fault && slices.Equal(d.Accusers, o.Accusers)
+}
 
 // CeremonyError is returned by Qualify when fewer than t dealers qualify:
 // the election key cannot be made. Disqualified names each culprit; the
@@ -124,17 +206,18 @@ func indexDeals(deals []*Deal, n int) (map[int]*Deal, map[int]bool, error) {
 	return by, equivocal, nil
 }
 
-// checkDealPublic returns why a deal is bad for everyone to see, or "".
-func checkDealPublic(context []byte, d *Deal, n, t int) string {
+// checkDealPublic returns the first fault of a deal that everyone can see
+// (wrong t, wrong n, bad proof), or "".
+func checkDealPublic(context []byte, d *Deal, n, t int) Fault {
 	if len(d.Commitments) != t {
-		return fmt.Sprintf("dealt %d commitments; the threshold %d needs %d", len(d.Commitments), t, t)
+		return FaultWrongT
 	}
 	if len(d.EncryptedShares) != n {
-		return fmt.Sprintf("dealt %d encrypted shares; the ceremony needs one for each of %d trustees", len(d.EncryptedShares), n)
+		return FaultWrongN
 	}
 	c0, err := elgamal.NewPublicKey(d.Commitments[0])
 	if err != nil || d.Proof == nil || zkp.VerifySchnorr(proofContext(context, d.Dealer, n, t), c0, d.Proof) != nil {
-		return "published a proof of knowledge of its constant term that does not verify (wrong proof, context or dealer)"
+		return FaultBadProof
 	}
 	return ""
 }
@@ -185,47 +268,50 @@ func Qualify(context []byte, n, t int, anns []*Announcement, deals []*Deal, comp
 	res := &Result{N: n, T: t, deals: map[int]*Deal{}, answered: map[pair]*ristretto255.Scalar{}}
 	for i := 1; i <= n; i++ {
 		d, ok := byDealer[i]
-		reason := ""
+		var fault Fault
 		switch {
 		case !ok:
-			reason = "published no deal"
+			fault = FaultNoDeal
 		case equivocal[i]:
-			reason = "published two different deals"
+			fault = FaultTwoDeals
 		default:
-			reason = checkDealPublic(context, d, n, t)
+			fault = checkDealPublic(context, d, n, t)
 		}
-		if reason == "" && len(accusers[i]) > 0 {
-			var unanswered, wrong []int
-			for _, j := range sortedKeys(accusers[i]) {
-				shares := given[pair{i, j}]
-				if len(shares) == 0 {
-					unanswered = append(unanswered, j)
-					continue
-				}
-				var valid *ristretto255.Scalar
-				for _, s := range shares {
-					if shareMatches(d.Commitments, j, s) {
-						valid = s
-						break
-					}
-				}
-				if valid == nil {
-					wrong = append(wrong, j)
-					continue
-				}
-				res.answered[pair{i, j}] = valid
-			}
-			var why []string
-			if len(unanswered) > 0 {
-				why = append(why, fmt.Sprintf("did not answer the complaints of trustees %v", unanswered))
-			}
-			if len(wrong) > 0 {
-				why = append(why, fmt.Sprintf("answered the complaints of trustees %v with shares that do not match its commitments", wrong))
-			}
-			reason = strings.Join(why, " and ")
+		if fault != "" {
+			res.Disqualified = append(res.Disqualified, Disqualification{Dealer: i, Fault: fault})
+			continue
 		}
-		if reason != "" {
-			res.Disqualified = append(res.Disqualified, Disqualification{Dealer: i, Reason: reason})
+		// Complaints are examined only for a deal with no public fault.
+		// Their number does not matter: a dealer that answers every one
+		// with a valid share qualifies (Trustee.Answer chooses not to
+		// answer t or more, and so is disqualified instead).
+		var unanswered, wrong []int
+		for _, j := range sortedKeys(accusers[i]) {
+			shares := given[pair{i, j}]
+			if len(shares) == 0 {
+				unanswered = append(unanswered, j)
+				continue
+			}
+			var valid *ristretto255.Scalar
+			for _, s := range shares {
+				if shareMatches(d.Commitments, j, s) {
+					valid = s
+					break
+				}
+			}
+			if valid == nil {
+				wrong = append(wrong, j)
+				continue
+			}
+			res.answered[pair{i, j}] = valid
+		}
+		if len(unanswered) > 0 {
+			res.Disqualified = append(res.Disqualified, Disqualification{Dealer: i, Fault: FaultUnanswered, Accusers: unanswered})
+		}
+		if len(wrong) > 0 {
+			res.Disqualified = append(res.Disqualified, Disqualification{Dealer: i, Fault: FaultBadAnswer, Accusers: wrong})
+		}
+		if len(unanswered)+len(wrong) > 0 {
 			continue
 		}
 		res.Qualified = append(res.Qualified, i)
