@@ -16,7 +16,9 @@
 // ceremony's messages, the open entry with the election key, the ballots,
 // the close entry, the trustees' partial decryptions and the result. Each
 // phase change is checked inside the same transaction as the appends it
-// rules, so no ballot lands after close however the requests race.
+// rules, so no ballot lands after close however the requests race, and the
+// board keeps no phase of its own: two board processes on one store (see
+// store.Engine) agree on it, whichever of them opened or closed.
 package board
 
 import (
@@ -108,18 +110,38 @@ func Load(log store.Log) (*Board, error) {
 		return nil, err
 	}
 	b := &Board{log: log, manifest: m}
-	if i, ok, err := log.Lookup(keyOpen); err != nil {
+	if _, err := b.opened(); err != nil {
 		return nil, err
-	} else if ok {
-		leaf, err := log.Leaf(i)
-		if err != nil {
-			return nil, err
-		}
-		if err := b.setOpen(leaf[1:]); err != nil {
-			return nil, fmt.Errorf("board: open entry %d: %w", i, err)
-		}
 	}
 	return b, nil
+}
+
+// opened returns the election with its key once the open entry is in the
+// log, and nil before. The phase is the log's, not this process's: a board
+// sees an open entry another board on the same store appended at its next
+// call. Once appended the open entry never changes, so it is read once and
+// kept; after open a cast reads nothing for it, and before open a cast
+// costs one lookup. Closing needs no such cache: the cast's append checks
+// for the close entry inside its own transaction (see admit).
+func (b *Board) opened() (*ballot.Election, error) {
+	b.mu.RLock()
+	e := b.election
+	b.mu.RUnlock()
+	if e != nil {
+		return e, nil
+	}
+	i, ok, err := b.log.Lookup(keyOpen)
+	if err != nil || !ok {
+		return nil, err
+	}
+	leaf, err := b.log.Leaf(i)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.setOpen(leaf[1:]); err != nil {
+		return nil, fmt.Errorf("board: open entry %d: %w", i, err)
+	}
+	return b.Election(), nil
 }
 
 func (b *Board) setOpen(body []byte) error {
@@ -129,23 +151,34 @@ func (b *Board) setOpen(body []byte) error {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.opening = o
-	b.election = &ballot.Election{Manifest: b.manifest, Key: o.Key}
+	if b.election == nil { // a log has one open entry; keep the first read
+		b.opening = o
+		b.election = &ballot.Election{Manifest: b.manifest, Key: o.Key}
+	}
 	return nil
 }
 
 // Manifest returns the election's manifest.
 func (b *Board) Manifest() *ballot.Manifest { return b.manifest }
 
-// Election returns the manifest with the election key, or nil before open.
+// Election returns the manifest with the election key, or nil before open
+// (or if the log cannot be read).
 func (b *Board) Election() *ballot.Election {
 	b.mu.RLock()
-	defer b.mu.RUnlock()
-	return b.election
+	e := b.election
+	b.mu.RUnlock()
+	if e == nil {
+		e, _ = b.opened()
+	}
+	return e
 }
 
-// Opening returns the open entry's contents, or nil before open.
+// Opening returns the open entry's contents, or nil before open (or if the
+// log cannot be read).
 func (b *Board) Opening() *record.Open {
+	if b.Election() == nil {
+		return nil
+	}
 	b.mu.RLock()
 	defer b.mu.RUnlock()
 	return b.opening
@@ -161,7 +194,9 @@ func (b *Board) Phase() (string, error) {
 	} else if ok {
 		return "closed", nil
 	}
-	if b.Election() != nil {
+	if e, err := b.opened(); err != nil {
+		return "", err
+	} else if e != nil {
 		return "open", nil
 	}
 	return "ceremony", nil
@@ -245,7 +280,10 @@ type Receipt struct {
 // Cast verifies a ballot fully, appends it, waits until it is durable and
 // returns the receipt. A refused ballot changes nothing.
 func (b *Board) Cast(ctx context.Context, raw []byte) (*Receipt, error) {
-	e := b.Election()
+	e, err := b.opened()
+	if err != nil {
+		return nil, err
+	}
 	if e == nil {
 		return nil, ErrNotOpen
 	}
@@ -353,13 +391,15 @@ func (b *Board) receipt(ctx context.Context, tc [32]byte, idx uint64, replaced b
 }
 
 // Close ends voting. From the close entry on, every ballot is refused.
+// Both phases are checked in the log, inside the append's transaction, so
+// whichever board on the store opened or closed, this one agrees.
 func (b *Board) Close(ctx context.Context) (uint64, error) {
-	if b.Election() == nil {
-		return 0, ErrNotOpen
-	}
 	return b.log.Append(ctx, store.Append{
 		Leaf: store.Leaf(store.Close, record.CloseBody()),
 		Check: func(v store.View) error {
+			if _, ok := v.Lookup(keyOpen); !ok {
+				return ErrNotOpen
+			}
 			if _, ok := v.Lookup(keyClosed); ok {
 				return ErrClosed
 			}

@@ -339,3 +339,151 @@ func TestEmptyElectionTallies(t *testing.T) {
 		t.Fatalf("the empty election's record does not verify: %v", err)
 	}
 }
+
+// shared is an engine no Log closes: the test closes it once.
+type shared struct{ store.Engine }
+
+func (shared) Close() error { return nil }
+
+// Two boards on one store, as two board processes on one database, agree on
+// the phase whichever of them changes it: the one that did not open sees the
+// open entry and takes ballots, the one that did not close refuses them
+// after close, and the record they make together verifies.
+func TestTwoBoardsOneStore(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{})
+	// The election's ceremony, to replay on new stores: the same messages
+	// qualify the same election key, so e's ballots are ballots there too.
+	var ceremony [][]byte
+	for i := uint64(1); i < size(t, e); i++ {
+		leaf, err := e.Log.Leaf(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if store.EntryType(leaf[0]) == store.Ceremony {
+			ceremony = append(ceremony, leaf[1:])
+		}
+	}
+	engines := []struct {
+		name string
+		open func(t *testing.T) store.Engine
+	}{
+		{"mem", func(*testing.T) store.Engine { return store.NewMemEngine() }},
+		{"bolt", func(t *testing.T) store.Engine {
+			en, err := bolt.OpenEngine(t.TempDir(), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return en
+		}},
+	}
+	for _, tc := range engines {
+		t.Run(tc.name, func(t *testing.T) {
+			en := tc.open(t)
+			defer en.Close()
+			newLog := func() store.Log {
+				l, err := store.New(shared{en}, e.Signer, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { l.Close() })
+				return l
+			}
+			logA, logB := newLog(), newLog()
+			a, err := board.Create(ctx, logA, e.Board.Manifest().Bytes())
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := board.Load(logB)
+			if err != nil {
+				t.Fatal(err)
+			}
+			phase := func(bd *board.Board, want string) {
+				t.Helper()
+				if got, err := bd.Phase(); err != nil || got != want {
+					t.Fatalf("phase %q (%v), want %q", got, err, want)
+				}
+			}
+			phase(b, "ceremony")
+			if _, err := b.Cast(ctx, e.Ballot(t, e.Voter(t), []int{0})); !errors.Is(err, board.ErrNotOpen) {
+				t.Fatalf("a cast before open: %v", err)
+			}
+			for i, msg := range ceremony { // posted through both boards
+				if _, err := []*board.Board{a, b}[i%2].PostCeremony(ctx, msg); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			if _, err := a.Open(ctx); err != nil {
+				t.Fatal(err)
+			}
+			phase(b, "open")
+			if b.Election() == nil || !bytes.Equal(b.Election().Key.Bytes(), a.Election().Key.Bytes()) || b.Opening() == nil {
+				t.Fatal("the board that did not open has no election key, or another one")
+			}
+			if _, err := b.Open(ctx); !errors.Is(err, board.ErrAlreadyOpen) {
+				t.Fatalf("opening again on the other board: %v", err)
+			}
+			if _, err := b.PostCeremony(ctx, ceremony[0]); !errors.Is(err, board.ErrAlreadyOpen) {
+				t.Fatalf("a ceremony message after the other board opened: %v", err)
+			}
+			if _, err := b.Cast(ctx, e.Ballot(t, e.Voter(t), []int{0})); err != nil {
+				t.Fatalf("a cast to the board that did not open: %v", err)
+			}
+			if _, err := a.Cast(ctx, e.Ballot(t, e.Voter(t), []int{1})); err != nil {
+				t.Fatal(err)
+			}
+
+			if _, err := b.Close(ctx); err != nil {
+				t.Fatal(err)
+			}
+			phase(a, "closed")
+			before, _ := logA.Size()
+			if _, err := a.Cast(ctx, e.Ballot(t, e.Voter(t), []int{0})); !errors.Is(err, board.ErrClosed) {
+				t.Fatalf("a cast to the board that did not close: %v, want ErrClosed", err)
+			}
+			if _, err := a.Close(ctx); !errors.Is(err, board.ErrClosed) {
+				t.Fatalf("closing again on the other board: %v", err)
+			}
+			if n, _ := logA.Size(); n != before {
+				t.Fatalf("refusals grew the log from %d to %d", before, n)
+			}
+
+			// The tally, a partial through each board, the result through one.
+			agg, err := a.Aggregate()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, bd := range []*board.Board{a, b} {
+				ks := e.Shares[i]
+				s, err := tally.Decrypt(bd.Election(), agg, ks.Index, ks.Secret, ks.VerificationKey)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := bd.PostPartial(ctx, s.Bytes()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			shares, err := b.Shares()
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := tally.Combine(b.Election(), agg, shares)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.PostResult(ctx, res.Bytes()); err != nil {
+				t.Fatal(err)
+			}
+			if res.Ballots != 2 || res.Counts[0][0] != 1 || res.Counts[0][1] != 1 {
+				t.Fatalf("result %+v, want 2 ballots, 1 yes, 1 no", res)
+			}
+			var rec bytes.Buffer
+			if err := logB.Export(&rec); err != nil {
+				t.Fatal(err)
+			}
+			if rep, err := verify.Record(&rec, e.Verifier, verify.Options{}); err != nil || !rep.OK {
+				t.Fatalf("the record the two boards made does not verify: %v", err)
+			}
+		})
+	}
+}
