@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/zkp"
 	"github.com/evote/evote/internal/electiontest"
@@ -56,7 +57,7 @@ func (a *api) post(path, contentType, auth string, body []byte) (int, string) {
 	if resp.StatusCode/100 == 2 {
 		return resp.StatusCode, ""
 	}
-	var er board.ErrorResponse
+	var er boardapi.ErrorResponse
 	if err := json.NewDecoder(resp.Body).Decode(&er); err != nil || er.Error == "" {
 		a.t.Fatalf("POST %s: %d reply is not a JSON error (%v)", path, resp.StatusCode, err)
 	}
@@ -133,11 +134,11 @@ func TestAttackOversizedBody(t *testing.T) {
 	ceremony, open, closed, _, _ := boards(t)
 	huge := make([]byte, board.MaxBodyBytes+1)
 	rand.Read(huge)
-	open.refuse("huge ballot", board.PathBallots, octet, "", huge, http.StatusRequestEntityTooLarge, "body over")
-	open.refuse("10 MB ballot", board.PathBallots, octet, "", make([]byte, 10<<20), http.StatusRequestEntityTooLarge, "body over")
-	ceremony.refuse("huge ceremony message", board.PathCeremony, octet, bearer, huge, http.StatusRequestEntityTooLarge, "body over")
-	closed.refuse("huge partial", board.PathPartials, octet, "", huge, http.StatusRequestEntityTooLarge, "body over")
-	closed.refuse("huge result", board.PathResult, octet, bearer, huge, http.StatusRequestEntityTooLarge, "body over")
+	open.refuse("huge ballot", boardapi.PathBallots, octet, "", huge, http.StatusRequestEntityTooLarge, "body over")
+	open.refuse("10 MB ballot", boardapi.PathBallots, octet, "", make([]byte, 10<<20), http.StatusRequestEntityTooLarge, "body over")
+	ceremony.refuse("huge ceremony message", boardapi.PathCeremony, octet, bearer, huge, http.StatusRequestEntityTooLarge, "body over")
+	closed.refuse("huge partial", boardapi.PathPartials, octet, "", huge, http.StatusRequestEntityTooLarge, "body over")
+	closed.refuse("huge result", boardapi.PathResult, octet, bearer, huge, http.StatusRequestEntityTooLarge, "body over")
 }
 
 // TestAttackWrongContentTypeBoard: every POST endpoint wants
@@ -146,16 +147,16 @@ func TestAttackOversizedBody(t *testing.T) {
 func TestAttackWrongContentTypeBoard(t *testing.T) {
 	ceremony, open, closed, raw, partial := boards(t)
 	for _, ct := range []string{"", "application/json", "text/plain", "multipart/form-data; boundary=x", "application/x-www-form-urlencoded", "application/octet-stream/x", "application/octet-stream; q=\"", "*/*"} {
-		open.refuse("ballot as "+ct, board.PathBallots, ct, "", raw, http.StatusUnsupportedMediaType, "Content-Type must be")
-		ceremony.refuse("ceremony as "+ct, board.PathCeremony, ct, bearer, []byte{1, 1, 1}, http.StatusUnsupportedMediaType, "Content-Type must be")
-		closed.refuse("partial as "+ct, board.PathPartials, ct, "", partial, http.StatusUnsupportedMediaType, "Content-Type must be")
-		closed.refuse("result as "+ct, board.PathResult, ct, bearer, []byte(`{"ballots":1,"counts":[[0,1]]}`), http.StatusUnsupportedMediaType, "Content-Type must be")
+		open.refuse("ballot as "+ct, boardapi.PathBallots, ct, "", raw, http.StatusUnsupportedMediaType, "Content-Type must be")
+		ceremony.refuse("ceremony as "+ct, boardapi.PathCeremony, ct, bearer, []byte{1, 1, 1}, http.StatusUnsupportedMediaType, "Content-Type must be")
+		closed.refuse("partial as "+ct, boardapi.PathPartials, ct, "", partial, http.StatusUnsupportedMediaType, "Content-Type must be")
+		closed.refuse("result as "+ct, boardapi.PathResult, ct, bearer, []byte(`{"ballots":1,"counts":[[0,1]]}`), http.StatusUnsupportedMediaType, "Content-Type must be")
 	}
 	// The valid ones with the right type go in: the refusals were about the type.
-	if st, msg := open.post(board.PathBallots, octet, "", raw); st != http.StatusCreated {
+	if st, msg := open.post(boardapi.PathBallots, octet, "", raw); st != http.StatusCreated {
 		t.Fatalf("the valid ballot: %d %s", st, msg)
 	}
-	if st, msg := closed.post(board.PathPartials, octet, "", partial); st != http.StatusCreated {
+	if st, msg := closed.post(boardapi.PathPartials, octet, "", partial); st != http.StatusCreated {
 		t.Fatalf("the valid partial: %d %s", st, msg)
 	}
 }
@@ -179,10 +180,10 @@ func TestAttackGarbageBodiesBoard(t *testing.T) {
 		auth  string
 		valid []byte
 	}{
-		{open, board.PathBallots, "", raw},
-		{ceremony, board.PathCeremony, bearer, ann},
-		{closed, board.PathPartials, "", partial},
-		{closed, board.PathResult, bearer, result},
+		{open, boardapi.PathBallots, "", raw},
+		{ceremony, boardapi.PathCeremony, bearer, ann},
+		{closed, boardapi.PathPartials, "", partial},
+		{closed, boardapi.PathResult, bearer, result},
 	} {
 		for name, body := range map[string][]byte{
 			"empty":          nil,
@@ -205,12 +206,12 @@ func TestAttackGarbageBodiesBoard(t *testing.T) {
 func TestAttackAdminWithoutToken(t *testing.T) {
 	ceremony, open, closed, _, _ := boards(t)
 	for _, auth := range []string{"", "Bearer", "Bearer ", "Bearer admin", "Bearer admin-secret2", "Bearer admin-secre", "bearer admin-secret", "Basic YWRtaW4tc2VjcmV0", "admin-secret"} {
-		ceremony.refuse("ceremony with "+auth, board.PathCeremony, octet, auth, []byte{1}, http.StatusUnauthorized, "admin token")
-		ceremony.refuse("open with "+auth, board.PathOpen, octet, auth, nil, http.StatusUnauthorized, "admin token")
-		open.refuse("close with "+auth, board.PathClose, octet, auth, nil, http.StatusUnauthorized, "admin token")
-		closed.refuse("result with "+auth, board.PathResult, octet, auth, []byte(`{"ballots":1,"counts":[[0,1]]}`), http.StatusUnauthorized, "admin token")
+		ceremony.refuse("ceremony with "+auth, boardapi.PathCeremony, octet, auth, []byte{1}, http.StatusUnauthorized, "admin token")
+		ceremony.refuse("open with "+auth, boardapi.PathOpen, octet, auth, nil, http.StatusUnauthorized, "admin token")
+		open.refuse("close with "+auth, boardapi.PathClose, octet, auth, nil, http.StatusUnauthorized, "admin token")
+		closed.refuse("result with "+auth, boardapi.PathResult, octet, auth, []byte(`{"ballots":1,"counts":[[0,1]]}`), http.StatusUnauthorized, "admin token")
 	}
-	if p, _ := open.post(board.PathElection, "", "", nil); p != http.StatusNotFound && p != http.StatusMethodNotAllowed {
+	if p, _ := open.post(boardapi.PathElection, "", "", nil); p != http.StatusNotFound && p != http.StatusMethodNotAllowed {
 		t.Errorf("POST to a GET endpoint: %d", p)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/electiontest"
 )
 
@@ -39,7 +40,7 @@ func BenchmarkCast(b *testing.B) {
 					tr := &http.Transport{MaxIdleConnsPerHost: clients}
 					hc := &http.Client{Transport: tr}
 					cast = func(raw []byte) error {
-						resp, err := hc.Post(srv.URL+board.PathBallots, "application/octet-stream", bytes.NewReader(raw))
+						resp, err := hc.Post(srv.URL+boardapi.PathBallots, "application/octet-stream", bytes.NewReader(raw))
 						if err != nil {
 							return err
 						}

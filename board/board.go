@@ -24,15 +24,14 @@ package board
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Keys the board sets in the log.
@@ -67,6 +66,10 @@ var (
 	// messages decide an election key (missing announcements or deals, or
 	// fewer than t qualified dealers).
 	ErrCeremonyIncomplete = errors.New("board: the election cannot open yet")
+	// ErrBallotOnBoard means this very ballot (the same bytes) is on the
+	// board already: a cast sent again after its reply was lost, or a
+	// replay. It matches ErrAlreadyVoted too.
+	ErrBallotOnBoard = fmt.Errorf("%w: this exact ballot is already on the board", ErrAlreadyVoted)
 )
 
 // Board admits entries to one election's log.
@@ -207,10 +210,10 @@ func (b *Board) Phase() (string, error) {
 func (b *Board) PostCeremony(ctx context.Context, msg []byte) (uint64, error) {
 	key, err := record.UniqueKey(b.manifest, msg)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
+		return 0, refuse(ErrInvalidEntry, "it is not a ceremony message of this election signed by its sender", err)
 	}
 	if err := record.NewCeremony(b.manifest).Add(msg); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
+		return 0, refuse(ErrInvalidEntry, "it is not a ceremony message of this election signed by its sender", err)
 	}
 	i, err := b.log.Append(ctx, store.Append{
 		Leaf:  store.Leaf(store.Ceremony, msg),
@@ -218,7 +221,7 @@ func (b *Board) PostCeremony(ctx context.Context, msg []byte) (uint64, error) {
 		Check: func(v store.View) error { return notOpened(v) },
 	})
 	if errors.Is(err, store.ErrDuplicate) {
-		return 0, fmt.Errorf("%w: %s is already on the board", ErrInvalidEntry, key)
+		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("%s is already on the board", key), nil)
 	}
 	return i, err
 }
@@ -252,7 +255,7 @@ func (b *Board) Open(ctx context.Context) (*record.Open, error) {
 	}
 	o, err := c.Qualify()
 	if err != nil {
-		return nil, fmt.Errorf("%w: the key ceremony cannot finish: %v", ErrCeremonyIncomplete, err)
+		return nil, refuse(ErrCeremonyIncomplete, "the key ceremony's messages on the board decide no election key", err)
 	}
 	body := o.Bytes()
 	if _, err := b.log.Append(ctx, store.Append{
@@ -268,14 +271,8 @@ func (b *Board) Open(ctx context.Context) (*record.Open, error) {
 	return o, nil
 }
 
-// Receipt is what a voter keeps: proof that the board holds the ballot.
-type Receipt struct {
-	TrackingCode string   `json:"tracking_code"` // hex of ballot.TrackingCode
-	Index        uint64   `json:"index"`
-	Checkpoint   string   `json:"checkpoint"` // the signed note
-	Inclusion    []string `json:"inclusion"`  // base64 hashes, tlog.RecordProof
-	Replaced     bool     `json:"replaced,omitempty"`
-}
+// Receipt is the board's proof that it holds a ballot, as its API sends it.
+type Receipt = boardapi.Receipt
 
 // Cast verifies a ballot fully, appends it, waits until it is durable and
 // returns the receipt. A refused ballot changes nothing.
@@ -289,15 +286,15 @@ func (b *Board) Cast(ctx context.Context, raw []byte) (*Receipt, error) {
 	}
 	bl, err := ballot.Parse(e, raw)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidBallot, err)
+		return nil, refuse(ErrInvalidBallot, "it does not parse as a ballot of this election", err)
 	}
 	// The token's RSA check runs here, on the request's own goroutine (so
 	// on every core); the proofs go to the batch verifier.
 	if err := ballot.VerifyToken(e, bl); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidBallot, err)
+		return nil, refuse(ErrInvalidBallot, "its eligibility token does not verify under the issuer's key", err)
 	}
 	if err := b.verifier.verify(e, bl); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidBallot, err)
+		return nil, refuse(ErrInvalidBallot, "a proof or its signature does not verify", err)
 	}
 	return b.admit(ctx, bl)
 }
@@ -330,13 +327,13 @@ func (b *Board) admit(ctx context.Context, bl *ballot.Ballot) (*Receipt, error) 
 				return refusal
 			}
 			if i, ok := v.Lookup(seen); ok {
-				refusal = fmt.Errorf("%w: this exact ballot is already entry %d; a ballot cannot be cast twice", ErrAlreadyVoted, i)
+				refusal = refuse(ErrBallotOnBoard, fmt.Sprintf("it is entry %d; a ballot cannot be cast twice", i), nil)
 				return refusal
 			}
 			var last uint64
 			last, replaced = v.Lookup(key)
 			if _, same := v.Lookup(use); replaced && !same {
-				refusal = fmt.Errorf("%w: this token key voted in entry %d with another token; a token key has one token (the issuer signed this one twice), and a revote must carry the token of the key's first ballot", ErrAlreadyVoted, last)
+				refusal = refuse(ErrAlreadyVoted, fmt.Sprintf("this token key voted in entry %d with another token; a token key has one token (the issuer signed this one twice), and a revote must carry the token of the key's first ballot", last), nil)
 				return refusal
 			}
 			return nil
@@ -385,7 +382,7 @@ func (b *Board) receipt(ctx context.Context, tc [32]byte, idx uint64, replaced b
 		TrackingCode: fmt.Sprintf("%x", tc),
 		Index:        idx,
 		Checkpoint:   string(cp.Signed),
-		Inclusion:    EncodeHashes(proof),
+		Inclusion:    boardapi.EncodeHashes(proof),
 		Replaced:     replaced,
 	}, nil
 }
@@ -407,26 +404,4 @@ func (b *Board) Close(ctx context.Context) (uint64, error) {
 		},
 		SetKeys: [][]byte{keyClosed},
 	})
-}
-
-// EncodeHashes encodes a proof's hashes as base64 strings.
-func EncodeHashes(hs []tlog.Hash) []string {
-	out := make([]string, len(hs))
-	for i, h := range hs {
-		out[i] = base64.StdEncoding.EncodeToString(h[:])
-	}
-	return out
-}
-
-// DecodeHashes is the inverse of EncodeHashes.
-func DecodeHashes(ss []string) ([]tlog.Hash, error) {
-	out := make([]tlog.Hash, len(ss))
-	for i, s := range ss {
-		b, err := base64.StdEncoding.DecodeString(s)
-		if err != nil || len(b) != len(out[i]) {
-			return nil, fmt.Errorf("board: proof hash %d is not 32 bytes of base64", i)
-		}
-		copy(out[i][:], b)
-	}
-	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
@@ -63,7 +64,7 @@ func TestElection(t *testing.T) {
 			t.Fatal(err)
 		}
 		leaf, _ := e.Log.Leaf(rc.Index)
-		proof, _ := board.DecodeHashes(rc.Inclusion)
+		proof, _ := boardapi.DecodeHashes(rc.Inclusion)
 		if err := store.VerifyInclusion(cp, rc.Index, leaf, proof); err != nil {
 			t.Fatalf("receipt for entry %d: %v", rc.Index, err)
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/store"
 )
@@ -67,13 +68,13 @@ func FuzzPostBody(f *testing.F) {
 		)
 		switch ep % endpoints {
 		case epBallots:
-			e, h, path = open, hOpen, board.PathBallots
+			e, h, path = open, hOpen, boardapi.PathBallots
 		case epCeremony:
-			e, h, path = open, hOpen, board.PathCeremony
+			e, h, path = open, hOpen, boardapi.PathCeremony
 		case epPartials:
-			e, h, path = closed, hClosed, board.PathPartials
+			e, h, path = closed, hClosed, boardapi.PathPartials
 		case epResult:
-			e, h, path = closed, hClosed, board.PathResult
+			e, h, path = closed, hClosed, boardapi.PathResult
 		}
 		before, _ := e.Log.Size()
 		req := httptest.NewRequest(http.MethodPost, path, bytes.NewReader(body))
@@ -94,7 +95,7 @@ func FuzzPostBody(f *testing.F) {
 		if rec.Code == http.StatusInternalServerError {
 			t.Fatalf("%s: 500 for body %x: %s", path, body, rec.Body.Bytes())
 		}
-		var er board.ErrorResponse
+		var er boardapi.ErrorResponse
 		if err := json.Unmarshal(rec.Body.Bytes(), &er); err != nil || er.Error == "" {
 			t.Fatalf("%s: %d reply %q is not a JSON error", path, rec.Code, rec.Body.Bytes())
 		}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/internal/service"
 	"github.com/evote/evote/store"
@@ -37,9 +38,9 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func postBallot(t *testing.T, url string, body []byte, header ...string) (*http.Response, board.ErrorResponse) {
+func postBallot(t *testing.T, url string, body []byte, header ...string) (*http.Response, boardapi.ErrorResponse) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+board.PathBallots, bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, url+boardapi.PathBallots, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/octet-stream")
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
@@ -49,14 +50,14 @@ func postBallot(t *testing.T, url string, body []byte, header ...string) (*http.
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var e board.ErrorResponse
+	var e boardapi.ErrorResponse
 	json.NewDecoder(resp.Body).Decode(&e)
 	return resp, e
 }
 
 func scrape(t *testing.T, url string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(url + board.PathMetrics)
+	resp, err := http.Get(url + boardapi.PathMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestHealthMetricsAndLog(t *testing.T) {
 	if resp, _ := postBallot(t, srv.URL, raw[:len(raw)-1]); resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("truncated cast: %d", resp.StatusCode)
 	}
-	resp, err := http.Get(srv.URL + board.PathHealth)
+	resp, err := http.Get(srv.URL + boardapi.PathHealth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,7 +136,7 @@ func TestHealthMetricsAndLog(t *testing.T) {
 		}
 	}
 	e.Log.Close()
-	resp, err = http.Get(srv.URL + board.PathHealth)
+	resp, err = http.Get(srv.URL + boardapi.PathHealth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +172,7 @@ func TestAttackFloodRateLimited(t *testing.T) {
 		t.Fatalf("over the burst: %d, Retry-After %q, %q", resp.StatusCode, resp.Header.Get("Retry-After"), msg.Error)
 	}
 	// The admin and partial endpoints are POSTs too.
-	req, _ := http.NewRequest(http.MethodPost, srv.URL+board.PathPartials, strings.NewReader("x"))
+	req, _ := http.NewRequest(http.MethodPost, srv.URL+boardapi.PathPartials, strings.NewReader("x"))
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Header.Set("X-Test-Client", "flood")
 	if r2, err := http.DefaultClient.Do(req); err != nil || r2.StatusCode != http.StatusTooManyRequests {
@@ -228,7 +229,7 @@ func TestAttackOverloadGets503(t *testing.T) {
 	for range 3 {
 		raw := e.Ballot(t, e.Voter(t), []int{1})
 		go func() {
-			req, _ := http.NewRequest(http.MethodPost, srv.URL+board.PathBallots, bytes.NewReader(raw))
+			req, _ := http.NewRequest(http.MethodPost, srv.URL+boardapi.PathBallots, bytes.NewReader(raw))
 			req.Header.Set("Content-Type", "application/octet-stream")
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {

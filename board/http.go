@@ -14,29 +14,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/ratelimit"
 	"github.com/evote/evote/internal/service"
 	"github.com/evote/evote/store"
-)
-
-// HTTP API paths.
-const (
-	PathManifest    = "/v1/manifest"
-	PathElection    = "/v1/election"
-	PathBallots     = "/v1/ballots"
-	PathCheckpoint  = "/v1/checkpoint"
-	PathInclusion   = "/v1/proof/inclusion"
-	PathConsistency = "/v1/proof/consistency"
-	PathEntries     = "/v1/entries/"
-	PathReceipts    = "/v1/receipts/"
-	PathExport      = "/v1/export"
-	PathPartials    = "/v1/partials"
-	PathCeremony    = "/v1/admin/ceremony"
-	PathOpen        = "/v1/admin/open"
-	PathClose       = "/v1/admin/close"
-	PathResult      = "/v1/admin/result"
-	PathHealth      = service.PathHealth
-	PathMetrics     = service.PathMetrics
 )
 
 // Rate-limit defaults for the board's command line (evote board serve).
@@ -54,33 +35,6 @@ const (
 // MaxBodyBytes bounds every POST body; a ballot, a ceremony message and a
 // partial decryption are all entries, so they fit in one leaf.
 const MaxBodyBytes = store.MaxLeafSize
-
-// ElectionInfo is the body of GET /v1/election.
-type ElectionInfo struct {
-	Phase            string   `json:"phase"`
-	ManifestHash     string   `json:"manifest_hash"`
-	OpenIndex        uint64   `json:"open_index,omitempty"`        // the open entry, after open
-	CloseIndex       uint64   `json:"close_index,omitempty"`       // the close entry, after close
-	ElectionKey      string   `json:"election_key,omitempty"`      // hex, after open
-	VerificationKeys []string `json:"verification_keys,omitempty"` // hex by trustee index - 1, after open
-	BallotSize       int      `json:"ballot_size,omitempty"`
-	Size             uint64   `json:"size"`
-}
-
-// ProofResponse is the body of the proof endpoints.
-type ProofResponse struct {
-	Hashes []string `json:"hashes"`
-}
-
-// IndexResponse is the body of a successful admin or partial POST.
-type IndexResponse struct {
-	Index uint64 `json:"index"`
-}
-
-// ErrorResponse is the body of every error response.
-type ErrorResponse struct {
-	Error string `json:"error"`
-}
 
 // HandlerConfig configures NewHandler.
 type HandlerConfig struct {
@@ -141,27 +95,34 @@ const (
 	castError        = "error"
 )
 
-// NewHandler returns the board's HTTP API:
+// NewHandler returns the board's HTTP API (package boardapi has its paths,
+// bodies and a client):
 //
 //	GET  /v1/manifest                      the manifest, as published
-//	GET  /v1/election                      ElectionInfo
-//	POST /v1/ballots                       a ballot (application/octet-stream) -> 201 Receipt
+//	GET  /v1/election                      boardapi.ElectionInfo
+//	POST /v1/ballots                       a ballot (application/octet-stream) -> 201 boardapi.Receipt
 //	GET  /v1/checkpoint[?size=N]           the newest (or size N's) signed checkpoint
-//	GET  /v1/proof/inclusion?index=I&size=N    ProofResponse
-//	GET  /v1/proof/consistency?old=M&new=N     ProofResponse
+//	GET  /v1/proof/inclusion?index=I&size=N    boardapi.ProofResponse
+//	GET  /v1/proof/consistency?old=M&new=N     boardapi.ProofResponse
 //	GET  /v1/entries/I                     leaf I, as hashed
+//	GET  /v1/receipts/CODE                 the receipt of the ballot with tracking code CODE
 //	GET  /v1/export                        the whole record (store's export format)
-//	POST /v1/partials                      a trustee's partial decryption -> 201 IndexResponse
-//	POST /v1/admin/ceremony|open|close|result  (bearer token) -> 201 IndexResponse
+//	POST /v1/partials                      a trustee's partial decryption -> 201 boardapi.IndexResponse
+//	POST /v1/admin/ceremony|open|close|result  (bearer token) -> 201 boardapi.IndexResponse
 //	GET  /healthz                          200 "ok" when the log answers, else 503
 //	GET  /metrics                          Prometheus text format
 //
-// Errors are JSON ErrorResponse: 400 malformed or invalid, 401 missing admin
-// token, 403 wrong phase, 404, 405, 409 token already voted, 413 too large,
-// 415 wrong content type, 429 rate limited or too many bodies still being
-// sent from the address (Retry-After), 500, 503 too many
-// casts in flight (Retry-After: 1) or storage that cannot be written
-// (Retry-After: 30; the entry was not stored and there is no receipt).
+// Errors are JSON boardapi.ErrorResponse, {"code": ..., "error": ...}, with
+// the status, code and message of the first row of [answers] the error
+// matches: 400 malformed or invalid, 401 missing admin token, 403 wrong
+// phase, 404, 405, 409 token already voted or this ballot already on the
+// board, 413 too large, 415 wrong content type, 429 rate limited or too
+// many bodies still being sent from the address (Retry-After), 500, 503
+// too many casts in flight (Retry-After: 1) or storage that cannot be
+// written (Retry-After: 30; the entry was not stored and there is no
+// receipt). A refusal's inner error, which names layers and values no
+// client has business with, goes only to the log (Debug level for casts,
+// Info for the rest); 500s are logged at Error and answered generically.
 //
 // The metrics (all prefixed evote_board_): http_requests_total{endpoint,
 // code}, http_requests_in_flight, casts_total{result} (accepted,
@@ -196,30 +157,40 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 		return float64(n), err == nil
 	})
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET "+PathHealth, h.svc.Health(func(context.Context) error { _, err := b.log.Size(); return err }))
-	mux.HandleFunc("GET "+PathMetrics, h.svc.ServeMetrics)
-	mux.HandleFunc("GET "+PathManifest, h.manifest)
-	mux.HandleFunc("GET "+PathElection, h.election)
-	mux.HandleFunc("POST "+PathBallots, h.cast)
-	mux.HandleFunc("GET "+PathCheckpoint, h.checkpoint)
-	mux.HandleFunc("GET "+PathInclusion, h.inclusion)
-	mux.HandleFunc("GET "+PathConsistency, h.consistency)
-	mux.HandleFunc("GET "+PathEntries+"{index}", h.entry)
-	mux.HandleFunc("GET "+PathReceipts+"{code}", h.receipt)
-	mux.HandleFunc("GET "+PathExport, h.export)
-	mux.HandleFunc("POST "+PathPartials, h.post(false, func(ctx context.Context, body []byte) (uint64, error) { return b.PostPartial(ctx, body) }))
-	mux.HandleFunc("POST "+PathCeremony, h.post(true, b.PostCeremony))
-	mux.HandleFunc("POST "+PathOpen, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) {
+	// route serves method path with fn, and answers any other method on
+	// the path 405 with the API's JSON error body (the mux's own 405 is
+	// plain text).
+	route := func(method, path string, fn http.HandlerFunc) {
+		mux.HandleFunc(method+" "+path, fn)
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", method)
+			h.refuse(w, boardapi.ErrMethodNotAllowed, "use "+method)
+		})
+	}
+	route("GET", boardapi.PathHealth, h.svc.Health(func(context.Context) error { _, err := b.log.Size(); return err }))
+	route("GET", boardapi.PathMetrics, h.svc.ServeMetrics)
+	route("GET", boardapi.PathManifest, h.manifest)
+	route("GET", boardapi.PathElection, h.election)
+	route("POST", boardapi.PathBallots, h.cast)
+	route("GET", boardapi.PathCheckpoint, h.checkpoint)
+	route("GET", boardapi.PathInclusion, h.inclusion)
+	route("GET", boardapi.PathConsistency, h.consistency)
+	route("GET", boardapi.PathEntries+"{index}", h.entry)
+	route("GET", boardapi.PathReceipts+"{code}", h.receipt)
+	route("GET", boardapi.PathExport, h.export)
+	route("POST", boardapi.PathPartials, h.post(false, func(ctx context.Context, body []byte) (uint64, error) { return b.PostPartial(ctx, body) }))
+	route("POST", boardapi.PathCeremony, h.post(true, b.PostCeremony))
+	route("POST", boardapi.PathOpen, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) {
 		if _, err := b.Open(ctx); err != nil {
 			return 0, err
 		}
 		i, _, err := b.log.Lookup(keyOpen)
 		return i, err
 	}))
-	mux.HandleFunc("POST "+PathClose, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) { return b.Close(ctx) }))
-	mux.HandleFunc("POST "+PathResult, h.post(true, b.PostResult))
+	route("POST", boardapi.PathClose, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) { return b.Close(ctx) }))
+	route("POST", boardapi.PathResult, h.post(true, b.PostResult))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint or method; see the board's HTTP API in SPEC.md")
+		h.refuse(w, boardapi.ErrNotFound, "")
 	})
 	return h.svc.Wrap(mux)
 }
@@ -259,41 +230,98 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-func writeError(w http.ResponseWriter, status int, msg string) {
-	writeJSON(w, status, ErrorResponse{Error: msg})
+// An answer is what the board tells a client about one kind of refusal.
+type answer struct {
+	err        error // what the board's methods return, matched with errors.Is
+	status     int
+	code       string // boardapi.Code...
+	msg        string
+	retryAfter string // the Retry-After header, if any
 }
 
-// status maps a board error to an HTTP status.
-func status(err error) int {
-	switch {
-	case errors.Is(err, ErrAlreadyVoted), errors.Is(err, store.ErrDuplicate):
-		return http.StatusConflict
-	case errors.Is(err, ErrNotOpen), errors.Is(err, ErrClosed), errors.Is(err, ErrNotClosed), errors.Is(err, ErrAlreadyOpen), errors.Is(err, ErrCeremonyIncomplete):
-		return http.StatusForbidden
-	case errors.Is(err, ErrInvalidBallot), errors.Is(err, ErrInvalidEntry), errors.Is(err, store.ErrInvalidLeaf):
-		return http.StatusBadRequest
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, ErrNoSuchBallot):
-		return http.StatusNotFound
+// answers is every refusal the API makes, in the order fail tries them:
+// the first row an error matches decides the status, code and message. A
+// client is told only these, and the reason of a refusal (the board's own
+// words, from public facts; see refusal.go) or a detail the handler writes;
+// an inner error's text never reaches it. The boardapi sentinels at the end
+// are the refusals the handler makes itself, before the board is asked.
+var answers = []answer{
+	{store.ErrNotStored, http.StatusServiceUnavailable, boardapi.CodeStorage, "the board could not write to its storage (disk full or read-only?): this was NOT stored and there is no receipt; retry later", "30"},
+	{ErrBallotOnBoard, http.StatusConflict, boardapi.CodeBallotOnBoard, "this exact ballot is already on the board; its receipt is at " + boardapi.PathReceipts + "<tracking code>", ""},
+	{ErrAlreadyVoted, http.StatusConflict, boardapi.CodeAlreadyVoted, "this token has already cast a ballot", ""},
+	{store.ErrDuplicate, http.StatusConflict, boardapi.CodeAlreadyVoted, "this token has already cast a ballot", ""},
+	{ErrClosed, http.StatusForbidden, boardapi.CodeClosed, "the election is closed; no more ballots are accepted", ""},
+	{ErrNotOpen, http.StatusForbidden, boardapi.CodeNotOpen, "the election is not open for ballots yet", ""},
+	{ErrNotClosed, http.StatusForbidden, boardapi.CodeNotClosed, "the election is still open", ""},
+	{ErrAlreadyOpen, http.StatusForbidden, boardapi.CodeAlreadyOpen, "the election is already open", ""},
+	{ErrCeremonyIncomplete, http.StatusForbidden, boardapi.CodeCeremonyIncomplete, "the election cannot open yet", ""},
+	{ErrInvalidBallot, http.StatusBadRequest, boardapi.CodeInvalidBallot, "ballot refused", ""},
+	{ErrInvalidEntry, http.StatusBadRequest, boardapi.CodeInvalidEntry, "entry refused", ""},
+	{store.ErrInvalidLeaf, http.StatusBadRequest, boardapi.CodeInvalidEntry, "entry refused: it is not a valid leaf", ""},
+	{ErrNoSuchBallot, http.StatusNotFound, boardapi.CodeNotFound, "no ballot with this tracking code is on the board", ""},
+	{store.ErrNotFound, http.StatusNotFound, boardapi.CodeNotFound, "the log has no such entry or checkpoint", ""},
+	{boardapi.ErrBadRequest, http.StatusBadRequest, boardapi.CodeBadRequest, "malformed request", ""},
+	{boardapi.ErrUnauthorized, http.StatusUnauthorized, boardapi.CodeUnauthorized, "this endpoint needs the board's admin token: Authorization: Bearer <token>", ""},
+	{boardapi.ErrNotFound, http.StatusNotFound, boardapi.CodeNotFound, "no such endpoint; see the board's HTTP API in SPEC.md §11", ""},
+	{boardapi.ErrMethodNotAllowed, http.StatusMethodNotAllowed, boardapi.CodeMethodNotAllowed, "method not allowed", ""},
+	{boardapi.ErrTooLarge, http.StatusRequestEntityTooLarge, boardapi.CodeTooLarge, fmt.Sprintf("body over %d bytes", MaxBodyBytes), ""},
+	{boardapi.ErrUnsupportedType, http.StatusUnsupportedMediaType, boardapi.CodeUnsupportedType, "Content-Type must be application/octet-stream", ""},
+}
+
+// answerFor returns the row of answers err matches, or nil.
+func answerFor(err error) *answer {
+	for i := range answers {
+		if errors.Is(err, answers[i].err) {
+			return &answers[i]
+		}
 	}
-	return http.StatusInternalServerError
+	return nil
 }
 
+// refuse answers err's row of answers, with detail (the handler's own
+// words) after its message if not empty.
+func (h *handler) refuse(w http.ResponseWriter, err error, detail string) {
+	a := answerFor(err)
+	if a == nil {
+		panic(fmt.Sprintf("board: no answer for %v", err)) // a handler's mistake
+	}
+	msg := a.msg
+	if detail != "" {
+		msg += ": " + detail
+	}
+	if a.retryAfter != "" {
+		w.Header().Set("Retry-After", a.retryAfter)
+	}
+	service.WriteError(w, a.status, a.code, msg)
+}
+
+// fail answers an error of the board's methods: its row of answers with
+// the refusal's reason, if it has one, or else a generic 500. The error
+// itself goes only to the log.
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
-	if errors.Is(err, store.ErrNotStored) {
+	a := answerFor(err)
+	switch {
+	case a == nil:
+		h.log.Error("request failed", "path", r.URL.Path, "err", err)
+		service.WriteError(w, http.StatusInternalServerError, boardapi.CodeInternal, "internal error; the board operator has the details in its log")
+		return
+	case a.err == store.ErrNotStored:
 		// Storage failed (a full disk, a read-only file): say plainly that
 		// nothing was kept, so that no client takes it for a receipt.
 		h.log.Error("storage failure, nothing stored", "path", r.URL.Path, "err", err)
-		w.Header().Set("Retry-After", "30")
-		writeError(w, http.StatusServiceUnavailable, "the board could not write to its storage (disk full or read-only?): this was NOT stored and there is no receipt; retry later")
-		return
+	case r.Method == http.MethodPost && r.URL.Path != boardapi.PathBallots:
+		// A trustee's or the admin's entry: rare, and its poster wants to
+		// know why.
+		h.log.Info("refused", "path", r.URL.Path, "code", a.code, "err", err)
+	default:
+		h.log.Debug("refused", "path", r.URL.Path, "code", a.code, "err", err)
 	}
-	st := status(err)
-	if st == http.StatusInternalServerError {
-		h.log.Error("request failed", "path", r.URL.Path, "err", err)
-		writeError(w, st, "internal error; the board operator has the details in its log")
-		return
+	var rf *refusal
+	detail := ""
+	if errors.As(err, &rf) {
+		detail = rf.reason
 	}
-	writeError(w, st, err.Error())
+	h.refuse(w, a.err, detail)
 }
 
 // readBody reads a POST body of the given content type, at most
@@ -303,7 +331,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 func (h *handler) readBody(w http.ResponseWriter, r *http.Request, contentType string) ([]byte, string) {
 	ct, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || ct != contentType {
-		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be "+contentType)
+		h.refuse(w, boardapi.ErrUnsupportedType, "")
 		return nil, castInvalid
 	}
 	ip := h.clientIP(r)
@@ -314,11 +342,10 @@ func (h *handler) readBody(w http.ResponseWriter, r *http.Request, contentType s
 	defer h.uploads.Leave(ip)
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("body over %d bytes", MaxBodyBytes))
+		if errors.As(err, new(*http.MaxBytesError)) {
+			h.refuse(w, boardapi.ErrTooLarge, "")
 		} else {
-			writeError(w, http.StatusBadRequest, "reading the body: "+err.Error())
+			h.refuse(w, boardapi.ErrBadRequest, "the body could not be read")
 		}
 		return nil, castInvalid
 	}
@@ -342,7 +369,7 @@ func (h *handler) election(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	mh := h.b.manifest.Hash()
-	info := ElectionInfo{Phase: phase, ManifestHash: hex.EncodeToString(mh[:]), Size: size}
+	info := boardapi.ElectionInfo{Phase: phase, ManifestHash: hex.EncodeToString(mh[:]), Size: size}
 	if o := h.b.Opening(); o != nil {
 		info.ElectionKey = hex.EncodeToString(o.Key.Bytes())
 		for _, vk := range o.VerificationKeys {
@@ -412,7 +439,7 @@ func (h *handler) post(admin bool, fn func(context.Context, []byte) (uint64, err
 			return
 		}
 		if admin && !h.authorised(r) {
-			writeError(w, http.StatusUnauthorized, "this endpoint needs the board's admin token: Authorization: Bearer <token>")
+			h.refuse(w, boardapi.ErrUnauthorized, "")
 			return
 		}
 		body, refused := h.readBody(w, r, "application/octet-stream")
@@ -424,7 +451,7 @@ func (h *handler) post(admin bool, fn func(context.Context, []byte) (uint64, err
 			h.fail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, IndexResponse{Index: i})
+		writeJSON(w, http.StatusCreated, boardapi.IndexResponse{Index: i})
 	}
 }
 
@@ -440,7 +467,7 @@ func (h *handler) authorised(r *http.Request) bool {
 func uintParam(r *http.Request, name string) (uint64, error) {
 	v, err := strconv.ParseUint(r.URL.Query().Get(name), 10, 64)
 	if err != nil {
-		return 0, fmt.Errorf("%w: query parameter %q must be a non-negative integer", ErrInvalidEntry, name)
+		return 0, refuse(boardapi.ErrBadRequest, fmt.Sprintf("query parameter %q must be a non-negative integer", name), nil)
 	}
 	return v, nil
 }
@@ -480,7 +507,7 @@ func (h *handler) inclusion(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ProofResponse{Hashes: EncodeHashes(p)})
+	writeJSON(w, http.StatusOK, boardapi.ProofResponse{Hashes: boardapi.EncodeHashes(p)})
 }
 
 func (h *handler) consistency(w http.ResponseWriter, r *http.Request) {
@@ -499,13 +526,13 @@ func (h *handler) consistency(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ProofResponse{Hashes: EncodeHashes(p)})
+	writeJSON(w, http.StatusOK, boardapi.ProofResponse{Hashes: boardapi.EncodeHashes(p)})
 }
 
 func (h *handler) entry(w http.ResponseWriter, r *http.Request) {
 	i, err := strconv.ParseUint(r.PathValue("index"), 10, 64)
 	if err != nil {
-		writeError(w, http.StatusBadRequest, "entry index must be a non-negative integer")
+		h.refuse(w, boardapi.ErrBadRequest, "an entry index is a non-negative integer")
 		return
 	}
 	leaf, err := h.b.log.Leaf(i)
@@ -521,7 +548,7 @@ func (h *handler) receipt(w http.ResponseWriter, r *http.Request) {
 	var tc [32]byte
 	b, err := hex.DecodeString(r.PathValue("code"))
 	if err != nil || len(b) != len(tc) || hex.EncodeToString(b) != r.PathValue("code") {
-		writeError(w, http.StatusBadRequest, "a tracking code is 64 lower-case hex digits")
+		h.refuse(w, boardapi.ErrBadRequest, "a tracking code is 64 lower-case hex digits")
 		return
 	}
 	copy(tc[:], b)

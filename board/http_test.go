@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	"time"
 
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/internal/service"
 	"github.com/evote/evote/internal/sim"
@@ -128,7 +130,7 @@ func TestAttackUnreadExport(t *testing.T) {
 
 	host := strings.TrimPrefix(srv.URL, "http://")
 	c := dialTiny(t, host)
-	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", board.PathExport, host)
+	fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", boardapi.PathExport, host)
 	// Read the first bytes only, to know the export has started, then
 	// never read again.
 	if _, err := io.ReadFull(c, make([]byte, 12)); err != nil {
@@ -137,7 +139,7 @@ func TestAttackUnreadExport(t *testing.T) {
 
 	hc := &http.Client{Timeout: 5 * time.Second}
 	post := func(raw []byte) error {
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+board.PathBallots, bytes.NewReader(raw))
+		req, _ := http.NewRequest(http.MethodPost, srv.URL+boardapi.PathBallots, bytes.NewReader(raw))
 		req.Header.Set("Content-Type", "application/octet-stream")
 		resp, err := hc.Do(req)
 		if err != nil {
@@ -150,7 +152,7 @@ func TestAttackUnreadExport(t *testing.T) {
 		return nil
 	}
 	health := func() error {
-		resp, err := hc.Get(srv.URL + board.PathHealth)
+		resp, err := hc.Get(srv.URL + boardapi.PathHealth)
 		if err != nil {
 			return err
 		}
@@ -208,7 +210,7 @@ func TestAttackUnreadExport(t *testing.T) {
 // inFlight reads evote_<svc>_http_requests_in_flight, less the scrape.
 func inFlight(t *testing.T, url, svc string) int {
 	t.Helper()
-	resp, err := http.Get(url + board.PathMetrics)
+	resp, err := http.Get(url + boardapi.PathMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +272,7 @@ func TestAttackSlowUploads(t *testing.T) {
 	before := size(t, e)
 	for a := range addrs {
 		for range perAddr {
-			slowUpload(t, host, board.PathBallots, "application/octet-stream", fmt.Sprint("slow-", a))
+			slowUpload(t, host, boardapi.PathBallots, "application/octet-stream", fmt.Sprint("slow-", a))
 		}
 	}
 	in := waitInFlight(t, srv.URL, "board", addrs*perAddr)
@@ -283,18 +285,18 @@ func TestAttackSlowUploads(t *testing.T) {
 	if in != addrs*perAddr {
 		t.Fatalf("%d slow uploads in the handler, want all %d", in, addrs*perAddr)
 	}
-	if resp, err := http.Get(srv.URL + board.PathHealth); err != nil || resp.StatusCode != http.StatusOK {
+	if resp, err := http.Get(srv.URL + boardapi.PathHealth); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("/healthz with the slow uploads open: %v %v", resp, err)
 	}
 
 	// One more from a full address: refused before its body is read.
-	c := slowUpload(t, host, board.PathBallots, "application/octet-stream", "slow-3")
+	c := slowUpload(t, host, boardapi.PathBallots, "application/octet-stream", "slow-3")
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatalf("no answer to an upload over the address's bound: %v", err)
 	}
-	var er board.ErrorResponse
+	var er boardapi.ErrorResponse
 	json.NewDecoder(resp.Body).Decode(&er)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(er.Error, "still sending their bodies") {
@@ -317,5 +319,85 @@ func TestAttackSlowUploads(t *testing.T) {
 	}
 	if got := m[`evote_board_casts_total{result="overloaded"}`]; got != 0 {
 		t.Errorf("overloaded casts %v, want none", got)
+	}
+}
+
+// TestErrorCodes: each refusal of the board's API comes through
+// boardapi.Client as a *boardapi.Error with its status and code, matched
+// by the code's sentinel, in the board's own words: no inner layer's text
+// (today's example: a cast after close once answered "board: store/bolt:
+// append refused by check: board: the election is closed...").
+func TestErrorCodes(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{})
+	srv := httptest.NewServer(board.NewHandler(e.Board, board.HandlerConfig{AdminToken: "admin"}))
+	t.Cleanup(srv.Close)
+	c := boardapi.NewClient(srv.URL, nil)
+	ctx := context.Background()
+	v := e.Voter(t)
+	first := e.Ballot(t, v, []int{0})
+	if _, err := c.Cast(ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	garbled := append([]byte(nil), first...)
+	garbled[len(garbled)-1] ^= 1
+	raw := func(method, path, contentType string) error {
+		req, _ := http.NewRequest(method, srv.URL+path, strings.NewReader("x"))
+		req.Header.Set("Content-Type", contentType)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var er boardapi.ErrorResponse
+		if err := json.NewDecoder(resp.Body).Decode(&er); err != nil || resp.Header.Get("Content-Type") != "application/json" {
+			t.Fatalf("%s %s: %d is not a JSON error (%v)", method, path, resp.StatusCode, err)
+		}
+		return &boardapi.Error{StatusCode: resp.StatusCode, Code: er.Code, Message: er.Error}
+	}
+	admin := boardapi.NewClient(srv.URL, nil)
+	admin.AdminToken = "admin"
+	for _, tc := range []struct {
+		name   string
+		do     func() error
+		status int
+		want   error
+		says   string
+	}{
+		{"the same ballot again", func() error { _, err := c.Cast(ctx, first); return err }, 409, boardapi.ErrBallotOnBoard, "already on the board"},
+		{"another ballot of the token", func() error { _, err := c.Cast(ctx, e.Ballot(t, v, []int{1})); return err }, 409, boardapi.ErrAlreadyVoted, "already cast"},
+		{"a garbled ballot", func() error { _, err := c.Cast(ctx, garbled); return err }, 400, boardapi.ErrInvalidBallot, "ballot refused"},
+		{"a second open", func() error { _, err := admin.Open(ctx); return err }, 403, boardapi.ErrAlreadyOpen, "already open"},
+		{"no admin token", func() error { _, err := c.Close(ctx); return err }, 401, boardapi.ErrUnauthorized, "admin token"},
+		{"a partial before close", func() error { _, err := c.PostPartial(ctx, []byte("x")); return err }, 403, boardapi.ErrNotClosed, "still open"},
+		{"an entry beyond the log", func() error { _, err := c.Entry(ctx, 1<<40); return err }, 404, boardapi.ErrNotFound, "no such entry"},
+		{"a checkpoint beyond the log", func() error { _, err := c.Checkpoint(ctx, 1<<40); return err }, 404, boardapi.ErrNotFound, ""},
+		{"the receipt of no ballot", func() error { _, err := c.Receipt(ctx, [32]byte{1}); return err }, 404, boardapi.ErrNotFound, "tracking code"},
+		{"a malformed tracking code", func() error { return raw("GET", boardapi.PathReceipts+"XYZ", "") }, 400, boardapi.ErrBadRequest, "64 lower-case hex"},
+		{"a malformed proof query", func() error { return raw("GET", boardapi.PathInclusion+"?index=x&size=1", "") }, 400, boardapi.ErrBadRequest, `"index"`},
+		{"a GET of the ballots", func() error { return raw("GET", boardapi.PathBallots, "") }, 405, boardapi.ErrMethodNotAllowed, "use POST"},
+		{"a POST of the election", func() error { return raw("POST", boardapi.PathElection, "application/octet-stream") }, 405, boardapi.ErrMethodNotAllowed, "use GET"},
+		{"no such endpoint", func() error { return raw("GET", "/v1/nothing", "") }, 404, boardapi.ErrNotFound, "endpoint"},
+		{"a ballot as text", func() error { return raw("POST", boardapi.PathBallots, "text/plain") }, 415, boardapi.ErrUnsupportedType, "Content-Type"},
+	} {
+		err := tc.do()
+		var ae *boardapi.Error
+		if !errors.As(err, &ae) || ae.StatusCode != tc.status || !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %d %v", tc.name, err, tc.status, tc.want)
+			continue
+		}
+		if !strings.Contains(ae.Message, tc.says) || strings.Contains(ae.Message, "board:") || strings.Contains(ae.Message, "store/") || strings.Contains(ae.Message, "ballot:") {
+			t.Errorf("%s: message %q, want one saying %q in the board's own words", tc.name, ae.Message, tc.says)
+		}
+	}
+	if _, err := e.Board.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, err := c.Cast(ctx, e.Ballot(t, e.Voter(t), []int{0}))
+	var ae *boardapi.Error
+	if !errors.Is(err, boardapi.ErrClosed) || !errors.As(err, &ae) || ae.StatusCode != http.StatusForbidden {
+		t.Fatalf("a cast after close: %v, want 403 %s", err, boardapi.CodeClosed)
+	}
+	if ae.Message != "the election is closed; no more ballots are accepted" {
+		t.Fatalf("a cast after close says %q", ae.Message)
 	}
 }

@@ -116,20 +116,20 @@ func (b *Board) PostPartial(ctx context.Context, body []byte) (uint64, error) {
 	e := b.Election()
 	s, err := tally.ParseShare(e, body)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
+		return 0, refuse(ErrInvalidEntry, "it is not a partial decryption of this election", err)
 	}
 	// The parsers accept only canonical encodings, so this holds for every
 	// share that parses; it is checked so that the board stores only bytes
 	// it would write itself, whatever the parsers become.
 	if !bytes.Equal(s.Bytes(), body) {
-		return 0, fmt.Errorf("%w: trustee %d's partial decryption is not in its canonical encoding", ErrInvalidEntry, s.Trustee)
+		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("trustee %d's partial decryption is not in its canonical encoding", s.Trustee), nil)
 	}
 	if err := tally.VerifyShare(e, agg, b.Opening().VerificationKeys[s.Trustee-1], s); err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
+		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("trustee %d's partial decryption does not verify against the board's aggregate and the trustee's verification key", s.Trustee), err)
 	}
 	i, err := b.log.Append(ctx, store.Append{Leaf: store.Leaf(store.Partial, body), Key: partialKey(s.Trustee)})
 	if errors.Is(err, store.ErrDuplicate) {
-		return 0, fmt.Errorf("%w: trustee %d's partial decryption is already on the board", ErrInvalidEntry, s.Trustee)
+		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("trustee %d's partial decryption is already on the board", s.Trustee), nil)
 	}
 	return i, err
 }
@@ -186,18 +186,18 @@ func (b *Board) PostResult(ctx context.Context, body []byte) (uint64, error) {
 	}
 	got, err := tally.Combine(b.Election(), agg, shares)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrInvalidEntry, err)
+		return 0, refuse(ErrInvalidEntry, "the partial decryptions on the board make no result yet", err)
 	}
 	claimed, err := tally.ParseResult(body)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v; the board stores only the result the partial decryptions on it make, %s", ErrInvalidEntry, err, got.Bytes())
+		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("it is not a result entry; the board stores only the result the partial decryptions on it make, %s", got.Bytes()), err)
 	}
 	if want := got.Bytes(); !bytes.Equal(body, want) {
-		return 0, fmt.Errorf("%w: %s; the board stores only the result the partial decryptions on it make, %s", ErrInvalidEntry, resultDifference(claimed, got), want)
+		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("%s; the board stores only the result the partial decryptions on it make, %s", resultDifference(claimed, got), want), nil)
 	}
 	i, err := b.log.Append(ctx, store.Append{Leaf: store.Leaf(store.Result, body), Key: keyResult})
 	if errors.Is(err, store.ErrDuplicate) {
-		return 0, fmt.Errorf("%w: a result is already on the board", ErrInvalidEntry)
+		return 0, refuse(ErrInvalidEntry, "a result is already on the board", nil)
 	}
 	return i, err
 }

@@ -13,10 +13,10 @@ import (
 	"testing"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/token"
-	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/verify"
 	"github.com/evote/evote/voter"
@@ -31,8 +31,8 @@ func (e *election) tokenFor(ctx context.Context) (*ballot.Election, *voterToken)
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ic := issuer.NewClient(e.issuerURL, nil)
-	vc := &voter.Client{Issuer: ic, Board: board.NewClient(e.boardURL, nil), BoardKey: key, ManifestHash: e.manifestHash()}
+	ic := issuerapi.NewClient(e.issuerURL, nil)
+	vc := &voter.Client{Issuer: ic, Board: boardapi.NewClient(e.boardURL, nil), BoardKey: key, ManifestHash: e.manifestHash()}
 	el, err := vc.Election(ctx)
 	if err != nil {
 		e.t.Fatal(err)
@@ -85,17 +85,17 @@ func readFile(t testing.TB, path string) []byte {
 }
 
 // refused checks that err is the board's refusal with the given HTTP
-// status and a message containing want.
-func refused(t *testing.T, err error, status int, want string) {
+// status and the code of sentinel.
+func refused(t *testing.T, err error, status int, sentinel error) {
 	t.Helper()
-	var se *board.StatusError
-	if !errors.As(err, &se) {
-		t.Fatalf("want the board's refusal (HTTP %d), got %v", status, err)
+	var ae *boardapi.Error
+	if !errors.As(err, &ae) {
+		t.Fatalf("want the board's refusal (HTTP %d, %v), got %v", status, sentinel, err)
 	}
-	if se.Status != status || !strings.Contains(se.Message, want) {
-		t.Fatalf("want HTTP %d mentioning %q, got HTTP %d: %s", status, want, se.Status, se.Message)
+	if ae.StatusCode != status || !errors.Is(err, sentinel) {
+		t.Fatalf("want HTTP %d, %v; got %v", status, sentinel, err)
 	}
-	t.Logf("board refused: HTTP %d: %s", se.Status, se.Message)
+	t.Logf("board refused: %v", err)
 }
 
 // TestAttackDoubleVote: a voter asks the issuer for a second token (refused
@@ -130,18 +130,19 @@ func TestAttackDoubleVote(t *testing.T) {
 
 	// The same token, two ballots.
 	el, v := e.tokenFor(ctx)
-	bc := board.NewClient(e.boardURL, nil)
+	bc := boardapi.NewClient(e.boardURL, nil)
 	first := encrypt(t, el, v, 0)
 	if _, err := bc.Cast(ctx, first); err != nil {
 		t.Fatal(err)
 	}
 	before = e.size()
 	_, err := bc.Cast(ctx, encrypt(t, el, v, 1))
-	refused(t, err, http.StatusConflict, "already cast")
-	_, err = bc.Cast(ctx, first)
-	if err == nil {
-		t.Fatal("the board accepted the same ballot twice")
+	refused(t, err, http.StatusConflict, boardapi.ErrAlreadyVoted)
+	if errors.Is(err, boardapi.ErrBallotOnBoard) {
+		t.Fatalf("another ballot of the token is taken for the first: %v", err)
 	}
+	_, err = bc.Cast(ctx, first)
+	refused(t, err, http.StatusConflict, boardapi.ErrBallotOnBoard)
 	t.Logf("replayed ballot refused: %v", err)
 	if after := e.size(); after != before {
 		t.Fatalf("the board grew from %d to %d entries on refused ballots", before, after)
@@ -164,8 +165,11 @@ func TestAttackBallotAfterClose(t *testing.T) {
 		t.Fatalf("vote after close: want exit 1 saying the election is closed, got %d\n%s", r.code, r.stderr)
 	}
 	t.Logf("evote vote after close: exit %d: %s", r.code, strings.TrimSpace(r.stderr))
-	_, err := board.NewClient(e.boardURL, nil).Cast(ctx, prepared)
-	refused(t, err, http.StatusForbidden, "closed")
+	_, err := boardapi.NewClient(e.boardURL, nil).Cast(ctx, prepared)
+	refused(t, err, http.StatusForbidden, boardapi.ErrClosed)
+	if ae := new(boardapi.Error); errors.As(err, &ae) && (strings.Contains(ae.Message, "store/") || strings.Contains(ae.Message, "board:")) {
+		t.Errorf("the refusal names the board's inner layers: %q", ae.Message)
+	}
 	if after := e.size(); after != before {
 		t.Fatalf("the board grew from %d to %d entries after close", before, after)
 	}
@@ -177,7 +181,7 @@ func TestAttackForgedToken(t *testing.T) {
 	e := newElection(t, 4)
 	ctx := context.Background()
 	el, v := e.tokenFor(ctx)
-	bc := board.NewClient(e.boardURL, nil)
+	bc := boardapi.NewClient(e.boardURL, nil)
 	before := e.size()
 	// The voter's device refuses to build a ballot on a bad token, so the
 	// attacker flips the bit in the encoded ballot.
@@ -190,7 +194,7 @@ func TestAttackForgedToken(t *testing.T) {
 		forged := append([]byte(nil), genuine...)
 		forged[at+bit/8] ^= 1 << (bit % 8)
 		_, err := bc.Cast(ctx, forged)
-		refused(t, err, http.StatusBadRequest, "token")
+		refused(t, err, http.StatusBadRequest, boardapi.ErrInvalidBallot)
 	}
 	if after := e.size(); after != before {
 		t.Fatalf("the board grew from %d to %d entries on forged tokens", before, after)

@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/voter"
 )
@@ -69,17 +69,17 @@ func (c *castSeq) size() uint64 {
 // Retry-After.
 func (c *castSeq) notStored(b *soakBallot, err error) {
 	c.t.Helper()
-	var se *board.StatusError
-	if !errors.As(err, &se) || se.Status != http.StatusServiceUnavailable || !strings.Contains(se.Message, "NOT stored") || !strings.Contains(se.Message, "retry") {
-		c.t.Fatalf("cast on a full store: want HTTP 503 saying the ballot was NOT stored and to retry, got %v", err)
+	var ae *boardapi.Error
+	if !errors.Is(err, boardapi.ErrStorage) || !errors.As(err, &ae) || ae.StatusCode != http.StatusServiceUnavailable || ae.RetryAfter == 0 || !strings.Contains(ae.Message, "NOT stored") {
+		c.t.Fatalf("cast on a full store: want HTTP 503 %s saying the ballot was NOT stored, with Retry-After, got %v", boardapi.CodeStorage, err)
 	}
-	resp, err := http.Post(c.url+board.PathBallots, "application/octet-stream", bytes.NewReader(b.raw))
+	resp, err := http.Post(c.url+boardapi.PathBallots, "application/octet-stream", bytes.NewReader(b.raw))
 	if err != nil {
 		c.t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	var rc board.Receipt
+	var rc boardapi.Receipt
 	json.Unmarshal(body, &rc)
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || rc.Checkpoint != "" || rc.TrackingCode != "" {
 		c.t.Fatalf("cast on a full store over HTTP: HTTP %d, Retry-After %q, body %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
@@ -153,7 +153,7 @@ func (c *castSeq) diskFull(fill, free func()) {
 }
 
 func newCastSeq(t *testing.T, e *election, boardURL string) *castSeq {
-	vc := &voter.Client{Board: board.NewClient(boardURL, nil), BoardKey: boardVerifier(t, e.dir), ManifestHash: e.manifestHash()}
+	vc := &voter.Client{Board: boardapi.NewClient(boardURL, nil), BoardKey: boardVerifier(t, e.dir), ManifestHash: e.manifestHash()}
 	el, err := vc.Election(context.Background())
 	if err != nil {
 		t.Fatal(err)

@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 )
 
 var bin string // the evote binary, built once
@@ -291,7 +291,7 @@ func (e *election) manifestHash() [32]byte {
 // size is the number of entries on the board.
 func (e *election) size() uint64 {
 	e.t.Helper()
-	info, err := board.NewClient(e.boardURL, nil).Election(context.Background())
+	info, err := boardapi.NewClient(e.boardURL, nil).Election(context.Background())
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ import (
 	"filippo.io/age"
 	"filippo.io/age/armor"
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/verify"
@@ -264,14 +264,13 @@ func castOnce(ctx context.Context, vc *voter.Client, el *ballot.Election, b *soa
 		b.receipt = rc
 		return castStored, nil
 	}
-	var se *board.StatusError
-	if !errors.As(err, &se) {
-		return castUncertain, err
-	}
+	var ae *boardapi.Error
 	switch {
-	case se.Status == http.StatusConflict:
+	case !errors.As(err, &ae):
+		return castUncertain, err
+	case errors.Is(err, boardapi.ErrBallotOnBoard):
 		return castDuplicate, err
-	case se.Status >= 500 || se.Status == http.StatusTooManyRequests:
+	case ae.StatusCode >= 500 || errors.Is(err, boardapi.ErrRateLimited):
 		return castUncertain, err
 	}
 	return castRefused, err
@@ -305,7 +304,8 @@ func TestSoakKill(t *testing.T) {
 	listen := u.Host
 	bkey := boardVerifier(t, e.dir)
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}}
-	vc := &voter.Client{Board: board.NewClient(e.boardURL, hc), BoardKey: bkey, ManifestHash: e.manifestHash()}
+	bc := boardapi.NewClient(e.boardURL, hc)
+	vc := &voter.Client{Board: bc, BoardKey: bkey, ManifestHash: e.manifestHash()}
 	el, err := vc.Election(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -448,7 +448,8 @@ func TestSoakKill(t *testing.T) {
 			}
 			u, _ := url.Parse(proc.url)
 			listen = u.Host
-			vc.Board = board.NewClient(proc.url, hc)
+			bc = boardapi.NewClient(proc.url, hc)
+			vc.Board = bc
 		}
 		// No rollback: the restarted board's log extends the largest
 		// checkpoint any client saw before the kill.
@@ -484,7 +485,7 @@ func TestSoakKill(t *testing.T) {
 		kills, underLoad, inflightAtKill, early, receipts, cutOff, duplicates, time.Since(start).Round(time.Millisecond))
 
 	// Every receipt still verifies against the final checkpoint.
-	final, err := store.ParseCheckpoint(mustCheckpoint(t, vc.Board), bkey)
+	final, err := store.ParseCheckpoint(mustCheckpoint(t, bc), bkey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +531,7 @@ func TestSoakKill(t *testing.T) {
 		if err := store.VerifyConsistency(old, final, p); err != nil {
 			t.Fatalf("the checkpoint of size %d handed out before a kill is not consistent with the final log: %v", n, err)
 		}
-		if again := mustCheckpointAt(t, vc.Board, n); !bytes.Equal(again, signed) {
+		if again := mustCheckpointAt(t, bc, n); !bytes.Equal(again, signed) {
 			t.Fatalf("the board now signs size %d differently:\n%s\nbefore:\n%s", n, again, signed)
 		}
 	}
@@ -545,7 +546,7 @@ func TestSoakKill(t *testing.T) {
 		byTC[b.tc] = b
 	}
 	var rec bytes.Buffer
-	if err := vc.Board.Export(ctx, &rec); err != nil {
+	if err := bc.Export(ctx, &rec); err != nil {
 		t.Fatal(err)
 	}
 	rd := store.NewReader(bytes.NewReader(rec.Bytes()), bkey)
@@ -636,7 +637,7 @@ func TestSoakKill(t *testing.T) {
 		kills, underLoad, len(withReceipt), final.Size, len(seen), len(inLog), duplicates, yes, no, time.Since(start).Round(time.Millisecond))
 }
 
-func mustCheckpoint(t testing.TB, c *board.Client) []byte {
+func mustCheckpoint(t testing.TB, c *boardapi.Client) []byte {
 	t.Helper()
 	b, err := c.Checkpoint(context.Background(), 0)
 	if err != nil {
@@ -645,7 +646,7 @@ func mustCheckpoint(t testing.TB, c *board.Client) []byte {
 	return b
 }
 
-func mustCheckpointAt(t testing.TB, c *board.Client, n uint64) []byte {
+func mustCheckpointAt(t testing.TB, c *boardapi.Client, n uint64) []byte {
 	t.Helper()
 	b, err := c.Checkpoint(context.Background(), n)
 	if err != nil {

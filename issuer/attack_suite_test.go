@@ -9,6 +9,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/evote/evote/issuer/issuerapi"
 )
 
 // rollState is everything the roll stores about the fixture's voters.
@@ -36,7 +38,7 @@ func refuseRequest(t *testing.T, f *fixture, what, contentType string, body []by
 	t.Helper()
 	c0, r0 := rollState(t, f)
 	st, reply := post(t, f.srv.URL, contentType, body)
-	var er ErrorResponse
+	var er issuerapi.ErrorResponse
 	if err := json.Unmarshal([]byte(reply), &er); err != nil || er.Error == "" {
 		t.Errorf("%s: %d reply %.80q is not a JSON error", what, st, reply)
 	}
@@ -51,10 +53,10 @@ func refuseRequest(t *testing.T, f *fixture, what, contentType string, body []by
 
 // validRequest is a token request with the right code for the fixture's
 // first voter, which the issuer would sign.
-func validRequest(t *testing.T, f *fixture) (TokenRequest, []byte) {
+func validRequest(t *testing.T, f *fixture) (issuerapi.TokenRequest, []byte) {
 	blinded, _ := blind(t, newTokenKey(t))
 	id := f.ids[0]
-	req := TokenRequest{VoterID: id, Code: f.codes[id], BlindedMsg: base64.StdEncoding.EncodeToString(blinded)}
+	req := issuerapi.TokenRequest{VoterID: id, Code: f.codes[id], BlindedMsg: base64.StdEncoding.EncodeToString(blinded)}
 	b, _ := json.Marshal(req)
 	return req, b
 }
@@ -118,13 +120,13 @@ func TestAttackWrongContentTypeIssuer(t *testing.T) {
 		refuseRequest(t, f, "content type "+ct, ct, valid, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 	}
 	// And the wrong method.
-	resp, err := http.Get(f.srv.URL + PathToken)
+	resp, err := http.Get(f.srv.URL + issuerapi.PathToken)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Fatalf("GET %s: %d, want 405", PathToken, resp.StatusCode)
+		t.Fatalf("GET %s: %d, want 405", issuerapi.PathToken, resp.StatusCode)
 	}
 }
 

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/evote/evote/issuer/issuerapi"
 )
 
 func FuzzNormalizeCode(f *testing.F) {
@@ -57,14 +59,14 @@ func FuzzTokenRequest(f *testing.F) {
 	f.Add([]byte(`{"voter_id":"a","code":"x","blinded_msg":"AAAA"}{}`))
 	f.Add([]byte(`{"voter_id":"a","voter_id":"b"}`))
 	f.Fuzz(func(t *testing.T, body []byte) {
-		req := httptest.NewRequest(http.MethodPost, PathToken, bytes.NewReader(body))
+		req := httptest.NewRequest(http.MethodPost, issuerapi.PathToken, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, req)
 		if rec.Code == http.StatusOK {
 			t.Fatalf("empty roll issued a token for %q", body)
 		}
-		var e ErrorResponse
+		var e issuerapi.ErrorResponse
 		if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || e.Error == "" {
 			t.Fatalf("%d reply %q is not a JSON error", rec.Code, rec.Body.Bytes())
 		}
@@ -99,10 +101,10 @@ func BenchmarkIssue(b *testing.B) {
 			bodies := make([][]byte, b.N)
 			for i, id := range f.ids {
 				blinded, _ := blind(b, newTokenKey(b))
-				bodies[i], _ = json.Marshal(TokenRequest{VoterID: id, Code: f.codes[id], BlindedMsg: b64.EncodeToString(blinded)})
+				bodies[i], _ = json.Marshal(issuerapi.TokenRequest{VoterID: id, Code: f.codes[id], BlindedMsg: issuerapi.Base64.EncodeToString(blinded)})
 			}
 			issue := func(body []byte) {
-				req := httptest.NewRequest(http.MethodPost, PathToken, bytes.NewReader(body))
+				req := httptest.NewRequest(http.MethodPost, issuerapi.PathToken, bytes.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				rec := httptest.NewRecorder()
 				h.ServeHTTP(rec, req)

@@ -8,13 +8,15 @@
 //
 //   - The roll: a CSV file "voter_id,enrolment_code" imported with
 //     [ImportRoll] into a [Roll]: issuer/bolt.Open (bbolt, the default; a
-//     package of its own, so this package and its client never import
-//     bbolt) or [NewMemRoll] (tests). Codes are kept only as salted argon2id hashes.
+//     package of its own, so this package never imports bbolt) or
+//     [NewMemRoll] (tests). Codes are kept only as salted argon2id hashes.
 //     [GenerateRoll] makes a roll with fresh codes for trials and demos.
 //   - The [Issuer]: [Issuer.Issue] authenticates a voter and signs at most
 //     one blinded message for them; [Issuer.Purge] deletes the roll after the
 //     election, keeping only the counts of eligible voters and issued tokens.
-//   - The HTTP API: [NewHandler] serves it, [Client] calls it.
+//   - The HTTP API: [NewHandler] serves it; package issuer/issuerapi has
+//     its paths, bodies, error codes and the client that calls it, so a
+//     voter's device never imports this package.
 //
 // # One token per voter
 //

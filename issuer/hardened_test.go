@@ -13,10 +13,11 @@ import (
 	"time"
 
 	"github.com/evote/evote/internal/service"
+	"github.com/evote/evote/issuer/issuerapi"
 )
 
 func tokenBody(t *testing.T, id, code string, blinded []byte) []byte {
-	b, err := json.Marshal(TokenRequest{VoterID: id, Code: code, BlindedMsg: b64.EncodeToString(blinded)})
+	b, err := json.Marshal(issuerapi.TokenRequest{VoterID: id, Code: code, BlindedMsg: issuerapi.Base64.EncodeToString(blinded)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,7 +26,7 @@ func tokenBody(t *testing.T, id, code string, blinded []byte) []byte {
 
 func metrics(t *testing.T, url string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get(url + PathMetrics)
+	resp, err := http.Get(url + issuerapi.PathMetrics)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,8 +68,8 @@ func TestLogsNoVoterSecrets(t *testing.T) {
 	secrets := map[string]string{
 		"voter id": good, "refused voter id": bad, "unknown voter id": "voter-nobody-77",
 		"code": f.codes[good], "refused code": wrong, "other code": f.codes[bad],
-		"token key (hex)": hex.EncodeToString(tokenKey), "token key (base64)": b64.EncodeToString(tokenKey),
-		"blinded message": b64.EncodeToString(blinded)[:32],
+		"token key (hex)": hex.EncodeToString(tokenKey), "token key (base64)": issuerapi.Base64.EncodeToString(tokenKey),
+		"blinded message": issuerapi.Base64.EncodeToString(blinded)[:32],
 	}
 	for what, s := range secrets {
 		if strings.Contains(logs, s) {
@@ -108,7 +109,7 @@ func TestHealth(t *testing.T) {
 	r := &failingRoll{MemRoll: NewMemRoll()}
 	f := newFixture(t, 1, r, HandlerConfig{})
 	get := func() (int, string) {
-		resp, err := http.Get(f.srv.URL + PathHealth)
+		resp, err := http.Get(f.srv.URL + issuerapi.PathHealth)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +156,7 @@ func TestAttackTokenOverloadGets503(t *testing.T) {
 		blinded, _ := blind(t, newTokenKey(t))
 		body := tokenBody(t, id, f.codes[id], blinded)
 		go func() {
-			resp, err := http.Post(f.srv.URL+PathToken, "application/json", bytes.NewReader(body))
+			resp, err := http.Post(f.srv.URL+issuerapi.PathToken, "application/json", bytes.NewReader(body))
 			if err != nil {
 				held <- 0
 				return
@@ -175,11 +176,11 @@ func TestAttackTokenOverloadGets503(t *testing.T) {
 	blinded, _ := blind(t, newTokenKey(t))
 	body := tokenBody(t, id, f.codes[id], blinded)
 	start := time.Now()
-	resp, err := http.Post(f.srv.URL+PathToken, "application/json", bytes.NewReader(body))
+	resp, err := http.Post(f.srv.URL+issuerapi.PathToken, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var e ErrorResponse
+	var e issuerapi.ErrorResponse
 	json.NewDecoder(resp.Body).Decode(&e)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable {

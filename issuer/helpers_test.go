@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/issuer/issuerapi"
 )
 
 var (
@@ -57,7 +58,7 @@ type fixture struct {
 	ids    []string
 	logs   *syncBuffer
 	srv    *httptest.Server
-	client *Client
+	client *issuerapi.Client
 }
 
 // newFixture imports a generated roll of n voters into roll (a MemRoll if
@@ -92,7 +93,7 @@ func newFixture(tb testing.TB, n int, roll Roll, hc HandlerConfig) *fixture {
 		hc.RatePerSecond = -1 // most tests are not about the rate limit
 	}
 	f.srv = httptest.NewServer(NewHandler(f.is, hc))
-	f.client = NewClient(f.srv.URL, f.srv.Client())
+	f.client = issuerapi.NewClient(f.srv.URL, f.srv.Client())
 	tb.Cleanup(func() {
 		f.srv.Close()
 		roll.Close()
@@ -127,7 +128,7 @@ func blind(tb testing.TB, tokenPub []byte) ([]byte, *token.BlindState) {
 // post sends a raw POST /v1/token and returns the status and error text.
 func post(tb testing.TB, url, contentType string, body []byte) (int, string) {
 	tb.Helper()
-	resp, err := http.Post(url+PathToken, contentType, bytes.NewReader(body))
+	resp, err := http.Post(url+issuerapi.PathToken, contentType, bytes.NewReader(body))
 	if err != nil {
 		tb.Fatal(err)
 	}

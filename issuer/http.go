@@ -3,7 +3,6 @@ package issuer
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -17,16 +16,7 @@ import (
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/ratelimit"
 	"github.com/evote/evote/internal/service"
-)
-
-// HTTP API paths.
-const (
-	PathInfo  = "/v1/issuer"
-	PathToken = "/v1/token"
-	// PathHealth and PathMetrics are the health check and the Prometheus
-	// metrics.
-	PathHealth  = service.PathHealth
-	PathMetrics = service.PathMetrics
+	"github.com/evote/evote/issuer/issuerapi"
 )
 
 // MaxRequestBytes bounds a POST /v1/token body.
@@ -37,40 +27,6 @@ const (
 	DefaultRatePerSecond = 5
 	DefaultBurst         = 20
 )
-
-// InfoResponse is the body of GET /v1/issuer.
-type InfoResponse struct {
-	// ElectionID is the election ID in hex (64 digits).
-	ElectionID string `json:"election_id"`
-	// Variant is the RFC 9474 variant, "RSABSSA-SHA384-PSS-Randomized".
-	Variant string `json:"variant"`
-	// KeyID is the SHA-256 of the public key DER, in hex.
-	KeyID string `json:"key_id"`
-	// PublicKey is the PKIX DER of the issuer's public key, in standard
-	// base64 with padding.
-	PublicKey string `json:"public_key"`
-}
-
-// TokenRequest is the body of POST /v1/token.
-type TokenRequest struct {
-	VoterID string `json:"voter_id"`
-	Code    string `json:"code"`
-	// BlindedMsg is the blinded message in standard base64 with padding.
-	BlindedMsg string `json:"blinded_msg"`
-}
-
-// TokenResponse is the body of a successful POST /v1/token.
-type TokenResponse struct {
-	// BlindSig is the blind signature in standard base64 with padding.
-	BlindSig string `json:"blind_sig"`
-}
-
-// ErrorResponse is the body of every error response.
-type ErrorResponse struct {
-	Error string `json:"error"`
-}
-
-var b64 = base64.StdEncoding.Strict()
 
 // HandlerConfig configures [NewHandler]. The zero value is usable.
 type HandlerConfig struct {
@@ -130,19 +86,23 @@ const (
 	tokError          = "error"
 )
 
-// NewHandler returns the issuer's HTTP API:
+// NewHandler returns the issuer's HTTP API (package issuerapi has its
+// paths, bodies and a client):
 //
-//	GET  /v1/issuer  -> 200 InfoResponse
-//	POST /v1/token   TokenRequest -> 200 TokenResponse
+//	GET  /v1/issuer  -> 200 issuerapi.InfoResponse
+//	POST /v1/token   issuerapi.TokenRequest -> 200 issuerapi.TokenResponse
 //
 // POST bodies must be Content-Type application/json, at most
 // [MaxRequestBytes], one JSON object with exactly the known fields and
-// nothing after it. Errors are JSON [ErrorResponse] with status 400
-// (malformed), 401 (wrong voter ID or code), 403 (voter locked out), 405,
-// 409 (another blinded message already signed for this voter), 410 (roll
-// purged), 413 (body too large), 415 (not JSON), 429 (rate limited, or too
-// many bodies still being sent from the address; with Retry-After), 500 or
-// 503 (too many requests in flight, Retry-After: 1).
+// nothing after it. Errors are JSON issuerapi.ErrorResponse,
+// {"code": ..., "error": ...}, with the status, code and message of the
+// first row of [answers] the error matches: 400 (malformed), 401 (wrong
+// voter ID or code), 403 (voter locked out), 405, 409 (another blinded
+// message already signed for this voter), 410 (roll purged), 413 (body too
+// large), 415 (not JSON), 429 (rate limited, or too many bodies still being
+// sent from the address; with Retry-After), 500 or 503 (too many requests
+// in flight, Retry-After: 1). An inner error's text never reaches the
+// client.
 //
 // It also serves GET /healthz (200 "ok" when the roll answers, 503
 // otherwise) and GET /metrics (Prometheus text format; all prefixed
@@ -152,11 +112,11 @@ const (
 // rate_limited, error), token_duration_seconds (histogram).
 func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 	pub := is.PublicKey()
-	info, err := json.Marshal(InfoResponse{
+	info, err := json.Marshal(issuerapi.InfoResponse{
 		ElectionID: hex.EncodeToString(is.electionID),
 		Variant:    token.Variant,
 		KeyID:      pub.ID().String(),
-		PublicKey:  b64.EncodeToString(pub.Bytes()),
+		PublicKey:  issuerapi.Base64.EncodeToString(pub.Bytes()),
 	})
 	if err != nil {
 		panic(err) // cannot happen: only strings
@@ -191,12 +151,12 @@ func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 	}
 	h.tokenTime = h.svc.Metrics.Histogram(h.svc.MetricName("token_duration_seconds"), "Time to answer POST /v1/token.", service.LatencyBuckets)
 	mux := http.NewServeMux()
-	mux.HandleFunc(PathInfo, h.serveInfo)
-	mux.HandleFunc(PathToken, h.serveToken)
-	mux.HandleFunc("GET "+PathHealth, h.svc.Health(func(ctx context.Context) error { _, err := is.Counts(ctx); return err }))
-	mux.HandleFunc("GET "+PathMetrics, h.svc.ServeMetrics)
+	mux.HandleFunc(issuerapi.PathInfo, h.serveInfo)
+	mux.HandleFunc(issuerapi.PathToken, h.serveToken)
+	mux.HandleFunc("GET "+issuerapi.PathHealth, h.svc.Health(func(ctx context.Context) error { _, err := is.Counts(ctx); return err }))
+	mux.HandleFunc("GET "+issuerapi.PathMetrics, h.svc.ServeMetrics)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, http.StatusNotFound, "no such endpoint; the issuer serves GET "+PathInfo+" and POST "+PathToken)
+		refuse(w, issuerapi.ErrNotFound, "")
 	})
 	return h.svc.Wrap(mux)
 }
@@ -229,15 +189,62 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Write([]byte("\n"))
 }
 
-func writeError(w http.ResponseWriter, status int, msg string) {
-	body, _ := json.Marshal(ErrorResponse{Error: msg})
-	writeJSON(w, status, body)
+// An answer is what the issuer tells a client about one kind of refusal.
+type answer struct {
+	err    error // what Issue returns, matched with errors.Is, or an issuerapi sentinel
+	status int
+	code   string // issuerapi.Code...
+	msg    string
+}
+
+// answers is every refusal the API makes, in the order it tries them: the
+// first row an error matches decides the status, code and message. A
+// client is told only these, and a detail the handler writes itself; an
+// inner error's text never reaches it. The issuerapi sentinels at the end
+// are the refusals the handler makes before the issuer is asked.
+var answers = []answer{
+	{ErrBadRequest, http.StatusBadRequest, issuerapi.CodeBadRequest, "malformed token request"},
+	{ErrBadCredentials, http.StatusUnauthorized, issuerapi.CodeBadCredentials, "voter ID or enrolment code is wrong; check both and try again"},
+	{ErrLocked, http.StatusForbidden, issuerapi.CodeLocked, "too many wrong enrolment codes for this voter; contact the election's help desk to unlock"},
+	{ErrAlreadyIssued, http.StatusConflict, issuerapi.CodeAlreadyIssued, "a token was already issued to this voter for a different blinded message; resend the first request's blinded message to get its signature again"},
+	{ErrPurged, http.StatusGone, issuerapi.CodePurged, "the voter roll was purged after the election; no tokens are issued any more"},
+	{issuerapi.ErrBadRequest, http.StatusBadRequest, issuerapi.CodeBadRequest, "malformed token request"},
+	{issuerapi.ErrNotFound, http.StatusNotFound, issuerapi.CodeNotFound, "no such endpoint; the issuer serves GET " + issuerapi.PathInfo + " and POST " + issuerapi.PathToken},
+	{issuerapi.ErrMethodNotAllowed, http.StatusMethodNotAllowed, issuerapi.CodeMethodNotAllowed, "method not allowed"},
+	{issuerapi.ErrTooLarge, http.StatusRequestEntityTooLarge, issuerapi.CodeTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxRequestBytes)},
+	{issuerapi.ErrUnsupportedType, http.StatusUnsupportedMediaType, issuerapi.CodeUnsupportedType, "Content-Type must be application/json"},
+}
+
+// answerFor returns the row of answers err matches, or nil.
+func answerFor(err error) *answer {
+	for i := range answers {
+		if errors.Is(err, answers[i].err) {
+			return &answers[i]
+		}
+	}
+	return nil
+}
+
+// refuse answers err's row of answers, with detail (the handler's own
+// words) after its message if not empty; an error of no row is a generic
+// 500.
+func refuse(w http.ResponseWriter, err error, detail string) {
+	a := answerFor(err)
+	if a == nil {
+		service.WriteError(w, http.StatusInternalServerError, issuerapi.CodeInternal, "internal error; try again later")
+		return
+	}
+	msg := a.msg
+	if detail != "" {
+		msg += ": " + detail
+	}
+	service.WriteError(w, a.status, a.code, msg)
 }
 
 func (h *handler) serveInfo(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeError(w, http.StatusMethodNotAllowed, "use GET for "+PathInfo)
+		refuse(w, issuerapi.ErrMethodNotAllowed, "use GET for "+issuerapi.PathInfo)
 		return
 	}
 	writeJSON(w, http.StatusOK, h.info)
@@ -246,7 +253,7 @@ func (h *handler) serveInfo(w http.ResponseWriter, r *http.Request) {
 func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
-		writeError(w, http.StatusMethodNotAllowed, "use POST for "+PathToken)
+		refuse(w, issuerapi.ErrMethodNotAllowed, "use POST for "+issuerapi.PathToken)
 		return
 	}
 	start := time.Now()
@@ -269,7 +276,7 @@ func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
 	// and holds nothing a token request needs.
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		writeError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		refuse(w, issuerapi.ErrUnsupportedType, "")
 		return
 	}
 	ip := h.clientIP(r)
@@ -282,20 +289,15 @@ func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
 	h.uploads.Leave(ip)
 	if err != nil {
 		if errors.As(err, new(*http.MaxBytesError)) {
-			writeError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxRequestBytes))
+			refuse(w, issuerapi.ErrTooLarge, "")
 		} else {
-			writeError(w, http.StatusBadRequest, "reading the request body: "+err.Error())
+			refuse(w, issuerapi.ErrBadRequest, "the request body could not be read")
 		}
 		return
 	}
-	req, status, msg := decodeTokenRequest(body)
-	if status != 0 {
-		writeError(w, status, msg)
-		return
-	}
-	blinded, err := b64.DecodeString(req.BlindedMsg)
-	if err != nil {
-		writeError(w, http.StatusBadRequest, "blinded_msg is not standard base64 with padding")
+	req, blinded, detail := h.decodeTokenRequest(body)
+	if detail != "" {
+		refuse(w, issuerapi.ErrBadRequest, detail)
 		return
 	}
 	// Bounded concurrency: each admitted request costs an argon2id hash
@@ -310,54 +312,55 @@ func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
 	sig, err := h.is.Issue(r.Context(), req.VoterID, req.Code, blinded)
 	result = tokenResult(err)
 	if err != nil {
-		status, msg := statusOf(err)
-		if status == http.StatusInternalServerError {
+		detail := ""
+		switch {
+		case answerFor(err) == nil:
 			h.log.Error("token request failed", "err", err)
+		case errors.Is(err, ErrBadRequest):
+			// decodeTokenRequest checked every field's form but this one.
+			detail = "the issuing key cannot sign blinded_msg: read as a big-endian integer it must lie in [1, N), N the key's modulus"
 		}
-		writeError(w, status, msg)
+		refuse(w, err, detail)
 		return
 	}
-	out, _ := json.Marshal(TokenResponse{BlindSig: b64.EncodeToString(sig)})
+	out, _ := json.Marshal(issuerapi.TokenResponse{BlindSig: issuerapi.Base64.EncodeToString(sig)})
 	writeJSON(w, http.StatusOK, out)
 }
 
 // decodeTokenRequest parses a body (already read, at most
-// MaxRequestBytes) strictly; a non-zero status is an error.
-func decodeTokenRequest(body []byte) (TokenRequest, int, string) {
-	var req TokenRequest
+// MaxRequestBytes) strictly and checks the form of its fields, returning
+// what is wrong with it in the handler's words ("" if nothing). The form
+// of the voter ID and code is public (SPEC.md §11), so saying which is
+// malformed tells a guesser nothing.
+func (h *handler) decodeTokenRequest(body []byte) (issuerapi.TokenRequest, []byte, string) {
+	var req issuerapi.TokenRequest
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&req); err != nil {
-		return req, http.StatusBadRequest, "request body is not a valid token request: " + err.Error()
+		return req, nil, "the body is not a token request: one JSON object with the string fields voter_id, code and blinded_msg and no others"
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return req, http.StatusBadRequest, "request body has data after the JSON object"
+		return req, nil, "the body has data after the JSON object"
 	}
 	switch {
 	case req.VoterID == "":
-		return req, http.StatusBadRequest, "voter_id is missing"
+		return req, nil, "voter_id is missing"
 	case req.Code == "":
-		return req, http.StatusBadRequest, "code is missing"
+		return req, nil, "code is missing"
 	case req.BlindedMsg == "":
-		return req, http.StatusBadRequest, "blinded_msg is missing"
+		return req, nil, "blinded_msg is missing"
+	case CheckVoterID(req.VoterID) != nil:
+		return req, nil, fmt.Sprintf("voter_id is not a voter ID: at most %d bytes of UTF-8 text, no control characters, no space at either end", MaxVoterIDLen)
 	}
-	return req, 0, ""
-}
-
-// statusOf maps an Issue error to a status and a message for the client.
-func statusOf(err error) (int, string) {
-	switch {
-	case errors.Is(err, ErrBadRequest):
-		return http.StatusBadRequest, err.Error()
-	case errors.Is(err, ErrBadCredentials):
-		return http.StatusUnauthorized, ErrBadCredentials.Error()
-	case errors.Is(err, ErrLocked):
-		return http.StatusForbidden, ErrLocked.Error()
-	case errors.Is(err, ErrAlreadyIssued):
-		return http.StatusConflict, ErrAlreadyIssued.Error()
-	case errors.Is(err, ErrPurged):
-		return http.StatusGone, ErrPurged.Error()
-	default:
-		return http.StatusInternalServerError, "internal error; try again later"
+	if _, err := NormalizeCode(req.Code); err != nil {
+		return req, nil, fmt.Sprintf("code is not an enrolment code: %d Crockford base32 characters, dashes and spaces aside", CodeChars)
 	}
+	blinded, err := issuerapi.Base64.DecodeString(req.BlindedMsg)
+	if err != nil {
+		return req, nil, "blinded_msg is not standard base64 with padding"
+	}
+	if size := h.is.PublicKey().Size(); len(blinded) != size {
+		return req, nil, fmt.Sprintf("blinded_msg is %d bytes, the issuing key's modulus is %d", len(blinded), size)
+	}
+	return req, blinded, ""
 }

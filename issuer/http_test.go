@@ -4,19 +4,23 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/evote/evote/internal/service"
+	"github.com/evote/evote/issuer/issuerapi"
 )
 
 // postFrom posts a token request as from client address from (the test's
 // ClientIP header).
-func postFrom(t *testing.T, url, from string, body []byte) (*http.Response, ErrorResponse) {
+func postFrom(t *testing.T, url, from string, body []byte) (*http.Response, issuerapi.ErrorResponse) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, url+PathToken, bytes.NewReader(body))
+	req, _ := http.NewRequest(http.MethodPost, url+issuerapi.PathToken, bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Test-Client", from)
 	resp, err := http.DefaultClient.Do(req)
@@ -24,7 +28,7 @@ func postFrom(t *testing.T, url, from string, body []byte) (*http.Response, Erro
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var e ErrorResponse
+	var e issuerapi.ErrorResponse
 	json.NewDecoder(resp.Body).Decode(&e)
 	return resp, e
 }
@@ -38,7 +42,7 @@ func slowUpload(t *testing.T, host, from string) net.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nX-Test-Client: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", PathToken, host, from)
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nX-Test-Client: %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", issuerapi.PathToken, host, from)
 	return c
 }
 
@@ -91,7 +95,7 @@ func TestAttackSlowUploads(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no answer to an upload over the address's bound: %v", err)
 	}
-	var e ErrorResponse
+	var e issuerapi.ErrorResponse
 	json.NewDecoder(resp.Body).Decode(&e)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(e.Error, "still sending their bodies") {
@@ -118,5 +122,34 @@ func TestAttackSlowUploads(t *testing.T) {
 	}
 	if got := m[`evote_issuer_tokens_total{result="overloaded"}`]; got != 0 {
 		t.Errorf("overloaded requests %v, want none", got)
+	}
+}
+
+// TestAnswersAgreeWithAPI: every row of the server's table of answers
+// carries a code that issuerapi's client maps to a sentinel, each code has
+// one status, and the codes internal/service writes are issuerapi's.
+func TestAnswersAgreeWithAPI(t *testing.T) {
+	sentinels := []error{issuerapi.ErrBadRequest, issuerapi.ErrBadCredentials, issuerapi.ErrLocked, issuerapi.ErrNotFound,
+		issuerapi.ErrMethodNotAllowed, issuerapi.ErrAlreadyIssued, issuerapi.ErrPurged, issuerapi.ErrTooLarge,
+		issuerapi.ErrUnsupportedType, issuerapi.ErrRateLimited, issuerapi.ErrInternal, issuerapi.ErrOverloaded}
+	status := map[string]int{issuerapi.CodeRateLimited: 429, issuerapi.CodeOverloaded: 503, issuerapi.CodeInternal: 500}
+	for _, a := range answers {
+		known := false
+		for _, s := range sentinels {
+			known = known || errors.Is(&issuerapi.Error{Code: a.code}, s)
+		}
+		if !known {
+			t.Errorf("the answer to %v has code %q, which issuerapi does not know", a.err, a.code)
+		}
+		if st, ok := status[a.code]; ok && st != a.status {
+			t.Errorf("code %q comes with status %d and %d", a.code, st, a.status)
+		}
+		status[a.code] = a.status
+	}
+	if service.CodeRateLimited != issuerapi.CodeRateLimited || service.CodeOverloaded != issuerapi.CodeOverloaded {
+		t.Error("internal/service writes codes issuerapi does not know")
+	}
+	if service.PathHealth != issuerapi.PathHealth || service.PathMetrics != issuerapi.PathMetrics {
+		t.Error("internal/service serves other paths than issuerapi names")
 	}
 }

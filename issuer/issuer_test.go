@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/issuer/issuerapi"
 )
 
 var ctx = context.Background()
@@ -86,8 +87,8 @@ func TestAttackIssuerSecondBlindedMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err := f.client.RequestToken(ctx, id, f.codes[id], b2)
-	var apiErr *APIError
-	if !errors.Is(err, ErrAlreadyIssued) || !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusConflict {
+	var apiErr *issuerapi.Error
+	if !errors.Is(err, issuerapi.ErrAlreadyIssued) || !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusConflict {
 		t.Fatalf("second blinded message: err = %v, want 409 ErrAlreadyIssued", err)
 	}
 	if !strings.Contains(apiErr.Message, "already issued") {
@@ -119,7 +120,7 @@ func TestAttackIssuerConcurrentBlindedMessages(t *testing.T) {
 			switch {
 			case err == nil:
 				wins++
-			case errors.Is(err, ErrAlreadyIssued):
+			case errors.Is(err, issuerapi.ErrAlreadyIssued):
 				conflict++
 			default:
 				t.Errorf("request %d: %v", i, err)
@@ -140,7 +141,7 @@ func TestAttackWrongCodeCounted(t *testing.T) {
 	blinded, _ := blind(t, newTokenKey(t))
 	// Another voter's valid code is a wrong code here.
 	_, err := f.client.RequestToken(ctx, id, f.codes[other], blinded)
-	if !errors.Is(err, ErrBadCredentials) {
+	if !errors.Is(err, issuerapi.ErrBadCredentials) {
 		t.Fatalf("wrong code: err = %v, want 401", err)
 	}
 	rec, err := f.roll.Get(ctx, id)
@@ -158,7 +159,7 @@ func TestAttackUnknownVoter(t *testing.T) {
 	code, _ := GenerateCode()
 	_, errUnknown := f.client.RequestToken(ctx, "no-such-voter", code, blinded)
 	_, errWrong := f.client.RequestToken(ctx, f.ids[0], code, blinded)
-	var a, b *APIError
+	var a, b *issuerapi.Error
 	if !errors.As(errUnknown, &a) || !errors.As(errWrong, &b) {
 		t.Fatalf("errors: %v, %v", errUnknown, errWrong)
 	}
@@ -186,9 +187,9 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
-			case errors.Is(err, ErrBadCredentials):
+			case errors.Is(err, issuerapi.ErrBadCredentials):
 				tested++
-			case errors.Is(err, ErrLocked):
+			case errors.Is(err, issuerapi.ErrLocked):
 				locked++
 			default:
 				t.Errorf("guess: %v", err)
@@ -201,8 +202,8 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 	}
 	// Locked: even the right code is refused, with 403.
 	_, err := f.client.RequestToken(ctx, id, f.codes[id], blinded)
-	var apiErr *APIError
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden || !errors.Is(err, ErrLocked) {
+	var apiErr *issuerapi.Error
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden || !errors.Is(err, issuerapi.ErrLocked) {
 		t.Fatalf("right code while locked: %v, want 403", err)
 	}
 	if !strings.Contains(f.logs.String(), "locked out") {
@@ -237,7 +238,7 @@ func TestAttackRateLimit(t *testing.T) {
 			t.Fatalf("request %d within the burst was limited", i)
 		}
 	}
-	resp, err := http.Post(f.srv.URL+PathToken, "application/json", bytes.NewReader(body))
+	resp, err := http.Post(f.srv.URL+issuerapi.PathToken, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,7 +247,7 @@ func TestAttackRateLimit(t *testing.T) {
 		t.Fatalf("4th request: %d Retry-After %q, want 429 and 1", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 	_, err = f.client.RequestToken(ctx, "x", "y", []byte{0})
-	if !errors.Is(err, ErrRateLimited) {
+	if !errors.Is(err, issuerapi.ErrRateLimited) {
 		t.Fatalf("client error %v does not match ErrRateLimited", err)
 	}
 	mu.Lock()
@@ -271,7 +272,7 @@ func TestBadRequests(t *testing.T) {
 	code := f.codes[id]
 	blinded, _ := blind(t, newTokenKey(t))
 	good := func(mut func(m map[string]any)) []byte {
-		m := map[string]any{"voter_id": id, "code": code, "blinded_msg": b64.EncodeToString(blinded)}
+		m := map[string]any{"voter_id": id, "code": code, "blinded_msg": issuerapi.Base64.EncodeToString(blinded)}
 		if mut != nil {
 			mut(m)
 		}
@@ -289,31 +290,31 @@ func TestBadRequests(t *testing.T) {
 		{"text/plain", "text/plain", good(nil), 415, "application/json"},
 		{"too large", "application/json", bytes.Repeat([]byte(" "), MaxRequestBytes+1), 413, "larger than"},
 		{"too large value", "application/json", good(func(m map[string]any) { m["code"] = strings.Repeat("A", MaxRequestBytes) }), 413, "larger than"},
-		{"empty body", "application/json", nil, 400, "not a valid token request"},
-		{"not an object", "application/json", []byte(`[1,2]`), 400, "not a valid token request"},
-		{"unknown field", "application/json", good(func(m map[string]any) { m["admin"] = true }), 400, "unknown field"},
+		{"empty body", "application/json", nil, 400, "not a token request"},
+		{"not an object", "application/json", []byte(`[1,2]`), 400, "not a token request"},
+		{"unknown field", "application/json", good(func(m map[string]any) { m["admin"] = true }), 400, "and no others"},
 		{"trailing object", "application/json", append(good(nil), `{}`...), 400, "after the JSON object"},
 		{"trailing garbage", "application/json", append(good(nil), `x`...), 400, "after the JSON object"},
-		{"truncated JSON", "application/json", good(nil)[:20], 400, "not a valid token request"},
-		{"wrong type", "application/json", good(func(m map[string]any) { m["code"] = 12 }), 400, "not a valid token request"},
+		{"truncated JSON", "application/json", good(nil)[:20], 400, "not a token request"},
+		{"wrong type", "application/json", good(func(m map[string]any) { m["code"] = 12 }), 400, "not a token request"},
 		{"null", "application/json", []byte(`null`), 400, "voter_id is missing"},
 		{"missing voter_id", "application/json", good(func(m map[string]any) { delete(m, "voter_id") }), 400, "voter_id is missing"},
 		{"missing code", "application/json", good(func(m map[string]any) { delete(m, "code") }), 400, "code is missing"},
 		{"missing blinded_msg", "application/json", good(func(m map[string]any) { delete(m, "blinded_msg") }), 400, "blinded_msg is missing"},
 		{"bad base64", "application/json", good(func(m map[string]any) { m["blinded_msg"] = "!!!" }), 400, "base64"},
 		{"unpadded base64", "application/json", good(func(m map[string]any) {
-			m["blinded_msg"] = strings.TrimRight(b64.EncodeToString(blinded[:10]), "=")
+			m["blinded_msg"] = strings.TrimRight(issuerapi.Base64.EncodeToString(blinded[:10]), "=")
 		}), 400, "base64"},
-		{"short blinded_msg", "application/json", good(func(m map[string]any) { m["blinded_msg"] = b64.EncodeToString(blinded[1:]) }), 400, "256"},
+		{"short blinded_msg", "application/json", good(func(m map[string]any) { m["blinded_msg"] = issuerapi.Base64.EncodeToString(blinded[1:]) }), 400, "256"},
 		{"blinded_msg above N", "application/json", good(func(m map[string]any) {
-			m["blinded_msg"] = b64.EncodeToString(bytes.Repeat([]byte{0xff}, len(blinded)))
+			m["blinded_msg"] = issuerapi.Base64.EncodeToString(bytes.Repeat([]byte{0xff}, len(blinded)))
 		}), 400, "[1, N)"},
-		{"malformed code", "application/json", good(func(m map[string]any) { m["code"] = "hunter2" }), 400, "enrolment code must be"},
+		{"malformed code", "application/json", good(func(m map[string]any) { m["code"] = "hunter2" }), 400, "not an enrolment code"},
 		{"control char in voter_id", "application/json", good(func(m map[string]any) { m["voter_id"] = "a\nb" }), 400, "control character"},
 	}
 	for _, tc := range cases {
 		st, body := post(t, f.srv.URL, tc.contentType, tc.body)
-		var e ErrorResponse
+		var e issuerapi.ErrorResponse
 		if err := json.Unmarshal([]byte(body), &e); err != nil || e.Error == "" {
 			t.Errorf("%s: body %q is not a JSON error", tc.name, body)
 		}
@@ -328,7 +329,7 @@ func TestBadRequests(t *testing.T) {
 	}
 	// Methods and paths.
 	for _, tc := range []struct{ method, path string }{
-		{"GET", PathToken}, {"POST", PathInfo}, {"DELETE", PathToken},
+		{"GET", issuerapi.PathToken}, {"POST", issuerapi.PathInfo}, {"DELETE", issuerapi.PathToken},
 	} {
 		req, _ := http.NewRequest(tc.method, f.srv.URL+tc.path, nil)
 		resp, err := http.DefaultClient.Do(req)
@@ -375,7 +376,7 @@ func TestPurge(t *testing.T) {
 	}
 	b, _ := blind(t, newTokenKey(t))
 	_, err = f.client.RequestToken(ctx, f.ids[3], f.codes[f.ids[3]], b)
-	if !errors.Is(err, ErrPurged) {
+	if !errors.Is(err, issuerapi.ErrPurged) {
 		t.Fatalf("request after purge: %v, want 410 ErrPurged", err)
 	}
 	if _, err := f.client.Info(ctx); err != nil {
@@ -483,21 +484,21 @@ func TestNewRejectsBadConfig(t *testing.T) {
 
 func TestInfoClientChecks(t *testing.T) {
 	good := NewHandler(must(New(Config{ElectionID: testElection, Key: issuerKey(t), Roll: NewMemRoll()})), HandlerConfig{})
-	for name, mut := range map[string]func(*InfoResponse){
-		"wrong key id":      func(r *InfoResponse) { r.KeyID = strings.Repeat("0", 64) },
-		"short election id": func(r *InfoResponse) { r.ElectionID = r.ElectionID[:62] },
-		"other variant":     func(r *InfoResponse) { r.Variant = "RSABSSA-SHA384-PSS-Deterministic" },
-		"garbage key":       func(r *InfoResponse) { r.PublicKey = "AAAA" },
+	for name, mut := range map[string]func(*issuerapi.InfoResponse){
+		"wrong key id":      func(r *issuerapi.InfoResponse) { r.KeyID = strings.Repeat("0", 64) },
+		"short election id": func(r *issuerapi.InfoResponse) { r.ElectionID = r.ElectionID[:62] },
+		"other variant":     func(r *issuerapi.InfoResponse) { r.Variant = "RSABSSA-SHA384-PSS-Deterministic" },
+		"garbage key":       func(r *issuerapi.InfoResponse) { r.PublicKey = "AAAA" },
 	} {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rec := httptest.NewRecorder()
 			good.ServeHTTP(rec, r)
-			var info InfoResponse
+			var info issuerapi.InfoResponse
 			json.Unmarshal(rec.Body.Bytes(), &info)
 			mut(&info)
 			json.NewEncoder(w).Encode(info)
 		}))
-		if _, err := NewClient(srv.URL, nil).Info(ctx); err == nil {
+		if _, err := issuerapi.NewClient(srv.URL, nil).Info(ctx); err == nil {
 			t.Errorf("%s: Info accepted it", name)
 		}
 		srv.Close()

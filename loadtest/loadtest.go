@@ -29,10 +29,8 @@ import (
 	"time"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/token"
-	"github.com/evote/evote/issuer"
 	"github.com/evote/evote/voter"
 	"github.com/gtank/ristretto255"
 	"golang.org/x/mod/sumdb/note"
@@ -55,8 +53,8 @@ type Voter struct{ ID, Code string }
 
 // Config sets up a run.
 type Config struct {
-	Issuer   *issuer.Client
-	Board    *board.Client
+	Issuer   voter.Issuer // such as an *issuerapi.Client
+	Board    voter.Board  // such as a *boardapi.Client
 	BoardKey note.Verifier
 	// ManifestHash pins the election (voter.Client.ManifestHash).
 	ManifestHash [32]byte

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/sim"
 	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/issuer/issuerapi"
 )
 
 // Local is an issuer and an open board running in this process, both real
@@ -87,7 +89,7 @@ func StartLocal(ctx context.Context, eligible, ballots, conns int) (l *Local, er
 		return nil, err
 	}
 	hc := HTTPClient(conns)
-	l.Config = Config{Issuer: issuer.NewClient(isURL, hc), Board: board.NewClient(bURL, hc), BoardURL: bURL, BoardKey: e.Verifier, ManifestHash: e.Board.Manifest().Hash(), Connections: conns}
+	l.Config = Config{Issuer: issuerapi.NewClient(isURL, hc), Board: boardapi.NewClient(bURL, hc), BoardURL: bURL, BoardKey: e.Verifier, ManifestHash: e.Board.Manifest().Hash(), Connections: conns}
 	for _, r := range recs[1 : 1+ballots] {
 		l.Voters = append(l.Voters, Voter{ID: r[0], Code: r[1]})
 	}

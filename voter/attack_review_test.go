@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/record"
@@ -42,7 +43,7 @@ func leaves(t *testing.T, e *electiontest.Election) [][]byte {
 // with signer: what a board's operator can do with the board's own key. It
 // marks the open and close entries as the board does, so the board
 // software serves its phases.
-func forgedBoard(t *testing.T, signer note.Signer, ls [][]byte) *board.Client {
+func forgedBoard(t *testing.T, signer note.Signer, ls [][]byte) *boardapi.Client {
 	t.Helper()
 	log, err := bolt.Open(t.TempDir(), signer, nil)
 	if err != nil {
@@ -67,7 +68,7 @@ func forgedBoard(t *testing.T, signer note.Signer, ls [][]byte) *board.Client {
 	}
 	srv := httptest.NewServer(board.NewHandler(b, board.HandlerConfig{}))
 	t.Cleanup(srv.Close)
-	return board.NewClient(srv.URL, nil)
+	return boardapi.NewClient(srv.URL, nil)
 }
 
 // openIndex is the index of the open entry in ls.
@@ -206,7 +207,7 @@ func TestAttackReceiptAfterClose(t *testing.T) {
 			t.Fatal(err)
 		}
 		lh := store.LeafHash(ballot)
-		rc := &voter.Receipt{Index: c.at, LeafHash: hex.EncodeToString(lh[:]), Checkpoint: string(signed), Inclusion: board.EncodeHashes(proof)}
+		rc := &voter.Receipt{Index: c.at, LeafHash: hex.EncodeToString(lh[:]), Checkpoint: string(signed), Inclusion: boardapi.EncodeHashes(proof)}
 		vc := &voter.Client{Board: bc, BoardKey: e.Verifier}
 		if _, err := vc.CheckReceipt(ctx, rc); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("%s: got %v, want %q", name, err, c.want)

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
@@ -53,7 +54,7 @@ func lyingBoard(t *testing.T, e *electiontest.Election, rewrite func([][]byte) [
 func serve(t *testing.T, e *electiontest.Election, b *board.Board) *voter.Client {
 	srv := httptest.NewServer(board.NewHandler(b, board.HandlerConfig{}))
 	t.Cleanup(srv.Close)
-	return &voter.Client{Board: board.NewClient(srv.URL, nil), BoardKey: e.Verifier, ManifestHash: e.Board.Manifest().Hash()}
+	return &voter.Client{Board: boardapi.NewClient(srv.URL, nil), BoardKey: e.Verifier, ManifestHash: e.Board.Manifest().Hash()}
 }
 
 // victim casts two ballots, then the victim's ballot through the honest

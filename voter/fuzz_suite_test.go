@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/voter"
@@ -76,7 +76,7 @@ func FuzzCastReply(f *testing.F) {
 			status = 201
 		}
 		c := &voter.Client{
-			Board:    board.NewClient("http://board.invalid", &http.Client{Transport: boardReply{int(status), body}}),
+			Board:    boardapi.NewClient("http://board.invalid", &http.Client{Transport: boardReply{int(status), body}}),
 			BoardKey: e.Verifier,
 		}
 		got, err := c.Cast(context.Background(), el, raw)
@@ -91,7 +91,7 @@ func FuzzCastReply(f *testing.F) {
 		if err != nil {
 			t.Fatalf("accepted a receipt whose checkpoint does not verify: %v", err)
 		}
-		proof, _ := board.DecodeHashes(got.Inclusion)
+		proof, _ := boardapi.DecodeHashes(got.Inclusion)
 		if err := store.VerifyInclusion(cp, got.Index, store.Leaf(store.Ballot, raw), proof); err != nil {
 			t.Fatalf("accepted a receipt that does not prove inclusion: %v", err)
 		}

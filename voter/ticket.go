@@ -10,11 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"slices"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/strictjson"
@@ -182,10 +181,12 @@ func (t *Ticket) SameChoices(selections [][]int) bool {
 }
 
 // CastTicket casts the ticket's ballot and keeps its checked receipt in the
-// ticket. If the board already holds this very ballot (a reply lost after
-// the ballot became durable, or a second run), it fetches and checks that
-// ballot's receipt instead of failing: casting again never loses the vote
-// and never casts it twice.
+// ticket. If the board already holds this very ballot
+// ([boardapi.ErrBallotOnBoard]: a reply lost after the ballot became
+// durable, or a second run), it fetches and checks that ballot's receipt
+// instead of failing: casting again never loses the vote and never casts
+// it twice. A token that voted with another ballot is refused with an
+// error matching [boardapi.ErrAlreadyVoted].
 func (c *Client) CastTicket(ctx context.Context, e *ballot.Election, t *Ticket) (*Receipt, error) {
 	if t.Ballot == "" {
 		return nil, errors.New("voter: the ticket has no ballot yet (Seal first)")
@@ -195,20 +196,11 @@ func (c *Client) CastTicket(ctx context.Context, e *ballot.Election, t *Ticket) 
 		return nil, errors.New("voter: the ticket's ballot is not base64")
 	}
 	rc, err := c.Cast(ctx, e, raw)
+	if errors.Is(err, boardapi.ErrBallotOnBoard) {
+		rc, err = c.receiptOf(ctx, e, raw)
+	}
 	if err != nil {
-		var se *board.StatusError
-		if !errors.As(err, &se) || se.Status != http.StatusConflict {
-			return nil, err
-		}
-		// 409: this token voted, or this exact ballot is on the board. Only
-		// the latter has a receipt to fetch.
-		castErr := err
-		if rc, err = c.receiptOf(ctx, e, raw); err != nil {
-			if errors.As(err, &se) && se.Status == http.StatusNotFound {
-				return nil, castErr
-			}
-			return nil, err
-		}
+		return nil, err
 	}
 	t.Receipt = rc
 	return rc, nil

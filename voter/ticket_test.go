@@ -9,9 +9,9 @@ import (
 	"testing"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/electiontest"
-	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/voter"
 )
@@ -59,10 +59,10 @@ func TestResumeAfterCut(t *testing.T) {
 		path  string
 		after bool
 	}{
-		{"token request lost", issuer.PathToken, false},
-		{"token reply lost after the issuer signed", issuer.PathToken, true},
-		{"ballot lost", board.PathBallots, false},
-		{"receipt lost after the ballot is durable", board.PathBallots, true},
+		{"token request lost", issuerapi.PathToken, false},
+		{"token reply lost after the issuer signed", issuerapi.PathToken, true},
+		{"ballot lost", boardapi.PathBallots, false},
+		{"receipt lost after the ballot is durable", boardapi.PathBallots, true},
 	}
 	s := newSetupOf(t, len(cuts), electiontest.Options{})
 	ctx := context.Background()
@@ -70,7 +70,7 @@ func TestResumeAfterCut(t *testing.T) {
 		id, code := s.codes[i][0], s.codes[i][1]
 		client := func(rt http.RoundTripper) *voter.Client {
 			hc := &http.Client{Transport: rt}
-			return &voter.Client{Issuer: issuer.NewClient(s.issuerURL, hc), Board: board.NewClient(s.boardURL, hc),
+			return &voter.Client{Issuer: issuerapi.NewClient(s.issuerURL, hc), Board: boardapi.NewClient(s.boardURL, hc),
 				BoardKey: s.e.Verifier, ManifestHash: s.e.Board.Manifest().Hash()}
 		}
 		c := client(&cutter{path: cut.path, afterServer: cut.after})
@@ -187,9 +187,9 @@ func TestRevoteWithTicket(t *testing.T) {
 		}
 		_, err = s.client.CastTicket(ctx, e, tk)
 		if policy == ballot.RevotingRefuse {
-			var se *board.StatusError
-			if !errors.As(err, &se) || se.Status != http.StatusConflict {
-				t.Fatalf("refuse: a second ballot got %v, want 409", err)
+			var ae *boardapi.Error
+			if !errors.Is(err, boardapi.ErrAlreadyVoted) || errors.Is(err, boardapi.ErrBallotOnBoard) || !errors.As(err, &ae) || ae.StatusCode != http.StatusConflict {
+				t.Fatalf("refuse: a second ballot got %v, want 409 %s", err, boardapi.CodeAlreadyVoted)
 			}
 			continue
 		}

@@ -13,6 +13,11 @@
 // The token is blind-signed (RFC 9474): the issuer sees the voter's identity
 // and a blinded message, the board sees the token and the ballot, and
 // nothing links the two but the voter's own device.
+//
+// The client reaches the two services through two small interfaces,
+// [Board] and [Issuer]: the HTTP clients of packages board/boardapi and
+// issuer/issuerapi implement them, a browser booth can implement them over
+// fetch, and tests over a fake. Nothing of the servers is linked in.
 package voter
 
 import (
@@ -26,19 +31,62 @@ import (
 	"sync"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/strictjson"
-	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
+// Board is what the client asks of the bulletin board; [*boardapi.Client]
+// implements it over HTTP. Nothing it answers is trusted: the client checks
+// every entry and proof against a checkpoint signed by the board's key.
+// Its errors should match boardapi's sentinels (errors.Is) where they say
+// why the board refused: Client.CastTicket needs [boardapi.ErrBallotOnBoard]
+// to tell a ballot already cast from a token that voted with another.
+type Board interface {
+	// Election returns the board's phase and the indices of its open and
+	// close entries.
+	Election(ctx context.Context) (*boardapi.ElectionInfo, error)
+	// Checkpoint returns the newest signed checkpoint (size 0) or the one
+	// of the given size, as signed note text.
+	Checkpoint(ctx context.Context, size uint64) ([]byte, error)
+	// Entry returns leaf index of the log, as hashed.
+	Entry(ctx context.Context, index uint64) ([]byte, error)
+	// Inclusion proves leaf index is in the tree of size.
+	Inclusion(ctx context.Context, index, size uint64) (tlog.RecordProof, error)
+	// Consistency proves the tree of old is a prefix of the tree of new.
+	Consistency(ctx context.Context, old, new uint64) (tlog.TreeProof, error)
+	// Cast posts a ballot and returns the board's receipt.
+	Cast(ctx context.Context, ballot []byte) (*boardapi.Receipt, error)
+	// Receipt returns the receipt of the ballot with tracking code tc.
+	Receipt(ctx context.Context, tc [32]byte) (*boardapi.Receipt, error)
+}
+
+// Issuer is what the client asks of the identity authority;
+// [*issuerapi.Client] implements it over HTTP. The client checks that the
+// key it describes is the one the manifest names, and that its signature
+// finalizes into a valid token.
+type Issuer interface {
+	// Info returns the issuer's election ID and public key.
+	Info(ctx context.Context) (*issuerapi.Info, error)
+	// RequestToken asks for the blind signature of blinded, for the voter
+	// voterID whose enrolment code is code. The same blinded message
+	// again gets the same signature.
+	RequestToken(ctx context.Context, voterID, code string, blinded []byte) ([]byte, error)
+}
+
+var (
+	_ Board  = (*boardapi.Client)(nil)
+	_ Issuer = (*issuerapi.Client)(nil)
+)
+
 // Client votes in one election.
 type Client struct {
-	Issuer   *issuer.Client
-	Board    *board.Client
+	Issuer   Issuer // needed to get a token (GetToken, Vote)
+	Board    Board
 	BoardKey note.Verifier // the board's checkpoint key, published with the election
 	// ManifestHash pins the election: the hash (ballot.Manifest.Hash) of
 	// the manifest the election authority published, as the voter got it
@@ -250,7 +298,7 @@ func (c *Client) receiptOf(ctx context.Context, e *ballot.Election, raw []byte) 
 	return c.checkBoardReceipt(e, raw, rc)
 }
 
-func (c *Client) checkBoardReceipt(e *ballot.Election, raw []byte, rc *board.Receipt) (*Receipt, error) {
+func (c *Client) checkBoardReceipt(e *ballot.Election, raw []byte, rc *boardapi.Receipt) (*Receipt, error) {
 	tc := ballot.TrackingCode(raw)
 	if rc.TrackingCode != hex.EncodeToString(tc[:]) {
 		return nil, errors.New("voter: the board's receipt names another ballot")
@@ -259,7 +307,7 @@ func (c *Client) checkBoardReceipt(e *ballot.Election, raw []byte, rc *board.Rec
 	if err != nil {
 		return nil, fmt.Errorf("voter: the receipt's checkpoint: %w", err)
 	}
-	proof, err := board.DecodeHashes(rc.Inclusion)
+	proof, err := boardapi.DecodeHashes(rc.Inclusion)
 	if err != nil {
 		return nil, err
 	}
@@ -295,7 +343,7 @@ func (c *Client) CheckReceipt(ctx context.Context, r *Receipt) (*store.Checkpoin
 	} else {
 		copy(lh[:], b)
 	}
-	incl, err := board.DecodeHashes(r.Inclusion)
+	incl, err := boardapi.DecodeHashes(r.Inclusion)
 	if err != nil {
 		return nil, err
 	}

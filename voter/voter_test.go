@@ -8,8 +8,10 @@ import (
 	"testing"
 
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/voter"
 )
 
@@ -48,8 +50,8 @@ func newSetupOf(t *testing.T, n int, o electiontest.Options) setup {
 		t.Fatal(err)
 	}
 	return setup{e, &voter.Client{
-		Issuer:       issuer.NewClient(isrv.URL, nil),
-		Board:        board.NewClient(bsrv.URL, nil),
+		Issuer:       issuerapi.NewClient(isrv.URL, nil),
+		Board:        boardapi.NewClient(bsrv.URL, nil),
 		BoardKey:     e.Verifier,
 		ManifestHash: e.Board.Manifest().Hash(),
 	}, recs[1:], isrv.URL, bsrv.URL}

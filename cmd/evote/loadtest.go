@@ -8,9 +8,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/cmd/evote/internal/ops"
-	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/loadtest"
 	"github.com/spf13/cobra"
 )
@@ -113,7 +113,7 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 				}
 				hc := loadtest.HTTPClient(conns)
 				hc.Transport.(*http.Transport).TLSClientConfig = tc
-				cfg = loadtest.Config{Issuer: issuer.NewClient(issuerURL, hc), Board: board.NewClient(bf.url, hc), BoardURL: bf.url, BoardKey: key, ManifestHash: mh, Voters: voters, TLS: tc}
+				cfg = loadtest.Config{Issuer: issuerapi.NewClient(issuerURL, hc), Board: boardapi.NewClient(bf.url, hc), BoardURL: bf.url, BoardKey: key, ManifestHash: mh, Voters: voters, TLS: tc}
 			}
 			cfg.Connections, cfg.Rate, cfg.Hold = conns, rate, hold
 			bars := map[string]*ops.Progress{}

@@ -21,7 +21,7 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/cmd/evote/internal/secret"
 	"github.com/spf13/cobra"
@@ -176,7 +176,7 @@ func (b *boardFlags) add(c *cobra.Command, admin, key bool) {
 	}
 }
 
-func (b *boardFlags) client(admin bool) (*board.Client, error) {
+func (b *boardFlags) client(admin bool) (*boardapi.Client, error) {
 	if b.url == "" {
 		return nil, usagef("--board URL is required")
 	}
@@ -184,7 +184,7 @@ func (b *boardFlags) client(admin bool) (*board.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := board.NewClient(strings.TrimRight(b.url, "/"), hc)
+	c := boardapi.NewClient(strings.TrimRight(b.url, "/"), hc)
 	if admin {
 		tok, err := adminToken(b.adminToken, b.adminTokenFile)
 		if err != nil {

@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/cmd/evote/internal/secret"
 	"github.com/evote/evote/crypto/dkg"
@@ -283,7 +283,7 @@ func readCeremony(m *ballot.Manifest, files []string) (*record.Ceremony, error) 
 
 // emit writes each message to its file in dir and, with --board, posts it.
 func (tf *trusteeFlags) emit(ctx context.Context, g *globals, names []string, msgs [][]byte) error {
-	var c *board.Client
+	var c *boardapi.Client
 	if tf.bf.url != "" {
 		var err error
 		if c, err = tf.bf.client(true); err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/cmd/evote/internal/ops"
-	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/voter"
 	"github.com/spf13/cobra"
 )
@@ -76,7 +76,7 @@ over.`,
 			if err != nil {
 				return usageError{err}
 			}
-			vc := &voter.Client{Issuer: issuer.NewClient(strings.TrimRight(issuerURL, "/"), hc), Board: bc, BoardKey: key, ManifestHash: mh}
+			vc := &voter.Client{Issuer: issuerapi.NewClient(strings.TrimRight(issuerURL, "/"), hc), Board: bc, BoardKey: key, ManifestHash: mh}
 			ctx := cmd.Context()
 			e, err := vc.Election(ctx)
 			if err != nil {

@@ -237,39 +237,49 @@ func (u *Uploads) Max() int {
 	return u.max
 }
 
-// WriteError writes {"error": msg} with status.
-func WriteError(w http.ResponseWriter, status int, msg string) {
+// Error codes this package answers with; the API packages (board/boardapi,
+// issuer/issuerapi) define the same codes for their clients.
+const (
+	CodeRateLimited = "rate_limited"
+	CodeOverloaded  = "overloaded"
+)
+
+// WriteError writes the JSON error body {"code": code, "error": msg} with
+// status. The message is the caller's own words: never an inner error's
+// text, which names layers, files and entries no client has business with.
+func WriteError(w http.ResponseWriter, status int, code, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
 	w.WriteHeader(status)
 	json.NewEncoder(w).Encode(struct {
+		Code  string `json:"code"`
 		Error string `json:"error"`
-	}{msg})
+	}{code, msg})
 }
 
-// Overloaded answers 503 with Retry-After: 1: the service is at its bound
-// of concurrent requests and refuses rather than queue.
+// Overloaded answers 503 overloaded with Retry-After: 1: the service is at
+// its bound of concurrent requests and refuses rather than queue.
 func Overloaded(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "1")
-	WriteError(w, http.StatusServiceUnavailable, "the service is at its limit of concurrent requests; retry in 1 s")
+	WriteError(w, http.StatusServiceUnavailable, CodeOverloaded, "the service is at its limit of concurrent requests; retry in 1 s")
 }
 
-// TooManyUploads answers 429 with Retry-After: 1: the client's address
-// already has its bound of requests sending their bodies. It closes the
-// connection after the answer: otherwise net/http would first read and
-// discard the unread body (up to 256 KiB), and an answer to a body that
-// trickles in would wait for it.
+// TooManyUploads answers 429 rate_limited with Retry-After: 1: the
+// client's address already has its bound of requests sending their bodies.
+// It closes the connection after the answer: otherwise net/http would
+// first read and discard the unread body (up to 256 KiB), and an answer to
+// a body that trickles in would wait for it.
 func TooManyUploads(w http.ResponseWriter) {
 	w.Header().Set("Connection", "close")
 	w.Header().Set("Retry-After", "1")
-	WriteError(w, http.StatusTooManyRequests, "too many requests from this address are still sending their bodies; finish or close them, or retry in 1 s")
+	WriteError(w, http.StatusTooManyRequests, CodeRateLimited, "too many requests from this address are still sending their bodies; finish or close them, or retry in 1 s")
 }
 
-// RateLimited answers 429 with Retry-After: secs.
+// RateLimited answers 429 rate_limited with Retry-After: secs.
 func RateLimited(w http.ResponseWriter, secs int) {
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
-	WriteError(w, http.StatusTooManyRequests, "too many requests from this address; retry in "+strconv.Itoa(secs)+" s")
+	WriteError(w, http.StatusTooManyRequests, CodeRateLimited, "too many requests from this address; retry in "+strconv.Itoa(secs)+" s")
 }
 
 // healthTimeout bounds a health check's store query.

@@ -96,7 +96,7 @@ func TestWrapLogsAndCounts(t *testing.T) {
 	s := New("test", slog.New(slog.NewJSONHandler(&logs, nil)))
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ok/{id}", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello")) })
-	mux.HandleFunc("POST /boom", func(w http.ResponseWriter, r *http.Request) { WriteError(w, 500, "boom") })
+	mux.HandleFunc("POST /boom", func(w http.ResponseWriter, r *http.Request) { WriteError(w, 500, "internal", "boom") })
 	mux.HandleFunc("GET /busy", func(w http.ResponseWriter, r *http.Request) { Overloaded(w) })
 	fail := errors.New("down")
 	mux.HandleFunc("GET /healthz", s.Health(func(context.Context) error { return fail }))
@@ -108,7 +108,7 @@ func TestWrapLogsAndCounts(t *testing.T) {
 	}
 	do("GET", "/ok/7?secret=do-not-log")
 	do("POST", "/boom")
-	if w := do("GET", "/busy"); w.Code != 503 || w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), `"error"`) {
+	if w := do("GET", "/busy"); w.Code != 503 || w.Header().Get("Retry-After") != "1" || !strings.Contains(w.Body.String(), `"code":"overloaded","error"`) {
 		t.Fatalf("Overloaded: %d %q %s", w.Code, w.Header().Get("Retry-After"), w.Body)
 	}
 	if w := do("GET", "/healthz"); w.Code != 503 {

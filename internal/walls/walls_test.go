@@ -1,23 +1,25 @@
 // Package walls checks the project's import walls (the issuer and the
 // board share nothing, the verifier trusts no operator's code path, the
-// voter and the verifier build for the browser, crypto knows nothing above
-// it), so that they hold by test rather than by habit.
+// voter sees the services only through their API packages and builds for
+// the browser, as does the verifier, crypto knows nothing above it), so
+// that they hold by test rather than by habit.
 package walls
 
 import (
 	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 )
 
 const mod = "github.com/evote/evote/"
 
-// deps returns the module-internal and selected external packages pkg
-// imports, directly or not.
-func deps(t *testing.T, pkg string, browser bool) map[string]bool {
+// deps returns the packages pkg imports, directly or not, each with the
+// packages it imports directly (the module's own without the module path).
+func deps(t *testing.T, pkg string, browser bool) map[string][]string {
 	t.Helper()
-	cmd := exec.Command("go", "list", "-deps", "-json=ImportPath", mod+pkg)
+	cmd := exec.Command("go", "list", "-deps", "-json=ImportPath,Imports", mod+pkg)
 	if browser {
 		cmd.Env = append(cmd.Environ(), "GOOS=js", "GOARCH=wasm")
 	}
@@ -25,17 +27,28 @@ func deps(t *testing.T, pkg string, browser bool) map[string]bool {
 	if err != nil {
 		t.Fatalf("go list %s: %v", pkg, err)
 	}
-	set := map[string]bool{}
+	set := map[string][]string{}
 	dec := json.NewDecoder(strings.NewReader(string(out)))
 	for dec.More() {
-		var p struct{ ImportPath string }
+		var p struct {
+			ImportPath string
+			Imports    []string
+		}
 		if err := dec.Decode(&p); err != nil {
 			t.Fatal(err)
 		}
-		set[strings.TrimPrefix(p.ImportPath, mod)] = true
+		imports := []string{}
+		for _, i := range p.Imports {
+			imports = append(imports, strings.TrimPrefix(i, mod))
+		}
+		set[strings.TrimPrefix(p.ImportPath, mod)] = imports
 	}
 	return set
 }
+
+// servers are the packages of the services and what only they need: a
+// client of a service imports none of them.
+var servers = []string{"board", "issuer", "internal/service", "store/bolt", "issuer/bolt", "go.etcd.io/bbolt", "crypto/threshold", "tally"}
 
 func TestWalls(t *testing.T) {
 	for _, w := range []struct {
@@ -49,9 +62,12 @@ func TestWalls(t *testing.T) {
 		{"board", []string{"issuer", "store/bolt", "voter", "verify"}, "the issuer and the board share nothing; the board sees only store.Log", false},
 		{"verify", []string{"board", "issuer", "store/bolt", "go.etcd.io/bbolt", "github.com/spf13/cobra"}, "the verifier trusts no operator's code path", false},
 		{"verify", []string{"go.etcd.io/bbolt", "github.com/spf13/cobra"}, "the verifier compiles for the browser", true},
-		{"voter", []string{"store/bolt", "board/bolt", "github.com/spf13/cobra", "verify"}, "the voter sees only clients", false},
-		{"voter", []string{"go.etcd.io/bbolt"}, "the voter builds without a storage engine", false},
-		{"voter", []string{"go.etcd.io/bbolt", "github.com/spf13/cobra"}, "the voter compiles for the browser", true},
+		{"issuer", []string{"board/boardapi"}, "the issuer and the board share nothing", false},
+		{"board", []string{"issuer/issuerapi"}, "the issuer and the board share nothing", false},
+		{"voter", append([]string{"github.com/spf13/cobra", "verify"}, servers...), "the voter sees only the services' API packages", false},
+		{"voter", append([]string{"github.com/spf13/cobra"}, servers...), "the voter compiles for the browser, with no server in it", true},
+		{"board/boardapi", append([]string{"issuer/issuerapi", "crypto/dkg", "record", "ballot"}, servers...), "a service's API imports no server and nothing of the election's data but the log's", true},
+		{"issuer/issuerapi", append([]string{"board/boardapi", "store", "crypto/dkg", "record", "ballot"}, servers...), "a service's API imports no server and nothing of the election but the token's", true},
 		{"store", []string{"ballot", "board", "crypto/elgamal", "go.etcd.io/bbolt"}, "store is plain data", false},
 		{"crypto/elgamal", []string{"ballot", "store", "net/http"}, "crypto knows nothing above it", false},
 		{"crypto/zkp", []string{"ballot", "store", "net/http"}, "crypto knows nothing above it", false},
@@ -63,8 +79,24 @@ func TestWalls(t *testing.T) {
 	} {
 		d := deps(t, w.pkg, w.browser)
 		for _, f := range w.forbidden {
-			if d[f] {
+			if _, ok := d[f]; ok {
 				t.Errorf("%s imports %s: %s", w.pkg, f, w.why)
+			}
+		}
+	}
+}
+
+// TestVoterCeremonyDoor: the voter recomputes the key ceremony's outcome
+// (record.Ceremony.Qualify, SPEC.md §10.1), so crypto/dkg, which holds the
+// ceremony's messages and Qualify beside a trustee's secret state, is in
+// its import closure; it must come in through record only, the code every
+// verifier runs, and never be called for more.
+func TestVoterCeremonyDoor(t *testing.T) {
+	for _, browser := range []bool{false, true} {
+		d := deps(t, "voter", browser)
+		for p, imports := range d {
+			if slices.Contains(imports, "crypto/dkg") && p != "record" {
+				t.Errorf("%s imports crypto/dkg (browser %v): the voter reaches the ceremony through record only", p, browser)
 			}
 		}
 	}

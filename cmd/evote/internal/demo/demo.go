@@ -27,11 +27,13 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/crypto/dkg"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/issuer"
 	issuerbolt "github.com/evote/evote/issuer/bolt"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store/bolt"
 	"github.com/evote/evote/tally"
@@ -195,7 +197,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	out.BoardURL, out.IssuerURL = boardURL, issURL
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Workers * 2}, Timeout: 2 * time.Minute}
 	defer hc.CloseIdleConnections() // before the servers shut down: they wait for open connections
-	admin := board.NewClient(boardURL, hc)
+	admin := boardapi.NewClient(boardURL, hc)
 	admin.AdminToken = adminToken
 	phase("setup (issuer key, roll, servers)", start)
 	say("issuer on %s, board on %s, %d voters on the roll", issURL, boardURL, o.Voters)
@@ -307,7 +309,7 @@ func serve(ctx context.Context, wg *sync.WaitGroup, name string, h http.Handler)
 // ceremony runs the key ceremony among three trustees, each message signed
 // with its sender's key (keys[index-1]) and posted through the board's HTTP
 // API, and returns the key shares.
-func ceremony(ctx context.Context, c *board.Client, m *ballot.Manifest, keys []ed25519.PrivateKey) ([]*dkg.KeyShare, error) {
+func ceremony(ctx context.Context, c *boardapi.Client, m *ballot.Manifest, keys []ed25519.PrivateKey) ([]*dkg.KeyShare, error) {
 	n, t := m.Trustees.N, m.Trustees.T
 	var trs []*dkg.Trustee
 	var anns []*dkg.Announcement
@@ -408,7 +410,7 @@ func cast(ctx context.Context, o Options, hc *http.Client, issURL, boardURL stri
 		return err
 	}
 	rows = rows[1:]
-	vc := &voter.Client{Issuer: issuer.NewClient(issURL, hc), Board: board.NewClient(boardURL, hc), BoardKey: key, ManifestHash: manifestHash}
+	vc := &voter.Client{Issuer: issuerapi.NewClient(issURL, hc), Board: boardapi.NewClient(boardURL, hc), BoardKey: key, ManifestHash: manifestHash}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan int)
@@ -446,7 +448,7 @@ feed:
 	return ctx.Err()
 }
 
-func export(ctx context.Context, c *board.Client, path string) error {
+func export(ctx context.Context, c *boardapi.Client, path string) error {
 	if dir := filepath.Dir(path); dir != "" {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return err

@@ -24,7 +24,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/crypto/dkg"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
@@ -227,7 +227,7 @@ type Record struct {
 }
 
 // FetchRecord downloads the board's record and reads it with ReadRecord.
-func FetchRecord(ctx context.Context, c *board.Client, key note.Verifier, progress func(done, total uint64)) (*Record, error) {
+func FetchRecord(ctx context.Context, c *boardapi.Client, key note.Verifier, progress func(done, total uint64)) (*Record, error) {
 	var buf bytes.Buffer
 	if err := c.Export(ctx, &buf); err != nil {
 		return nil, fmt.Errorf("fetching the record: %w", err)

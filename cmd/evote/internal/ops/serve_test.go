@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/service"
 	"github.com/evote/evote/internal/sim"
@@ -122,7 +123,7 @@ func TestShutdownFinishesInFlightCast(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", board.PathBallots, addr, len(raw))
+	fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/octet-stream\r\nContent-Length: %d\r\n\r\n", boardapi.PathBallots, addr, len(raw))
 	c.Write(raw[:len(raw)/2])
 	waitInFlight(t, addr, 2) // the cast and the scrape itself
 
@@ -161,7 +162,7 @@ func TestShutdownFinishesInFlightCast(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proof, err := board.DecodeHashes(rc.Inclusion)
+	proof, err := boardapi.DecodeHashes(rc.Inclusion)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,14 +1,12 @@
-package board
+package boardapi
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/evote/evote/store"
@@ -16,7 +14,8 @@ import (
 )
 
 // Client talks to a board over HTTP. It trusts nothing it is told: callers
-// check receipts, checkpoints and proofs with package store.
+// check receipts, checkpoints and proofs with package store. Refusals are
+// [*Error]s. It is safe for concurrent use.
 type Client struct {
 	base       string
 	hc         *http.Client
@@ -32,15 +31,8 @@ func NewClient(baseURL string, hc *http.Client) *Client {
 	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
 }
 
-// StatusError is an error response from the board.
-type StatusError struct {
-	Status  int
-	Message string
-}
-
-func (e *StatusError) Error() string {
-	return fmt.Sprintf("board: %s (HTTP %d)", e.Message, e.Status)
-}
+// maxErrorBytes bounds what is read of an error response.
+const maxErrorBytes = 4096
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, admin bool) (*http.Response, error) {
 	var rd io.Reader
@@ -49,7 +41,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, admin
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("boardapi: %s %s: %w", method, path, err)
 	}
 	if method == http.MethodPost {
 		req.Header.Set("Content-Type", "application/octet-stream")
@@ -59,18 +51,26 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, admin
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("board: %s %s: %w", method, path, err)
+		return nil, fmt.Errorf("boardapi: %s %s: %w", method, path, err)
 	}
 	if resp.StatusCode >= 300 {
 		defer resp.Body.Close()
-		var e ErrorResponse
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		if json.Unmarshal(msg, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(msg))
-		}
-		return nil, &StatusError{Status: resp.StatusCode, Message: e.Error}
+		return nil, readError(resp)
 	}
 	return resp, nil
+}
+
+// readError makes the [*Error] of an error response.
+func readError(resp *http.Response) *Error {
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
+	var er ErrorResponse
+	if json.Unmarshal(data, &er) != nil || er.Error == "" {
+		er = ErrorResponse{Error: strings.TrimSpace(string(data))}
+	}
+	if len(er.Error) > 512 {
+		er.Error = er.Error[:512]
+	}
+	return &Error{StatusCode: resp.StatusCode, Code: er.Code, Message: er.Error, RetryAfter: retryAfter(resp.Header)}
 }
 
 func (c *Client) getBytes(ctx context.Context, path string, limit int64) ([]byte, error) {
@@ -81,10 +81,10 @@ func (c *Client) getBytes(ctx context.Context, path string, limit int64) ([]byte
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("boardapi: reading the answer to %s: %w", path, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("board: %s answered more than %d bytes", path, limit)
+		return nil, fmt.Errorf("boardapi: %s answered more than %d bytes", path, limit)
 	}
 	return b, nil
 }
@@ -94,7 +94,10 @@ func (c *Client) getJSON(ctx context.Context, path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return json.Unmarshal(b, v)
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("boardapi: the answer to %s is not the expected JSON: %w", path, err)
+	}
+	return nil
 }
 
 // Manifest returns the published manifest bytes.
@@ -102,14 +105,18 @@ func (c *Client) Manifest(ctx context.Context) ([]byte, error) {
 	return c.getBytes(ctx, PathManifest, 1<<20)
 }
 
-// Election returns the election's phase, keys and size.
+// Election returns the election's phase, keys and size, unchecked.
 func (c *Client) Election(ctx context.Context) (*ElectionInfo, error) {
 	var info ElectionInfo
-	return &info, c.getJSON(ctx, PathElection, &info)
+	if err := c.getJSON(ctx, PathElection, &info); err != nil {
+		return nil, err
+	}
+	return &info, nil
 }
 
-// Cast posts a ballot and returns the board's receipt. The caller must check
-// it (see voter.CheckReceipt).
+// Cast posts a ballot and returns the board's receipt, unchecked (see
+// voter.Client.Cast). A ballot already on the board is refused with an
+// error matching [ErrBallotOnBoard].
 func (c *Client) Cast(ctx context.Context, ballot []byte) (*Receipt, error) {
 	resp, err := c.do(ctx, http.MethodPost, PathBallots, ballot, false)
 	if err != nil {
@@ -118,16 +125,20 @@ func (c *Client) Cast(ctx context.Context, ballot []byte) (*Receipt, error) {
 	defer resp.Body.Close()
 	var rc Receipt
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&rc); err != nil {
-		return nil, fmt.Errorf("board: reading the receipt: %w", err)
+		return nil, fmt.Errorf("boardapi: reading the receipt: %w", err)
 	}
 	return &rc, nil
 }
 
 // Receipt returns the board's receipt for the ballot whose tracking code
-// is tc, unchecked (see voter.Client.CastTicket).
+// is tc, unchecked; an error matching [ErrNotFound] if the board holds no
+// such ballot.
 func (c *Client) Receipt(ctx context.Context, tc [32]byte) (*Receipt, error) {
 	var rc Receipt
-	return &rc, c.getJSON(ctx, PathReceipts+fmt.Sprintf("%x", tc), &rc)
+	if err := c.getJSON(ctx, fmt.Sprintf("%s%x", PathReceipts, tc), &rc); err != nil {
+		return nil, err
+	}
+	return &rc, nil
 }
 
 // Checkpoint returns the newest signed checkpoint (size 0) or the one of the
@@ -160,7 +171,7 @@ func (c *Client) proof(ctx context.Context, path string) ([]tlog.Hash, error) {
 
 // Entry returns leaf index, as hashed.
 func (c *Client) Entry(ctx context.Context, index uint64) ([]byte, error) {
-	return c.getBytes(ctx, PathEntries+url.PathEscape(fmt.Sprint(index)), store.MaxLeafSize)
+	return c.getBytes(ctx, fmt.Sprintf("%s%d", PathEntries, index), store.MaxLeafSize)
 }
 
 // Export streams the whole record to w.
@@ -170,8 +181,10 @@ func (c *Client) Export(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	defer resp.Body.Close()
-	_, err = io.Copy(w, resp.Body)
-	return err
+	if _, err := io.Copy(w, resp.Body); err != nil {
+		return fmt.Errorf("boardapi: reading the export: %w", err)
+	}
+	return nil
 }
 
 func (c *Client) post(ctx context.Context, path string, body []byte, admin bool) (uint64, error) {
@@ -185,7 +198,7 @@ func (c *Client) post(ctx context.Context, path string, body []byte, admin bool)
 	defer resp.Body.Close()
 	var ir IndexResponse
 	if err := json.NewDecoder(io.LimitReader(resp.Body, 4096)).Decode(&ir); err != nil {
-		return 0, errors.New("board: unreadable answer to " + path)
+		return 0, fmt.Errorf("boardapi: unreadable answer to %s: %w", path, err)
 	}
 	return ir.Index, nil
 }

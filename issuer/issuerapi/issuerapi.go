@@ -1,0 +1,148 @@
+// Package issuerapi is the identity authority's HTTP API as its clients
+// see it: the paths, the JSON bodies, the error codes and a [Client]. It
+// holds no server code: a voter's device imports it without the issuer, its
+// roll or its key (package issuer serves this API).
+//
+// Every refusal is a JSON [ErrorResponse], {"code": "...", "error": "..."}:
+// the code is one of the Code constants, machine-readable and stable; the
+// error is for people and may change. [Client] returns a refusal as an
+// [*Error], which errors.Is matches against the sentinel of its code
+// ([ErrAlreadyIssued], [ErrBadCredentials], [ErrRateLimited], ...), so
+// callers branch on sentinels, never on the message.
+package issuerapi
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/evote/evote/crypto/token"
+)
+
+// HTTP API paths (SPEC.md §11).
+const (
+	PathInfo    = "/v1/issuer"
+	PathToken   = "/v1/token"
+	PathHealth  = "/healthz"
+	PathMetrics = "/metrics"
+)
+
+// InfoResponse is the body of GET /v1/issuer.
+type InfoResponse struct {
+	// ElectionID is the election ID in hex (64 digits).
+	ElectionID string `json:"election_id"`
+	// Variant is the RFC 9474 variant, "RSABSSA-SHA384-PSS-Randomized".
+	Variant string `json:"variant"`
+	// KeyID is the SHA-256 of the public key DER, in hex.
+	KeyID string `json:"key_id"`
+	// PublicKey is the PKIX DER of the issuer's public key, in standard
+	// base64 with padding.
+	PublicKey string `json:"public_key"`
+}
+
+// TokenRequest is the body of POST /v1/token.
+type TokenRequest struct {
+	VoterID string `json:"voter_id"`
+	Code    string `json:"code"`
+	// BlindedMsg is the blinded message in standard base64 with padding.
+	BlindedMsg string `json:"blinded_msg"`
+}
+
+// TokenResponse is the body of a successful POST /v1/token.
+type TokenResponse struct {
+	// BlindSig is the blind signature in standard base64 with padding.
+	BlindSig string `json:"blind_sig"`
+}
+
+// ErrorResponse is the body of every error response.
+type ErrorResponse struct {
+	Code  string `json:"code"`  // one of the Code constants
+	Error string `json:"error"` // for people: what failed and what to do
+}
+
+// Base64 is the encoding of the API's binary fields: standard base64 with
+// padding, strict.
+var Base64 = base64.StdEncoding.Strict()
+
+// Info is the issuer's public description, checked by [Client.Info].
+type Info struct {
+	ElectionID []byte
+	PublicKey  *token.PublicKey
+	KeyID      token.KeyID
+}
+
+// The codes of ErrorResponse, with the HTTP status each comes with.
+const (
+	CodeBadRequest       = "bad_request"            // 400: a malformed request
+	CodeBadCredentials   = "bad_credentials"        // 401: the voter ID or enrolment code is wrong
+	CodeLocked           = "locked"                 // 403: too many wrong codes for this voter
+	CodeNotFound         = "not_found"              // 404: no such endpoint
+	CodeMethodNotAllowed = "method_not_allowed"     // 405
+	CodeAlreadyIssued    = "already_issued"         // 409: a token was issued to this voter for another blinded message
+	CodePurged           = "purged"                 // 410: the roll was purged after the election
+	CodeTooLarge         = "too_large"              // 413
+	CodeUnsupportedType  = "unsupported_media_type" // 415
+	CodeRateLimited      = "rate_limited"           // 429, with Retry-After
+	CodeInternal         = "internal"               // 500
+	CodeOverloaded       = "overloaded"             // 503, with Retry-After: 1
+)
+
+// Sentinels an [*Error] matches with errors.Is, one for each code.
+var (
+	ErrBadRequest       = errors.New("issuerapi: malformed token request")
+	ErrBadCredentials   = errors.New("issuerapi: voter ID or enrolment code is wrong")
+	ErrLocked           = errors.New("issuerapi: the voter is locked out")
+	ErrNotFound         = errors.New("issuerapi: not found")
+	ErrMethodNotAllowed = errors.New("issuerapi: method not allowed")
+	// ErrAlreadyIssued means the issuer signed another blinded message for
+	// this voter: only that one's signature can be had again.
+	ErrAlreadyIssued   = errors.New("issuerapi: a token was already issued to this voter")
+	ErrPurged          = errors.New("issuerapi: the voter roll was purged")
+	ErrTooLarge        = errors.New("issuerapi: request body too large")
+	ErrUnsupportedType = errors.New("issuerapi: wrong Content-Type")
+	ErrRateLimited     = errors.New("issuerapi: rate limited")
+	ErrInternal        = errors.New("issuerapi: internal error")
+	ErrOverloaded      = errors.New("issuerapi: overloaded")
+)
+
+var sentinels = map[string]error{
+	CodeBadRequest: ErrBadRequest, CodeBadCredentials: ErrBadCredentials, CodeLocked: ErrLocked,
+	CodeNotFound: ErrNotFound, CodeMethodNotAllowed: ErrMethodNotAllowed, CodeAlreadyIssued: ErrAlreadyIssued,
+	CodePurged: ErrPurged, CodeTooLarge: ErrTooLarge, CodeUnsupportedType: ErrUnsupportedType,
+	CodeRateLimited: ErrRateLimited, CodeInternal: ErrInternal, CodeOverloaded: ErrOverloaded,
+}
+
+// Error is an error response from the issuer.
+type Error struct {
+	StatusCode int
+	Code       string // one of the Code constants; "" if the answer had none (a proxy's)
+	Message    string // the issuer's words, for people
+	// RetryAfter is the Retry-After header's wait (429, 503), or 0.
+	RetryAfter time.Duration
+}
+
+func (e *Error) Error() string {
+	code := e.Code
+	if code == "" {
+		code = http.StatusText(e.StatusCode)
+	}
+	return fmt.Sprintf("issuerapi: the issuer answered %d (%s): %s", e.StatusCode, code, e.Message)
+}
+
+// Is reports whether target is the sentinel of e's code.
+func (e *Error) Is(target error) bool {
+	s, ok := sentinels[e.Code]
+	return ok && target == s
+}
+
+// retryAfter reads a Retry-After header given in seconds; 0 otherwise.
+func retryAfter(h http.Header) time.Duration {
+	s, err := strconv.Atoi(h.Get("Retry-After"))
+	if err != nil || s < 0 {
+		return 0
+	}
+	return time.Duration(s) * time.Second
+}
