@@ -9,7 +9,9 @@
 //   - The roll: a CSV file "voter_id,enrolment_code" imported with
 //     [ImportRoll] into a [Roll]: issuer/bolt.Open (bbolt, the default; a
 //     package of its own, so this package never imports bbolt) or
-//     [NewMemRoll] (tests). Codes are kept only as salted argon2id hashes.
+//     [NewMemRoll] (the in-memory reference, for tests); issuer/rolltest
+//     is the conformance suite a roll engine passes. Codes are kept only
+//     as salted argon2id hashes.
 //     [GenerateRoll] makes a roll with fresh codes for trials and demos.
 //   - The [Issuer]: [Issuer.Issue] authenticates a voter and signs at most
 //     one blinded message for them; [Issuer.Purge] deletes the roll after the
@@ -36,8 +38,10 @@
 // probability 2^-100); by a per-voter counter that locks the voter after
 // [DefaultMaxFailures] wrong codes ([ErrLocked], HTTP 403; [Issuer.Unlock]
 // lifts it); and by a per-client-IP token bucket in the handler (HTTP 429).
-// Attempts for one voter are serialised in the process, so parallel requests
-// cannot test more codes than the lockout allows.
+// An attempt is counted in the roll before its code is tested, by one
+// compare-and-set ([Roll.TakeAttempt]), and given back if the code was
+// right, so parallel requests, even to several issuer processes sharing one
+// roll, cannot test more codes than the lockout allows.
 //
 // The argon2id parameters ([HashTime], [HashMemoryKiB], [HashThreads]) are
 // deliberately light. A slow hash protects low-entropy secrets such as

@@ -127,8 +127,8 @@ func TestHealth(t *testing.T) {
 	}
 }
 
-// blockingRoll is a roll whose Get waits until release is closed: a token
-// request that reaches it has passed the gate and stays in flight.
+// blockingRoll is a roll whose TakeAttempt waits until release is closed: a
+// token request that reaches it has passed the gate and stays in flight.
 type blockingRoll struct {
 	*MemRoll
 	entered chan struct{}
@@ -139,10 +139,10 @@ func newBlockingRoll() *blockingRoll {
 	return &blockingRoll{MemRoll: NewMemRoll(), entered: make(chan struct{}, 100), release: make(chan struct{})}
 }
 
-func (r *blockingRoll) Get(ctx context.Context, voterID string) (Record, error) {
+func (r *blockingRoll) TakeAttempt(ctx context.Context, voterID string, limit int) (Record, error) {
 	r.entered <- struct{}{}
 	<-r.release
-	return r.MemRoll.Get(ctx, voterID)
+	return r.MemRoll.TakeAttempt(ctx, voterID, limit)
 }
 
 // Token requests in flight fill the issuer's bound; the next is refused at

@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 
 	"github.com/evote/evote/crypto/token"
 )
@@ -54,8 +52,6 @@ type Issuer struct {
 	roll        Roll
 	maxFailures int
 	log         *slog.Logger
-	seed        maphash.Seed
-	stripes     [256]sync.Mutex
 }
 
 // New returns an Issuer for cfg.
@@ -78,7 +74,6 @@ func New(cfg Config) (*Issuer, error) {
 		roll:        cfg.Roll,
 		maxFailures: cfg.MaxFailures,
 		log:         cfg.Logger,
-		seed:        maphash.MakeSeed(),
 	}
 	if is.maxFailures == 0 {
 		is.maxFailures = DefaultMaxFailures
@@ -94,14 +89,6 @@ func (is *Issuer) ElectionID() []byte { return bytes.Clone(is.electionID) }
 
 // PublicKey returns the issuer's public key.
 func (is *Issuer) PublicKey() *token.PublicKey { return is.key.Public() }
-
-// lock serialises the attempts for one voter in this process, so parallel
-// requests cannot test more codes than the lockout allows.
-func (is *Issuer) lock(voterID string) *sync.Mutex {
-	m := &is.stripes[maphash.String(is.seed, voterID)%uint64(len(is.stripes))]
-	m.Lock()
-	return m
-}
 
 // Issue authenticates voterID with code and returns the blind signature on
 // blinded. A voter gets at most one blinded message signed: the same one
@@ -151,41 +138,40 @@ func badRequest(err error) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, strings.TrimPrefix(err.Error(), "issuer: "))
 }
 
-// authenticate checks the code under the voter's lock and counts failures.
+// authenticate checks the code and counts failures. The attempt is counted
+// in the roll before the code is tested, in one compare-and-set
+// (Roll.TakeAttempt), and given back if the code is right: so the limit
+// holds however many requests, and issuer processes sharing the roll, test
+// codes for one voter at once. (While a right code is being tested, the
+// voter's count is one higher: at the limit's last attempt a parallel
+// request is refused as locked, which errs on the safe side.)
 func (is *Issuer) authenticate(ctx context.Context, voterID, code string) (Record, error) {
-	mu := is.lock(voterID)
-	defer mu.Unlock()
-	rec, err := is.roll.Get(ctx, voterID)
+	rec, err := is.roll.TakeAttempt(ctx, voterID, is.maxFailures)
 	if errors.Is(err, ErrUnknownVoter) {
 		dummyHash.Verify(code) // same cost as a known voter
 		return Record{}, ErrBadCredentials
 	}
 	if err != nil {
-		return Record{}, err
-	}
-	if rec.Failures >= is.maxFailures {
-		return Record{}, ErrLocked
+		return Record{}, err // ErrLocked among them
 	}
 	if !rec.Code.Verify(code) {
-		n, err := is.roll.AddFailure(ctx, voterID)
-		if err != nil {
-			return Record{}, err
-		}
-		if n >= is.maxFailures {
+		if rec.Failures >= is.maxFailures {
 			// No voter ID: the log must not say who tried (SECURITY.md).
 			// The voter is told (403) and brings their ID to the help desk.
-			is.log.Warn("a voter was locked out after wrong enrolment codes", "failures", n)
+			is.log.Warn("a voter was locked out after wrong enrolment codes", "failures", rec.Failures)
 		}
 		return Record{}, ErrBadCredentials
 	}
+	if err := is.roll.ReturnAttempt(ctx, voterID); err != nil {
+		return Record{}, err
+	}
+	rec.Failures--
 	return rec, nil
 }
 
 // Unlock clears a voter's failure count, after the help desk has checked
 // who is asking.
 func (is *Issuer) Unlock(ctx context.Context, voterID string) error {
-	mu := is.lock(voterID)
-	defer mu.Unlock()
 	if err := is.roll.ResetFailures(ctx, voterID); err != nil {
 		return err
 	}

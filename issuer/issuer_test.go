@@ -173,7 +173,7 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 	id := f.ids[0]
 	blinded, _ := blind(t, newTokenKey(t))
 	// Many guesses in parallel must not test more than DefaultMaxFailures
-	// codes: attempts for one voter are serialised.
+	// codes: each attempt is counted in the roll before its code is tested.
 	const guesses = 40
 	var (
 		wg             sync.WaitGroup

@@ -27,7 +27,8 @@ type Record struct {
 	VoterID string   `json:"id"`
 	Code    CodeHash `json:"code"`
 	// Failures counts wrong codes since the roll was imported or the voter
-	// was last unlocked.
+	// was last unlocked, and the attempts being tested right now (see
+	// [Roll.TakeAttempt]).
 	Failures int `json:"failures,omitempty"`
 	// Blinded and BlindSig are the one blinded message signed for this
 	// voter and its signature; both nil until a token is issued.
@@ -46,19 +47,30 @@ type Counts struct {
 }
 
 // Roll stores the voter roll. It is the issuer's storage seam: package
-// issuer/bolt is the embedded default, [MemRoll] serves tests, and a networked engine
-// can implement it later. Implementations must be safe for concurrent use,
-// and each method must be atomic on its own. After [Roll.Purge] every
-// method but Counts and Close returns [ErrPurged].
+// issuer/bolt is the embedded default, [MemRoll] the in-memory reference,
+// and a networked engine can implement it later; package issuer/rolltest
+// is the conformance suite every Roll must pass. Implementations must be
+// safe for concurrent use, from one process or, for a roll several issuer
+// replicas share, from many, and each method must be atomic on its own
+// (one transaction). After [Roll.Purge] every method but Counts and Close
+// returns [ErrPurged].
 type Roll interface {
 	// Add adds voters, all or none: it fails with [ErrDuplicateVoter] if
 	// any ID is on the roll already (or twice in recs).
 	Add(ctx context.Context, recs []Record) error
 	// Get returns a voter's record, or [ErrUnknownVoter].
 	Get(ctx context.Context, voterID string) (Record, error)
-	// AddFailure adds one to a voter's failure count and returns the new
-	// count.
-	AddFailure(ctx context.Context, voterID string) (int, error)
+	// TakeAttempt is the guess limit, a compare-and-set on the voter's
+	// failure count: if the count is below limit it adds one and returns
+	// the record with the new count; otherwise it returns [ErrLocked] and
+	// changes nothing. An attempt is counted as a failure before its code
+	// is tested, and given back with ReturnAttempt if the code was right,
+	// so however many requests and issuer replicas test codes for one
+	// voter at once, at most limit wrong codes are ever tested.
+	TakeAttempt(ctx context.Context, voterID string, limit int) (Record, error)
+	// ReturnAttempt gives back an attempt TakeAttempt took whose code was
+	// right: it subtracts one from the failure count, never below zero.
+	ReturnAttempt(ctx context.Context, voterID string) error
 	// ResetFailures sets a voter's failure count to zero.
 	ResetFailures(ctx context.Context, voterID string) error
 	// SetIssued is the one-token-per-voter decision, a compare-and-set: if
@@ -73,6 +85,24 @@ type Roll interface {
 	Purge(ctx context.Context) (Counts, error)
 	// Close releases the roll's resources.
 	Close() error
+}
+
+// TakeAttempt is Roll.TakeAttempt's decision on one record, for every Roll
+// implementation: it reports whether an attempt may be taken under limit
+// and, if so, counts it.
+func (rec *Record) TakeAttempt(limit int) error {
+	if rec.Failures >= limit {
+		return ErrLocked
+	}
+	rec.Failures++
+	return nil
+}
+
+// ReturnAttempt is Roll.ReturnAttempt's change to one record.
+func (rec *Record) ReturnAttempt() {
+	if rec.Failures > 0 {
+		rec.Failures--
+	}
 }
 
 // Issue is Roll.SetIssued's decision on one record, for every Roll
@@ -94,7 +124,9 @@ func (rec *Record) Issue(blinded, sig []byte) (out []byte, changed bool, err err
 	return bytes.Clone(sig), true, nil
 }
 
-// MemRoll is a [Roll] in memory, for tests and trials.
+// MemRoll is the in-memory reference [Roll], for tests and trials: one
+// MemRoll may serve many [Issuer] values, as one database serves many
+// issuer replicas.
 type MemRoll struct {
 	mu     sync.Mutex
 	voters map[string]*Record
@@ -164,16 +196,30 @@ func (m *MemRoll) Get(ctx context.Context, voterID string) (Record, error) {
 	return cloneRecord(r), nil
 }
 
-// AddFailure implements [Roll].
-func (m *MemRoll) AddFailure(ctx context.Context, voterID string) (int, error) {
+// TakeAttempt implements [Roll].
+func (m *MemRoll) TakeAttempt(ctx context.Context, voterID string, limit int) (Record, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, err := m.lookup(voterID)
 	if err != nil {
-		return 0, err
+		return Record{}, err
 	}
-	r.Failures++
-	return r.Failures, nil
+	if err := r.TakeAttempt(limit); err != nil {
+		return Record{}, err
+	}
+	return cloneRecord(r), nil
+}
+
+// ReturnAttempt implements [Roll].
+func (m *MemRoll) ReturnAttempt(ctx context.Context, voterID string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, err := m.lookup(voterID)
+	if err != nil {
+		return err
+	}
+	r.ReturnAttempt()
+	return nil
 }
 
 // ResetFailures implements [Roll].

@@ -212,15 +212,29 @@ func (br *Roll) update(voterID string, change func(r *issuer.Record, tx *bolt.Tx
 	})
 }
 
-// AddFailure implements [issuer.Roll].
-func (br *Roll) AddFailure(ctx context.Context, voterID string) (int, error) {
-	var n int
+// TakeAttempt implements [issuer.Roll]: the count is read, compared and
+// written in one write transaction, which bbolt runs one at a time.
+func (br *Roll) TakeAttempt(ctx context.Context, voterID string, limit int) (issuer.Record, error) {
+	var rec issuer.Record
 	err := br.update(voterID, func(r *issuer.Record, _ *bolt.Tx) error {
-		r.Failures++
-		n = r.Failures
+		if err := r.TakeAttempt(limit); err != nil {
+			return err
+		}
+		rec = *r
 		return nil
 	})
-	return n, err
+	if err != nil {
+		return issuer.Record{}, err
+	}
+	return rec, nil
+}
+
+// ReturnAttempt implements [issuer.Roll].
+func (br *Roll) ReturnAttempt(ctx context.Context, voterID string) error {
+	return br.update(voterID, func(r *issuer.Record, _ *bolt.Tx) error {
+		r.ReturnAttempt()
+		return nil
+	})
 }
 
 // ResetFailures implements [issuer.Roll].

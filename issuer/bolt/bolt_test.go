@@ -12,6 +12,7 @@ import (
 
 	"github.com/evote/evote/issuer"
 	"github.com/evote/evote/issuer/bolt"
+	"github.com/evote/evote/issuer/rolltest"
 )
 
 var ctx = context.Background()
@@ -26,114 +27,9 @@ func open(t testing.TB) (*bolt.Roll, string) {
 	return r, path
 }
 
-// TestRollConformance runs the issuer.Roll contract on this roll and, as
-// the reference, on issuer.MemRoll.
+// TestRollConformance runs the issuer.Roll conformance suite on bbolt.
 func TestRollConformance(t *testing.T) {
-	for _, name := range []string{"mem", "bolt"} {
-		t.Run(name, func(t *testing.T) {
-			var roll issuer.Roll = issuer.NewMemRoll()
-			if name == "bolt" {
-				roll, _ = open(t)
-			}
-			defer roll.Close()
-			h, err := issuer.HashCode("00000-00000-00000-00000")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := roll.Add(ctx, []issuer.Record{{VoterID: "a", Code: h}, {VoterID: "b", Code: h}}); err != nil {
-				t.Fatal(err)
-			}
-			if err := roll.Add(ctx, []issuer.Record{{VoterID: "c"}, {VoterID: "a"}}); !errors.Is(err, issuer.ErrDuplicateVoter) {
-				t.Fatalf("duplicate Add: %v", err)
-			}
-			if err := roll.Add(ctx, []issuer.Record{{VoterID: "d"}, {VoterID: "d"}}); !errors.Is(err, issuer.ErrDuplicateVoter) {
-				t.Fatalf("duplicate within Add: %v", err)
-			}
-			if _, err := roll.Get(ctx, "c"); !errors.Is(err, issuer.ErrUnknownVoter) {
-				t.Fatalf("failed Add was not all-or-nothing: %v", err)
-			}
-			rec, err := roll.Get(ctx, "a")
-			if err != nil || !rec.Code.Verify("0000000000000000000O") || rec.Code.Verify("00000000000000000001") {
-				t.Fatalf("Get(a) = %+v, %v", rec, err)
-			}
-			for i := 1; i <= 3; i++ {
-				if n, err := roll.AddFailure(ctx, "a"); n != i || err != nil {
-					t.Fatalf("AddFailure = %d, %v; want %d", n, err, i)
-				}
-			}
-			if err := roll.ResetFailures(ctx, "a"); err != nil {
-				t.Fatal(err)
-			}
-			if rec, _ := roll.Get(ctx, "a"); rec.Failures != 0 {
-				t.Fatalf("failures after reset = %d", rec.Failures)
-			}
-			s, err := roll.SetIssued(ctx, "a", []byte("b1"), []byte("s1"))
-			if err != nil || string(s) != "s1" {
-				t.Fatalf("SetIssued = %q, %v", s, err)
-			}
-			if s, err := roll.SetIssued(ctx, "a", []byte("b1"), []byte("s1-other")); err != nil || string(s) != "s1" {
-				t.Fatalf("SetIssued again = %q, %v; want the stored s1", s, err)
-			}
-			if _, err := roll.SetIssued(ctx, "a", []byte("b2"), []byte("s2")); !errors.Is(err, issuer.ErrAlreadyIssued) {
-				t.Fatalf("SetIssued other = %v", err)
-			}
-			for _, op := range []func() error{
-				func() error { _, err := roll.Get(ctx, "zz"); return err },
-				func() error { _, err := roll.AddFailure(ctx, "zz"); return err },
-				func() error { return roll.ResetFailures(ctx, "zz") },
-				func() error { _, err := roll.SetIssued(ctx, "zz", []byte("b"), []byte("s")); return err },
-			} {
-				if err := op(); !errors.Is(err, issuer.ErrUnknownVoter) {
-					t.Fatalf("unknown voter: %v", err)
-				}
-			}
-			if c, err := roll.Counts(ctx); err != nil || c != (issuer.Counts{Eligible: 2, Issued: 1}) {
-				t.Fatalf("Counts = %+v, %v", c, err)
-			}
-			if c, err := roll.Purge(ctx); err != nil || c != (issuer.Counts{Eligible: 2, Issued: 1, Purged: true}) {
-				t.Fatalf("Purge = %+v, %v", c, err)
-			}
-			if _, err := roll.Get(ctx, "a"); !errors.Is(err, issuer.ErrPurged) {
-				t.Fatalf("Get after purge: %v", err)
-			}
-			if err := roll.Add(ctx, []issuer.Record{{VoterID: "late"}}); !errors.Is(err, issuer.ErrPurged) {
-				t.Fatalf("Add after purge: %v", err)
-			}
-		})
-	}
-}
-
-// TestAttackConcurrentSecondToken: many requests for one voter with
-// different blinded messages race; exactly one is signed.
-func TestAttackConcurrentSecondToken(t *testing.T) {
-	roll, _ := open(t)
-	defer roll.Close()
-	if err := roll.Add(ctx, []issuer.Record{{VoterID: "v"}}); err != nil {
-		t.Fatal(err)
-	}
-	const n = 16
-	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			_, errs[i] = roll.SetIssued(ctx, "v", fmt.Appendf(nil, "blinded-%d", i), []byte("sig"))
-		}()
-	}
-	wg.Wait()
-	won := 0
-	for _, err := range errs {
-		switch {
-		case err == nil:
-			won++
-		case !errors.Is(err, issuer.ErrAlreadyIssued):
-			t.Fatalf("unexpected error: %v", err)
-		}
-	}
-	if c, _ := roll.Counts(ctx); won != 1 || c.Issued != 1 {
-		t.Fatalf("%d of %d different blinded messages signed (counts %+v), want 1", won, n, c)
-	}
+	rolltest.Run(t, func(t testing.TB) issuer.Roll { r, _ := open(t); return r })
 }
 
 // TestPersists: what was issued, and the failure count, survive a reopen;
@@ -147,7 +43,7 @@ func TestPersists(t *testing.T) {
 	if _, err := roll.SetIssued(ctx, ids[0], []byte("b1"), []byte("s1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := roll.AddFailure(ctx, ids[1]); err != nil {
+	if _, err := roll.TakeAttempt(ctx, ids[1], issuer.DefaultMaxFailures); err != nil {
 		t.Fatal(err)
 	}
 	roll.Close()
