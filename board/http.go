@@ -279,11 +279,14 @@ func answerFor(err error) *answer {
 }
 
 // refuse answers err's row of answers, with detail (the handler's own
-// words) after its message if not empty.
+// words) after its message if not empty; an error of no row is a generic
+// 500.
 func (h *handler) refuse(w http.ResponseWriter, err error, detail string) {
 	a := answerFor(err)
 	if a == nil {
-		panic(fmt.Sprintf("board: no answer for %v", err)) // a handler's mistake
+		h.log.Error("no answer for a refusal", "err", err)
+		service.WriteError(w, http.StatusInternalServerError, boardapi.CodeInternal, "internal error; the board operator has the details in its log")
+		return
 	}
 	msg := a.msg
 	if detail != "" {

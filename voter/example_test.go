@@ -48,8 +48,11 @@ func (m memBoard) Election(ctx context.Context) (*boardapi.ElectionInfo, error) 
 }
 
 func (m memBoard) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {
-	cp, err := m.b.Log().Checkpoint(ctx)
-	if size > 0 {
+	var cp *store.Checkpoint
+	var err error
+	if size == 0 {
+		cp, err = m.b.Log().Checkpoint(ctx)
+	} else {
 		cp, err = m.b.Log().CheckpointAt(size)
 	}
 	if err != nil {
