@@ -156,7 +156,7 @@ func TestAttackBallotAfterClose(t *testing.T) {
 	ctx := context.Background()
 	el, v := e.tokenFor(ctx)
 	prepared := encrypt(t, el, v, 0)
-	e.must("board", "close", "--board", e.boardURL, "--admin-token-file", "admin.token")
+	e.must("board", "close", "--board", e.boardURL, "--admin-token-file", "admin.token", "--accept-untallied")
 	before := e.size()
 
 	id, code := e.voter()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -42,10 +43,23 @@ func TestMultiProcess(t *testing.T) {
 	if out := e.must("receipt", "check", "--board", e.boardURL, "--board-key", "board.vkey", "receipt.json"); !strings.Contains(out, "included in its newest checkpoint") {
 		t.Fatalf("receipt check:\n%s", out)
 	}
+	// While voting goes on, trustees record the board's checkpoint in their
+	// journals; at the tally they decrypt only a record extending it (and,
+	// for trustee 3, the voter's receipt).
+	for _, i := range []int{1, 3} {
+		out := e.must("trustee", "checkpoint", "--board", e.boardURL, "--board-key", "board.vkey", "--journal", fmt.Sprintf("trustee-%d.journal", i))
+		if !strings.Contains(out, "recorded the board's checkpoint") {
+			t.Fatalf("trustee %d checkpoint:\n%s", i, out)
+		}
+	}
 	e.must("board", "close", "--board", e.boardURL, "--admin-token-file", "admin.token")
 	// Trustees 1 and 3 decrypt: any two of three suffice.
 	for _, i := range []int{1, 3} {
-		out := e.must("trustee", "decrypt", "--share", share(i), "--board", e.boardURL, "--board-key", "board.vkey")
+		args := []string{"trustee", "decrypt", "--share", share(i), "--board", e.boardURL, "--board-key", "board.vkey", "--journal", fmt.Sprintf("trustee-%d.journal", i)}
+		if i == 3 {
+			args = append(args, "--checkpoint", "receipt.json")
+		}
+		out := e.must(args...)
 		if !strings.Contains(out, "verified 5 ballots") {
 			t.Fatalf("trustee %d decrypt:\n%s", i, out)
 		}
@@ -57,9 +71,41 @@ func TestMultiProcess(t *testing.T) {
 		}
 	}
 	e.must("board", "export", "--board", e.boardURL, "--board-key", "board.vkey", "--out", "record.evr")
-	out = e.must("verify", "record.evr", "--board-key", "board.vkey")
+	out = e.must("verify", "record.evr", "--board-key", "board.vkey", "--manifest", "manifest.json")
 	if !strings.Contains(out, "all hold") || strings.Contains(out, "FAIL") {
 		t.Fatalf("verify:\n%s", out)
 	}
+	// Pinned to another election's manifest, the same record fails, and
+	// shows no result.
+	other := e.evote("verify", "record.evr", "--board-key", "board.vkey", "--manifest", strings.Repeat("ab", 32))
+	if other.code != 1 || !strings.Contains(other.stdout, "this record is of another election") || strings.Contains(other.stdout, "ballots counted") {
+		t.Fatalf("verify against another manifest: exit %d\n%s%s", other.code, other.stdout, other.stderr)
+	}
 	t.Logf("whole election: %v\n%s", time.Since(start), out)
+}
+
+// TestCloseBelowMinBallots: closing an election with fewer counted ballots
+// than its min_ballots would lose every ballot to the result (trustees
+// refuse to decrypt so small a tally, and closing cannot be undone), so
+// "evote board close" refuses, naming the counts and the way out, and the
+// board is unchanged; with enough ballots it closes.
+func TestCloseBelowMinBallots(t *testing.T) {
+	e := newElection(t, 4) // min_ballots 2
+	id, code := e.voter()
+	if r := e.vote(id, code, "yes"); r.code != 0 {
+		t.Fatalf("vote: exit %d\n%s", r.code, r.stderr)
+	}
+	before := e.size()
+	r := e.evote("board", "close", "--board", e.boardURL, "--admin-token-file", "admin.token")
+	if r.code != 1 || !strings.Contains(r.stderr, "1 ballots are counted, fewer than the 2") || !strings.Contains(r.stderr, "--accept-untallied") {
+		t.Fatalf("close below min_ballots: exit %d\n%s", r.code, r.stderr)
+	}
+	if e.size() != before {
+		t.Fatalf("the refused close changed the board from %d to %d entries", before, e.size())
+	}
+	id, code = e.voter()
+	if r := e.vote(id, code, "no"); r.code != 0 {
+		t.Fatalf("vote: exit %d\n%s", r.code, r.stderr)
+	}
+	e.must("board", "close", "--board", e.boardURL, "--admin-token-file", "admin.token")
 }

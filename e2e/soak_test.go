@@ -618,9 +618,12 @@ func TestSoakKill(t *testing.T) {
 	// Close, decrypt (trustees 1 and 3), tally: each ballot counted once;
 	// the final record verifies.
 	burl := "http://" + listen
+	for _, i := range []int{1, 3} {
+		e.must("trustee", "checkpoint", "--board", burl, "--board-key", "board.vkey", "--journal", fmt.Sprintf("trustee-%d.journal", i))
+	}
 	e.must("board", "close", "--board", burl, "--admin-token-file", "admin.token")
 	for _, i := range []int{1, 3} {
-		e.must("trustee", "decrypt", "--share", share(i), "--board", burl, "--board-key", "board.vkey")
+		e.must("trustee", "decrypt", "--share", share(i), "--board", burl, "--board-key", "board.vkey", "--journal", fmt.Sprintf("trustee-%d.journal", i))
 	}
 	out := strings.Join(strings.Fields(e.must("tally", "--board", burl, "--board-key", "board.vkey", "--admin-token-file", "admin.token")), " ")
 	for _, want := range []string{fmt.Sprintf("%d ballots counted", len(inLog)), fmt.Sprintf("yes %d", yes), fmt.Sprintf("no %d", no)} {

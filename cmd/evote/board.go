@@ -218,6 +218,7 @@ message that does not parse or repeats one it holds.`,
 
 func boardPhaseCmd(g *globals, which string) *cobra.Command {
 	var bf boardFlags
+	var untallied bool
 	short, long := "End the key ceremony and open voting",
 		`open ends the key ceremony: the board decides it from the posted messages
 (which trustees qualify, the election key, each trustee's verification key)
@@ -225,7 +226,10 @@ and appends the open entry. Ballots are accepted from then on.`
 	if which == "close" {
 		short, long = "End voting",
 			`close appends the close entry: from then on every ballot is refused, and
-trustees can decrypt the aggregate (evote trustee decrypt).`
+trustees can decrypt the aggregate (evote trustee decrypt). It cannot be
+undone. If fewer ballots are counted than the manifest's min_ballots, the
+trustees will decrypt no tally, so close refuses unless --accept-untallied
+says to end an election that will have no result.`
 	}
 	c := &cobra.Command{
 		Use:     which,
@@ -241,6 +245,11 @@ trustees can decrypt the aggregate (evote trustee decrypt).`
 			do := c.Open
 			if which == "close" {
 				do = c.Close
+				if !untallied {
+					if err := checkMinBallots(cmd.Context(), c); err != nil {
+						return err
+					}
+				}
 			}
 			i, err := do(cmd.Context())
 			if err != nil {
@@ -258,6 +267,9 @@ trustees can decrypt the aggregate (evote trustee decrypt).`
 		},
 	}
 	bf.add(c, true, false)
+	if which == "close" {
+		c.Flags().BoolVar(&untallied, "accept-untallied", false, "close even with fewer counted ballots than the manifest's min_ballots (there will be no result)")
+	}
 	return c
 }
 

@@ -30,7 +30,7 @@ func electionInitCmd(g *globals) *cobra.Command {
 		title, revoting, opens, closes, issuerKey, from, out string
 		questions, trusteeKeys                               []string
 		n, t, minBallots                                     int
-		force                                                bool
+		force, minority                                      bool
 	)
 	c := &cobra.Command{
 		Use:   "init",
@@ -96,6 +96,12 @@ given.`,
 			}
 			if f.Changed("threshold") || m.Trustees.T == 0 {
 				m.Trustees.T = t
+			}
+			// Each trustee decrypts one closed log only; that keeps a board
+			// from getting two tallies (one with a ballot, one without)
+			// only if any two groups of t trustees share a trustee.
+			if 2*m.Trustees.T <= m.Trustees.N && m.Trustees.T >= 1 && !minority {
+				return usagef("a threshold of %d of %d trustees lets two separate groups of %d each decrypt a different log a dishonest board shows them, and the two tallies' difference reveals ballots; choose a threshold above half the trustees (--threshold %d), or accept that risk with --minority-threshold", m.Trustees.T, m.Trustees.N, m.Trustees.T, m.Trustees.N/2+1)
 			}
 			if len(trusteeKeys) > 0 {
 				if len(trusteeKeys) != m.Trustees.N {
@@ -184,6 +190,7 @@ given.`,
 	fl.IntVar(&t, "threshold", 2, "number of trustees needed to decrypt")
 	fl.StringArrayVar(&trusteeKeys, "trustee-key", nil, "a trustee's public key `FILE` (trustee.pub from evote trustee keygen); once per trustee, in index order")
 	fl.StringVar(&revoting, "revoting", ballot.RevotingRefuse, "what a second ballot with the same token does: refuse | last-ballot-counts")
+	fl.BoolVar(&minority, "minority-threshold", false, "allow a threshold of half the trustees or fewer (two separate groups could then each decrypt a different log)")
 	fl.IntVar(&minBallots, "min-ballots", 10, "trustees decrypt no tally of fewer counted ballots (0: no minimum); a tally of a few tells how each voted")
 	fl.StringVar(&opens, "opens", "", "when voting opens, such as 2025-06-01T08:00:00Z or 2025-06-01T10:00:00+02:00 (informational; the board's open entry rules)")
 	fl.StringVar(&closes, "closes", "", "when voting closes, in the form of --opens (informational; the board's close entry rules)")

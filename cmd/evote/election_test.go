@@ -142,3 +142,18 @@ func TestElectionInitTimes(t *testing.T) {
 		t.Fatalf("the manifest's times: %v %q %q", err, m.Opens, m.Closes)
 	}
 }
+
+// TestAttackElectionInitMinorityThreshold: with a threshold of half the
+// trustees or fewer, two separate groups of t trustees could each decrypt a
+// different log a dishonest board shows them (one with a ballot, one
+// without), so decrypt-once no longer keeps the board from subtracting
+// tallies. election init refuses it, saying why and what to choose, unless
+// told --minority-threshold.
+func TestAttackElectionInitMinorityThreshold(t *testing.T) {
+	dir, args := initFixture(t)
+	q := []string{"--title", "T", "--question", "q:Yes?:yes,no"}
+	refusedInit(t, dir, append(append(args, q...), "--trustees", "3", "--threshold", "1"), "choose a threshold above half the trustees (--threshold 2)")
+	if _, errs, code := evote(t, append(append(args, q...), "--trustees", "3", "--threshold", "1", "--minority-threshold")...); code != 0 {
+		t.Fatalf("--minority-threshold: exit %d\n%s", code, errs)
+	}
+}

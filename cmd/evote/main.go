@@ -57,6 +57,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	fmt.Fprintf(stderr, "evote: %v\n", err)
+	if hint := networkHint(err); hint != "" {
+		fmt.Fprintf(stderr, "  %s\n", hint)
+	}
 	return 1
 }
 

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -533,6 +534,7 @@ func trusteeDecryptCmd(g *globals) *cobra.Command {
 	var bf boardFlags
 	var share, journal string
 	var others []string
+	var withoutHistory bool
 	c := &cobra.Command{
 		Use:   "decrypt",
 		Short: "Step 7: post this trustee's partial decryption of the tally",
@@ -576,6 +578,9 @@ it has decrypted one closed log, any other.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", share, err)
 			}
+			if journal == "" {
+				journal = ops.DefaultJournal(key)
+			}
 			j, err := ops.OpenJournal(journal, key)
 			if err != nil {
 				return err
@@ -589,7 +594,10 @@ it has decrypted one closed log, any other.`,
 				seen = append(seen, cp)
 			}
 			if len(seen) == 0 && j.Newest == nil {
-				g.logf("warning: no checkpoint of this board seen before (%s is empty, no --checkpoint): only the record's own consistency is checked; during voting, run evote trustee checkpoint\n", journal)
+				if !withoutHistory {
+					return usagef("no checkpoint of this board was seen before (%s holds none, and no --checkpoint was given): a board could hand this trustee a log of its own making with only the ballots it wants to read. Give --checkpoint FILE (voters' receipts, a monitor's checkpoint), or use the journal that evote trustee checkpoint filled during voting; --without-history decrypts anyway", journal)
+				}
+				g.logf("warning: no checkpoint of this board seen before: only the record's own consistency is checked (--without-history)\n")
 			}
 			p := ops.NewProgress(g.stderr, g.showProgress(), "verifying the record", "bytes")
 			rec, err := ops.FetchRecord(cmd.Context(), c, key, p.Set)
@@ -598,7 +606,10 @@ it has decrypted one closed log, any other.`,
 				return err
 			}
 			if err := j.Check(rec, seen); err != nil {
-				return fmt.Errorf("refusing to decrypt: %w; keep %s and the board's record as evidence", err, journal)
+				if errors.Is(err, ops.ErrFork) {
+					return fmt.Errorf("refusing to decrypt: %w; keep %s and the board's record as evidence", err, journal)
+				}
+				return err
 			}
 			s, err := rec.Decrypt(ks)
 			if err != nil {
@@ -618,7 +629,8 @@ it has decrypted one closed log, any other.`,
 	}
 	bf.add(c, false, true)
 	c.Flags().StringVar(&share, "share", "", "this trustee's key share `FILE` (age-encrypted)")
-	c.Flags().StringVar(&journal, "journal", "trustee.journal", "this trustee's journal `FILE` of the board's checkpoints (see evote trustee checkpoint)")
+	c.Flags().StringVar(&journal, "journal", "", "this trustee's journal `FILE` of the board's checkpoints (see evote trustee checkpoint; default trustee-ORIGIN.journal, after the board key's name)")
 	c.Flags().StringArrayVar(&others, "checkpoint", nil, "a checkpoint someone else was shown: a signed checkpoint or receipt `FILE` the record must extend (repeatable)")
+	c.Flags().BoolVar(&withoutHistory, "without-history", false, "decrypt even though no checkpoint of this board was seen before (no journal, no --checkpoint)")
 	return c
 }

@@ -34,6 +34,9 @@ keep the journal and the board's answer.`,
 			if err != nil {
 				return usageError{err}
 			}
+			if journal == "" {
+				journal = ops.DefaultJournal(key)
+			}
 			j, err := ops.OpenJournal(journal, key)
 			if err != nil {
 				return err
@@ -72,6 +75,6 @@ keep the journal and the board's answer.`,
 		},
 	}
 	bf.add(c, false, true)
-	c.Flags().StringVar(&journal, "journal", "trustee.journal", "this trustee's journal `FILE`")
+	c.Flags().StringVar(&journal, "journal", "", "this trustee's journal `FILE` (default trustee-ORIGIN.journal, after the board key's name)")
 	return c
 }

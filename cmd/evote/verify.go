@@ -14,7 +14,7 @@ import (
 )
 
 func verifyCmd(g *globals) *cobra.Command {
-	var boardKey string
+	var boardKey, manifest string
 	var incomplete, quiet, stats bool
 	var cpuprofile string
 	var workers int
@@ -30,7 +30,10 @@ and that the result is exactly what they combine to.
 
 It prints each check and exits 0 only if all hold; otherwise it names the
 first failing entry and check and exits 1. The board key is the verifier key
-the election published (board.vkey).`,
+the election published (board.vkey). The board's operator holds the key that
+signs the record, so give the election's published manifest too (--manifest,
+the file or its hash): the record must be of that election, not one the
+board made up. The result is printed only if every check holds.`,
 		Example: `  evote verify record.evr --board-key board.vkey
   curl -s http://127.0.0.1:8080/v1/export > record.evr && evote verify record.evr --board-key board.vkey`,
 		Args: args(cobra.ExactArgs(1)),
@@ -38,6 +41,14 @@ the election published (board.vkey).`,
 			key, err := ops.BoardKey(boardKey)
 			if err != nil {
 				return usageError{err}
+			}
+			var pinned *[32]byte
+			if manifest != "" {
+				h, err := ops.ManifestHash(manifest)
+				if err != nil {
+					return usageError{err}
+				}
+				pinned = &h
 			}
 			f, err := os.Open(a[0])
 			if err != nil {
@@ -85,7 +96,15 @@ the election published (board.vkey).`,
 			if rep.Omitted > 0 {
 				g.printf("... and %d more failing checks\n", rep.Omitted)
 			}
-			if rep.Manifest != nil && rep.Result != nil {
+			if verr == nil && pinned != nil && rep.ManifestHash != *pinned {
+				g.printf("FAIL manifest: the record's manifest has hash %x, the election's published one %x: this record is of another election\n", rep.ManifestHash, *pinned)
+				g.printf("\nverification FAILED: the record is not of the given election\n")
+				return fmt.Errorf("the record does not verify: its manifest is not the one given with --manifest")
+			}
+			if verr == nil && pinned == nil {
+				g.printf("note: no --manifest given; compare the manifest hash above with the election's published one\n")
+			}
+			if verr == nil && rep.Manifest != nil && rep.Result != nil {
 				g.printf("\n")
 				ops.PrintResult(g.stdout, rep.Manifest, rep.Result)
 			}
@@ -93,11 +112,16 @@ the election published (board.vkey).`,
 				g.printf("\nverification FAILED: %d check(s) failed\n", rep.Failures)
 				return fmt.Errorf("the record does not verify: %w", verr)
 			}
+			if rep.Result == nil {
+				g.printf("\nincomplete, as allowed: %d entries, %d ballots (%d counted) so far, %d checks, all hold; there is no result yet\n", rep.Entries, rep.Ballots, rep.Counted, len(rep.Checks))
+				return nil
+			}
 			g.printf("\nverified: %d entries, %d ballots (%d counted), %d checks, all hold\n", rep.Entries, rep.Ballots, rep.Counted, len(rep.Checks))
 			return nil
 		},
 	}
 	c.Flags().StringVar(&boardKey, "board-key", "", "the board's verifier key: a `FILE` such as board.vkey, or the key itself")
+	c.Flags().StringVar(&manifest, "manifest", "", "the election's published manifest `FILE`, or its hash (64 hex digits): the record must be of it")
 	c.Flags().BoolVar(&incomplete, "allow-incomplete", false, "accept a record that stops before its result (still open, or not yet tallied)")
 	c.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only failing checks")
 	c.Flags().IntVar(&workers, "workers", 0, "goroutines verifying ballots (0: one per core)")

@@ -100,7 +100,11 @@ over.`,
 				if err != nil {
 					return fmt.Errorf("the ballot is cast (its receipt is in %s), but saving the receipt failed: %w", ticket, err)
 				}
-				g.printf("  receipt saved to %s; check it later with: evote receipt check --board %s --board-key %s %s\n", saved, bf.url, bf.key, saved)
+				ca := ""
+				if bf.caCert != "" {
+					ca = " --ca-cert " + bf.caCert
+				}
+				g.printf("  receipt saved to %s; check it later with: evote receipt check --board %s --board-key %s%s %s\n", saved, bf.url, bf.key, ca, saved)
 			}
 			return nil
 		},

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/evote/evote/internal/strictjson"
 	"github.com/evote/evote/store"
+	"github.com/evote/evote/voter"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -67,7 +69,7 @@ func OpenJournal(path string, key note.Verifier) (*Journal, error) {
 	}
 	if f.Checkpoint != "" {
 		if j.Newest, err = store.ParseCheckpoint([]byte(f.Checkpoint), key); err != nil {
-			return nil, fmt.Errorf("%s: its checkpoint is not the board's: %w", path, err)
+			return nil, fmt.Errorf("%s is not a journal of this board's log (of another election's board?): give each election its own --journal (%v)", path, err)
 		}
 	}
 	if f.Closed > 0 {
@@ -114,6 +116,18 @@ func (j *Journal) Save() error {
 	return os.Rename(tmp, j.path)
 }
 
+// DefaultJournal is a trustee's journal file for the board whose key is
+// key: one per board (so per election), named after the board's origin.
+func DefaultJournal(key note.Verifier) string {
+	safe := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.' {
+			return r
+		}
+		return '_'
+	}, key.Name())
+	return "trustee-" + strings.TrimLeft(safe, ".") + ".journal"
+}
+
 // ReadCheckpoint reads a checkpoint of the board's, signed by key, from a
 // file holding either the signed checkpoint or a voter's receipt (JSON,
 // whose "checkpoint" is one).
@@ -123,11 +137,9 @@ func ReadCheckpoint(path string, key note.Verifier) (*store.Checkpoint, error) {
 		return nil, err
 	}
 	if bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) {
-		var r struct {
-			Checkpoint string `json:"checkpoint"`
-		}
-		if err := json.Unmarshal(b, &r); err != nil || r.Checkpoint == "" {
-			return nil, fmt.Errorf("%s: JSON, but not a receipt with a checkpoint", path)
+		r, err := voter.ParseReceipt(b)
+		if err != nil {
+			return nil, fmt.Errorf("%s: JSON, but not a receipt: %w", path, err)
 		}
 		b = []byte(r.Checkpoint)
 	}

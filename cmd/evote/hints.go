@@ -1,0 +1,29 @@
+package main
+
+import (
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/url"
+)
+
+// networkHint says what to do about an error that is the network's or
+// TLS's, not a service's answer: such a failure is no evidence against
+// the board or the issuer.
+func networkHint(err error) string {
+	var unknown x509.UnknownAuthorityError
+	var hostname x509.HostnameError
+	var invalid x509.CertificateInvalidError
+	switch {
+	case errors.As(err, &unknown):
+		return "the service's TLS certificate is signed by an authority this machine does not trust: for a private or self-signed deployment, give its CA certificate with --ca-cert FILE. This is a connection problem, not evidence against the service."
+	case errors.As(err, &hostname), errors.As(err, &invalid):
+		return "the service's TLS certificate does not fit this address or is not valid now: check the URL, and the certificate with the service's operator. This is a connection problem, not evidence against the service."
+	}
+	var ue *url.Error
+	var ne net.Error
+	if errors.As(err, &ue) || errors.As(err, &ne) {
+		return "the service could not be reached: check the URL and the network, then run the same command again. This is a connection problem, not evidence against the service."
+	}
+	return ""
+}
