@@ -168,10 +168,10 @@ func tokenResult(err error) string {
 		return tokIssued
 	case errors.Is(err, ErrBadRequest):
 		return tokInvalid
+	case errors.Is(err, ErrNotTested), errors.Is(err, ErrLocked):
+		return tokLocked
 	case errors.Is(err, ErrBadCredentials):
 		return tokBadCredentials
-	case errors.Is(err, ErrLocked):
-		return tokLocked
 	case errors.Is(err, ErrAlreadyIssued):
 		return tokAlreadyIssued
 	case errors.Is(err, ErrPurged):

@@ -25,7 +25,20 @@ var (
 	ErrLocked = errors.New("issuer: too many wrong enrolment codes for this voter; contact the election's help desk to unlock")
 	// ErrBadRequest means the request is malformed (HTTP 400).
 	ErrBadRequest = errors.New("issuer: bad request")
+	// ErrNotTested is a code that was not tested because the voter is
+	// locked out (the limit of wrong codes is reached). It Is
+	// ErrBadCredentials, and is answered as one (HTTP 401): only the voter,
+	// with the right code, is told ErrLocked, so a stranger cannot tell a
+	// locked voter ID, one on the roll, from an unknown one.
+	ErrNotTested error = notTested{}
 )
+
+type notTested struct{}
+
+func (notTested) Error() string {
+	return "issuer: voter ID or enrolment code is wrong (not tested: too many wrong codes for this voter)"
+}
+func (notTested) Is(target error) bool { return target == ErrBadCredentials }
 
 // Config configures an [Issuer].
 type Config struct {
@@ -151,13 +164,24 @@ func (is *Issuer) authenticate(ctx context.Context, voterID, code string) (Recor
 		dummyHash.Verify(code) // same cost as a known voter
 		return Record{}, ErrBadCredentials
 	}
+	if errors.Is(err, ErrLocked) {
+		// Only the voter, with the right code, learns that the voter ID is
+		// locked: anyone else gets the answer an unknown ID gets, or a
+		// stranger who tries ten codes for a guessed ID would learn, from
+		// the 403, that it is on the roll (SECURITY.md).
+		if r, gerr := is.roll.Get(ctx, voterID); gerr == nil && r.Code.Verify(code) {
+			return Record{}, ErrLocked
+		}
+		return Record{}, ErrNotTested
+	}
 	if err != nil {
-		return Record{}, err // ErrLocked among them
+		return Record{}, err
 	}
 	if !rec.Code.Verify(code) {
 		if rec.Failures >= is.maxFailures {
 			// No voter ID: the log must not say who tried (SECURITY.md).
-			// The voter is told (403) and brings their ID to the help desk.
+			// The voter, with the right code, is told (403) and brings
+			// their ID to the help desk; others keep getting 401.
 			is.log.Warn("a voter was locked out after wrong enrolment codes", "failures", rec.Failures)
 		}
 		return Record{}, ErrBadCredentials

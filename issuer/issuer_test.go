@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -176,9 +177,9 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 	// codes: each attempt is counted in the roll before its code is tested.
 	const guesses = 40
 	var (
-		wg             sync.WaitGroup
-		mu             sync.Mutex
-		tested, locked int
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		tested int
 	)
 	for range guesses {
 		wg.Go(func() {
@@ -188,18 +189,23 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 			defer mu.Unlock()
 			switch {
 			case errors.Is(err, issuerapi.ErrBadCredentials):
-				tested++
-			case errors.Is(err, issuerapi.ErrLocked):
-				locked++
+				tested++ // tested, or not tested and answered alike
 			default:
 				t.Errorf("guess: %v", err)
 			}
 		})
 	}
 	wg.Wait()
-	if tested != DefaultMaxFailures || locked != guesses-DefaultMaxFailures {
-		t.Fatalf("%d parallel guesses: %d codes tested, %d locked out; want %d and %d", guesses, tested, locked, DefaultMaxFailures, guesses-DefaultMaxFailures)
+	// Every wrong guess gets 401, tested or not: a stranger learns nothing
+	// from the answers about whether the ID is on the roll. The roll
+	// counted exactly the limit: no more codes than that were tested.
+	if tested != guesses {
+		t.Fatalf("%d parallel guesses: %d answered 401, want all", guesses, tested)
 	}
+	if rec, err := f.roll.Get(ctx, id); err != nil || rec.Failures != DefaultMaxFailures {
+		t.Fatalf("the roll counts %d failures (%v), want exactly %d", rec.Failures, err, DefaultMaxFailures)
+	}
+
 	// Locked: even the right code is refused, with 403.
 	_, err := f.client.RequestToken(ctx, id, f.codes[id], blinded)
 	var apiErr *issuerapi.Error
@@ -521,4 +527,35 @@ func ExampleGenerateRoll() {
 	n, err := ImportRoll(context.Background(), roll, bytes.NewReader(csvData))
 	fmt.Println(n, err, strings.SplitN(string(csvData), "\n", 2)[0])
 	// Output: 2 <nil> voter_id,enrolment_code
+}
+
+// TestAttackRollMembershipByLockout: a stranger sends wrong codes, more
+// than the lockout limit, for a voter ID on the roll and for one that is
+// not. Every answer, status, code and message, is the same for both: the
+// lockout does not tell the stranger that the first ID is on the roll.
+// Only the voter's own right code is told that the ID is locked.
+func TestAttackRollMembershipByLockout(t *testing.T) {
+	f := newFixture(t, 1, nil, HandlerConfig{RatePerSecond: -1})
+	blinded, _ := blind(t, newTokenKey(t))
+	answers := func(id string) []string {
+		var out []string
+		for range DefaultMaxFailures + 3 {
+			code, _ := GenerateCode()
+			_, err := f.client.RequestToken(ctx, id, code, blinded)
+			var e *issuerapi.Error
+			if !errors.As(err, &e) {
+				t.Fatalf("guess for %s: %v", id, err)
+			}
+			out = append(out, fmt.Sprintf("%d %s %s", e.StatusCode, e.Code, e.Message))
+		}
+		return out
+	}
+	known, unknown := answers(f.ids[0]), answers("voter-999999")
+	if !slices.Equal(known, unknown) {
+		t.Fatalf("a stranger tells a voter on the roll from one that is not:\non the roll: %q\nnot on it:  %q", known, unknown)
+	}
+	_, err := f.client.RequestToken(ctx, f.ids[0], f.codes[f.ids[0]], blinded)
+	if !errors.Is(err, issuerapi.ErrLocked) {
+		t.Fatalf("the voter's right code while locked: %v, want ErrLocked", err)
+	}
 }
