@@ -36,8 +36,10 @@
 // characters, 100 random bits, shown as four groups of five. Guessing is
 // stopped three ways: by that length (an online guess succeeds with
 // probability 2^-100); by a per-voter counter that locks the voter after
-// [DefaultMaxFailures] wrong codes ([ErrLocked], HTTP 403; [Issuer.Unlock]
-// lifts it); and by a per-client-IP token bucket in the handler (HTTP 429).
+// [DefaultMaxFailures] wrong codes ([Issuer.Unlock] lifts it; once locked,
+// a wrong code is answered [ErrNotTested], which is [ErrBadCredentials] as
+// for an unknown voter ID, and only the right code is told [ErrLocked], HTTP
+// 403, so the lockout tells a stranger nothing of who is on the roll); and by a per-client-IP token bucket in the handler (HTTP 429).
 // An attempt is counted in the roll before its code is tested, by one
 // compare-and-set ([Roll.TakeAttempt]), and given back if the code was
 // right, so parallel requests, even to several issuer processes sharing one
