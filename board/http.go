@@ -68,19 +68,38 @@ type HandlerConfig struct {
 	// POST is answered 429 with Retry-After: 1 before its body is read. 0
 	// means [service.DefaultMaxUploadsPerAddress]; negative, no bound.
 	MaxUploadsPerAddress int
+	// MaxExports and MaxExportsPerAddress bound the record exports being
+	// streamed at once, in all and from one client address: beyond them
+	// GET /v1/export is answered 503 (in all) or 429 (the address) with
+	// Retry-After: 1. 0 means [DefaultMaxExports] and
+	// [DefaultMaxExportsPerAddress]; negative, no bound.
+	MaxExports, MaxExportsPerAddress int
 }
 
+// An export holds about 1.3 MiB while it streams (its batch of entries
+// copied out of the store and the write buffers), for as long as the
+// client takes to read it: up to the write timeout, 5 minutes, for one that
+// reads nothing. 800 unread exports from one address held 1.08 GB of the
+// board's memory. The bounds keep that under 90 MiB in all, and leave an
+// address (a trustee, a monitor, a NAT of voters checking) room for a few.
+const (
+	DefaultMaxExports           = 64
+	DefaultMaxExportsPerAddress = 4
+)
+
 type handler struct {
-	b        *Board
-	admin    []byte
-	log      *slog.Logger
-	svc      *service.Service
-	limit    *ratelimit.Limiter
-	clientIP func(*http.Request) string
-	gate     *service.Gate
-	uploads  *service.Uploads
-	casts    *service.CounterVec
-	castTime *service.Histogram
+	b          *Board
+	admin      []byte
+	log        *slog.Logger
+	svc        *service.Service
+	limit      *ratelimit.Limiter
+	clientIP   func(*http.Request) string
+	gate       *service.Gate
+	uploads    *service.Uploads
+	exports    *service.Gate
+	exportsPer *service.Uploads
+	casts      *service.CounterVec
+	castTime   *service.Histogram
 }
 
 // Cast outcomes, the result label of evote_board_casts_total.
@@ -145,6 +164,8 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	}
 	h.gate = service.NewGate(cfg.MaxInFlight)
 	h.uploads = service.NewUploads(cfg.MaxUploadsPerAddress)
+	h.exports = service.NewGate(orDefault(cfg.MaxExports, DefaultMaxExports))
+	h.exportsPer = service.NewUploads(orDefault(cfg.MaxExportsPerAddress, DefaultMaxExportsPerAddress))
 	h.svc = service.New("board", h.log)
 	m := h.svc.Metrics
 	h.casts = m.Counter(h.svc.MetricName("casts_total"), "Ballots cast, by result.", "result")
@@ -563,7 +584,27 @@ func (h *handler) receipt(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, rc)
 }
 
+// orDefault is n, or def when n is 0.
+func orDefault(n, def int) int {
+	if n == 0 {
+		return def
+	}
+	return n
+}
+
 func (h *handler) export(w http.ResponseWriter, r *http.Request) {
+	ip := h.clientIP(r)
+	if !h.exportsPer.TryEnter(ip) {
+		w.Header().Set("Retry-After", "1")
+		service.WriteError(w, http.StatusTooManyRequests, service.CodeRateLimited, "this address is already downloading as many records as it may at once; finish or close one, or retry in 1 s")
+		return
+	}
+	defer h.exportsPer.Leave(ip)
+	if !h.exports.TryEnter() {
+		service.Overloaded(w)
+		return
+	}
+	defer h.exports.Leave()
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="record.evr"`)
 	// Export writes straight to the client; a failure midway can only cut

@@ -401,3 +401,80 @@ func TestErrorCodes(t *testing.T) {
 		t.Fatalf("a cast after close says %q", ae.Message)
 	}
 }
+
+// TestAttackUnreadExportsHoldMemory: each export streaming to a client
+// holds about 1.3 MiB of the board's memory until the client reads it or
+// the write timeout ends it; 800 unread ones from one address held 1.08
+// GB. The exports in progress are bounded per address (429) and in all
+// (503), answered at once, and a client under the bounds still gets the
+// whole record.
+func TestAttackUnreadExportsHoldMemory(t *testing.T) {
+	e, err := sim.New(sim.Options{Dir: t.TempDir(), Issuer: electiontest.Issuer(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	for _, raw := range makeBallots(t, e, 200) { // a record larger than the buffers in between
+		if _, err := e.Board.Cast(t.Context(), raw); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewUnstartedServer(board.NewHandler(e.Board, board.HandlerConfig{
+		MaxExports: 3, MaxExportsPerAddress: 2,
+		ClientIP: func(r *http.Request) string { return r.Header.Get("X-Test-Client") },
+	}))
+	srv.Listener = smallSendBuffers{srv.Listener}
+	srv.Start()
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	hold := func(addr string) net.Conn {
+		c := dialTiny(t, host)
+		t.Cleanup(func() { c.Close() })
+		fmt.Fprintf(c, "GET %s HTTP/1.1\r\nHost: %s\r\nX-Test-Client: %s\r\n\r\n", boardapi.PathExport, host, addr)
+		if _, err := io.ReadFull(c, make([]byte, 12)); err != nil { // started; then never read
+			t.Fatal(err)
+		}
+		return c
+	}
+	get := func(addr string) (int, []byte) {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+boardapi.PathExport, nil)
+		req.Header.Set("X-Test-Client", addr)
+		resp, err := (&http.Client{Timeout: 5 * time.Second}).Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	first := hold("a")
+	hold("a")
+	if st, _ := get("a"); st != http.StatusTooManyRequests {
+		t.Fatalf("a third export from one address: %d, want 429", st)
+	}
+	hold("b")
+	if st, _ := get("c"); st != http.StatusServiceUnavailable {
+		t.Fatalf("a fourth export in all: %d, want 503", st)
+	}
+	want, err := e.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One held export given up: its slot comes back (once the board's
+	// write to it fails), and the address gets the whole record.
+	first.Close()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, got := get("a")
+		if st == http.StatusOK {
+			if !bytes.Equal(got, want) {
+				t.Fatal("the export is not the record")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after a held export was closed, still %d", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
