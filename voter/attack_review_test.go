@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -212,5 +213,27 @@ func TestAttackReceiptAfterClose(t *testing.T) {
 		if _, err := vc.CheckReceipt(ctx, rc); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("%s: got %v, want %q", name, err, c.want)
 		}
+	}
+}
+
+// TestAttackReceiptFromAnotherHistory: the voter reads the election from
+// the board's log, then the board puts the ballot in another history it
+// signs (one without an earlier ballot) and hands out a receipt that
+// proves it there. The receipt's checkpoint is not an extension of the one
+// the voter checked the election against: refused as a split view.
+func TestAttackReceiptFromAnotherHistory(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{})
+	e.Cast(t, e.Voter(t), []int{0})
+	e.Cast(t, e.Voter(t), []int{1})
+	ls := leaves(t, e)
+	c := &voter.Client{Board: forgedBoard(t, e.Signer, ls), BoardKey: e.Verifier, ManifestHash: e.Board.Manifest().Hash()}
+	el, err := c.Election(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Board = forgedBoard(t, e.Signer, ls[:len(ls)-1]) // the last ballot dropped
+	_, err = c.Cast(context.Background(), el, e.Ballot(t, e.Voter(t), []int{0}))
+	if !errors.Is(err, voter.ErrSplitView) {
+		t.Fatalf("a receipt from another history: got %v, want ErrSplitView", err)
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/strictjson"
+	"github.com/evote/evote/store"
 	"github.com/gtank/ristretto255"
 )
 
@@ -45,6 +46,9 @@ type Ticket struct {
 	Choices     [][]int  `json:"choices,omitempty"` // what Ballot encrypts
 	Ballot      string   `json:"ballot,omitempty"`  // base64
 	Receipt     *Receipt `json:"receipt,omitempty"` // of Ballot, checked
+	// Replaces is the receipt of the ballot a revote replaces: the new
+	// ballot must come after it, in a log that extends it.
+	Replaces *Receipt `json:"replaces,omitempty"`
 }
 
 // NewTicket starts a ticket for voterID in election e, with a fresh token
@@ -171,6 +175,9 @@ func (c *Client) Seal(e *ballot.Election, t *Ticket, selections [][]int) error {
 	if err != nil {
 		return err
 	}
+	if t.Receipt != nil {
+		t.Replaces = t.Receipt
+	}
 	t.Ballot, t.Choices, t.Receipt = base64.StdEncoding.EncodeToString(b.Bytes()), selections, nil
 	return nil
 }
@@ -195,12 +202,24 @@ func (c *Client) CastTicket(ctx context.Context, e *ballot.Election, t *Ticket) 
 	if err != nil {
 		return nil, errors.New("voter: the ticket's ballot is not base64")
 	}
+	if t.Replaces != nil {
+		prev, err := store.ParseCheckpoint([]byte(t.Replaces.Checkpoint), c.BoardKey)
+		if err != nil {
+			return nil, fmt.Errorf("voter: the replaced ballot's receipt: %w", err)
+		}
+		if err := c.extendsSeen(ctx, prev); err != nil {
+			return nil, err
+		}
+	}
 	rc, err := c.Cast(ctx, e, raw)
 	if errors.Is(err, boardapi.ErrBallotOnBoard) {
 		rc, err = c.receiptOf(ctx, e, raw)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if t.Replaces != nil && rc.Index <= t.Replaces.Index {
+		return nil, fmt.Errorf("voter: the board puts the revote at entry %d, not after the ballot it replaces (entry %d): it would not count", rc.Index, t.Replaces.Index)
 	}
 	t.Receipt = rc
 	return rc, nil

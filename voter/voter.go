@@ -100,6 +100,7 @@ type Client struct {
 	mu        sync.Mutex
 	election  *ballot.Election // once checked by Election
 	openIndex uint64
+	seen      *store.Checkpoint // the newest checkpoint of the board this client checked
 }
 
 // ErrNoManifestHash means the client was given no manifest hash to pin the
@@ -194,6 +195,9 @@ func (c *Client) Election(ctx context.Context) (*ballot.Election, error) {
 	e = &ballot.Election{Manifest: m, Key: decided.Key}
 	c.mu.Lock()
 	c.election, c.openIndex = e, open
+	if c.seen == nil || c.seen.Size < cp.Size {
+		c.seen = cp
+	}
 	c.mu.Unlock()
 	return e, nil
 }
@@ -285,7 +289,7 @@ func (c *Client) Cast(ctx context.Context, e *ballot.Election, raw []byte) (*Rec
 	if err != nil {
 		return nil, err
 	}
-	return c.checkBoardReceipt(e, raw, rc)
+	return c.checkBoardReceipt(ctx, e, raw, rc)
 }
 
 // receiptOf asks the board for the receipt of a ballot it already holds
@@ -295,10 +299,10 @@ func (c *Client) receiptOf(ctx context.Context, e *ballot.Election, raw []byte) 
 	if err != nil {
 		return nil, err
 	}
-	return c.checkBoardReceipt(e, raw, rc)
+	return c.checkBoardReceipt(ctx, e, raw, rc)
 }
 
-func (c *Client) checkBoardReceipt(e *ballot.Election, raw []byte, rc *boardapi.Receipt) (*Receipt, error) {
+func (c *Client) checkBoardReceipt(ctx context.Context, e *ballot.Election, raw []byte, rc *boardapi.Receipt) (*Receipt, error) {
 	tc := ballot.TrackingCode(raw)
 	if rc.TrackingCode != hex.EncodeToString(tc[:]) {
 		return nil, errors.New("voter: the board's receipt names another ballot")
@@ -321,11 +325,45 @@ func (c *Client) checkBoardReceipt(e *ballot.Election, raw []byte, rc *boardapi.
 	if rc.Index <= open {
 		return nil, fmt.Errorf("voter: the board's receipt puts the ballot at entry %d, not after the open entry %d", rc.Index, open)
 	}
+	if err := c.extendsSeen(ctx, cp); err != nil {
+		return nil, err
+	}
 	lh := store.LeafHash(leaf)
 	return &Receipt{
 		ElectionID: hex.EncodeToString(e.Manifest.ID()), TrackingCode: rc.TrackingCode, Index: rc.Index,
 		LeafHash: hex.EncodeToString(lh[:]), Checkpoint: rc.Checkpoint, Inclusion: rc.Inclusion,
 	}, nil
+}
+
+// extendsSeen checks that cp and the newest checkpoint this client checked
+// before (the one its election was read from, an earlier receipt's) are of
+// one history, asking the board for the consistency proof, and keeps the
+// newer: a receipt from another history than the ceremony the voter
+// checked, or a revote placed in a fork before the ballot it replaces, is
+// refused. The proof is fetched without holding the client's lock, so
+// concurrent casts do not wait on each other.
+func (c *Client) extendsSeen(ctx context.Context, cp *store.Checkpoint) error {
+	c.mu.Lock()
+	seen := c.seen
+	c.mu.Unlock()
+	if seen != nil {
+		var proof tlog.TreeProof
+		if seen.Size != cp.Size {
+			var err error
+			if proof, err = c.Board.Consistency(ctx, min(seen.Size, cp.Size), max(seen.Size, cp.Size)); err != nil {
+				return fmt.Errorf("%w: the board gives no proof that its checkpoints of size %d and %d are of one history: %v", ErrSplitView, seen.Size, cp.Size, err)
+			}
+		}
+		if err := CompareCheckpoints(seen, cp, proof); err != nil {
+			return err
+		}
+	}
+	c.mu.Lock()
+	if c.seen == nil || c.seen.Size < cp.Size {
+		c.seen = cp
+	}
+	c.mu.Unlock()
+	return nil
 }
 
 // CheckReceipt proves, against the board's newest checkpoint, that the

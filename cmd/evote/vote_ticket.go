@@ -5,11 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/board/boardapi"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/cmd/evote/internal/secret"
 	"github.com/evote/evote/voter"
 )
@@ -53,7 +57,13 @@ func voteWithTicket(ctx context.Context, g *globals, vc *voter.Client, e *ballot
 			return nil, false, usagef("the enrolment code is needed: --code CODE or EVOTE_CODE")
 		}
 		if err := vc.GetToken(ctx, e, t, code); err != nil {
-			return nil, false, fmt.Errorf("%w (the vote's state is saved in %s: run the same command again to resume)", err, path)
+			switch {
+			case errors.Is(err, issuerapi.ErrAlreadyIssued):
+				return nil, false, fmt.Errorf("a token was already issued to voter %s for another request: the one from the device (or the ticket file) that first asked. Only that ticket can finish or change this vote; run evote vote there, with its ticket (%s here is not it)", voterID, path)
+			case transient(err):
+				return nil, false, fmt.Errorf("%w (the vote's state is saved in %s: run the same command again to resume)", err, path)
+			}
+			return nil, false, err
 		}
 		if err := saveTicket(path, t, false); err != nil {
 			return nil, false, err
@@ -82,12 +92,25 @@ func voteWithTicket(ctx context.Context, g *globals, vc *voter.Client, e *ballot
 	}
 	rc, err := vc.CastTicket(ctx, e, t)
 	if err != nil {
-		return nil, false, fmt.Errorf("%w (the ballot is saved in %s: run the same command again to resume; it will not be cast twice)", err, path)
+		if transient(err) {
+			return nil, false, fmt.Errorf("%w (the ballot is saved in %s: run the same command again to resume; it will not be cast twice)", err, path)
+		}
+		return nil, false, err
 	}
 	if err := saveTicket(path, t, false); err != nil {
 		return nil, false, fmt.Errorf("the ballot is cast (tracking code %s), but saving %s failed: %w", rc.TrackingCode, path, err)
 	}
 	return rc, again, nil
+}
+
+// transient reports whether err may pass if the same step is tried again:
+// the network, or a service that is busy or cannot write for now.
+func transient(err error) bool {
+	var ue *url.Error
+	var ne net.Error
+	return errors.As(err, &ue) || errors.As(err, &ne) ||
+		errors.Is(err, boardapi.ErrOverloaded) || errors.Is(err, boardapi.ErrRateLimited) || errors.Is(err, boardapi.ErrStorage) || errors.Is(err, boardapi.ErrInternal) ||
+		errors.Is(err, issuerapi.ErrOverloaded) || errors.Is(err, issuerapi.ErrRateLimited) || errors.Is(err, issuerapi.ErrInternal)
 }
 
 func describeChoices(m *ballot.Manifest, sel [][]int) string {
