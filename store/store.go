@@ -1,8 +1,9 @@
-// Package store is the append-only log of the evote bulletin board, as plain
-// data: its entries, its Merkle tree, its signed checkpoints, its proofs and
-// its export file. It imports nothing from evote and holds no storage engine,
-// so the board, a voter checking a receipt and an outside verifier reading an
-// exported record all run the same code.
+// Package store is the append-only log of the evote bulletin board: its
+// entries, its Merkle tree, its signed checkpoints, its proofs and its export
+// file as plain data, and the one [Log] over a storage [Engine]. It imports
+// nothing from evote and no database, so the board, a voter checking a
+// receipt and an outside verifier reading an exported record all run the
+// same code.
 //
 // # Entries
 //
@@ -24,16 +25,26 @@
 // [VerifyConsistency] to check proofs against checkpoints; these are pure
 // functions that need nothing but their arguments.
 //
-// # The Log interface
+// # The Log and its engines
 //
-// Services see a [Log], never a storage engine; store/bolt is the embedded
-// default. [Log.Append] adds one leaf atomically with an optional uniqueness
-// key ([Append.Key], [Append.Replace]), a caller check run inside the write
-// transaction ([Append.Check]) and extra keys ([Append.SetKeys]); it returns
-// only once the leaf is durable. [Log.Checkpoint] hands out a signed
-// checkpoint covering everything committed, and the checkpoint of any size
-// stays retrievable ([Log.CheckpointAt]), so consistency between any two can
-// be shown.
+// Services see a [Log], never a storage engine. [Log.Append] adds one leaf
+// atomically with an optional uniqueness key ([Append.Key],
+// [Append.Replace]), a caller check run inside the write transaction
+// ([Append.Check]) and extra keys ([Append.SetKeys]); it returns only once
+// the leaf is durable. [Log.Checkpoint] hands out a signed checkpoint
+// covering everything committed, and the checkpoint of any size stays
+// retrievable ([Log.CheckpointAt]), so consistency between any two can be
+// shown.
+//
+// There is one Log, made by [New] over an [Engine], the storage seam in the
+// manner of sumdb's ServerOps: a few methods, each with a ctx, that store
+// and read bytes (a transaction that appends leaves, tree hashes and keys;
+// range reads of leaves and of tree hashes; lookup; size). Validation,
+// group commit, checkpoint signing, proofs and the export are the Log's,
+// written once for every engine. Package store/bolt is the embedded engine
+// (bbolt), [MemEngine] the in-memory reference, and store/storetest the
+// conformance suite both pass and the next engine (PostgreSQL) must. Two
+// Logs on one store (two board processes on one database) are one log.
 //
 // # The export file
 //
@@ -142,8 +153,9 @@ type Append struct {
 	Replace bool
 	// Check, if set, runs inside the write transaction just before the
 	// append, against the log as it will be appended to. An error refuses
-	// this append only and is returned by Append (wrapped). Check must use
-	// only v, never the Log, and must not keep v.
+	// this append only and is returned by Append as it is. Check must use
+	// only v, never the Log, and must not keep v. It may run more than
+	// once, if the engine retries the transaction.
 	Check func(v View) error
 	// SetKeys are extra keys set (or moved) to this leaf's index, such as a
 	// phase marker written by a close entry.
@@ -158,8 +170,9 @@ type View interface {
 	Lookup(key []byte) (index uint64, ok bool)
 }
 
-// Log is the bulletin board's append-only log. Implementations are safe for
-// concurrent use.
+// Log is the bulletin board's append-only log, safe for concurrent use. [New]
+// makes the one implementation, over any [Engine]; the interface lets a
+// caller wrap it (tests hold or fail appends).
 type Log interface {
 	// Append validates and appends a.Leaf and returns its index, only after
 	// it is durably committed. Refusals (ErrInvalidLeaf, ErrDuplicate, a
@@ -188,6 +201,7 @@ type Log interface {
 	// Export writes the export file (see Writer) of the log up to a fresh
 	// checkpoint, streaming, in constant memory.
 	Export(w io.Writer) error
-	// Close releases the log.
+	// Close waits for the appends already submitted, then releases the
+	// log and its engine.
 	Close() error
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/store"
-	"github.com/evote/evote/store/bolt"
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -70,14 +69,16 @@ since voters and verifiers check every checkpoint against it. Its name,
 }
 
 func boardServeCmd(g *globals) *cobra.Command {
-	var data, key, manifest, tokFile string
+	var key, manifest, tokFile string
+	var st storeFlag
 	var sf serviceFlags
 	var rate float64
 	var burst int
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the board's HTTP API",
-		Long: `serve runs the board on its log in --data (bbolt). On first start it creates
+		Long: `serve runs the board on its log in --store (bolt:DIR, a bbolt file in DIR;
+--data DIR is the same as --store bolt:DIR). On first start it creates
 the election from --manifest (entry 0); later starts resume it and need no
 manifest. The admin endpoints (ceremony, open, close, result) need the token
 in --admin-token-file. SIGINT or SIGTERM stops it gracefully: it stops
@@ -94,10 +95,13 @@ queued. Slow clients are cut off by --read-header-timeout and fixed read,
 write and idle timeouts. GET /healthz and GET /metrics (Prometheus) serve
 operators; the log (--log-format, --log-level) has one line per request and
 nothing that identifies a voter.`,
-		Example: `  evote board serve --data board-data --key board.key --manifest manifest.json \
+		Example: `  evote board serve --store bolt:board-data --key board.key --manifest manifest.json \
       --admin-token-file admin.token --listen 127.0.0.1:8080`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, _, err := st.open(); err != nil {
+				return err
+			}
 			logger, err := sf.logger(g)
 			if err != nil {
 				return err
@@ -123,10 +127,7 @@ nothing that identifies a voter.`,
 			} else {
 				g.logf("no --admin-token-file: the admin endpoints are disabled\n")
 			}
-			if err := os.MkdirAll(data, 0o700); err != nil {
-				return err
-			}
-			log, err := bolt.Open(data, signer, nil)
+			log, err := st.openLog(signer)
 			if err != nil {
 				return err
 			}
@@ -148,7 +149,7 @@ nothing that identifies a voter.`,
 				if b, err = board.Create(ctx, log, mb); err != nil {
 					return err
 				}
-				g.logf("created the election's board in %s\n", data)
+				g.logf("created the election's board in %s\n", &st)
 			} else {
 				if b, err = board.Load(log); err != nil {
 					return err
@@ -156,10 +157,10 @@ nothing that identifies a voter.`,
 				if manifest != "" {
 					mb, err := os.ReadFile(manifest)
 					if err == nil && !bytes.Equal(bytes.TrimSpace(mb), b.Manifest().Bytes()) {
-						return fmt.Errorf("%s is not the manifest of the election in %s", manifest, data)
+						return fmt.Errorf("%s is not the manifest of the election in %s", manifest, &st)
 					}
 				}
-				g.logf("resumed the board in %s: %d entries\n", data, size)
+				g.logf("resumed the board in %s: %d entries\n", &st, size)
 			}
 			if rate < 0 {
 				return usagef("--rate must be 0 (no limit) or more")
@@ -172,7 +173,7 @@ nothing that identifies a voter.`,
 		},
 	}
 	f := c.Flags()
-	f.StringVar(&data, "data", "board-data", "the board's data `DIR` (its log)")
+	st.add(c, "the board's log", "board-data")
 	f.StringVar(&key, "key", "board.key", "the board's signer key `FILE` (age-encrypted)")
 	f.StringVar(&manifest, "manifest", "", "the election manifest `FILE`, to create the board")
 	f.StringVar(&tokFile, "admin-token-file", "", "`FILE` holding the admin token")

@@ -5,14 +5,12 @@ import (
 	"encoding/pem"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/cmd/evote/internal/secret"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/issuer"
-	issuerbolt "github.com/evote/evote/issuer/bolt"
 	"github.com/spf13/cobra"
 )
 
@@ -151,7 +149,8 @@ func loadIssuerKey(g *globals, kr *secret.Keyring, path string, m *ballot.Manife
 }
 
 func issuerServeCmd(g *globals) *cobra.Command {
-	var roll, key, manifest, data string
+	var roll, key, manifest string
+	var st storeFlag
 	var rate float64
 	var burst int
 	var sf serviceFlags
@@ -162,7 +161,8 @@ func issuerServeCmd(g *globals) *cobra.Command {
 (a voter ID, enrolment code and blinded message, answered with a blind
 signature, once per voter).
 
-The roll (--roll CSV) is imported into the issuer's own bbolt file under --data
+The roll (--roll CSV) is imported into the issuer's own store, --store
+(bolt:DIR, a bbolt file in DIR; --data DIR is the same as --store bolt:DIR),
 on first start, codes kept only as argon2id hashes; later starts reuse it and
 need no --roll. Each client IP gets a token bucket (--rate, --burst; --rate -1
 turns it off, only behind a proxy that limits instead). At most
@@ -173,9 +173,12 @@ GET /metrics (Prometheus) serve operators; the log (--log-format,
 message in it. SIGINT or SIGTERM stops it gracefully: requests in flight
 are answered, then the roll is closed.`,
 		Example: `  evote issuer serve --roll roll.csv --key issuer.key --election manifest.json \
-      --data issuer-data --listen 127.0.0.1:8081`,
+      --store bolt:issuer-data --listen 127.0.0.1:8081`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if _, _, err := st.open(); err != nil {
+				return err
+			}
 			logger, err := sf.logger(g)
 			if err != nil {
 				return err
@@ -196,10 +199,7 @@ are answered, then the roll is closed.`,
 			if err != nil {
 				return err
 			}
-			if err := os.MkdirAll(data, 0o700); err != nil {
-				return err
-			}
-			r, err := issuerbolt.Open(filepath.Join(data, "roll.db"))
+			r, err := st.openRoll(true)
 			if err != nil {
 				return err
 			}
@@ -221,7 +221,7 @@ are answered, then the roll is closed.`,
 				}
 				g.logf("imported %d voters from %s\n", added, roll)
 			case roll != "":
-				g.logf("the roll in %s already holds %d voters; not importing %s again\n", data, counts.Eligible, roll)
+				g.logf("the roll in %s already holds %d voters; not importing %s again\n", &st, counts.Eligible, roll)
 			case counts.Eligible == 0:
 				return usagef("the issuer has no voters yet: give --roll roll.csv")
 			}
@@ -240,7 +240,7 @@ are answered, then the roll is closed.`,
 	f.StringVar(&roll, "roll", "", "voter roll `CSV` to import on first start")
 	f.StringVar(&key, "key", "issuer.key", "the issuer's private key `FILE` (age-encrypted)")
 	f.StringVar(&manifest, "election", "manifest.json", "the election manifest `FILE`")
-	f.StringVar(&data, "data", "issuer-data", "the issuer's data `DIR` (its roll database)")
+	st.add(c, "the issuer's roll", "issuer-data")
 	f.Float64Var(&rate, "rate", issuer.DefaultRatePerSecond, "token requests per second per client IP (-1: no limit)")
 	f.IntVar(&burst, "burst", issuer.DefaultBurst, "burst of token requests per client IP")
 	sf.add(c, "127.0.0.1:8081")
@@ -248,17 +248,17 @@ are answered, then the roll is closed.`,
 }
 
 func issuerPurgeCmd(g *globals) *cobra.Command {
-	var data string
+	var st storeFlag
 	c := &cobra.Command{
 		Use:   "purge",
 		Short: "Delete the voter roll after the election, keeping only the counts",
 		Long: `purge deletes every voter record (IDs, code hashes, issued blinded messages)
 from the issuer's roll, keeping only the numbers of eligible voters and of
 tokens issued. Stop the issuer first. No tokens are issued afterwards.`,
-		Example: `  evote issuer purge --data issuer-data`,
+		Example: `  evote issuer purge --store bolt:issuer-data`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := issuerbolt.Open(filepath.Join(data, "roll.db"))
+			r, err := st.openRoll(false)
 			if err != nil {
 				return err
 			}
@@ -267,10 +267,10 @@ tokens issued. Stop the issuer first. No tokens are issued afterwards.`,
 			if err != nil {
 				return err
 			}
-			g.printf("purged the roll in %s: %d eligible voters, %d tokens issued\n", data, c.Eligible, c.Issued)
+			g.printf("purged the roll in %s: %d eligible voters, %d tokens issued\n", &st, c.Eligible, c.Issued)
 			return nil
 		},
 	}
-	c.Flags().StringVar(&data, "data", "issuer-data", "the issuer's data `DIR`")
+	st.add(c, "the issuer's roll", "issuer-data")
 	return c
 }

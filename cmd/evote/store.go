@@ -1,0 +1,98 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/evote/evote/issuer"
+	issuerbolt "github.com/evote/evote/issuer/bolt"
+	"github.com/evote/evote/store"
+	"github.com/evote/evote/store/bolt"
+	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// engines names the storage engines --store takes, as ENGINE:WHERE.
+const engines = "bolt:DIR (bbolt files in a directory)"
+
+// storeFlag is the one switch that picks a service's storage engine,
+// --store ENGINE:WHERE, and --data DIR, its older synonym for bolt:DIR.
+type storeFlag struct {
+	spec, data string
+	def        string // the directory when neither is given
+}
+
+func (s *storeFlag) add(c *cobra.Command, what, def string) {
+	s.def = def
+	c.Flags().StringVar(&s.spec, "store", "", fmt.Sprintf("where %s is kept, as `ENGINE:WHERE`: %s (default bolt:%s)", what, engines, def))
+	c.Flags().StringVar(&s.data, "data", "", "the same as --store bolt:`DIR`")
+}
+
+// open says which engine to use and where: ("bolt", DIR), or a usage error
+// naming the engines there are.
+func (s *storeFlag) open() (engine, where string, err error) {
+	switch {
+	case s.spec != "" && s.data != "":
+		return "", "", usagef("give --store or --data, not both (--data %s is --store bolt:%s)", s.data, s.data)
+	case s.data != "":
+		return "bolt", s.data, nil
+	case s.spec == "":
+		return "bolt", s.def, nil
+	}
+	engine, where, ok := strings.Cut(s.spec, ":")
+	switch {
+	case !ok:
+		return "", "", usagef("--store %s names no engine; write ENGINE:WHERE, one of %s (--store bolt:%s for a directory)", s.spec, engines, s.spec)
+	case engine != "bolt":
+		return "", "", usagef("--store %s: no storage engine %q; the engines are %s", s.spec, engine, engines)
+	case where == "":
+		return "", "", usagef("--store %s: say where, as bolt:DIR", s.spec)
+	}
+	return engine, where, nil
+}
+
+// String is the store as a person reads it in messages.
+func (s *storeFlag) String() string {
+	engine, where, err := s.open()
+	if err != nil {
+		return s.spec
+	}
+	return engine + ":" + where
+}
+
+// openLog opens the board's log, with checkpoints signed by signer.
+func (s *storeFlag) openLog(signer note.Signer) (store.Log, error) {
+	engine, where, err := s.open()
+	if err != nil {
+		return nil, err
+	}
+	switch engine {
+	case "bolt":
+		return bolt.Open(where, signer, nil)
+	}
+	return nil, fmt.Errorf("no board log on engine %q", engine)
+}
+
+// openRoll opens the issuer's roll, creating an empty one if create is
+// set and there is none.
+func (s *storeFlag) openRoll(create bool) (issuer.Roll, error) {
+	engine, where, err := s.open()
+	if err != nil {
+		return nil, err
+	}
+	switch engine {
+	case "bolt":
+		path := filepath.Join(where, "roll.db")
+		if create {
+			if err := os.MkdirAll(where, 0o700); err != nil {
+				return nil, err
+			}
+		} else if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("no roll in %s: %w", s, err)
+		}
+		return issuerbolt.Open(path)
+	}
+	return nil, fmt.Errorf("no roll on engine %q", engine)
+}
