@@ -154,7 +154,7 @@ func TestAttackFloodRateLimited(t *testing.T) {
 	var mu sync.Mutex
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	srv := httptest.NewServer(board.NewHandler(e.Board, board.HandlerConfig{
-		RatePerSecond: 1, Burst: 3, Now: clock,
+		Limits: service.Limits{RatePerSecond: 1, Burst: 3}, Now: clock,
 		// The test plays two addresses through a header; a real
 		// deployment trusts such a header only from its own proxy.
 		ClientIP: func(r *http.Request) string { return r.Header.Get("X-Test-Client") },
@@ -223,7 +223,7 @@ func TestAttackOverloadGets503(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(board.NewHandler(b, board.HandlerConfig{MaxInFlight: 3}))
+	srv := httptest.NewServer(board.NewHandler(b, board.HandlerConfig{Limits: service.Limits{MaxInFlight: 3}}))
 	defer srv.Close()
 	held := make(chan int, 3)
 	for range 3 {

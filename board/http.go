@@ -46,28 +46,17 @@ type HandlerConfig struct {
 	// identifier ever reaches the board, and neither ballot bytes nor
 	// token keys nor client addresses are logged.
 	Logger *slog.Logger
-	// RatePerSecond and Burst set the token bucket each client address has
-	// for the POST endpoints (429 with Retry-After beyond it). 0 means no
-	// limit; Burst 0 means twice the rate. The command line's default is
-	// [DefaultRatePerSecond].
-	RatePerSecond float64
-	Burst         int
+	// Limits bound the rate of POSTs per client address (0:
+	// [DefaultRatePerSecond] and [DefaultBurst]), the casts in flight and
+	// the bodies being read per address; see [service.Limits]: 0 is the
+	// default, negative no bound.
+	service.Limits
 	// ClientIP returns the address requests are limited by. nil means the
 	// host of Request.RemoteAddr; behind a reverse proxy, supply one that
 	// reads the proxy's header, and only trust that header from the proxy.
 	ClientIP func(*http.Request) string
 	// Now is the rate limit's clock; nil means time.Now.
 	Now func() time.Time
-	// MaxInFlight bounds the casts being worked on at once: beyond it a
-	// cast is answered 503 with Retry-After: 1 at once, never queued. 0
-	// means [service.DefaultMaxInFlight]; negative, no bound. A cast takes
-	// its slot only once its body is read, so slow uploads hold none.
-	MaxInFlight int
-	// MaxUploadsPerAddress bounds the POSTs from one client address (as
-	// ClientIP reads it) whose bodies are being read at once: beyond it a
-	// POST is answered 429 with Retry-After: 1 before its body is read. 0
-	// means [service.DefaultMaxUploadsPerAddress]; negative, no bound.
-	MaxUploadsPerAddress int
 	// MaxExports and MaxExportsPerAddress bound the record exports being
 	// streamed at once, in all and from one client address: beyond them
 	// GET /v1/export is answered 503 (in all) or 429 (the address) with
@@ -155,15 +144,9 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	if h.clientIP == nil {
 		h.clientIP = ratelimit.RemoteHost
 	}
-	if cfg.RatePerSecond > 0 {
-		burst := cfg.Burst
-		if burst <= 0 {
-			burst = int(2 * cfg.RatePerSecond)
-		}
-		h.limit = ratelimit.New(cfg.RatePerSecond, burst, cfg.Now)
-	}
-	h.gate = service.NewGate(cfg.MaxInFlight)
-	h.uploads = service.NewUploads(cfg.MaxUploadsPerAddress)
+	h.limit = cfg.Limiter(DefaultRatePerSecond, DefaultBurst, cfg.Now)
+	h.gate = cfg.Gate()
+	h.uploads = cfg.Uploads()
 	h.exports = service.NewGate(orDefault(cfg.MaxExports, DefaultMaxExports))
 	h.exportsPer = service.NewUploads(orDefault(cfg.MaxExportsPerAddress, DefaultMaxExportsPerAddress))
 	h.svc = service.New("board", h.log)

@@ -261,7 +261,7 @@ func TestAttackSlowUploads(t *testing.T) {
 	e := electiontest.New(t, electiontest.Options{})
 	const addrs, perAddr = 20, 10
 	srv := httptest.NewServer(board.NewHandler(e.Board, board.HandlerConfig{
-		MaxInFlight: 8, MaxUploadsPerAddress: perAddr,
+		Limits: service.Limits{MaxInFlight: 8, MaxUploadsPerAddress: perAddr},
 		// The test plays many addresses through a header; a real
 		// deployment trusts such a header only from its own proxy.
 		ClientIP: func(r *http.Request) string { return r.Header.Get("X-Test-Client") },

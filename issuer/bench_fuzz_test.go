@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/evote/evote/internal/service"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -54,7 +55,7 @@ func FuzzTokenRequest(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	h := NewHandler(is, HandlerConfig{RatePerSecond: -1})
+	h := NewHandler(is, HandlerConfig{Limits: service.Limits{RatePerSecond: -1}})
 	f.Add([]byte(`{"voter_id":"a","code":"7XQ2M-K9D4T-0HVB3-RWE8N","blinded_msg":"AAAA"}`))
 	f.Add([]byte(`{"voter_id":"a","code":"x","blinded_msg":"AAAA"}{}`))
 	f.Add([]byte(`{"voter_id":"a","voter_id":"b"}`))
@@ -97,7 +98,7 @@ func BenchmarkIssue(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			f := newFixture(b, b.N, nil, HandlerConfig{})
-			h := NewHandler(f.is, HandlerConfig{RatePerSecond: -1})
+			h := NewHandler(f.is, HandlerConfig{Limits: service.Limits{RatePerSecond: -1}})
 			bodies := make([][]byte, b.N)
 			for i, id := range f.ids {
 				blinded, _ := blind(b, newTokenKey(b))

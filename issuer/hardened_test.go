@@ -150,7 +150,7 @@ func (r *blockingRoll) TakeAttempt(ctx context.Context, voterID string, limit in
 // once its body is read, so these are whole requests held in the roll.)
 func TestAttackTokenOverloadGets503(t *testing.T) {
 	roll := newBlockingRoll()
-	f := newFixture(t, 3, roll, HandlerConfig{MaxInFlight: 2})
+	f := newFixture(t, 3, roll, HandlerConfig{Limits: service.Limits{MaxInFlight: 2}})
 	held := make(chan int, 2)
 	for _, id := range f.ids[:2] {
 		blinded, _ := blind(t, newTokenKey(t))

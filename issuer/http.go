@@ -30,12 +30,11 @@ const (
 
 // HandlerConfig configures [NewHandler]. The zero value is usable.
 type HandlerConfig struct {
-	// RatePerSecond and Burst set the token bucket each client IP address
-	// has for POST /v1/token; 0 means [DefaultRatePerSecond] and
-	// [DefaultBurst]. A negative RatePerSecond disables the limit (use it
-	// only behind a proxy that limits instead).
-	RatePerSecond float64
-	Burst         int
+	// Limits bound the rate of POST /v1/token per client address (0:
+	// [DefaultRatePerSecond] and [DefaultBurst]), the requests in flight
+	// and the bodies being read per address; see [service.Limits]: 0 is
+	// the default, negative no bound.
+	service.Limits
 	// ClientIP returns the address requests are limited by. nil means the
 	// host of Request.RemoteAddr; behind a reverse proxy, supply one that
 	// reads the proxy's header, and only trust that header from the proxy.
@@ -46,24 +45,12 @@ type HandlerConfig struct {
 	Logger *slog.Logger
 	// Now is the clock for the rate limit; nil means time.Now.
 	Now func() time.Time
-	// MaxInFlight bounds the token requests being worked on at once:
-	// beyond it a request is answered 503 with Retry-After: 1 at once,
-	// never queued. 0 means [service.DefaultMaxInFlight]; negative, no
-	// bound. A request takes its slot only once its body is read, so slow
-	// uploads hold none.
-	MaxInFlight int
-	// MaxUploadsPerAddress bounds the token requests from one client
-	// address (as ClientIP reads it) whose bodies are being read at once:
-	// beyond it a request is answered 429 with Retry-After: 1 before its
-	// body is read. 0 means [service.DefaultMaxUploadsPerAddress];
-	// negative, no bound.
-	MaxUploadsPerAddress int
 }
 
 type handler struct {
 	is        *Issuer
 	info      []byte
-	limit     *limiter
+	limit     *ratelimit.Limiter
 	clientIP  func(*http.Request) string
 	log       *slog.Logger
 	svc       *service.Service
@@ -128,21 +115,8 @@ func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 	if h.log == nil {
 		h.log = is.log
 	}
-	if cfg.RatePerSecond >= 0 {
-		rate, burst := cfg.RatePerSecond, cfg.Burst
-		if rate == 0 {
-			rate = DefaultRatePerSecond
-		}
-		if burst <= 0 {
-			burst = DefaultBurst
-		}
-		now := cfg.Now
-		if now == nil {
-			now = time.Now
-		}
-		h.limit = newLimiter(rate, burst, now)
-	}
-	h.gate = service.NewGate(cfg.MaxInFlight)
+	h.limit = cfg.Limiter(DefaultRatePerSecond, DefaultBurst, cfg.Now)
+	h.gate = cfg.Gate()
 	h.uploads = service.NewUploads(cfg.MaxUploadsPerAddress)
 	h.svc = service.New("issuer", h.log)
 	h.tokens = h.svc.Metrics.Counter(h.svc.MetricName("tokens_total"), "Token requests, by result.", "result")
@@ -263,7 +237,7 @@ func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		h.tokenTime.Observe(time.Since(start))
 	}()
 	if h.limit != nil {
-		if ok, wait := h.limit.allow(h.clientIP(r)); !ok {
+		if ok, wait := h.limit.Allow(h.clientIP(r)); !ok {
 			result = tokRateLimited
 			service.RateLimited(w, ratelimit.RetryAfter(wait))
 			return

@@ -57,7 +57,7 @@ func slowUpload(t *testing.T, host, from string) net.Conn {
 func TestAttackSlowUploads(t *testing.T) {
 	const addrs, perAddr = 16, 10
 	f := newFixture(t, 3, nil, HandlerConfig{
-		MaxInFlight: 4, MaxUploadsPerAddress: perAddr,
+		Limits: service.Limits{MaxInFlight: 4, MaxUploadsPerAddress: perAddr},
 		// The test plays many addresses through a header; a real
 		// deployment trusts such a header only from its own proxy.
 		ClientIP: func(r *http.Request) string { return r.Header.Get("X-Test-Client") },

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/evote/evote/internal/ratelimit"
+	"github.com/evote/evote/internal/service"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -237,7 +239,7 @@ func TestAttackRateLimit(t *testing.T) {
 		now = time.Unix(1_700_000_000, 0)
 	)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-	f := newFixture(t, 1, nil, HandlerConfig{RatePerSecond: 1, Burst: 3, Now: clock})
+	f := newFixture(t, 1, nil, HandlerConfig{Limits: service.Limits{RatePerSecond: 1, Burst: 3}, Now: clock})
 	body := []byte(`{"voter_id":"x","code":"y","blinded_msg":"AA=="}`)
 	for i := range 3 {
 		if st, _ := post(t, f.srv.URL, "application/json", body); st == http.StatusTooManyRequests {
@@ -263,11 +265,11 @@ func TestAttackRateLimit(t *testing.T) {
 		t.Fatal("still limited after the bucket refilled")
 	}
 	// Another address has its own bucket.
-	l := newLimiter(1, 1, clock)
-	if ok, _ := l.allow("a"); !ok {
+	l := ratelimit.New(1, 1, clock)
+	if ok, _ := l.Allow("a"); !ok {
 		t.Fatal("first request of a refused")
 	}
-	if ok, _ := l.allow("b"); !ok {
+	if ok, _ := l.Allow("b"); !ok {
 		t.Fatal("b limited by a's bucket")
 	}
 }
@@ -535,7 +537,7 @@ func ExampleGenerateRoll() {
 // lockout does not tell the stranger that the first ID is on the roll.
 // Only the voter's own right code is told that the ID is locked.
 func TestAttackRollMembershipByLockout(t *testing.T) {
-	f := newFixture(t, 1, nil, HandlerConfig{RatePerSecond: -1})
+	f := newFixture(t, 1, nil, HandlerConfig{Limits: service.Limits{RatePerSecond: -1}})
 	blinded, _ := blind(t, newTokenKey(t))
 	answers := func(id string) []string {
 		var out []string

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"fmt"
+	"github.com/evote/evote/internal/service"
 	"net"
 	"net/http"
 	"os"
@@ -76,7 +77,7 @@ func StartLocal(ctx context.Context, eligible, ballots, conns int) (l *Local, er
 	if err != nil {
 		return nil, err
 	}
-	isURL, err := serve(issuer.NewHandler(is, issuer.HandlerConfig{RatePerSecond: -1}), stops)
+	isURL, err := serve(issuer.NewHandler(is, issuer.HandlerConfig{Limits: service.Limits{RatePerSecond: -1}}), stops)
 	if err != nil {
 		return nil, err
 	}

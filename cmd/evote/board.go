@@ -165,7 +165,7 @@ nothing that identifies a voter.`,
 			if rate < 0 {
 				return usagef("--rate must be 0 (no limit) or more")
 			}
-			h := board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, RatePerSecond: rate, Burst: burst, MaxInFlight: sf.maxInFlight, MaxUploadsPerAddress: sf.maxUploads})
+			h := board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(rate, burst)})
 			return ops.Serve(ctx, sf.server(ops.ServerConfig{
 				Handler: h, Logger: logger, Name: "board",
 				Ready: func(u string) { g.printf("board listening on %s\n", u) },
@@ -177,7 +177,7 @@ nothing that identifies a voter.`,
 	f.StringVar(&key, "key", "board.key", "the board's signer key `FILE` (age-encrypted)")
 	f.StringVar(&manifest, "manifest", "", "the election manifest `FILE`, to create the board")
 	f.StringVar(&tokFile, "admin-token-file", "", "`FILE` holding the admin token")
-	f.Float64Var(&rate, "rate", board.DefaultRatePerSecond, "POST requests per second per client IP (0: no limit)")
+	f.Float64Var(&rate, "rate", board.DefaultRatePerSecond, "POST requests per second per client IP (-1: no limit)")
 	f.IntVar(&burst, "burst", board.DefaultBurst, "burst of POST requests per client IP")
 	sf.add(c, "127.0.0.1:8080")
 	return c

@@ -229,7 +229,7 @@ are answered, then the roll is closed.`,
 			if err != nil {
 				return err
 			}
-			h := issuer.NewHandler(is, issuer.HandlerConfig{RatePerSecond: rate, Burst: burst, Logger: logger, MaxInFlight: sf.maxInFlight, MaxUploadsPerAddress: sf.maxUploads})
+			h := issuer.NewHandler(is, issuer.HandlerConfig{Logger: logger, Limits: sf.limits(rate, burst)})
 			return ops.Serve(ctx, sf.server(ops.ServerConfig{
 				Handler: h, Logger: logger, Name: "issuer",
 				Ready: func(u string) { g.printf("issuer listening on %s\n", u) },

@@ -32,6 +32,12 @@ func (s *serviceFlags) add(c *cobra.Command, listen string) {
 	f.DurationVar(&s.headerTimeout, "read-header-timeout", 5*time.Second, "time a client has to send its request headers (against slowloris)")
 }
 
+// limits are the service's bounds from its flags and its --rate and
+// --burst (each service declares those with its own default).
+func (s *serviceFlags) limits(rate float64, burst int) service.Limits {
+	return service.Limits{RatePerSecond: rate, Burst: burst, MaxInFlight: s.maxInFlight, MaxUploadsPerAddress: s.maxUploads}
+}
+
 func (s *serviceFlags) logger(g *globals) (*slog.Logger, error) {
 	l, err := ops.NewLogger(g.stderr, s.logFormat, s.logLevel)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/evote/evote/internal/service"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -174,7 +175,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	defer cancel()
-	issURL, err := serve(ctx, &wg, "issuer", issuer.NewHandler(is, issuer.HandlerConfig{RatePerSecond: -1}))
+	issURL, err := serve(ctx, &wg, "issuer", issuer.NewHandler(is, issuer.HandlerConfig{Limits: service.Limits{RatePerSecond: -1}}))
 	if err != nil {
 		return nil, err
 	}
