@@ -114,7 +114,17 @@ func TestRecordDisqualifiedDealer(t *testing.T) {
 	}
 	bad := slices.Clone(ls)
 	bad[at] = store.Leaf(store.Open, all.Bytes())
-	rep = mustFail(t, resign(t, bad), key, "entry 6 (ceremony): trustee 3's deal is disqualified (it did not answer the complaints of trustees [1 2]), yet the open entry counts it")
+	// The dealer's fault is the open entry's failure, not its deal's: the
+	// deal is a valid message (SPEC.md §7, §13).
+	rep = mustFail(t, resign(t, bad), key, fmt.Sprintf("entry %d (open): ", at))
+	if !strings.Contains(rep.Checks[len(rep.Checks)-1].String()+fmt.Sprint(rep.Checks), "trustee 3's deal (entry 6) is disqualified (it did not answer the complaints of trustees [1 2]), yet the open entry counts it") {
+		t.Errorf("the open failure does not name the deal: %v", rep.Checks)
+	}
+	for _, c := range rep.Checks {
+		if c.Name == verify.CheckCeremony && !c.OK {
+			t.Errorf("a dealer's fault reported as its ceremony entry's: %v", c)
+		}
+	}
 	if c := findCheck(rep, verify.CheckOpen); c == nil || c.OK || !strings.Contains(c.Detail, "qualified trustees [1 2 3], the ceremony gives [1 2]") ||
 		!strings.Contains(c.Detail, "disqualifications none, the ceremony gives [trustee 3 complaints-unanswered [1 2]]") {
 		t.Errorf("open check %v", c)

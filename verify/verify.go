@@ -432,18 +432,20 @@ func (v *verifier) openEntry(i uint64, body []byte) {
 	switch {
 	case qerr == nil && bytes.Equal(decided.Bytes(), body):
 		v.ok(CheckOpen, i, "exactly what %s decide: election key %x, qualified trustees %v", v.ceremonyRange(), decided.Key.Bytes(), decided.Qualified())
+	// A dealer's fault (SPEC.md §7's table) is never a failure of its
+	// ceremony entry, which is a valid message: the open entry is what
+	// fails, and its detail names the deals concerned.
 	case qerr != nil:
-		v.fail(CheckOpen, i, "%s decide no election key: %s", v.ceremonyRange(), detail(qerr))
+		var notes []string
 		var ce *dkg.CeremonyError
 		if errors.As(qerr, &ce) {
 			for _, d := range ce.Disqualified {
-				if e, ok := v.dealEntry[d.Dealer]; ok {
-					v.fail(CheckCeremony, e, "trustee %d's deal is disqualified: it %s", d.Dealer, d.Text())
-				}
+				notes = append(notes, fmt.Sprintf("trustee %d's deal%s is disqualified: it %s", d.Dealer, v.dealAt(d.Dealer), d.Text()))
 			}
 		}
+		v.fail(CheckOpen, i, "%s decide no election key: %s%s", v.ceremonyRange(), detail(qerr), joinNotes(notes))
 	default:
-		v.fail(CheckOpen, i, "not what %s decide: %s; this entry or one of those messages was altered", v.ceremonyRange(), openDiff(decided, posted, perr))
+		var notes []string
 		if perr == nil {
 			faults := map[int][]string{}
 			for _, d := range decided.Disqualified() {
@@ -451,12 +453,11 @@ func (v *verifier) openEntry(i uint64, body []byte) {
 			}
 			for _, d := range posted.Qualified() {
 				if f, ok := faults[d]; ok {
-					if e, ok := v.dealEntry[d]; ok {
-						v.fail(CheckCeremony, e, "trustee %d's deal is disqualified (it %s), yet the open entry counts it", d, strings.Join(f, " and "))
-					}
+					notes = append(notes, fmt.Sprintf("trustee %d's deal%s is disqualified (it %s), yet the open entry counts it", d, v.dealAt(d), strings.Join(f, " and ")))
 				}
 			}
 		}
+		v.fail(CheckOpen, i, "not what %s decide: %s; this entry or one of those messages was altered%s", v.ceremonyRange(), openDiff(decided, posted, perr), joinNotes(notes))
 	}
 	// Ballots are checked against the key the ceremony decided, not the
 	// board's word; only if the ceremony decides none is the posted key
@@ -472,6 +473,21 @@ func (v *verifier) openEntry(i uint64, body []byte) {
 	v.rep.ElectionKey = v.open.Key.Bytes()
 	v.el = &ballot.Election{Manifest: v.m, Key: v.open.Key}
 	v.pool = newPool(v, v.el, v.m.Revoting == ballot.RevotingLastCounts)
+}
+
+// dealAt names the entry of trustee d's deal, if there is one.
+func (v *verifier) dealAt(d int) string {
+	if e, ok := v.dealEntry[d]; ok {
+		return fmt.Sprintf(" (entry %d)", e)
+	}
+	return ""
+}
+
+func joinNotes(notes []string) string {
+	if len(notes) == 0 {
+		return ""
+	}
+	return "; " + strings.Join(notes, "; ")
 }
 
 // openDiff says how the posted open entry differs from the decided one.

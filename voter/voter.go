@@ -157,9 +157,10 @@ func (c *Client) Election(ctx context.Context) (*ballot.Election, error) {
 		return nil, fmt.Errorf("voter: the board's manifest has hash %x, the election's is %x: the board serves another election or an altered manifest; refusing to vote there", got[:8], c.ManifestHash[:8])
 	}
 	// The ceremony cannot be longer than this: an announcement and a deal
-	// per trustee, a complaint and an answer per ordered pair.
+	// per trustee, a complaint and an answer per pair of trustees, a
+	// trustee with itself included (a self-complaint is valid, SPEC.md §7).
 	n := uint64(m.Trustees.N)
-	if open-1 > 2*n*n {
+	if open-1 > 2*n+2*n*n {
 		return nil, fmt.Errorf("voter: the board names entry %d as the open entry, after more entries than a ceremony of %d trustees can have", open, n)
 	}
 	leaves = append(leaves, leaf)
