@@ -20,6 +20,7 @@ import (
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/tally"
 	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // Names of the checks, as they appear in a [Check].
@@ -85,6 +86,17 @@ type Options struct {
 	// MaxFailures caps how many failing checks the Report keeps (0 means
 	// 1000); the rest are counted in Report.Omitted.
 	MaxFailures int
+	// OnEntry, if set, is called with each entry as the file streams, in
+	// entry order, on the reading goroutine, before the next entry is
+	// read: i is the entry's index, leaf its bytes (the type byte, then
+	// the body; not to be modified, and safe to keep), and root returns
+	// the RFC 6962 root hash of entries 0 to i, the hash a checkpoint of
+	// size i+1 signs (computed only when called, in O(log i), and only
+	// valid during the call). It lets a caller that needs more than the
+	// Report (a trustee checking the record extends the checkpoints it
+	// saw) read the record in this one pass. What it is shown is
+	// unchecked until Record returns with no error.
+	OnEntry func(i uint64, leaf []byte, root func() (tlog.Hash, error))
 }
 
 // Report is what Record found.
@@ -174,6 +186,9 @@ func Record(r io.Reader, boardKey note.Verifier, opts Options) (*Report, error) 
 			break
 		}
 		v.entry(sr.Count()-1, leaf)
+		if opts.OnEntry != nil {
+			opts.OnEntry(sr.Count()-1, leaf, sr.Root)
+		}
 	}
 	v.rep.Entries = sr.Count()
 	v.finishBallots()

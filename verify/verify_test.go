@@ -15,6 +15,7 @@ import (
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/tally"
 	"github.com/evote/evote/verify"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 func TestRecordVerifies(t *testing.T) {
@@ -113,6 +114,37 @@ func TestRecordIncomplete(t *testing.T) {
 	}
 	if rep.Counted != 1 || rep.Result != nil {
 		t.Errorf("counted %d, result %v", rep.Counted, rep.Result)
+	}
+}
+
+// TestRecordOnEntry: the OnEntry hook sees every entry in order, as the
+// export holds it, with the root a checkpoint of that many entries signs.
+func TestRecordOnEntry(t *testing.T) {
+	e, rec, _ := election(t, electiontest.Options{}, 0, 1)
+	want := leaves(t, rec, e.Verifier)
+	var got [][]byte
+	_, err := verify.Record(bytes.NewReader(rec), e.Verifier, verify.Options{
+		OnEntry: func(i uint64, leaf []byte, root func() (tlog.Hash, error)) {
+			if i != uint64(len(got)) {
+				t.Errorf("entry %d after %d entries", i, len(got))
+			}
+			got = append(got, leaf)
+			r, err := root()
+			if w, _ := store.TreeHash(got); err != nil || r != w {
+				t.Errorf("entry %d: root %v (%v), want the root of entries 0-%d %v", i, r, err, i, w)
+			}
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(want) {
+		t.Fatalf("the hook saw %d entries, the record has %d", len(got), len(want))
+	}
+	for i := range want {
+		if !bytes.Equal(got[i], want[i]) {
+			t.Fatalf("entry %d differs from the record's", i)
+		}
 	}
 }
 
