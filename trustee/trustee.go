@@ -1,0 +1,179 @@
+package trustee
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/crypto/dkg"
+	"github.com/evote/evote/record"
+)
+
+// ErrWrongKey means a signing key is not the one the manifest names for
+// the trustee: every message it signed would be refused.
+var ErrWrongKey = errors.New("trustee: the signing key is not this trustee's")
+
+// ErrNoSigningKey means a step that sends messages was asked of a trustee
+// loaded without its signing key.
+var ErrNoSigningKey = errors.New("trustee: no signing key: this step sends messages, which the trustee signs")
+
+// A Trustee is one trustee's side of one election's key ceremony: its
+// secret ceremony state (crypto/dkg) and the key that signs what it sends.
+// Each step returns the messages to publish, signed; save State after
+// every step that changes it (New, Deal, Finalize).
+type Trustee struct {
+	m   *ballot.Manifest
+	st  *dkg.Trustee
+	key ed25519.PrivateKey // nil: the trustee sends nothing (Finalize)
+}
+
+// A Message is a ceremony message a trustee sends.
+type Message struct {
+	Kind byte // record.KindAnnouncement, KindDeal, KindComplaint or KindAnswer
+	From int  // the sender, who signed it: this trustee
+	// To is the trustee a complaint accuses or an answer reveals a share
+	// to; 0 for an announcement and a deal, which go to everyone.
+	To int
+	// Body is the ceremony entry's body, to post to the board as it is:
+	// kind || message || the sender's signature (SPEC.md §7).
+	Body []byte
+}
+
+// New starts trustee index (1 to n) of m's ceremony, whose messages key
+// signs: it makes the key pair the other trustees seal its shares to and
+// returns the trustee and its announcement. key must be the one the
+// manifest names for index (ErrWrongKey). rnd is crypto/rand.Reader when
+// nil.
+func New(rnd io.Reader, m *ballot.Manifest, index int, key ed25519.PrivateKey) (*Trustee, Message, error) {
+	if index < 1 || index > m.Trustees.N {
+		return nil, Message{}, fmt.Errorf("trustee: index %d, the manifest has trustees 1 to %d", index, m.Trustees.N)
+	}
+	if err := checkKey(m, index, key); err != nil {
+		return nil, Message{}, err
+	}
+	st, ann, err := dkg.NewTrustee(rnd, index, m.Trustees.N, m.Trustees.T)
+	if err != nil {
+		return nil, Message{}, err
+	}
+	t := &Trustee{m: m, st: st, key: key}
+	msg, err := t.sign(record.KindAnnouncement, 0, ann.Marshal())
+	return t, msg, err
+}
+
+// Load resumes a trustee of m's ceremony from its State. key signs the
+// messages it sends and must be the manifest's for the trustee
+// (ErrWrongKey); it may be nil for a step that sends none (Finalize).
+func Load(m *ballot.Manifest, state []byte, key ed25519.PrivateKey) (*Trustee, error) {
+	st, err := dkg.UnmarshalTrustee(state)
+	if err != nil {
+		return nil, err
+	}
+	if key != nil {
+		if err := checkKey(m, st.Index(), key); err != nil {
+			return nil, err
+		}
+	}
+	return &Trustee{m: m, st: st, key: key}, nil
+}
+
+func checkKey(m *ballot.Manifest, index int, key ed25519.PrivateKey) error {
+	if len(key) != ed25519.PrivateKeySize {
+		return ErrNoSigningKey
+	}
+	pub := key.Public().(ed25519.PublicKey)
+	if want := m.TrusteeKey(index); !bytes.Equal(pub, want) {
+		return fmt.Errorf("%w: this signing key (public key %x) is not trustee %d's key in the manifest (%x)", ErrWrongKey, pub, index, want)
+	}
+	return nil
+}
+
+// State returns the trustee's secret state, from which Load resumes it:
+// store it encrypted, never in a log.
+func (t *Trustee) State() []byte { return t.st.Marshal() }
+
+// Index returns the trustee's index, 1 to n.
+func (t *Trustee) Index() int { return t.st.Index() }
+
+// Announcement returns the trustee's announcement, unsigned.
+func (t *Trustee) Announcement() *dkg.Announcement { return t.st.Announcement() }
+
+func (t *Trustee) sign(kind byte, to int, payload []byte) (Message, error) {
+	if t.key == nil {
+		return Message{}, ErrNoSigningKey
+	}
+	return Message{Kind: kind, From: t.Index(), To: to, Body: record.Sign(t.m, t.key, kind, payload)}, nil
+}
+
+// Deal picks the trustee's random polynomial and returns its deal, given
+// every trustee's announcement in c: commitments to the polynomial, a proof
+// of knowledge of its constant term, and a share sealed to each trustee.
+// Dealing again returns the same deal. rnd is crypto/rand.Reader when nil.
+func (t *Trustee) Deal(rnd io.Reader, c *record.Ceremony) (Message, error) {
+	if t.key == nil {
+		return Message{}, ErrNoSigningKey
+	}
+	d, err := t.st.Deal(rnd, record.CeremonyContext(t.m), c.Anns)
+	if err != nil {
+		return Message{}, err
+	}
+	return t.sign(record.KindDeal, 0, d.Marshal())
+}
+
+// Verify opens this trustee's share of each deal in c and returns a
+// complaint, by dealer, for each that does not open or does not match its
+// dealer's commitments; none in an honest ceremony.
+func (t *Trustee) Verify(c *record.Ceremony) ([]Message, error) {
+	if t.key == nil {
+		return nil, ErrNoSigningKey
+	}
+	deals := slices.Clone(c.Deals)
+	slices.SortStableFunc(deals, func(a, b *dkg.Deal) int { return a.Dealer - b.Dealer })
+	cs, err := t.st.Verify(deals)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Message, 0, len(cs))
+	for _, cm := range cs {
+		msg, err := t.sign(record.KindComplaint, cm.Accused, cm.Marshal())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msg)
+	}
+	return out, nil
+}
+
+// Answer reveals, in public, the share this trustee dealt to each trustee
+// whose complaint in c accuses it. Facing t or more complaints it answers
+// none and fails: t revealed shares would publish its polynomial, so it is
+// better disqualified.
+func (t *Trustee) Answer(c *record.Ceremony) ([]Message, error) {
+	if t.key == nil {
+		return nil, ErrNoSigningKey
+	}
+	as, err := t.st.Answer(c.Complaints)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Message, 0, len(as))
+	for _, a := range as {
+		msg, err := t.sign(record.KindAnswer, a.Recipient, a.Marshal())
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, msg)
+	}
+	return out, nil
+}
+
+// Finalize decides the ceremony from all its messages in c, as the board
+// and every verifier do, and returns the outcome and this trustee's key
+// share, checked against its verification key. The polynomial is erased
+// from the state: finalize only once every complaint is answered.
+func (t *Trustee) Finalize(c *record.Ceremony) (*dkg.Result, *KeyShare, error) {
+	return t.st.Finalize(c.Anns, c.Deals, c.Complaints, c.Answers)
+}

@@ -1,0 +1,161 @@
+package trustee_test
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"testing"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/internal/electiontest"
+	"github.com/evote/evote/record"
+	"github.com/evote/evote/trustee"
+)
+
+// manifest makes a one-question manifest for n trustees, threshold th,
+// and returns it with the trustees' signing keys.
+func manifest(t *testing.T, n, th int) (*ballot.Manifest, []ed25519.PrivateKey) {
+	t.Helper()
+	pubs, keys, err := trustee.LocalKeys(nil, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := ballot.NewElectionID(rand.Reader)
+	m, err := ballot.NewManifest(ballot.Manifest{
+		Version: 1, ElectionID: id, Title: "T", Questions: []ballot.Question{electiontest.YesNo},
+		Trustees: ballot.Trustees{N: n, T: th, Keys: pubs}, IssuerKey: electiontest.Issuer(t).Public().Bytes(), Revoting: ballot.RevotingRefuse,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, keys
+}
+
+// add adds signed messages to c, failing the test if one is refused.
+func add(t *testing.T, c *record.Ceremony, msgs ...trustee.Message) {
+	t.Helper()
+	for _, msg := range msgs {
+		if err := c.Add(msg.Body); err != nil {
+			t.Fatalf("trustee %d's message of kind %d: %v", msg.From, msg.Kind, err)
+		}
+	}
+}
+
+// TestCeremonySteps: three trustees run the ceremony step by step, each
+// resumed from its saved state, with trustee 3's share for trustee 1
+// spoiled: trustee 1 complains about 3, 3 answers it in public, and every
+// trustee ends with a share of the key the record's ceremony decides.
+func TestCeremonySteps(t *testing.T) {
+	m, keys := manifest(t, 3, 2)
+	c := record.NewCeremony(m)
+	states := make([][]byte, 3)
+	resume := func(i int, key ed25519.PrivateKey) *trustee.Trustee {
+		t.Helper()
+		tr, err := trustee.Load(m, states[i-1], key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	for i := 1; i <= 3; i++ {
+		tr, ann, err := trustee.New(nil, m, i, keys[i-1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ann.Kind != record.KindAnnouncement || ann.From != i || ann.To != 0 {
+			t.Fatalf("announcement %+v", ann)
+		}
+		add(t, c, ann)
+		states[i-1] = tr.State()
+	}
+	for i := 1; i <= 3; i++ {
+		tr := resume(i, keys[i-1])
+		d, err := tr.Deal(nil, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 3 {
+			// The first sealed share, trustee 1's, is the deal's first
+			// 80 bytes after the commitments and the proof.
+			payload := bytes.Clone(d.Body[1 : len(d.Body)-ed25519.SignatureSize])
+			payload[5+32*m.Trustees.T+64+40] ^= 1
+			d.Body = record.Sign(m, keys[2], record.KindDeal, payload)
+		}
+		add(t, c, d)
+		states[i-1] = tr.State()
+	}
+	var complaints []trustee.Message
+	for i := 1; i <= 3; i++ {
+		cs, err := resume(i, keys[i-1]).Verify(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		complaints = append(complaints, cs...)
+	}
+	if len(complaints) != 1 || complaints[0].From != 1 || complaints[0].To != 3 || complaints[0].Kind != record.KindComplaint {
+		t.Fatalf("complaints %+v, want trustee 1's against 3", complaints)
+	}
+	add(t, c, complaints...)
+	for i := 1; i <= 3; i++ {
+		as, err := resume(i, keys[i-1]).Answer(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := i == 3; want != (len(as) == 1) || (want && (as[0].From != 3 || as[0].To != 1)) {
+			t.Fatalf("trustee %d answers %+v", i, as)
+		}
+		add(t, c, as...)
+	}
+	open, err := c.Qualify()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 3; i++ {
+		res, ks, err := resume(i, nil).Finalize(c) // finalize signs nothing
+		if err != nil {
+			t.Fatalf("trustee %d: %v", i, err)
+		}
+		if len(res.Qualified) != 3 || !bytes.Equal(ks.ElectionKey.Bytes(), open.Key.Bytes()) ||
+			!bytes.Equal(ks.VerificationKey.Bytes(), open.VerificationKeys[i-1].Bytes()) {
+			t.Fatalf("trustee %d's share is not of the ceremony the record decides", i)
+		}
+		b := ks.Marshal()
+		if back, err := trustee.ParseKeyShare(b); err != nil || !bytes.Equal(back.Marshal(), b) {
+			t.Fatalf("the key share does not parse back: %v", err)
+		}
+	}
+}
+
+// TestWrongSigningKey: a trustee started or resumed with a key other than
+// the manifest's for it is refused (ErrWrongKey), since every message it
+// signed would be; one resumed with none sends nothing (ErrNoSigningKey).
+func TestWrongSigningKey(t *testing.T) {
+	m, keys := manifest(t, 2, 2)
+	if _, _, err := trustee.New(nil, m, 2, keys[0]); !errors.Is(err, trustee.ErrWrongKey) {
+		t.Fatalf("New with trustee 1's key as trustee 2: got %v, want ErrWrongKey", err)
+	}
+	tr, ann, err := trustee.New(nil, m, 2, keys[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := trustee.Load(m, tr.State(), keys[0]); !errors.Is(err, trustee.ErrWrongKey) {
+		t.Fatalf("Load with trustee 1's key as trustee 2: got %v, want ErrWrongKey", err)
+	}
+	unsigned, err := trustee.Load(m, tr.State(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := record.NewCeremony(m)
+	_, ann1, err := trustee.New(nil, m, 1, keys[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	add(t, c, ann1, ann)
+	if _, err := unsigned.Deal(nil, c); !errors.Is(err, trustee.ErrNoSigningKey) {
+		t.Fatalf("a deal with no signing key: got %v, want ErrNoSigningKey", err)
+	}
+	if _, _, err := trustee.New(nil, m, 3, keys[0]); err == nil {
+		t.Fatal("trustee 3 of 2 started")
+	}
+}
