@@ -1,14 +1,13 @@
 package ballot_test
 
 import (
-	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/trustee"
 )
 
 // A voter with an issued token encrypts a yes/no ballot; anyone holding the
@@ -16,11 +15,7 @@ import (
 func Example() {
 	issuer, _ := token.GenerateKey(2048)
 	id, _ := ballot.NewElectionID(rand.Reader)
-	var trustees []string // each trustee's ceremony signing key (evote trustee keygen)
-	for range 3 {
-		pub, _, _ := ed25519.GenerateKey(rand.Reader)
-		trustees = append(trustees, hex.EncodeToString(pub))
-	}
+	trustees, _, _ := trustee.LocalKeys(nil, 3) // each trustee's ceremony signing key (evote trustee keygen)
 	manifest, _ := ballot.NewManifest(ballot.Manifest{
 		Version: 1, ElectionID: id, Title: "Annual vote",
 		Questions: []ballot.Question{{ID: "budget", Text: "Approve the budget?", Choices: []string{"yes", "no"}, Min: 1, Max: 1}},

@@ -1,15 +1,14 @@
 package tally_test
 
 import (
-	"crypto/ed25519"
+	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"fmt"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/crypto/dkg"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/tally"
+	"github.com/evote/evote/trustee"
 )
 
 // Three trustees share the election key (any two decrypt); three voters
@@ -17,39 +16,25 @@ import (
 // proof anyone checks, and the shares combine to the counts. No ballot is
 // ever decrypted on its own.
 func Example() {
-	// The key ceremony, with no dealer (package dkg; evote trustee init to
-	// finalize). Every trustee ends with a share of the same election key.
-	ceremony := []byte("example ceremony context")
-	var trustees []*dkg.Trustee
-	var anns []*dkg.Announcement
-	for i := 1; i <= 3; i++ {
-		tr, ann, _ := dkg.NewTrustee(rand.Reader, i, 3, 2)
-		trustees, anns = append(trustees, tr), append(anns, ann)
-	}
-	var deals []*dkg.Deal
-	for _, tr := range trustees {
-		d, _ := tr.Deal(rand.Reader, ceremony, anns)
-		deals = append(deals, d)
-	}
-	var shares []*dkg.KeyShare
-	for _, tr := range trustees {
-		_, ks, _ := tr.Finalize(anns, deals, nil, nil)
-		shares = append(shares, ks)
-	}
-
 	issuer, _ := token.GenerateKey(2048)
 	id, _ := ballot.NewElectionID(rand.Reader)
-	var keys []string
-	for range 3 {
-		pub, _, _ := ed25519.GenerateKey(rand.Reader)
-		keys = append(keys, hex.EncodeToString(pub))
-	}
+	keys, signingKeys, _ := trustee.LocalKeys(nil, 3) // each trustee's: evote trustee keygen
 	m, _ := ballot.NewManifest(ballot.Manifest{
 		Version: 1, ElectionID: id, Title: "Annual vote",
 		Questions: []ballot.Question{{ID: "budget", Text: "Approve the budget?", Choices: []string{"yes", "no"}, Min: 1, Max: 1}},
 		Trustees:  ballot.Trustees{N: 3, T: 2, Keys: keys}, IssuerKey: issuer.Public().Bytes(), Revoting: ballot.RevotingRefuse,
 	})
-	election := &ballot.Election{Manifest: m, Key: shares[0].ElectionKey}
+
+	// The key ceremony, with no dealer, the three trustees in this process
+	// (evote trustee init to finalize, each on its own machine, in an
+	// election). Every trustee ends with a share of the same election key.
+	ceremony, err := trustee.RunLocal(context.Background(), nil, m, signingKeys, nil)
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	shares := ceremony.Shares
+	election := &ballot.Election{Manifest: m, Key: ceremony.Open.Key}
 
 	// Three voters: yes, yes, no. The aggregate multiplies their
 	// ciphertexts, choice by choice.
@@ -67,7 +52,7 @@ func Example() {
 	// Trustees 1 and 3 decrypt their shares of the aggregate; each share's
 	// proofs check against that trustee's verification key.
 	var parts []*tally.Share
-	for _, ks := range []*dkg.KeyShare{shares[0], shares[2]} {
+	for _, ks := range []*trustee.KeyShare{shares[0], shares[2]} {
 		s, _ := tally.Decrypt(election, agg, ks.Index, ks.Secret, ks.VerificationKey)
 		if err := tally.VerifyShare(election, agg, ks.VerificationKey, s); err != nil {
 			fmt.Println(err)

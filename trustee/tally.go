@@ -22,7 +22,7 @@ var (
 	ErrNotOpen = errors.New("trustee: the election is not open yet: the key ceremony has not ended")
 	// ErrNotClosed means the record holds no close entry: voting goes on,
 	// and the aggregate is not final.
-	ErrNotClosed = errors.New("trustee: the election is still open: a tally is decrypted only after close")
+	ErrNotClosed = errors.New("trustee: the election is still open; its tally is decrypted only after close")
 	// ErrTooFewBallots means the record counts fewer ballots than the
 	// manifest's min_ballots: no trustee decrypts its tally.
 	ErrTooFewBallots = errors.New("trustee: too few ballots to decrypt")

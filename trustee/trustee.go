@@ -15,7 +15,7 @@ import (
 
 // ErrWrongKey means a signing key is not the one the manifest names for
 // the trustee: every message it signed would be refused.
-var ErrWrongKey = errors.New("trustee: the signing key is not this trustee's")
+var ErrWrongKey = errors.New("trustee: wrong signing key")
 
 // ErrNoSigningKey means a step that sends messages was asked of a trustee
 // loaded without its signing key.
@@ -60,8 +60,7 @@ func New(rnd io.Reader, m *ballot.Manifest, index int, key ed25519.PrivateKey) (
 		return nil, Message{}, err
 	}
 	t := &Trustee{m: m, st: st, key: key}
-	msg, err := t.sign(record.KindAnnouncement, 0, ann.Marshal())
-	return t, msg, err
+	return t, t.sign(record.KindAnnouncement, 0, ann.Marshal()), nil
 }
 
 // Load resumes a trustee of m's ceremony from its State. key signs the
@@ -86,7 +85,7 @@ func checkKey(m *ballot.Manifest, index int, key ed25519.PrivateKey) error {
 	}
 	pub := key.Public().(ed25519.PublicKey)
 	if want := m.TrusteeKey(index); !bytes.Equal(pub, want) {
-		return fmt.Errorf("%w: this signing key (public key %x) is not trustee %d's key in the manifest (%x)", ErrWrongKey, pub, index, want)
+		return fmt.Errorf("%w: its public key %x is not trustee %d's key in the manifest (%x)", ErrWrongKey, pub, index, want)
 	}
 	return nil
 }
@@ -101,11 +100,10 @@ func (t *Trustee) Index() int { return t.st.Index() }
 // Announcement returns the trustee's announcement, unsigned.
 func (t *Trustee) Announcement() *dkg.Announcement { return t.st.Announcement() }
 
-func (t *Trustee) sign(kind byte, to int, payload []byte) (Message, error) {
-	if t.key == nil {
-		return Message{}, ErrNoSigningKey
-	}
-	return Message{Kind: kind, From: t.Index(), To: to, Body: record.Sign(t.m, t.key, kind, payload)}, nil
+// sign signs a message from this trustee; the step has checked it has a
+// signing key.
+func (t *Trustee) sign(kind byte, to int, payload []byte) Message {
+	return Message{Kind: kind, From: t.Index(), To: to, Body: record.Sign(t.m, t.key, kind, payload)}
 }
 
 // Deal picks the trustee's random polynomial and returns its deal, given
@@ -120,7 +118,7 @@ func (t *Trustee) Deal(rnd io.Reader, c *record.Ceremony) (Message, error) {
 	if err != nil {
 		return Message{}, err
 	}
-	return t.sign(record.KindDeal, 0, d.Marshal())
+	return t.sign(record.KindDeal, 0, d.Marshal()), nil
 }
 
 // Verify opens this trustee's share of each deal in c and returns a
@@ -136,13 +134,9 @@ func (t *Trustee) Verify(c *record.Ceremony) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Message, 0, len(cs))
-	for _, cm := range cs {
-		msg, err := t.sign(record.KindComplaint, cm.Accused, cm.Marshal())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, msg)
+	out := make([]Message, len(cs))
+	for i, cm := range cs {
+		out[i] = t.sign(record.KindComplaint, cm.Accused, cm.Marshal())
 	}
 	return out, nil
 }
@@ -159,13 +153,9 @@ func (t *Trustee) Answer(c *record.Ceremony) ([]Message, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make([]Message, 0, len(as))
-	for _, a := range as {
-		msg, err := t.sign(record.KindAnswer, a.Recipient, a.Marshal())
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, msg)
+	out := make([]Message, len(as))
+	for i, a := range as {
+		out[i] = t.sign(record.KindAnswer, a.Recipient, a.Marshal())
 	}
 	return out, nil
 }

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+
 	"github.com/evote/evote/cmd/evote/internal/ops"
+	"github.com/evote/evote/tally"
+	"github.com/evote/evote/trustee"
 	"github.com/spf13/cobra"
 )
 
@@ -26,21 +31,24 @@ The board accepts the result only if it is what the partials combine to.`,
 			if err != nil {
 				return usageError{err}
 			}
-			p := ops.NewProgress(g.stderr, g.showProgress(), "verifying the record", "bytes")
-			rec, err := ops.FetchRecord(cmd.Context(), c, key, p.Set)
+			p := ops.NewProgress(g.stderr, g.showProgress(), "fetching and verifying the record", "bytes")
+			tl, err := trustee.Fetch(cmd.Context(), c, key, trustee.Options{Progress: p.Set})
 			p.Done()
 			if err != nil {
 				return err
 			}
-			res, err := rec.Combine()
+			res, err := tl.Combine()
+			if errors.Is(err, tally.ErrNotEnoughShares) {
+				return fmt.Errorf("%w; trustees post theirs with evote trustee decrypt", err)
+			}
 			if err != nil {
-				return err
+				return closeHint(err)
 			}
 			i, err := c.PostResult(cmd.Context(), res.Bytes())
 			if err != nil {
 				return err
 			}
-			ops.PrintResult(g.stdout, rec.Election.Manifest, res)
+			ops.PrintResult(g.stdout, tl.Election.Manifest, res)
 			g.printf("\nposted as entry %d\n", i)
 			return nil
 		},

@@ -1,27 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
-	"strings"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/cmd/evote/internal/secret"
-	"github.com/evote/evote/crypto/dkg"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
+	"github.com/evote/evote/trustee"
 	"github.com/spf13/cobra"
 )
 
@@ -74,65 +69,40 @@ func (tf *trusteeFlags) addSigning(c *cobra.Command) {
 		"this trustee's Ed25519 signing key `FILE` (age-encrypted, from evote trustee keygen); it signs every message")
 }
 
-// loadSigningKey decrypts the signing key and checks that it is trustee
-// index's key in the manifest.
-func (tf *trusteeFlags) loadSigningKey(kr *secret.Keyring, m *ballot.Manifest, index int) (ed25519.PrivateKey, error) {
+// loadSigningKey decrypts the signing key.
+func (tf *trusteeFlags) loadSigningKey(kr *secret.Keyring) (ed25519.PrivateKey, error) {
 	b, err := kr.ReadFile(tf.signingKey)
 	if err != nil {
 		return nil, fmt.Errorf("reading the signing key: %w", err)
 	}
-	key, err := parseSigningKey(b)
+	key, err := trustee.ParseSigningKey(b)
 	clear(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", tf.signingKey, err)
+	if errors.Is(err, trustee.ErrNotSigningKey) {
+		return nil, fmt.Errorf("%s: %w; evote trustee keygen writes one", tf.signingKey, err)
 	}
-	want := m.TrusteeKey(index)
-	if !bytes.Equal(key.Public().(ed25519.PublicKey), want) {
-		return nil, fmt.Errorf("this signing key (%s, public key %x) is not trustee %d's key in the manifest (%x); give trustee %d's key with --signing-key",
-			tf.signingKey, key.Public(), index, want, index)
-	}
-	return key, nil
+	return key, err
 }
 
-// marshalSigningKey encodes a trustee's signing key as PKCS #8 PEM.
-func marshalSigningKey(key ed25519.PrivateKey) ([]byte, error) {
-	der, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
+// keyRefused words trustee.ErrWrongKey for the signing key file given.
+func (tf *trusteeFlags) keyRefused(err error) error {
+	if errors.Is(err, trustee.ErrWrongKey) {
+		return fmt.Errorf("%s: %w; give this trustee's own key with --signing-key", tf.signingKey, err)
 	}
-	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), nil
+	return err
 }
 
-// parseSigningKey decodes what marshalSigningKey makes.
-func parseSigningKey(b []byte) (ed25519.PrivateKey, error) {
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return nil, fmt.Errorf("not a trustee signing key (want a PKCS #8 PEM Ed25519 key, as evote trustee keygen writes)")
-	}
-	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
-	if err != nil {
-		return nil, fmt.Errorf("not a trustee signing key: %w", err)
-	}
-	key, ok := k.(ed25519.PrivateKey)
-	if !ok {
-		return nil, fmt.Errorf("not a trustee signing key: a %T, not an Ed25519 key", k)
-	}
-	return key, nil
-}
-
-// readTrusteePub reads a trustee's public key file: 64 lower-case hex
-// digits on one line, as keygen writes it. It returns the hex.
+// readTrusteePub reads a trustee's public key file, as keygen writes it
+// (trustee.MarshalPublicKey). It returns the hex.
 func readTrusteePub(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
 	}
-	s := strings.TrimSpace(string(b))
-	k, err := hex.DecodeString(s)
-	if err != nil || len(k) != ed25519.PublicKeySize || strings.ContainsAny(s, "\r\n") {
+	k, err := trustee.ParsePublicKey(b)
+	switch {
+	case errors.Is(err, trustee.ErrNotPublicKey):
 		return "", fmt.Errorf("%s is not a trustee public key: want 64 hex digits on one line (the trustee.pub that evote trustee keygen writes)", path)
-	}
-	if err := ballot.CheckTrusteeKey(k); err != nil {
+	case err != nil:
 		return "", fmt.Errorf("%s is refused: %w; the trustee must make a fresh key with evote trustee keygen", path, err)
 	}
 	return hex.EncodeToString(k), nil
@@ -163,21 +133,18 @@ answer read it (--signing-key).`,
 					return fmt.Errorf("%s exists; remove it first or choose another name", f)
 				}
 			}
-			pk, sk, err := ed25519.GenerateKey(rand.Reader)
+			pk, sk, err := trustee.GenerateKey(rand.Reader)
 			if err != nil {
 				return err
 			}
-			if err := ballot.CheckTrusteeKey(pk); err != nil {
-				return err // never, for a key from a working random source
-			}
-			enc, err := marshalSigningKey(sk)
+			enc, err := trustee.MarshalSigningKey(sk)
 			if err != nil {
 				return err
 			}
 			if err := kr.WriteFile(out, enc, false); err != nil {
 				return err
 			}
-			if err := writeNew(pub, []byte(hex.EncodeToString(pk)+"\n"), 0o644, false); err != nil {
+			if err := writeNew(pub, trustee.MarshalPublicKey(pk), 0o644, false); err != nil {
 				return err
 			}
 			g.printf("wrote %s (age-encrypted) and %s\n  public key %x\n", out, pub, pk)
@@ -210,37 +177,20 @@ func (tf *trusteeFlags) loadManifest() (*ballot.Manifest, error) {
 	return m, nil
 }
 
-func (tf *trusteeFlags) loadState(kr *secret.Keyring) (*dkg.Trustee, error) {
-	if tf.state == "" {
-		return nil, usagef("--state trustee-INDEX.state is required")
-	}
-	b, err := kr.ReadFile(tf.state)
-	if err != nil {
-		return nil, err
-	}
-	tr, err := dkg.UnmarshalTrustee(b)
-	clear(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", tf.state, err)
-	}
-	return tr, nil
-}
-
-func (tf *trusteeFlags) saveState(kr *secret.Keyring, tr *dkg.Trustee, fresh bool) error {
-	return kr.WriteFile(tf.state, tr.Marshal(), !fresh)
+func (tf *trusteeFlags) saveState(kr *secret.Keyring, tr *trustee.Trustee, fresh bool) error {
+	return kr.WriteFile(tf.state, tr.State(), !fresh)
 }
 
 // stepState is what a ceremony step after init starts from.
 type stepState struct {
 	m   *ballot.Manifest
 	kr  *secret.Keyring
-	tr  *dkg.Trustee
+	tr  *trustee.Trustee
 	cer *record.Ceremony
-	sk  ed25519.PrivateKey // with signing only
 }
 
-// step loads the manifest, the trustee's state, the ceremony messages in
-// files and, if signing, the trustee's signing key.
+// step loads the manifest, the ceremony messages in files and the
+// trustee's state with, if signing, its signing key.
 func (tf *trusteeFlags) step(g *globals, files []string, signing bool) (*stepState, error) {
 	st := &stepState{}
 	var err error
@@ -250,22 +200,32 @@ func (tf *trusteeFlags) step(g *globals, files []string, signing bool) (*stepSta
 	if st.kr, err = g.keyring(); err != nil {
 		return nil, err
 	}
-	if st.tr, err = tf.loadState(st.kr); err != nil {
+	if tf.state == "" {
+		return nil, usagef("--state trustee-INDEX.state is required")
+	}
+	state, err := st.kr.ReadFile(tf.state)
+	if err != nil {
 		return nil, err
+	}
+	defer clear(state)
+	var sk ed25519.PrivateKey
+	if signing {
+		if sk, err = tf.loadSigningKey(st.kr); err != nil {
+			return nil, err
+		}
+	}
+	if st.tr, err = trustee.Load(st.m, state, sk); errors.Is(err, trustee.ErrWrongKey) {
+		return nil, tf.keyRefused(err)
+	} else if err != nil {
+		return nil, fmt.Errorf("%s: %w", tf.state, err)
 	}
 	if st.cer, err = readCeremony(st.m, files); err != nil {
 		return nil, err
 	}
-	if signing {
-		if st.sk, err = tf.loadSigningKey(st.kr, st.m, st.tr.Index()); err != nil {
-			return nil, err
-		}
-	}
 	return st, nil
 }
 
-// readCeremony reads ceremony message files for manifest m, sorted by
-// trustee index.
+// readCeremony reads ceremony message files for manifest m.
 func readCeremony(m *ballot.Manifest, files []string) (*record.Ceremony, error) {
 	c := record.NewCeremony(m)
 	for _, f := range files {
@@ -277,13 +237,25 @@ func readCeremony(m *ballot.Manifest, files []string) (*record.Ceremony, error) 
 			return nil, fmt.Errorf("%s: %w", f, err)
 		}
 	}
-	slices.SortFunc(c.Anns, func(a, b *dkg.Announcement) int { return a.Index - b.Index })
-	slices.SortFunc(c.Deals, func(a, b *dkg.Deal) int { return a.Dealer - b.Dealer })
 	return c, nil
 }
 
+// messageFile names the file a ceremony message is written to.
+func messageFile(msg trustee.Message) string {
+	switch msg.Kind {
+	case record.KindAnnouncement:
+		return fmt.Sprintf("ann-%d.msg", msg.From)
+	case record.KindDeal:
+		return fmt.Sprintf("deal-%d.msg", msg.From)
+	case record.KindComplaint:
+		return fmt.Sprintf("complaint-%d-%d.msg", msg.From, msg.To)
+	default:
+		return fmt.Sprintf("answer-%d-%d.msg", msg.From, msg.To)
+	}
+}
+
 // emit writes each message to its file in dir and, with --board, posts it.
-func (tf *trusteeFlags) emit(ctx context.Context, g *globals, names []string, msgs [][]byte) error {
+func (tf *trusteeFlags) emit(ctx context.Context, g *globals, msgs ...trustee.Message) error {
 	var c *boardapi.Client
 	if tf.bf.url != "" {
 		var err error
@@ -291,14 +263,14 @@ func (tf *trusteeFlags) emit(ctx context.Context, g *globals, names []string, ms
 			return err
 		}
 	}
-	for i, msg := range msgs {
-		path := filepath.Join(tf.dir, names[i])
-		if err := writeNew(path, msg, 0o644, true); err != nil {
+	for _, msg := range msgs {
+		path := filepath.Join(tf.dir, messageFile(msg))
+		if err := writeNew(path, msg.Body, 0o644, true); err != nil {
 			return err
 		}
 		g.printf("wrote %s\n", path)
 		if c != nil {
-			idx, err := c.PostCeremony(ctx, msg)
+			idx, err := c.PostCeremony(ctx, msg.Body)
 			if err != nil {
 				return fmt.Errorf("posting %s: %w", path, err)
 			}
@@ -332,23 +304,22 @@ announcement ann-INDEX.msg to publish, signed with its signing key
 			if err != nil {
 				return err
 			}
-			sk, err := tf.loadSigningKey(kr, m, index)
+			sk, err := tf.loadSigningKey(kr)
 			if err != nil {
 				return err
 			}
 			if tf.state == "" {
 				tf.state = fmt.Sprintf("trustee-%d.state", index)
 			}
-			tr, ann, err := dkg.NewTrustee(rand.Reader, index, m.Trustees.N, m.Trustees.T)
+			tr, ann, err := trustee.New(rand.Reader, m, index, sk)
 			if err != nil {
-				return err
+				return tf.keyRefused(err)
 			}
 			if err := tf.saveState(kr, tr, true); err != nil {
 				return err
 			}
 			g.printf("wrote %s (age-encrypted; keep it until the tally)\n", tf.state)
-			return tf.emit(cmd.Context(), g, []string{fmt.Sprintf("ann-%d.msg", index)},
-				[][]byte{record.Sign(m, sk, record.KindAnnouncement, ann.Marshal())})
+			return tf.emit(cmd.Context(), g, ann)
 		},
 	}
 	tf.add(c)
@@ -373,19 +344,17 @@ again gives the same deal.`,
 			if err != nil {
 				return err
 			}
-			m, kr, tr, cer, sk := st.m, st.kr, st.tr, st.cer, st.sk
-			if len(cer.Anns) != m.Trustees.N {
-				return usagef("deal needs all %d announcements; got %d", m.Trustees.N, len(cer.Anns))
+			if n := st.m.Trustees.N; len(st.cer.Anns) != n {
+				return usagef("deal needs all %d announcements; got %d", n, len(st.cer.Anns))
 			}
-			d, err := tr.Deal(rand.Reader, record.CeremonyContext(m), cer.Anns)
+			d, err := st.tr.Deal(rand.Reader, st.cer)
 			if err != nil {
 				return err
 			}
-			if err := tf.saveState(kr, tr, false); err != nil {
+			if err := tf.saveState(st.kr, st.tr, false); err != nil {
 				return err
 			}
-			return tf.emit(cmd.Context(), g, []string{fmt.Sprintf("deal-%d.msg", tr.Index())},
-				[][]byte{record.Sign(m, sk, record.KindDeal, d.Marshal())})
+			return tf.emit(cmd.Context(), g, d)
 		},
 	}
 	tf.add(c)
@@ -410,19 +379,12 @@ answer) or be disqualified.`,
 			if err != nil {
 				return err
 			}
-			m, tr, cer, sk := st.m, st.tr, st.cer, st.sk
-			cs, err := tr.Verify(cer.Deals)
+			cs, err := st.tr.Verify(st.cer)
 			if err != nil {
 				return err
 			}
-			g.printf("trustee %d checked %d deals: %d complaint(s)\n", tr.Index(), len(cer.Deals), len(cs))
-			var names []string
-			var msgs [][]byte
-			for _, cm := range cs {
-				names = append(names, fmt.Sprintf("complaint-%d-%d.msg", cm.Accuser, cm.Accused))
-				msgs = append(msgs, record.Sign(m, sk, record.KindComplaint, cm.Marshal()))
-			}
-			return tf.emit(cmd.Context(), g, names, msgs)
+			g.printf("trustee %d checked %d deals: %d complaint(s)\n", st.tr.Index(), len(st.cer.Deals), len(cs))
+			return tf.emit(cmd.Context(), g, cs...)
 		},
 	}
 	tf.add(c)
@@ -449,19 +411,12 @@ key, so it is disqualified instead.`,
 			if err != nil {
 				return err
 			}
-			m, tr, cer, sk := st.m, st.tr, st.cer, st.sk
-			as, err := tr.Answer(cer.Complaints)
+			as, err := st.tr.Answer(st.cer)
 			if err != nil {
 				return err
 			}
-			g.printf("trustee %d: %d complaint(s) against it answered\n", tr.Index(), len(as))
-			var names []string
-			var msgs [][]byte
-			for _, a := range as {
-				names = append(names, fmt.Sprintf("answer-%d-%d.msg", a.Dealer, a.Recipient))
-				msgs = append(msgs, record.Sign(m, sk, record.KindAnswer, a.Marshal()))
-			}
-			return tf.emit(cmd.Context(), g, names, msgs)
+			g.printf("trustee %d: %d complaint(s) against it answered\n", st.tr.Index(), len(as))
+			return tf.emit(cmd.Context(), g, as...)
 		},
 	}
 	tf.add(c)
@@ -488,8 +443,8 @@ the board's election key is the one the ceremony produced.`,
 			if err != nil {
 				return err
 			}
-			kr, tr, cer := st.kr, st.tr, st.cer
-			res, ks, err := tr.Finalize(cer.Anns, cer.Deals, cer.Complaints, cer.Answers)
+			kr, tr := st.kr, st.tr
+			res, ks, err := tr.Finalize(st.cer)
 			if err != nil {
 				return err
 			}
@@ -538,11 +493,12 @@ func trusteeDecryptCmd(g *globals) *cobra.Command {
 	c := &cobra.Command{
 		Use:   "decrypt",
 		Short: "Step 7: post this trustee's partial decryption of the tally",
-		Long: `decrypt fetches the board's whole record after close, verifies it entry by
-entry (every ballot's token, proofs and signature) and recomputes the aggregate
-from the ballots itself, never trusting the board's. It then decrypts its share
-of that aggregate only, with a proof of correct decryption against its
-verification key, and posts it. No single ballot is ever decrypted.
+		Long: `decrypt fetches the board's whole record after close and, as it downloads,
+verifies it entry by entry (every ballot's token, proofs and signature) and
+recomputes the aggregate from the ballots itself, never trusting the board's.
+It then decrypts its share of that aggregate only, with a proof of correct
+decryption against its verification key, and posts it. No single ballot is
+ever decrypted.
 
 A board could instead hand the trustees a closed log of its own making, with
 only the ballots it wants to learn about. So decrypt refuses a record that
@@ -573,49 +529,53 @@ it has decrypted one closed log, any other.`,
 			if err != nil {
 				return err
 			}
-			ks, err := dkg.ParseKeyShare(b)
+			ks, err := trustee.ParseKeyShare(b)
 			clear(b)
 			if err != nil {
 				return fmt.Errorf("%s: %w", share, err)
 			}
 			if journal == "" {
-				journal = ops.DefaultJournal(key)
+				journal = trustee.DefaultJournal(key)
 			}
-			j, err := ops.OpenJournal(journal, key)
+			j, err := trustee.OpenJournal(journal, key)
 			if err != nil {
 				return err
 			}
-			var seen []*store.Checkpoint
+			var given []*store.Checkpoint
 			for _, f := range others {
-				cp, err := ops.ReadCheckpoint(f, key)
+				cp, err := trustee.ReadCheckpoint(f, key)
 				if err != nil {
 					return usageError{err}
 				}
-				seen = append(seen, cp)
+				given = append(given, cp)
 			}
-			if len(seen) == 0 && j.Newest == nil {
+			seen := j.Checkpoints(given...)
+			if len(seen) == 0 {
 				if !withoutHistory {
 					return usagef("no checkpoint of this board was seen before (%s holds none, and no --checkpoint was given): a board could hand this trustee a log of its own making with only the ballots it wants to read. Give --checkpoint FILE (voters' receipts, a monitor's checkpoint), or use the journal that evote trustee checkpoint filled during voting; --without-history decrypts anyway", journal)
 				}
 				g.logf("warning: no checkpoint of this board seen before: only the record's own consistency is checked (--without-history)\n")
 			}
-			p := ops.NewProgress(g.stderr, g.showProgress(), "verifying the record", "bytes")
-			rec, err := ops.FetchRecord(cmd.Context(), c, key, p.Set)
-			p.Done()
-			if err != nil {
-				return err
-			}
-			if err := j.Check(rec, seen); err != nil {
-				if errors.Is(err, ops.ErrFork) {
+			refused := func(err error) error {
+				if errors.Is(err, trustee.ErrFork) {
 					return fmt.Errorf("refusing to decrypt: %w; keep %s and the board's record as evidence", err, journal)
 				}
-				return err
+				return closeHint(err)
 			}
-			s, err := rec.Decrypt(ks)
+			p := ops.NewProgress(g.stderr, g.showProgress(), "fetching and verifying the record", "bytes")
+			tl, err := trustee.Fetch(cmd.Context(), c, key, trustee.Options{Checkpoints: seen, Progress: p.Set})
+			p.Done()
 			if err != nil {
-				return err
+				return refused(err)
 			}
-			if err := j.Decrypted(rec); err != nil {
+			if err := j.Check(tl); err != nil {
+				return refused(err)
+			}
+			s, err := tl.Decrypt(ks)
+			if err != nil {
+				return closeHint(err)
+			}
+			if err := j.Decrypted(tl); err != nil {
 				return fmt.Errorf("not posted: recording the decryption in %s: %w", journal, err)
 			}
 			i, err := c.PostPartial(cmd.Context(), s.Bytes())
@@ -623,7 +583,7 @@ it has decrypted one closed log, any other.`,
 				return fmt.Errorf("posting the partial decryption: %w", err)
 			}
 			g.printf("trustee %d: verified %d ballots, decrypted the aggregate of %d counted, posted as entry %d\n",
-				ks.Index, rec.Report.Ballots, rec.Report.Counted, i)
+				ks.Index, tl.Report.Ballots, tl.Report.Counted, i)
 			return nil
 		},
 	}
@@ -633,4 +593,12 @@ it has decrypted one closed log, any other.`,
 	c.Flags().StringArrayVar(&others, "checkpoint", nil, "a checkpoint someone else was shown: a signed checkpoint or receipt `FILE` the record must extend (repeatable)")
 	c.Flags().BoolVar(&withoutHistory, "without-history", false, "decrypt even though no checkpoint of this board was seen before (no journal, no --checkpoint)")
 	return c
+}
+
+// closeHint says what to do about a tally of an election still open.
+func closeHint(err error) error {
+	if errors.Is(err, trustee.ErrNotClosed) {
+		return fmt.Errorf("%w (evote board close)", err)
+	}
+	return err
 }

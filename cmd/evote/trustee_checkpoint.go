@@ -5,6 +5,7 @@ import (
 
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/store"
+	"github.com/evote/evote/trustee"
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -35,9 +36,9 @@ keep the journal and the board's answer.`,
 				return usageError{err}
 			}
 			if journal == "" {
-				journal = ops.DefaultJournal(key)
+				journal = trustee.DefaultJournal(key)
 			}
-			j, err := ops.OpenJournal(journal, key)
+			j, err := trustee.OpenJournal(journal, key)
 			if err != nil {
 				return err
 			}
@@ -54,7 +55,7 @@ keep the journal and the board's answer.`,
 			if before != nil && before.Size != cp.Size {
 				lo, hi := min(before.Size, cp.Size), max(before.Size, cp.Size)
 				if proof, err = bc.Consistency(cmd.Context(), lo, hi); err != nil {
-					return fmt.Errorf("%w: the board gives no proof that its log of %d entries extends the one of %d recorded: %v", ops.ErrFork, hi, lo, err)
+					return fmt.Errorf("%w: the board gives no proof that its log of %d entries extends the one of %d recorded: %v", trustee.ErrFork, hi, lo, err)
 				}
 			}
 			if err := j.Observe(cp, proof); err != nil {

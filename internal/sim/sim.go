@@ -1,7 +1,7 @@
 // Package sim runs an election in one process on the real packages: a
-// board on a bbolt log, a key ceremony among dkg trustees posted through the
-// board, voters with tokens from a real RSA issuing key, close, threshold
-// tally and export. Tests (through internal/electiontest) and the
+// board on a bbolt log, a key ceremony among its trustees posted through
+// the board (trustee.RunLocal), voters with tokens from a real RSA issuing
+// key, close, threshold tally and export. Tests (through internal/electiontest) and the
 // benchmarks of package bench build on it; nothing here is a shortcut the
 // real services do not take, except that tokens are signed in process.
 package sim
@@ -11,19 +11,16 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
-	"fmt"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
-	"github.com/evote/evote/crypto/dkg"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/token"
-	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
 	"github.com/evote/evote/tally"
+	"github.com/evote/evote/trustee"
 	"github.com/gtank/ristretto255"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -52,14 +49,11 @@ type Election struct {
 	VKey     string      // the board's note verifier key
 	Signer   note.Signer // the board's checkpoint key, for tests that play a lying board
 	Issuer   *token.PrivateKey
-	Trustees []*dkg.Trustee
-	Shares   []*dkg.KeyShare
+	Trustees []*trustee.Trustee
+	Shares   []*trustee.KeyShare
 	// TrusteeKeys sign each trustee's ceremony messages; the manifest
 	// names their public halves.
 	TrusteeKeys []ed25519.PrivateKey
-
-	anns  []*dkg.Announcement
-	deals []*dkg.Deal
 }
 
 // New creates the board, runs the key ceremony through it and opens it.
@@ -88,16 +82,12 @@ func New(o Options) (*Election, error) {
 	}
 	id, _ := ballot.NewElectionID(rand.Reader)
 	e := &Election{Log: log, Verifier: verifier, VKey: vkey, Signer: signer, Issuer: o.Issuer}
-	var keys []string
-	for i := 0; i < o.N; i++ {
-		pub, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			log.Close()
-			return nil, err
-		}
-		keys = append(keys, hex.EncodeToString(pub))
-		e.TrusteeKeys = append(e.TrusteeKeys, priv)
+	keys, privs, err := trustee.LocalKeys(nil, o.N)
+	if err != nil {
+		log.Close()
+		return nil, err
 	}
+	e.TrusteeKeys = privs
 	m, err := ballot.NewManifest(ballot.Manifest{
 		Version: 1, ElectionID: id, Title: "Test election", Questions: o.Questions,
 		Trustees: ballot.Trustees{N: o.N, T: o.T, Keys: keys}, IssuerKey: o.Issuer.Public().Bytes(), Revoting: o.Revoting, MinBallots: o.MinBallots,
@@ -106,58 +96,34 @@ func New(o Options) (*Election, error) {
 		log.Close()
 		return nil, err
 	}
-	if err := e.open(m, o.N, o.T); err != nil {
+	if err := e.open(m); err != nil {
 		log.Close()
 		return nil, err
 	}
 	return e, nil
 }
 
-func (e *Election) open(m *ballot.Manifest, n, t int) error {
+func (e *Election) open(m *ballot.Manifest) error {
 	ctx := context.Background()
 	b, err := board.Create(ctx, e.Log, m.Bytes())
 	if err != nil {
 		return err
 	}
 	e.Board = b
-	for i := 1; i <= n; i++ {
-		tr, ann, err := dkg.NewTrustee(rand.Reader, i, n, t)
-		if err != nil {
-			return err
-		}
-		e.Trustees, e.anns = append(e.Trustees, tr), append(e.anns, ann)
-		if _, err := b.PostCeremony(ctx, record.Sign(m, e.TrusteeKeys[i-1], record.KindAnnouncement, ann.Marshal())); err != nil {
-			return err
-		}
-	}
-	for i, tr := range e.Trustees {
-		d, err := tr.Deal(rand.Reader, record.CeremonyContext(m), e.anns)
-		if err != nil {
-			return err
-		}
-		e.deals = append(e.deals, d)
-		if _, err := b.PostCeremony(ctx, record.Sign(m, e.TrusteeKeys[i], record.KindDeal, d.Marshal())); err != nil {
-			return err
-		}
-	}
-	for _, tr := range e.Trustees {
-		if cs, err := tr.Verify(e.deals); err != nil || len(cs) != 0 {
-			return fmt.Errorf("sim: honest ceremony: complaints %v, error %v", cs, err)
-		}
+	c, err := trustee.RunLocal(ctx, nil, m, e.TrusteeKeys, func(ctx context.Context, body []byte) error {
+		_, err := b.PostCeremony(ctx, body)
+		return err
+	})
+	if err != nil {
+		return err
 	}
 	if _, err := b.Open(ctx); err != nil {
 		return err
 	}
-	for _, tr := range e.Trustees {
-		res, ks, err := tr.Finalize(e.anns, e.deals, nil, nil)
-		if err != nil {
-			return err
-		}
-		if !bytes.Equal(res.ElectionKey.Bytes(), b.Election().Key.Bytes()) {
-			return errors.New("sim: a trustee's election key differs from the board's")
-		}
-		e.Shares = append(e.Shares, ks)
+	if !bytes.Equal(c.Open.Key.Bytes(), b.Election().Key.Bytes()) {
+		return errors.New("sim: the trustees' election key differs from the board's")
 	}
+	e.Trustees, e.Shares = c.Trustees, c.Shares
 	return nil
 }
 

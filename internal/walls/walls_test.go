@@ -1,8 +1,9 @@
 // Package walls checks the project's import walls (the issuer and the
 // board share nothing, the verifier trusts no operator's code path, the
 // voter sees the services only through their API packages and builds for
-// the browser, as does the verifier, crypto knows nothing above it), so
-// that they hold by test rather than by habit.
+// the browser, as does the verifier, crypto knows nothing above it, the
+// command-line tool reaches a trustee's ceremony only through package
+// trustee), so that they hold by test rather than by habit.
 package walls
 
 import (
@@ -76,6 +77,7 @@ func TestWalls(t *testing.T) {
 		{"crypto/token", []string{"ballot", "store", "net/http"}, "crypto knows nothing above it", false},
 		{"ballot", []string{"store", "board", "net/http"}, "the ballot is data", false},
 		{"tally", []string{"board", "store/bolt", "net/http"}, "the tally is computation on public data", false},
+		{"trustee", append([]string{"github.com/spf13/cobra"}, servers[:6]...), "a trustee's package is a library any tool calls, with no server in it", false},
 	} {
 		d := deps(t, w.pkg, w.browser)
 		for _, f := range w.forbidden {
@@ -98,6 +100,22 @@ func TestVoterCeremonyDoor(t *testing.T) {
 			if slices.Contains(imports, "crypto/dkg") && p != "record" {
 				t.Errorf("%s imports crypto/dkg (browser %v): the voter reaches the ceremony through record only", p, browser)
 			}
+		}
+	}
+}
+
+// TestTrusteeDoor: the command-line tool holds a trustee's ceremony secrets
+// only through package trustee, which owns their formats and the rules of
+// each step. In its import closure crypto/dkg, the ceremony's secret state
+// beside its public messages, is imported only by trustee and by the
+// packages that read the public messages every verifier reads (record,
+// verify); no command, and no harness the tool runs (the demo, internal/sim),
+// drives dkg by hand.
+func TestTrusteeDoor(t *testing.T) {
+	allowed := []string{"trustee", "record", "verify"}
+	for p, imports := range deps(t, "cmd/evote", false) {
+		if slices.Contains(imports, "crypto/dkg") && !slices.Contains(allowed, p) {
+			t.Errorf("%s imports crypto/dkg: a trustee's ceremony is package trustee's", p)
 		}
 	}
 }

@@ -1,9 +1,10 @@
 // Package demo runs a whole election on one machine, through the same HTTP
 // APIs and packages a real deployment uses: an issuer and a board as HTTP
-// servers on loopback, a key ceremony among three dkg trustees posting
-// through the board's API, voters casting concurrently with voter.Client,
-// close, two of three trustees decrypting the aggregate they recompute
-// themselves, the tally, the export and an independent verification.
+// servers on loopback, a key ceremony among three trustees posting through
+// the board's API (trustee.RunLocal), voters casting concurrently with
+// voter.Client, close, two of three trustees decrypting the aggregate they
+// recompute themselves (trustee.Fetch), the tally, the export and an
+// independent verification.
 package demo
 
 import (
@@ -15,7 +16,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/evote/evote/internal/service"
 	"io"
 	mrand "math/rand/v2"
 	"net/http"
@@ -30,14 +30,14 @@ import (
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/cmd/evote/internal/ops"
-	"github.com/evote/evote/crypto/dkg"
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/internal/service"
 	"github.com/evote/evote/issuer"
 	issuerbolt "github.com/evote/evote/issuer/bolt"
 	"github.com/evote/evote/issuer/issuerapi"
-	"github.com/evote/evote/record"
 	"github.com/evote/evote/store/bolt"
 	"github.com/evote/evote/tally"
+	"github.com/evote/evote/trustee"
 	"github.com/evote/evote/verify"
 	"github.com/evote/evote/voter"
 	"golang.org/x/mod/sumdb/note"
@@ -132,14 +132,9 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	// Each trustee's key for signing its ceremony messages, which the
 	// manifest names (evote trustee keygen, in a deployment).
-	var trusteePubs []string
-	var trusteeKeys []ed25519.PrivateKey
-	for range 3 {
-		pub, priv, err := ed25519.GenerateKey(rand.Reader)
-		if err != nil {
-			return nil, err
-		}
-		trusteePubs, trusteeKeys = append(trusteePubs, hex.EncodeToString(pub)), append(trusteeKeys, priv)
+	trusteePubs, trusteeKeys, err := trustee.LocalKeys(nil, 3)
+	if err != nil {
+		return nil, err
 	}
 	m, err := ballot.NewManifest(ballot.Manifest{
 		Version: 1, ElectionID: id, Title: "evote demo election",
@@ -230,11 +225,11 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	// re-verified itself; then the tally combines and posts.
 	start = time.Now()
 	for _, ks := range shares[:2] {
-		rec, err := ops.FetchRecord(ctx, admin, boardKey, nil)
+		tl, err := trustee.Fetch(ctx, admin, boardKey, trustee.Options{})
 		if err != nil {
 			return nil, fmt.Errorf("trustee %d: %w", ks.Index, err)
 		}
-		s, err := rec.Decrypt(ks)
+		s, err := tl.Decrypt(ks)
 		if err != nil {
 			return nil, fmt.Errorf("trustee %d: %w", ks.Index, err)
 		}
@@ -242,11 +237,11 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 			return nil, fmt.Errorf("trustee %d: posting the partial decryption: %w", ks.Index, err)
 		}
 	}
-	rec, err := ops.FetchRecord(ctx, admin, boardKey, nil)
+	tl, err := trustee.Fetch(ctx, admin, boardKey, trustee.Options{})
 	if err != nil {
 		return nil, err
 	}
-	res, err := rec.Combine()
+	res, err := tl.Combine()
 	if err != nil {
 		return nil, err
 	}
@@ -307,59 +302,17 @@ func serve(ctx context.Context, wg *sync.WaitGroup, name string, h http.Handler)
 	}
 }
 
-// ceremony runs the key ceremony among three trustees, each message signed
+// ceremony runs the key ceremony among the trustees, each message signed
 // with its sender's key (keys[index-1]) and posted through the board's HTTP
-// API, and returns the key shares.
-func ceremony(ctx context.Context, c *boardapi.Client, m *ballot.Manifest, keys []ed25519.PrivateKey) ([]*dkg.KeyShare, error) {
-	n, t := m.Trustees.N, m.Trustees.T
-	var trs []*dkg.Trustee
-	var anns []*dkg.Announcement
-	for i := 1; i <= n; i++ {
-		tr, ann, err := dkg.NewTrustee(rand.Reader, i, n, t)
-		if err != nil {
-			return nil, err
-		}
-		trs, anns = append(trs, tr), append(anns, ann)
-		if _, err := c.PostCeremony(ctx, record.Sign(m, keys[i-1], record.KindAnnouncement, ann.Marshal())); err != nil {
-			return nil, err
-		}
-	}
-	var deals []*dkg.Deal
-	for _, tr := range trs {
-		d, err := tr.Deal(rand.Reader, record.CeremonyContext(m), anns)
-		if err != nil {
-			return nil, err
-		}
-		deals = append(deals, d)
-		if _, err := c.PostCeremony(ctx, record.Sign(m, keys[tr.Index()-1], record.KindDeal, d.Marshal())); err != nil {
-			return nil, err
-		}
-	}
-	var complaints []*dkg.Complaint
-	for _, tr := range trs {
-		cs, err := tr.Verify(deals)
-		if err != nil {
-			return nil, err
-		}
-		for _, cm := range cs {
-			complaints = append(complaints, cm)
-			if _, err := c.PostCeremony(ctx, record.Sign(m, keys[cm.Accuser-1], record.KindComplaint, cm.Marshal())); err != nil {
-				return nil, err
-			}
-		}
-	}
-	var answers []*dkg.Answer
-	for _, tr := range trs {
-		as, err := tr.Answer(complaints)
-		if err != nil {
-			return nil, err
-		}
-		for _, a := range as {
-			answers = append(answers, a)
-			if _, err := c.PostCeremony(ctx, record.Sign(m, keys[a.Dealer-1], record.KindAnswer, a.Marshal())); err != nil {
-				return nil, err
-			}
-		}
+// API, opens the board, and returns the key shares once the board's
+// election key is the one the trustees made.
+func ceremony(ctx context.Context, c *boardapi.Client, m *ballot.Manifest, keys []ed25519.PrivateKey) ([]*trustee.KeyShare, error) {
+	l, err := trustee.RunLocal(ctx, nil, m, keys, func(ctx context.Context, body []byte) error {
+		_, err := c.PostCeremony(ctx, body)
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	if _, err := c.Open(ctx); err != nil {
 		return nil, fmt.Errorf("open: %w", err)
@@ -368,18 +321,10 @@ func ceremony(ctx context.Context, c *boardapi.Client, m *ballot.Manifest, keys 
 	if err != nil {
 		return nil, err
 	}
-	var out []*dkg.KeyShare
-	for _, tr := range trs {
-		res, ks, err := tr.Finalize(anns, deals, complaints, answers)
-		if err != nil {
-			return nil, err
-		}
-		if fmt.Sprintf("%x", res.ElectionKey.Bytes()) != info.ElectionKey {
-			return nil, fmt.Errorf("trustee %d's election key differs from the board's", tr.Index())
-		}
-		out = append(out, ks)
+	if hex.EncodeToString(l.Open.Key.Bytes()) != info.ElectionKey {
+		return nil, errors.New("the trustees' election key differs from the board's")
 	}
-	return out, nil
+	return l.Shares, nil
 }
 
 // plan draws every voter's selections from the seed and counts them.

@@ -1,11 +1,10 @@
 // Package ops holds what the evote commands and the demo share: serving HTTP
-// with sane limits, reading a board's record as a trustee or tallier does
-// (re-verified, never trusting the board's own aggregate), printing results,
-// and a progress bar.
+// with sane limits, reading keys and hashes given on the command line,
+// printing results, and a progress bar. Reading a board's record as a
+// trustee or a tallier does is package trustee's.
 package ops
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -24,10 +23,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board/boardapi"
-	"github.com/evote/evote/crypto/dkg"
-	"github.com/evote/evote/record"
-	"github.com/evote/evote/store"
 	"github.com/evote/evote/tally"
 	"github.com/evote/evote/verify"
 	"golang.org/x/mod/sumdb/note"
@@ -213,118 +208,6 @@ func ManifestHash(s string) ([32]byte, error) {
 		return h, fmt.Errorf("%s: %w", s, err)
 	}
 	return m.Hash(), nil
-}
-
-// Record is a board's record as a trustee or a tallier reads it: every
-// entry re-verified, the aggregate recomputed from the ballots.
-type Record struct {
-	Report   *verify.Report
-	Election *ballot.Election
-	Open     *record.Open
-	Closed   bool
-	Shares   []*tally.Share // valid partial decryptions, in record order
-	Raw      []byte
-}
-
-// FetchRecord downloads the board's record and reads it with ReadRecord.
-func FetchRecord(ctx context.Context, c *boardapi.Client, key note.Verifier, progress func(done, total uint64)) (*Record, error) {
-	var buf bytes.Buffer
-	if err := c.Export(ctx, &buf); err != nil {
-		return nil, fmt.Errorf("fetching the record: %w", err)
-	}
-	return ReadRecord(buf.Bytes(), key, progress)
-}
-
-// ReadRecord verifies a record that may be incomplete (not yet tallied)
-// and collects what a trustee or tallier needs. A record that fails any
-// check is refused: decrypting an aggregate that includes a bad ballot
-// would help whoever put it there.
-func ReadRecord(raw []byte, key note.Verifier, progress func(done, total uint64)) (*Record, error) {
-	rep, err := verify.Record(bytes.NewReader(raw), key, verify.Options{AllowIncomplete: true, Size: int64(len(raw)), Progress: progress})
-	if err != nil {
-		return nil, fmt.Errorf("the board's record does not verify: %w", err)
-	}
-	rec := &Record{Report: rep, Raw: raw}
-	r := store.NewReader(bytes.NewReader(raw), key)
-	for {
-		leaf, err := r.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, err
-		}
-		switch store.EntryType(leaf[0]) {
-		case store.Open:
-			o, err := record.ParseOpen(rep.Manifest, leaf[1:])
-			if err != nil {
-				return nil, err
-			}
-			rec.Open = o
-			rec.Election = &ballot.Election{Manifest: rep.Manifest, Key: o.Key}
-		case store.Close:
-			rec.Closed = true
-		case store.Partial:
-			s, err := tally.ParseShare(rec.Election, leaf[1:])
-			if err != nil {
-				continue
-			}
-			if s.Trustee < 1 || s.Trustee > len(rec.Open.VerificationKeys) {
-				continue
-			}
-			if tally.VerifyShare(rec.Election, rep.Aggregate, rec.Open.VerificationKeys[s.Trustee-1], s) == nil {
-				rec.Shares = append(rec.Shares, s)
-			}
-		}
-	}
-	if rec.Open == nil {
-		return nil, errors.New("the election is not open yet: the key ceremony has not ended")
-	}
-	return rec, nil
-}
-
-// ErrTooFewBallots means the record counts fewer ballots than the
-// manifest's min_ballots: no trustee decrypts its tally.
-var ErrTooFewBallots = errors.New("too few ballots to decrypt")
-
-// Decrypt makes trustee ks.Index's partial decryption of the aggregate the
-// record's own ballots add up to.
-func (rec *Record) Decrypt(ks *dkg.KeyShare) (*tally.Share, error) {
-	switch {
-	case !rec.Closed:
-		return nil, errors.New("the election is still open: trustees decrypt only after close (evote board close)")
-	case !bytes.Equal(ks.Context, record.CeremonyContext(rec.Election.Manifest)):
-		return nil, errors.New("this key share is from another election's ceremony")
-	case !bytes.Equal(ks.ElectionKey.Bytes(), rec.Election.Key.Bytes()):
-		return nil, errors.New("this key share's election key is not the one the record's ceremony produced")
-	case ks.Index < 1 || ks.Index > len(rec.Open.VerificationKeys) || !bytes.Equal(ks.VerificationKey.Bytes(), rec.Open.VerificationKeys[ks.Index-1].Bytes()):
-		return nil, fmt.Errorf("trustee %d's verification key differs from the record's", ks.Index)
-	}
-	if m := rec.Election.Manifest; rec.Report.Counted < uint64(m.MinBallots) {
-		return nil, fmt.Errorf("%w: the record counts %d ballots, fewer than the %d the manifest sets as the least a tally may be decrypted from (a tally of so few would tell how each voted)", ErrTooFewBallots, rec.Report.Counted, m.MinBallots)
-	}
-	for _, s := range rec.Shares {
-		if s.Trustee == ks.Index {
-			return nil, fmt.Errorf("trustee %d's partial decryption is already on the board", ks.Index)
-		}
-	}
-	return tally.Decrypt(rec.Election, rec.Report.Aggregate, ks.Index, ks.Secret, ks.VerificationKey)
-}
-
-// Combine combines the first t valid partial decryptions on the record.
-func (rec *Record) Combine() (*tally.Result, error) {
-	if !rec.Closed {
-		return nil, errors.New("the election is still open: close it first (evote board close)")
-	}
-	t := rec.Election.Manifest.Trustees.T
-	if rec.Report.Aggregate.Ballots == 0 {
-		// No ballots: nothing to decrypt, every count is 0 (SPEC.md §9).
-		return tally.Combine(rec.Election, rec.Report.Aggregate, nil)
-	}
-	if len(rec.Shares) < t {
-		return nil, fmt.Errorf("%w: the board holds %d valid partial decryptions, the threshold is %d; trustees post theirs with evote trustee decrypt", tally.ErrNotEnoughShares, len(rec.Shares), t)
-	}
-	return tally.Combine(rec.Election, rec.Report.Aggregate, rec.Shares[:t])
 }
 
 // ParseQuestion parses "id:text:choice1,choice2,...:min:max"; min and max
