@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"io"
 	"log/slog"
 	"strings"
+	"sync"
 
 	"github.com/evote/evote/crypto/token"
 )
@@ -65,6 +67,8 @@ type Issuer struct {
 	roll        Roll
 	maxFailures int
 	log         *slog.Logger
+	seed        maphash.Seed
+	queues      [256]sync.Mutex
 }
 
 // New returns an Issuer for cfg.
@@ -87,6 +91,7 @@ func New(cfg Config) (*Issuer, error) {
 		roll:        cfg.Roll,
 		maxFailures: cfg.MaxFailures,
 		log:         cfg.Logger,
+		seed:        maphash.MakeSeed(),
 	}
 	if is.maxFailures == 0 {
 		is.maxFailures = DefaultMaxFailures
@@ -151,14 +156,28 @@ func badRequest(err error) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, strings.TrimPrefix(err.Error(), "issuer: "))
 }
 
+// queue makes one voter's attempts in this process wait for each other. It
+// is not what holds the limit (the roll does, below), but without it a
+// voter's parallel requests would each take an attempt while the others
+// are tested, and more of them than the attempts left would be refused as
+// locked though the code is right; in line, they are tested one by one.
+func (is *Issuer) queue(voterID string) *sync.Mutex {
+	m := &is.queues[maphash.String(is.seed, voterID)%uint64(len(is.queues))]
+	m.Lock()
+	return m
+}
+
 // authenticate checks the code and counts failures. The attempt is counted
 // in the roll before the code is tested, in one compare-and-set
 // (Roll.TakeAttempt), and given back if the code is right: so the limit
 // holds however many requests, and issuer processes sharing the roll, test
 // codes for one voter at once. (While a right code is being tested, the
-// voter's count is one higher: at the limit's last attempt a parallel
-// request is refused as locked, which errs on the safe side.)
+// voter's count is one higher: if requests for one voter reach several
+// issuers at once, at the limit's last attempts one may be refused as
+// locked, which errs on the safe side.)
 func (is *Issuer) authenticate(ctx context.Context, voterID, code string) (Record, error) {
+	mu := is.queue(voterID)
+	defer mu.Unlock()
 	rec, err := is.roll.TakeAttempt(ctx, voterID, is.maxFailures)
 	if errors.Is(err, ErrUnknownVoter) {
 		dummyHash.Verify(code) // same cost as a known voter
