@@ -37,9 +37,10 @@
 // stopped three ways: by that length (an online guess succeeds with
 // probability 2^-100); by a per-voter counter that locks the voter after
 // [DefaultMaxFailures] wrong codes ([Issuer.Unlock] lifts it; once locked,
-// a wrong code is answered [ErrNotTested], which is [ErrBadCredentials] as
-// for an unknown voter ID, and only the right code is told [ErrLocked], HTTP
-// 403, so the lockout tells a stranger nothing of who is on the roll); and by a per-client-IP token bucket in the handler (HTTP 429).
+// no code is tested, the right one neither, and each is answered
+// [ErrNotTested], which is [ErrBadCredentials] as for an unknown voter ID,
+// so the lockout tells a stranger nothing of who is on the roll, and its
+// message sends a voter sure of their code to the help desk); and by a per-client-IP token bucket in the handler (HTTP 429).
 // An attempt is counted in the roll before its code is tested, by one
 // compare-and-set ([Roll.TakeAttempt]), and given back if the code was
 // right, so parallel requests, even to several issuer processes sharing one

@@ -178,7 +178,7 @@ type answer struct {
 // are the refusals the handler makes before the issuer is asked.
 var answers = []answer{
 	{ErrBadRequest, http.StatusBadRequest, issuerapi.CodeBadRequest, "malformed token request"},
-	{ErrBadCredentials, http.StatusUnauthorized, issuerapi.CodeBadCredentials, "voter ID or enrolment code is wrong; check both and try again"},
+	{ErrBadCredentials, http.StatusUnauthorized, issuerapi.CodeBadCredentials, "voter ID or enrolment code is wrong; check both and try again, and if both are right, the ID may be locked after too many wrong codes: ask the election's help desk"},
 	{ErrLocked, http.StatusForbidden, issuerapi.CodeLocked, "too many wrong enrolment codes for this voter; contact the election's help desk to unlock"},
 	{ErrAlreadyIssued, http.StatusConflict, issuerapi.CodeAlreadyIssued, "a token was already issued to this voter for a different blinded message; resend the first request's blinded message to get its signature again"},
 	{ErrPurged, http.StatusGone, issuerapi.CodePurged, "the voter roll was purged after the election; no tokens are issued any more"},

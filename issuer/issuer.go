@@ -28,10 +28,11 @@ var (
 	// ErrBadRequest means the request is malformed (HTTP 400).
 	ErrBadRequest = errors.New("issuer: bad request")
 	// ErrNotTested is a code that was not tested because the voter is
-	// locked out (the limit of wrong codes is reached). It Is
-	// ErrBadCredentials, and is answered as one (HTTP 401): only the voter,
-	// with the right code, is told ErrLocked, so a stranger cannot tell a
-	// locked voter ID, one on the roll, from an unknown one.
+	// locked out (the limit of wrong codes is reached), right or wrong. It
+	// Is ErrBadCredentials and is answered as one (HTTP 401), so that a
+	// stranger cannot tell a locked voter ID, one on the roll, from an
+	// unknown one; the answer tells a voter sure of their code to ask the
+	// help desk, which unlocks them.
 	ErrNotTested error = notTested{}
 )
 
@@ -184,13 +185,13 @@ func (is *Issuer) authenticate(ctx context.Context, voterID, code string) (Recor
 		return Record{}, ErrBadCredentials
 	}
 	if errors.Is(err, ErrLocked) {
-		// Only the voter, with the right code, learns that the voter ID is
-		// locked: anyone else gets the answer an unknown ID gets, or a
-		// stranger who tries ten codes for a guessed ID would learn, from
-		// the 403, that it is on the roll (SECURITY.md).
-		if r, gerr := is.roll.Get(ctx, voterID); gerr == nil && r.Code.Verify(code) {
-			return Record{}, ErrLocked
-		}
+		// A locked voter's code is not tested, the right one neither (so
+		// the limit bounds the codes ever tested), and the answer is the
+		// one an unknown ID or a wrong code gets: a stranger who tries ten
+		// codes for a guessed ID learns nothing, from a 403, about whether
+		// it is on the roll (SECURITY.md). The message tells a voter sure
+		// of their code to ask the help desk.
+		dummyHash.Verify(code) // the time a tested code takes
 		return Record{}, ErrNotTested
 	}
 	if err != nil {

@@ -208,11 +208,12 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 		t.Fatalf("the roll counts %d failures (%v), want exactly %d", rec.Failures, err, DefaultMaxFailures)
 	}
 
-	// Locked: even the right code is refused, with 403.
+	// Locked: even the right code is refused, untested, answered as a
+	// wrong code whose message points to the help desk.
 	_, err := f.client.RequestToken(ctx, id, f.codes[id], blinded)
 	var apiErr *issuerapi.Error
-	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden || !errors.Is(err, issuerapi.ErrLocked) {
-		t.Fatalf("right code while locked: %v, want 403", err)
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized || !strings.Contains(apiErr.Message, "help desk") {
+		t.Fatalf("right code while locked: %v, want 401 naming the help desk", err)
 	}
 	if !strings.Contains(f.logs.String(), "locked out") {
 		t.Error("lockout was not logged")
@@ -535,7 +536,9 @@ func ExampleGenerateRoll() {
 // than the lockout limit, for a voter ID on the roll and for one that is
 // not. Every answer, status, code and message, is the same for both: the
 // lockout does not tell the stranger that the first ID is on the roll.
-// Only the voter's own right code is told that the ID is locked.
+// Not even the voter's own right code is tested once the ID is locked (so
+// the limit bounds the codes ever tested): it gets the same answer, whose
+// message sends a voter sure of their code to the help desk.
 func TestAttackRollMembershipByLockout(t *testing.T) {
 	f := newFixture(t, 1, nil, HandlerConfig{Limits: service.Limits{RatePerSecond: -1}})
 	blinded, _ := blind(t, newTokenKey(t))
@@ -557,7 +560,7 @@ func TestAttackRollMembershipByLockout(t *testing.T) {
 		t.Fatalf("a stranger tells a voter on the roll from one that is not:\non the roll: %q\nnot on it:  %q", known, unknown)
 	}
 	_, err := f.client.RequestToken(ctx, f.ids[0], f.codes[f.ids[0]], blinded)
-	if !errors.Is(err, issuerapi.ErrLocked) {
-		t.Fatalf("the voter's right code while locked: %v, want ErrLocked", err)
+	if !errors.Is(err, issuerapi.ErrBadCredentials) {
+		t.Fatalf("the voter's right code while locked: %v, want the wrong-code answer", err)
 	}
 }

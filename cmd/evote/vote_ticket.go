@@ -13,8 +13,8 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board/boardapi"
-	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/cmd/evote/internal/secret"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/voter"
 )
 
