@@ -151,28 +151,7 @@ func loadTicket(path string) (*voter.Ticket, error) {
 // saveTicket writes the ticket, readable by its owner only, durably
 // before it replaces the old one. fresh refuses to replace any file.
 func saveTicket(path string, t *voter.Ticket, fresh bool) error {
-	if fresh {
-		if _, err := os.Stat(path); err == nil {
-			return fmt.Errorf("%s exists", path)
-		}
-	}
-	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(t.Marshal()); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return secret.WritePrivate(path, t.Marshal(), !fresh)
 }
 
 // saveReceipt writes rc to path; if path holds another receipt, it writes

@@ -158,6 +158,15 @@ func (k *Keyring) WriteFile(path string, plain []byte, overwrite bool) error {
 	if err != nil {
 		return err
 	}
+	return WritePrivate(path, ct, overwrite)
+}
+
+// WritePrivate writes data to path, readable by its owner only, and
+// durably before it replaces an older file: a trustee's state or key share
+// lost to a crash would lose its part of the election key, a voter's
+// ticket their vote. It refuses to overwrite an existing file unless
+// overwrite is set.
+func WritePrivate(path string, data []byte, overwrite bool) error {
 	if !overwrite {
 		if _, err := os.Stat(path); err == nil {
 			return fmt.Errorf("%s exists; remove it first or choose another name", path)
@@ -168,9 +177,7 @@ func (k *Keyring) WriteFile(path string, plain []byte, overwrite bool) error {
 	if err != nil {
 		return err
 	}
-	// Durable before it replaces the old file: a trustee's state or key
-	// share lost to a crash would lose its part of the election key.
-	if _, err := f.Write(ct); err != nil {
+	if _, err := f.Write(data); err != nil {
 		f.Close()
 		return err
 	}
