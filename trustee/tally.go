@@ -162,15 +162,21 @@ var errStopped = errors.New("trustee: the record was read no further")
 // is never held in memory whole.
 func Fetch(ctx context.Context, b Exporter, boardKey note.Verifier, o Options) (*Tally, error) {
 	pr, pw := io.Pipe()
+	exporting, stop := context.WithCancel(ctx)
+	defer stop()
 	exported := make(chan error, 1)
 	go func() {
-		err := b.Export(ctx, pw)
+		err := b.Export(exporting, pw)
 		pw.CloseWithError(err)
 		exported <- err
 	}()
 	t, err := Read(pr, boardKey, o)
+	// A record refused before its end is read no further: the export
+	// stops at its next write, or its next read from the board.
 	pr.CloseWithError(errStopped)
-	if xerr := <-exported; xerr != nil && !errors.Is(xerr, errStopped) {
+	stop()
+	xerr := <-exported
+	if xerr != nil && !errors.Is(xerr, errStopped) && (ctx.Err() != nil || !errors.Is(xerr, context.Canceled)) {
 		return nil, fmt.Errorf("trustee: fetching the record: %w", xerr)
 	}
 	return t, err

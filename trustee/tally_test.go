@@ -31,9 +31,20 @@ func (x *export) Export(ctx context.Context, w io.Writer) error {
 	return err
 }
 
+// stalled writes the start of something that is no record, then hangs as
+// a board that stops sending would, until its context ends.
+type stalled struct{}
+
+func (stalled) Export(ctx context.Context, w io.Writer) error {
+	w.Write([]byte("this is no record, nor like one\n"))
+	<-ctx.Done()
+	return ctx.Err()
+}
+
 // TestFetch: Fetch reads the export as it streams, once, to the same Tally
 // as Read; an export that fails is named as the failure, not the record it
-// cut short; and a record refused early does not leave the export hanging.
+// cut short; and a record refused early does not leave the export hanging,
+// nor Fetch waiting for a board that stopped sending.
 func TestFetch(t *testing.T) {
 	e := electiontest.New(t, electiontest.Options{})
 	e.Cast(t, e.Voter(t), []int{0})
@@ -62,6 +73,9 @@ func TestFetch(t *testing.T) {
 	var ve *verify.Error
 	if _, err := trustee.Fetch(ctx, junk, e.Verifier, trustee.Options{}); !errors.As(err, &ve) {
 		t.Fatalf("junk: got %v, want a *verify.Error", err)
+	}
+	if _, err := trustee.Fetch(ctx, stalled{}, e.Verifier, trustee.Options{}); !errors.As(err, &ve) {
+		t.Fatalf("a stalled board: got %v, want a *verify.Error", err)
 	}
 }
 
