@@ -3,44 +3,12 @@ package trustee_test
 import (
 	"bytes"
 	"crypto/ed25519"
-	"crypto/rand"
 	"errors"
 	"testing"
 
-	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/trustee"
 )
-
-// manifest makes a one-question manifest for n trustees, threshold th,
-// and returns it with the trustees' signing keys.
-func manifest(t *testing.T, n, th int) (*ballot.Manifest, []ed25519.PrivateKey) {
-	t.Helper()
-	pubs, keys, err := trustee.LocalKeys(nil, n)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id, _ := ballot.NewElectionID(rand.Reader)
-	m, err := ballot.NewManifest(ballot.Manifest{
-		Version: 1, ElectionID: id, Title: "T", Questions: []ballot.Question{electiontest.YesNo},
-		Trustees: ballot.Trustees{N: n, T: th, Keys: pubs}, IssuerKey: electiontest.Issuer(t).Public().Bytes(), Revoting: ballot.RevotingRefuse,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m, keys
-}
-
-// add adds signed messages to c, failing the test if one is refused.
-func add(t *testing.T, c *record.Ceremony, msgs ...trustee.Message) {
-	t.Helper()
-	for _, msg := range msgs {
-		if err := c.Add(msg.Body); err != nil {
-			t.Fatalf("trustee %d's message of kind %d: %v", msg.From, msg.Kind, err)
-		}
-	}
-}
 
 // TestCeremonySteps: three trustees run the ceremony step by step, each
 // resumed from its saved state, with trustee 3's share for trustee 1
