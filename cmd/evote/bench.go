@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/evote/evote/bench"
+	"github.com/evote/evote/cmd/evote/internal/bench"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/spf13/cobra"
 )

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/evote/evote/board/boardapi"
+	"github.com/evote/evote/cmd/evote/internal/loadtest"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/issuer/issuerapi"
-	"github.com/evote/evote/loadtest"
 	"github.com/spf13/cobra"
 )
 

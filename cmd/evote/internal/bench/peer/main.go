@@ -4,7 +4,7 @@
 // and its ratio. It is a module of its own so that evote never depends on
 // kyber.
 //
-//	cd bench/peer && go run . [-runs 5] [-ops 200] [-json]
+//	cd cmd/evote/internal/bench/peer && go run . [-runs 5] [-ops 200] [-json]
 //
 // The work, the same on both sides: verifying one 0/1 proof (the
 // disjunctive Chaum-Pedersen proof of a ballot's choice; kyber has none, so

@@ -24,12 +24,12 @@ import (
 	"time"
 
 	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/cmd/evote/internal/loadtest"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/threshold"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/crypto/zkp"
 	"github.com/evote/evote/internal/sim"
-	"github.com/evote/evote/loadtest"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
 	"github.com/evote/evote/tally"

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/evote/evote/loadtest"
+	"github.com/evote/evote/cmd/evote/internal/loadtest"
 )
 
 func start(t *testing.T, n int) *loadtest.Local {

@@ -15,4 +15,4 @@ require (
 	golang.org/x/sys v0.49.0 // indirect
 )
 
-replace github.com/evote/evote => ../..
+replace github.com/evote/evote => ../../../../..
