@@ -5,7 +5,7 @@
 // ceremony with the same deterministic function (Ceremony.Qualify), so an
 // open entry that does not follow from the published messages is caught.
 // The open entry says which dealers were disqualified and why in fault
-// codes (dkg.Fault) and the accusers they name, never in sentences, so
+// codes (ceremony.Fault) and the accusers they name, never in sentences, so
 // that any implementation of SPEC.md §7 rebuilds it byte for byte.
 //
 // Every ceremony message is signed by its sender (Sign) with the Ed25519 key
@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/crypto/dkg"
+	"github.com/evote/evote/crypto/ceremony"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/internal/strictjson"
 )
@@ -42,9 +42,10 @@ func CeremonyContext(m *ballot.Manifest) []byte {
 	return append([]byte("evote/ceremony/v1\x00"), h[:]...)
 }
 
-// Sign wraps a dkg message's encoding as a ceremony entry body signed with
-// its sender's key (the trustee the message is from: the announcer, the
-// dealer, the accuser of a complaint, the dealer of an answer):
+// Sign wraps a ceremony message's encoding (package crypto/ceremony) as a
+// ceremony entry body signed with its sender's key (the trustee the
+// message is from: the announcer, the dealer, the accuser of a complaint,
+// the dealer of an answer):
 //
 //	kind || payload || Ed25519(key, "evote/ceremony/v1/message" || 0x00 || manifest hash || kind || payload)
 func Sign(m *ballot.Manifest, key ed25519.PrivateKey, kind byte, payload []byte) []byte {
@@ -61,10 +62,10 @@ func signedBytes(m *ballot.Manifest, kindPayload []byte) []byte {
 // Ceremony collects the ceremony messages of a record in order.
 type Ceremony struct {
 	m          *ballot.Manifest
-	Anns       []*dkg.Announcement
-	Deals      []*dkg.Deal
-	Complaints []*dkg.Complaint
-	Answers    []*dkg.Answer
+	Anns       []*ceremony.Announcement
+	Deals      []*ceremony.Deal
+	Complaints []*ceremony.Complaint
+	Answers    []*ceremony.Answer
 	seen       map[string]bool
 }
 
@@ -78,7 +79,7 @@ type message struct {
 	kind   byte
 	sender int    // the trustee who must have signed it
 	who    string // what it may exist only once of
-	value  any    // the dkg message
+	value  any    // the crypto/ceremony message
 }
 
 // UniqueKey names what a message may exist only once of: one announcement
@@ -102,25 +103,25 @@ func parse(m *ballot.Manifest, msg []byte) (*message, error) {
 	payload := body[1:]
 	switch p.kind {
 	case KindAnnouncement:
-		a, err := dkg.ParseAnnouncement(payload)
+		a, err := ceremony.ParseAnnouncement(payload)
 		if err != nil {
 			return nil, err
 		}
 		p.sender, p.who, p.value = a.Index, fmt.Sprint(a.Index), a
 	case KindDeal:
-		d, err := dkg.ParseDeal(payload)
+		d, err := ceremony.ParseDeal(payload)
 		if err != nil {
 			return nil, err
 		}
 		p.sender, p.who, p.value = d.Dealer, fmt.Sprint(d.Dealer), d
 	case KindComplaint:
-		c, err := dkg.ParseComplaint(payload)
+		c, err := ceremony.ParseComplaint(payload)
 		if err != nil {
 			return nil, err
 		}
 		p.sender, p.who, p.value = c.Accuser, fmt.Sprintf("%d-%d", c.Accuser, c.Accused), c
 	case KindAnswer:
-		a, err := dkg.ParseAnswer(payload)
+		a, err := ceremony.ParseAnswer(payload)
 		if err != nil {
 			return nil, err
 		}
@@ -149,22 +150,22 @@ func (c *Ceremony) Add(msg []byte) error {
 	n := c.m.Trustees.N
 	in := func(i int) bool { return i >= 1 && i <= n }
 	switch v := p.value.(type) {
-	case *dkg.Announcement:
+	case *ceremony.Announcement:
 		if !in(v.Index) {
 			return fmt.Errorf("record: announcement from trustee %d, the election has 1 to %d", v.Index, n)
 		}
 		c.Anns = append(c.Anns, v)
-	case *dkg.Deal:
+	case *ceremony.Deal:
 		if !in(v.Dealer) {
 			return fmt.Errorf("record: deal from trustee %d, the election has 1 to %d", v.Dealer, n)
 		}
 		c.Deals = append(c.Deals, v)
-	case *dkg.Complaint:
+	case *ceremony.Complaint:
 		if !in(v.Accuser) || !in(v.Accused) {
 			return fmt.Errorf("record: complaint between trustees %d and %d, the election has 1 to %d", v.Accuser, v.Accused, n)
 		}
 		c.Complaints = append(c.Complaints, v)
-	case *dkg.Answer:
+	case *ceremony.Answer:
 		if !in(v.Dealer) || !in(v.Recipient) {
 			return fmt.Errorf("record: answer between trustees %d and %d, the election has 1 to %d", v.Dealer, v.Recipient, n)
 		}
@@ -176,13 +177,13 @@ func (c *Ceremony) Add(msg []byte) error {
 
 // Qualify decides the ceremony and returns the open entry it implies. It
 // fails when a trustee has not announced its key, and with a
-// *dkg.CeremonyError when fewer than t dealers qualify: no open entry is
+// *ceremony.CeremonyError when fewer than t dealers qualify: no open entry is
 // valid then.
 func (c *Ceremony) Qualify() (*Open, error) {
 	if len(c.Anns) != c.m.Trustees.N {
 		return nil, fmt.Errorf("record: %d of %d trustees have announced their keys", len(c.Anns), c.m.Trustees.N)
 	}
-	res, err := dkg.Qualify(CeremonyContext(c.m), c.m.Trustees.N, c.m.Trustees.T, c.Anns, c.Deals, c.Complaints, c.Answers)
+	res, err := ceremony.Qualify(CeremonyContext(c.m), c.m.Trustees.N, c.m.Trustees.T, c.Anns, c.Deals, c.Complaints, c.Answers)
 	if err != nil {
 		return nil, err
 	}
@@ -217,7 +218,7 @@ type Open struct {
 //
 // (on one line), "disqualified" left out when no dealer is and "accusers"
 // when the fault names none. Only codes are in it: the sentences for
-// people (dkg.Disqualification.Text) are made from them, so another
+// people (ceremony.Disqualification.Text) are made from them, so another
 // implementation rebuilds the entry without reproducing any English.
 type openBody struct {
 	ElectionKey      string         `json:"election_key"`
@@ -226,10 +227,10 @@ type openBody struct {
 	Disqualified     []disqualified `json:"disqualified,omitempty"`
 }
 
-// disqualified is one fault of one dealer: dkg.Disqualification.
+// disqualified is one fault of one dealer: ceremony.Disqualification.
 type disqualified struct {
 	Trustee  int    `json:"trustee"`
-	Reason   string `json:"reason"` // a dkg.Fault
+	Reason   string `json:"reason"` // a ceremony.Fault
 	Accusers []int  `json:"accusers,omitempty"`
 }
 
@@ -242,10 +243,10 @@ func (o *Open) Qualified() []int { return o.body.Qualified }
 // Disqualified returns the faults of the dealers left out of QUAL, in the
 // entry's order (by dealer, then by fault); nil when there are none.
 // Print them with their Text or String method; compare them with Equal.
-func (o *Open) Disqualified() []dkg.Disqualification {
-	var out []dkg.Disqualification
+func (o *Open) Disqualified() []ceremony.Disqualification {
+	var out []ceremony.Disqualification
 	for _, d := range o.body.Disqualified {
-		out = append(out, dkg.Disqualification{Dealer: d.Trustee, Fault: dkg.Fault(d.Reason), Accusers: d.Accusers})
+		out = append(out, ceremony.Disqualification{Dealer: d.Trustee, Fault: ceremony.Fault(d.Reason), Accusers: d.Accusers})
 	}
 	return out
 }
@@ -272,7 +273,7 @@ func ParseOpen(m *ballot.Manifest, body []byte) (*Open, error) {
 		o.VerificationKeys = append(o.VerificationKeys, vk)
 	}
 	for _, d := range ob.Disqualified {
-		f := dkg.Fault(d.Reason)
+		f := ceremony.Fault(d.Reason)
 		switch {
 		case !f.Valid():
 			return nil, fmt.Errorf("record: open entry: trustee %d is disqualified for %q, which is no fault's code (SPEC.md §7)", d.Trustee, d.Reason)

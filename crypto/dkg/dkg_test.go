@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/evote/evote/crypto/elgamal"
+	"github.com/evote/evote/crypto/internal/encodingtest"
 	"github.com/gtank/ristretto255"
 )
 
@@ -16,7 +17,7 @@ var testContext = []byte("manifest hash of test election")
 
 // ceremony drives n trustees through the protocol, passing every message
 // and every trustee state through its encoding between steps.
-type ceremony struct {
+type testCeremony struct {
 	n, t       int
 	ctx        []byte
 	trustees   []*Trustee
@@ -24,19 +25,6 @@ type ceremony struct {
 	deals      []*Deal
 	complaints []*Complaint
 	answers    []*Answer
-}
-
-func roundTrip[T any](tb testing.TB, v T, marshal func(T) []byte, parse func([]byte) (T, error)) T {
-	tb.Helper()
-	enc := marshal(v)
-	out, err := parse(enc)
-	if err != nil {
-		tb.Fatalf("parsing own encoding: %v", err)
-	}
-	if !bytes.Equal(marshal(out), enc) {
-		tb.Fatal("re-encoding differs")
-	}
-	return out
 }
 
 func reload(tb testing.TB, tr *Trustee) *Trustee {
@@ -51,16 +39,16 @@ func reload(tb testing.TB, tr *Trustee) *Trustee {
 	return out
 }
 
-func newCeremony(tb testing.TB, n, t int) *ceremony {
+func newCeremony(tb testing.TB, n, t int) *testCeremony {
 	tb.Helper()
-	c := &ceremony{n: n, t: t, ctx: testContext}
+	c := &testCeremony{n: n, t: t, ctx: testContext}
 	for i := 1; i <= n; i++ {
 		tr, ann, err := NewTrustee(nil, i, n, t)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		c.trustees = append(c.trustees, reload(tb, tr))
-		c.anns = append(c.anns, roundTrip(tb, ann, (*Announcement).Marshal, ParseAnnouncement))
+		c.anns = append(c.anns, encodingtest.RoundTrip(tb, ann, (*Announcement).Marshal, ParseAnnouncement))
 	}
 	for i, tr := range c.trustees {
 		d, err := tr.Deal(nil, c.ctx, c.anns)
@@ -68,12 +56,12 @@ func newCeremony(tb testing.TB, n, t int) *ceremony {
 			tb.Fatal(err)
 		}
 		c.trustees[i] = reload(tb, tr)
-		c.deals = append(c.deals, roundTrip(tb, d, (*Deal).Marshal, ParseDeal))
+		c.deals = append(c.deals, encodingtest.RoundTrip(tb, d, (*Deal).Marshal, ParseDeal))
 	}
 	return c
 }
 
-func (c *ceremony) verify(tb testing.TB) {
+func (c *testCeremony) verify(tb testing.TB) {
 	tb.Helper()
 	for _, tr := range c.trustees {
 		cs, err := tr.Verify(c.deals)
@@ -81,12 +69,12 @@ func (c *ceremony) verify(tb testing.TB) {
 			tb.Fatal(err)
 		}
 		for _, x := range cs {
-			c.complaints = append(c.complaints, roundTrip(tb, x, (*Complaint).Marshal, ParseComplaint))
+			c.complaints = append(c.complaints, encodingtest.RoundTrip(tb, x, (*Complaint).Marshal, ParseComplaint))
 		}
 	}
 }
 
-func (c *ceremony) answer(tb testing.TB, who ...int) {
+func (c *testCeremony) answer(tb testing.TB, who ...int) {
 	tb.Helper()
 	for _, i := range who {
 		as, err := c.trustees[i-1].Answer(c.complaints)
@@ -94,16 +82,16 @@ func (c *ceremony) answer(tb testing.TB, who ...int) {
 			tb.Fatal(err)
 		}
 		for _, a := range as {
-			c.answers = append(c.answers, roundTrip(tb, a, (*Answer).Marshal, ParseAnswer))
+			c.answers = append(c.answers, encodingtest.RoundTrip(tb, a, (*Answer).Marshal, ParseAnswer))
 		}
 	}
 }
 
-func (c *ceremony) qualify() (*Result, error) {
+func (c *testCeremony) qualify() (*Result, error) {
 	return Qualify(c.ctx, c.n, c.t, c.anns, c.deals, c.complaints, c.answers)
 }
 
-func (c *ceremony) finalize(tb testing.TB) (*Result, []*KeyShare) {
+func (c *testCeremony) finalize(tb testing.TB) (*Result, []*KeyShare) {
 	tb.Helper()
 	pub, err := c.qualify()
 	if err != nil {
@@ -119,7 +107,7 @@ func (c *ceremony) finalize(tb testing.TB) (*Result, []*KeyShare) {
 			tb.Fatalf("trustee %d got another election key", tr.index)
 		}
 		c.trustees[i] = reload(tb, tr)
-		shares = append(shares, roundTrip(tb, ks, (*KeyShare).Marshal, ParseKeyShare))
+		shares = append(shares, encodingtest.RoundTrip(tb, ks, (*KeyShare).Marshal, ParseKeyShare))
 	}
 	checkResult(tb, pub, shares)
 	return pub, shares
@@ -209,7 +197,7 @@ func TestHonestCeremony(t *testing.T) {
 
 // sealBad replaces dealer i's share for j by an encryption of f_i(j)+1
 // (mismatch) or by garbage (undecryptable).
-func (c *ceremony) sealBad(tb testing.TB, i, j int, garbage bool) {
+func (c *testCeremony) sealBad(tb testing.TB, i, j int, garbage bool) {
 	tb.Helper()
 	d := c.deals[i-1]
 	if garbage {
@@ -314,38 +302,38 @@ func TestWrongAnswer(t *testing.T) {
 
 func TestPubliclyBadDeals(t *testing.T) {
 	cases := map[string]struct {
-		tamper func(c *ceremony)
+		tamper func(c *testCeremony)
 		reason string
 	}{
-		"bad proof": {func(c *ceremony) { c.deals[1].Proof = c.deals[0].Proof }, "bad-proof"},
-		"too few commitments": {func(c *ceremony) {
+		"bad proof": {func(c *testCeremony) { c.deals[1].Proof = c.deals[0].Proof }, "bad-proof"},
+		"too few commitments": {func(c *testCeremony) {
 			c.deals[1].Commitments = c.deals[1].Commitments[:2]
 		}, "wrong-t"},
-		"too many commitments": {func(c *ceremony) {
+		"too many commitments": {func(c *testCeremony) {
 			c.deals[1].Commitments = append(c.deals[1].Commitments, elgamal.Generator())
 		}, "wrong-t"},
-		"too few shares": {func(c *ceremony) {
+		"too few shares": {func(c *testCeremony) {
 			c.deals[1].EncryptedShares = c.deals[1].EncryptedShares[:4]
 		}, "wrong-n"},
-		"too many shares": {func(c *ceremony) {
+		"too many shares": {func(c *testCeremony) {
 			c.deals[1].EncryptedShares = append(c.deals[1].EncryptedShares, c.deals[1].EncryptedShares[0])
 		}, "wrong-n"},
-		"wrong t and n": {func(c *ceremony) { // t is looked at first
+		"wrong t and n": {func(c *testCeremony) { // t is looked at first
 			c.deals[1].Commitments = c.deals[1].Commitments[:2]
 			c.deals[1].EncryptedShares = c.deals[1].EncryptedShares[:4]
 		}, "wrong-t"},
-		"wrong n and proof": {func(c *ceremony) { // then n, then the proof
+		"wrong n and proof": {func(c *testCeremony) { // then n, then the proof
 			c.deals[1].EncryptedShares = c.deals[1].EncryptedShares[:4]
 			c.deals[1].Proof = c.deals[0].Proof
 		}, "wrong-n"},
-		"no deal": {func(c *ceremony) { c.deals = append(c.deals[:1], c.deals[2:]...) }, "no-deal"},
-		"two deals": {func(c *ceremony) {
+		"no deal": {func(c *testCeremony) { c.deals = append(c.deals[:1], c.deals[2:]...) }, "no-deal"},
+		"two deals": {func(c *testCeremony) {
 			d := *c.deals[1]
 			d.EncryptedShares = append([]EncryptedShare(nil), d.EncryptedShares...)
 			d.EncryptedShares[0][50] ^= 1
 			c.deals = append(c.deals, &d)
 		}, "two-deals"},
-		"other context": {func(c *ceremony) {
+		"other context": {func(c *testCeremony) {
 			tr, _, _ := NewTrustee(nil, 2, 5, 3)
 			anns := append([]*Announcement(nil), c.anns...)
 			anns[1] = tr.Announcement()

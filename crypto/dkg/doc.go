@@ -30,21 +30,12 @@
 //     than exposed. That is the dealer's choice, not a rule of Qualify.
 //  5. Finalise. Qualify, a deterministic function of the public messages
 //     anyone can run, needs an announcement from every trustee 1..n and
-//     gives each dealer its faults, each a Fault code that the record's
-//     open entry carries: no deal, two different deals, a number of
-//     commitments other than t or of shares other than n, a Schnorr proof
-//     that does not verify (the first of these that applies, after which
-//     its complaints are not looked at); or else complaints with no answer
-//     and complaints answered only with shares that fail the commitments
-//     (either or both, each naming its accusers). It does not count
-//     complaints: a dealer that answers every one with a valid share
-//     qualifies. It reads sets, so the order of the messages does not
-//     matter, and it ignores an answer no complaint asked for. The
-//     dealers with no fault are QUAL; if fewer than t remain the ceremony
-//     fails with a *CeremonyError naming each culprit. Otherwise the
-//     election key is h = Π_{i∈QUAL} Cᵢ,₀ and trustee j's verification key is
-//     VKⱼ = Π_{i∈QUAL} Πₖ Cᵢ,ₖ^(jᵏ) = g^sⱼ. Trustee.Finalize also sums
-//     j's share sⱼ = Σ_{i∈QUAL} sᵢⱼ (taking answered shares from the
+//     gives each dealer its faults (package crypto/ceremony lists them);
+//     the dealers with no fault are QUAL, and if fewer than t remain the
+//     ceremony fails with a *CeremonyError naming each culprit. Otherwise
+//     the election key is h = Π_{i∈QUAL} Cᵢ,₀ and trustee j's verification
+//     key is VKⱼ = Π_{i∈QUAL} Πₖ Cᵢ,ₖ^(jᵏ) = g^sⱼ. Trustee.Finalize also
+//     sums j's share sⱼ = Σ_{i∈QUAL} sᵢⱼ (taking answered shares from the
 //     answers) and checks g^sⱼ = VKⱼ.
 //
 // Every trustee 1..n receives a share, including one disqualified as a
@@ -90,17 +81,23 @@
 // uniformly random key (for example, one used as a common random string)
 // must not reuse this package as is.
 //
+// # The public half apart
+//
+// The messages, their encodings and Qualify are package crypto/ceremony,
+// which holds no secret and no HPKE, so that the voter and every verifier
+// recompute the ceremony's outcome without this package; the names are
+// re-exported here (Announcement, Deal, Complaint, Answer, Parse*, Qualify,
+// Result, Fault, ...), so a trustee's code reads as one package. This
+// package adds the trustee's side: its state (Trustee), the sealing and
+// opening of shares, and the key share it keeps (KeyShare).
+//
 // # Encodings
 //
 // Every message is canonical binary: a version byte (1), a kind byte, then
 // fixed-width fields (indices and counts one byte, group elements and
-// scalars their canonical 32-byte encodings). Parsers refuse another
-// version or kind, trailing or missing bytes, non-canonical or identity
-// points, non-canonical scalars, out-of-range indices, a complaint reason
-// other than ReasonUndecryptable and ReasonMismatch, and an X25519 key that
-// is not canonical (p = 2^255-19 or more) or of low order (no share could
-// be sealed to it), so each message has exactly one encoding. What a
-// parser refuses makes a record invalid; what Qualify finds only
-// disqualifies a dealer. See Announcement, Deal, Complaint, Answer,
-// KeyShare.
+// scalars their canonical 32-byte encodings); crypto/ceremony gives the
+// public messages' encodings and what their parsers refuse. A trustee's
+// state and its key share use the same version and kinds (ceremony.Kind),
+// so that no encoding parses as another, and are parsed as strictly. See
+// Trustee.Marshal and KeyShare.
 package dkg

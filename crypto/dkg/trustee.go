@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/evote/evote/crypto/ceremony"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/zkp"
 	"github.com/gtank/ristretto255"
@@ -39,7 +40,7 @@ type Trustee struct {
 // ceremony: it makes the HPKE key pair shares are sealed to and returns the
 // Announcement to publish. rnd is crypto/rand.Reader when nil.
 func NewTrustee(rnd io.Reader, index, n, t int) (*Trustee, *Announcement, error) {
-	if err := checkParams(n, t); err != nil {
+	if err := ceremony.CheckParams(n, t); err != nil {
 		return nil, nil, err
 	}
 	if index < 1 || index > n {
@@ -73,7 +74,7 @@ func (tr *Trustee) setKey(skb []byte) error {
 	if err != nil {
 		return err
 	}
-	if err := checkEncryptionKey(pkb); err != nil {
+	if err := ceremony.CheckEncryptionKey(pkb); err != nil {
 		return fmt.Errorf("dkg: trustee %w", err)
 	}
 	tr.sk = append([]byte(nil), skb...)
@@ -109,7 +110,7 @@ func (tr *Trustee) Deal(rnd io.Reader, context []byte, anns []*Announcement) (*D
 	case phaseFinal:
 		return nil, errors.New("dkg: this trustee has already finalised its key share")
 	}
-	ordered, err := checkAnnouncements(anns, tr.n)
+	ordered, err := ceremony.SortAnnouncements(anns, tr.n)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +132,7 @@ func (tr *Trustee) Deal(rnd io.Reader, context []byte, anns []*Announcement) (*D
 	if err != nil {
 		return nil, err
 	}
-	proof, err := zkp.ProveSchnorr(rnd, proofContext(context, tr.index, tr.n, tr.t), coeffs[0], c0)
+	proof, err := zkp.ProveSchnorr(rnd, ceremony.ProofContext(context, tr.index, tr.n, tr.t), coeffs[0], c0)
 	if err != nil {
 		return nil, err
 	}
@@ -156,7 +157,7 @@ func (tr *Trustee) openFrom(d *Deal) (*ristretto255.Scalar, int) {
 	if err != nil {
 		return nil, ReasonUndecryptable
 	}
-	if !shareMatches(d.Commitments, tr.index, s) {
+	if !ceremony.ShareMatches(d.Commitments, tr.index, s) {
 		return nil, ReasonMismatch
 	}
 	return s, 0
@@ -178,7 +179,7 @@ func (tr *Trustee) Verify(deals []*Deal) ([]*Complaint, error) {
 			continue
 		}
 		seen[d.Dealer] = true
-		if checkDealPublic(tr.context, d, tr.n, tr.t) != "" {
+		if ceremony.DealFault(tr.context, d, tr.n, tr.t) != "" {
 			continue
 		}
 		if _, reason := tr.openFrom(d); reason != 0 {
@@ -224,7 +225,7 @@ func (tr *Trustee) Finalize(anns []*Announcement, deals []*Deal, complaints []*C
 	if tr.phase != phaseDealt {
 		return nil, nil, errors.New("dkg: finalize needs a trustee that has dealt and not yet finalised")
 	}
-	ordered, err := checkAnnouncements(anns, tr.n)
+	ordered, err := ceremony.SortAnnouncements(anns, tr.n)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -237,10 +238,10 @@ func (tr *Trustee) Finalize(anns []*Announcement, deals []*Deal, complaints []*C
 	}
 	sum := ristretto255.NewScalar()
 	for _, i := range res.Qualified {
-		s, ok := res.answered[[2]int{i, tr.index}]
-		if !ok {
+		s := res.AnsweredShare(i, tr.index)
+		if s == nil {
 			var reason int
-			if s, reason = tr.openFrom(res.deals[i]); reason != 0 {
+			if s, reason = tr.openFrom(res.Deal(i)); reason != 0 {
 				return nil, nil, fmt.Errorf("dkg: trustee %d's share for trustee %d does not verify and no valid answer reveals it; publish the complaint Verify returned and finalise after trustee %d answers or is disqualified", i, tr.index, i)
 			}
 		}
@@ -265,7 +266,7 @@ func (tr *Trustee) Finalize(anns []*Announcement, deals []*Deal, complaints []*C
 //	phase 2: len(context) (4, big-endian) || context || t coefficients (32 each) || len(deal) (4) || deal
 //	phase 3: len(key share) (4) || key share
 func (tr *Trustee) Marshal() []byte {
-	out := append(header(kindTrustee), byte(tr.phase), byte(tr.index), byte(tr.n), byte(tr.t))
+	out := append(ceremony.KindTrustee.Header(), byte(tr.phase), byte(tr.index), byte(tr.n), byte(tr.t))
 	out = append(out, tr.sk...)
 	switch tr.phase {
 	case phaseDealt:
@@ -315,7 +316,7 @@ func (r *reader) lenPrefixed() []byte {
 // consistent: the coefficients match the stored deal's commitments, the key
 // share matches its verification key.
 func UnmarshalTrustee(b []byte) (*Trustee, error) {
-	if err := checkHeader(b, kindTrustee); err != nil {
+	if err := ceremony.CheckHeader(b, ceremony.KindTrustee); err != nil {
 		return nil, err
 	}
 	r := &reader{b: b[2:]}
@@ -325,7 +326,7 @@ func UnmarshalTrustee(b []byte) (*Trustee, error) {
 		return nil, fmt.Errorf("dkg: trustee state: %w", r.err)
 	}
 	tr := &Trustee{phase: int(h[0]), index: int(h[1]), n: int(h[2]), t: int(h[3])}
-	if err := checkParams(tr.n, tr.t); err != nil {
+	if err := ceremony.CheckParams(tr.n, tr.t); err != nil {
 		return nil, fmt.Errorf("dkg: trustee state: %w", err)
 	}
 	if tr.index < 1 || tr.index > tr.n {
@@ -408,7 +409,7 @@ type KeyShare struct {
 
 // Marshal returns the canonical encoding.
 func (k *KeyShare) Marshal() []byte {
-	out := append(header(kindKeyShare), byte(k.Index), byte(k.N), byte(k.T))
+	out := append(ceremony.KindKeyShare.Header(), byte(k.Index), byte(k.N), byte(k.T))
 	out = binary.BigEndian.AppendUint32(out, uint32(len(k.Context)))
 	out = append(out, k.Context...)
 	out = append(out, k.Secret.Bytes()...)
@@ -419,7 +420,7 @@ func (k *KeyShare) Marshal() []byte {
 // ParseKeyShare decodes a KeyShare, refusing one whose secret does not match
 // its verification key.
 func ParseKeyShare(b []byte) (*KeyShare, error) {
-	if err := checkHeader(b, kindKeyShare); err != nil {
+	if err := ceremony.CheckHeader(b, ceremony.KindKeyShare); err != nil {
 		return nil, err
 	}
 	r := &reader{b: b[2:]}
@@ -433,7 +434,7 @@ func ParseKeyShare(b []byte) (*KeyShare, error) {
 		return nil, fmt.Errorf("dkg: key share: %d trailing bytes", len(r.b))
 	}
 	k := &KeyShare{Context: append([]byte{}, ctx...), Index: int(h[0]), N: int(h[1]), T: int(h[2])}
-	if err := checkParams(k.N, k.T); err != nil {
+	if err := ceremony.CheckParams(k.N, k.T); err != nil {
 		return nil, fmt.Errorf("dkg: key share: %w", err)
 	}
 	if k.Index < 1 || k.Index > k.N {

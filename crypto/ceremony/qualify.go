@@ -1,4 +1,4 @@
-package dkg
+package ceremony
 
 import (
 	"bytes"
@@ -28,6 +28,21 @@ type Result struct {
 
 	deals    map[int]*Deal
 	answered map[[2]int]*ristretto255.Scalar // (dealer, recipient) → valid revealed share
+}
+
+// Deal returns the deal of dealer i if i is in QUAL, or nil.
+func (r *Result) Deal(i int) *Deal { return r.deals[i] }
+
+// AnsweredShare returns the share dealer i revealed to trustee j in an
+// answer that settled j's complaint against i (it matches i's
+// commitments), or nil if there is none: no complaint, or i not in QUAL.
+// A trustee takes such a share from the answer rather than from its
+// sealed copy (crypto/dkg's Trustee.Finalize).
+func (r *Result) AnsweredShare(i, j int) *ristretto255.Scalar {
+	if s := r.answered[[2]int{i, j}]; s != nil {
+		return ristretto255.NewScalar().Set(s)
+	}
+	return nil
 }
 
 // VerificationKey returns trustee j's verification key, or nil if j is not
@@ -145,7 +160,8 @@ func (e *CeremonyError) Error() string {
 		len(e.Qualified), e.N, e.T, strings.Join(parts, "; "))
 }
 
-func checkParams(n, t int) error {
+// CheckParams returns an error unless 1 <= t <= n <= MaxTrustees.
+func CheckParams(n, t int) error {
 	if n < 1 || n > MaxTrustees {
 		return fmt.Errorf("dkg: %d trustees, want 1..%d", n, MaxTrustees)
 	}
@@ -155,9 +171,9 @@ func checkParams(n, t int) error {
 	return nil
 }
 
-// checkAnnouncements requires exactly one announcement per index 1..n and
+// SortAnnouncements requires exactly one announcement per index 1..n and
 // returns them ordered by index.
-func checkAnnouncements(anns []*Announcement, n int) ([]*Announcement, error) {
+func SortAnnouncements(anns []*Announcement, n int) ([]*Announcement, error) {
 	if len(anns) != n {
 		return nil, fmt.Errorf("dkg: %d announcements, want one from each of the %d trustees", len(anns), n)
 	}
@@ -206,9 +222,11 @@ func indexDeals(deals []*Deal, n int) (map[int]*Deal, map[int]bool, error) {
 	return by, equivocal, nil
 }
 
-// checkDealPublic returns the first fault of a deal that everyone can see
-// (wrong t, wrong n, bad proof), or "".
-func checkDealPublic(context []byte, d *Deal, n, t int) Fault {
+// DealFault returns the first fault of a deal that everyone can see
+// (FaultWrongT, FaultWrongN, FaultBadProof), or "" if it has none. A deal
+// with such a fault is disqualified without complaints, so a trustee
+// checking its shares skips it.
+func DealFault(context []byte, d *Deal, n, t int) Fault {
 	if len(d.Commitments) != t {
 		return FaultWrongT
 	}
@@ -216,7 +234,7 @@ func checkDealPublic(context []byte, d *Deal, n, t int) Fault {
 		return FaultWrongN
 	}
 	c0, err := elgamal.NewPublicKey(d.Commitments[0])
-	if err != nil || d.Proof == nil || zkp.VerifySchnorr(proofContext(context, d.Dealer, n, t), c0, d.Proof) != nil {
+	if err != nil || d.Proof == nil || zkp.VerifySchnorr(ProofContext(context, d.Dealer, n, t), c0, d.Proof) != nil {
 		return FaultBadProof
 	}
 	return ""
@@ -229,10 +247,10 @@ func checkDealPublic(context []byte, d *Deal, n, t int) Fault {
 // error when the inputs are not a ceremony's (wrong announcements, indices
 // outside 1..n).
 func Qualify(context []byte, n, t int, anns []*Announcement, deals []*Deal, complaints []*Complaint, answers []*Answer) (*Result, error) {
-	if err := checkParams(n, t); err != nil {
+	if err := CheckParams(n, t); err != nil {
 		return nil, err
 	}
-	if _, err := checkAnnouncements(anns, n); err != nil {
+	if _, err := SortAnnouncements(anns, n); err != nil {
 		return nil, err
 	}
 	byDealer, equivocal, err := indexDeals(deals, n)
@@ -275,7 +293,7 @@ func Qualify(context []byte, n, t int, anns []*Announcement, deals []*Deal, comp
 		case equivocal[i]:
 			fault = FaultTwoDeals
 		default:
-			fault = checkDealPublic(context, d, n, t)
+			fault = DealFault(context, d, n, t)
 		}
 		if fault != "" {
 			res.Disqualified = append(res.Disqualified, Disqualification{Dealer: i, Fault: fault})
@@ -283,8 +301,8 @@ func Qualify(context []byte, n, t int, anns []*Announcement, deals []*Deal, comp
 		}
 		// Complaints are examined only for a deal with no public fault.
 		// Their number does not matter: a dealer that answers every one
-		// with a valid share qualifies (Trustee.Answer chooses not to
-		// answer t or more, and so is disqualified instead).
+		// with a valid share qualifies (crypto/dkg's Trustee.Answer
+		// chooses not to answer t or more, and so is disqualified instead).
 		var unanswered, wrong []int
 		for _, j := range sortedKeys(accusers[i]) {
 			shares := given[pair{i, j}]
@@ -294,7 +312,7 @@ func Qualify(context []byte, n, t int, anns []*Announcement, deals []*Deal, comp
 			}
 			var valid *ristretto255.Scalar
 			for _, s := range shares {
-				if shareMatches(d.Commitments, j, s) {
+				if ShareMatches(d.Commitments, j, s) {
 					valid = s
 					break
 				}

@@ -1,4 +1,4 @@
-package dkg
+package ceremony
 
 import (
 	"fmt"
@@ -21,35 +21,44 @@ const (
 	AnswerSize         = 2 + 1 + 1 + elgamal.ScalarSize
 )
 
-const version = 1
+// Version is the encoding version, the first byte of every encoding of
+// the ceremony's, the public messages here and crypto/dkg's secret ones.
+const Version = 1
 
-// Message kinds (the second byte of every encoding).
+// Kind is the second byte of every encoding. The public messages and
+// crypto/dkg's secret encodings share one set of kinds, so that no
+// encoding of one kind parses as another.
+type Kind byte
+
+// The kinds.
 const (
-	kindAnnouncement = 0x01
-	kindDeal         = 0x02
-	kindComplaint    = 0x03
-	kindAnswer       = 0x04
-	kindTrustee      = 0x10
-	kindKeyShare     = 0x11
+	KindAnnouncement Kind = 0x01
+	KindDeal         Kind = 0x02
+	KindComplaint    Kind = 0x03
+	KindAnswer       Kind = 0x04
+	KindTrustee      Kind = 0x10 // crypto/dkg's Trustee state, secret
+	KindKeyShare     Kind = 0x11 // crypto/dkg's KeyShare, secret
 )
 
-var kindNames = map[byte]string{
-	kindAnnouncement: "announcement", kindDeal: "deal", kindComplaint: "complaint",
-	kindAnswer: "answer", kindTrustee: "trustee state", kindKeyShare: "key share",
+var kindNames = map[Kind]string{
+	KindAnnouncement: "announcement", KindDeal: "deal", KindComplaint: "complaint",
+	KindAnswer: "answer", KindTrustee: "trustee state", KindKeyShare: "key share",
 }
 
-func header(kind byte) []byte { return []byte{version, kind} }
+// Header returns the two bytes an encoding of kind k begins with.
+func (k Kind) Header() []byte { return []byte{Version, byte(k)} }
 
-func checkHeader(b []byte, kind byte) error {
-	name := kindNames[kind]
+// CheckHeader returns an error unless b begins with the header of kind k.
+func CheckHeader(b []byte, k Kind) error {
+	name := kindNames[k]
 	if len(b) < 2 {
 		return fmt.Errorf("dkg: %s is %d bytes, too short for a header", name, len(b))
 	}
-	if b[0] != version {
-		return fmt.Errorf("dkg: %s has encoding version %d, this code reads version %d", name, b[0], version)
+	if b[0] != Version {
+		return fmt.Errorf("dkg: %s has encoding version %d, this code reads version %d", name, b[0], Version)
 	}
-	if b[1] != kind {
-		if other, ok := kindNames[b[1]]; ok {
+	if Kind(b[1]) != k {
+		if other, ok := kindNames[Kind(b[1])]; ok {
 			return fmt.Errorf("dkg: expected a message of kind %q, got one of kind %q", name, other)
 		}
 		return fmt.Errorf("dkg: expected a message of kind %q, got unknown kind 0x%02x", name, b[1])
@@ -74,7 +83,7 @@ type Announcement struct {
 
 // Marshal returns the canonical encoding.
 func (a *Announcement) Marshal() []byte {
-	out := append(header(kindAnnouncement), byte(a.Index))
+	out := append(KindAnnouncement.Header(), byte(a.Index))
 	return append(out, a.EncryptionKey[:]...)
 }
 
@@ -83,7 +92,7 @@ func (a *Announcement) Marshal() []byte {
 // more, top bit included) and one no share can be sealed to (a low-order
 // point: 0, 1, p-1 and the two points of order 8).
 func ParseAnnouncement(b []byte) (*Announcement, error) {
-	if err := checkHeader(b, kindAnnouncement); err != nil {
+	if err := CheckHeader(b, KindAnnouncement); err != nil {
 		return nil, err
 	}
 	if len(b) != AnnouncementSize {
@@ -94,13 +103,14 @@ func ParseAnnouncement(b []byte) (*Announcement, error) {
 	}
 	a := &Announcement{Index: int(b[2])}
 	copy(a.EncryptionKey[:], b[3:])
-	if err := checkEncryptionKey(a.EncryptionKey[:]); err != nil {
+	if err := CheckEncryptionKey(a.EncryptionKey[:]); err != nil {
 		return nil, fmt.Errorf("dkg: announcement of trustee %d: %w", a.Index, err)
 	}
 	return a, nil
 }
 
 // EncryptedShare is one HPKE-sealed share: encapsulated key || ciphertext.
+// Only crypto/dkg seals and opens it; here it is opaque bytes.
 type EncryptedShare [EncryptedShareSize]byte
 
 // Deal is dealer Dealer's public contribution: commitments to its
@@ -124,7 +134,7 @@ func (d *Deal) Marshal() []byte {
 		panic("dkg: deal with more than 255 commitments or shares")
 	}
 	out := make([]byte, 0, 5+32*t+zkp.SchnorrSize+EncryptedShareSize*n)
-	out = append(out, version, kindDeal, byte(d.Dealer), byte(t), byte(n))
+	out = append(out, Version, byte(KindDeal), byte(d.Dealer), byte(t), byte(n))
 	for _, c := range d.Commitments {
 		out = append(out, c.Bytes()...)
 	}
@@ -137,10 +147,11 @@ func (d *Deal) Marshal() []byte {
 
 // ParseDeal decodes a Deal, refusing dealer 0, no commitments or no shares,
 // non-canonical or identity commitments, a malformed proof and a length
-// that does not match the counts. It does not check the proof or the shares
-// (Qualify and Trustee.Verify do), nor that t and n are the ceremony's.
+// that does not match the counts. It does not check the proof or the
+// shares (Qualify and crypto/dkg's Trustee.Verify do), nor that t and n
+// are the ceremony's.
 func ParseDeal(b []byte) (*Deal, error) {
-	if err := checkHeader(b, kindDeal); err != nil {
+	if err := CheckHeader(b, KindDeal); err != nil {
 		return nil, err
 	}
 	if len(b) < 5 {
@@ -201,12 +212,12 @@ type Complaint struct {
 
 // Marshal returns the canonical encoding.
 func (c *Complaint) Marshal() []byte {
-	return append(header(kindComplaint), byte(c.Accuser), byte(c.Accused), byte(c.Reason))
+	return append(KindComplaint.Header(), byte(c.Accuser), byte(c.Accused), byte(c.Reason))
 }
 
 // ParseComplaint decodes a Complaint, refusing index 0 and unknown reasons.
 func ParseComplaint(b []byte) (*Complaint, error) {
-	if err := checkHeader(b, kindComplaint); err != nil {
+	if err := CheckHeader(b, KindComplaint); err != nil {
 		return nil, err
 	}
 	if len(b) != ComplaintSize {
@@ -235,14 +246,14 @@ type Answer struct {
 
 // Marshal returns the canonical encoding.
 func (a *Answer) Marshal() []byte {
-	out := append(header(kindAnswer), byte(a.Dealer), byte(a.Recipient))
+	out := append(KindAnswer.Header(), byte(a.Dealer), byte(a.Recipient))
 	return append(out, a.Share.Bytes()...)
 }
 
 // ParseAnswer decodes an Answer, refusing index 0 and a non-canonical
 // scalar. It does not check the share (Qualify does).
 func ParseAnswer(b []byte) (*Answer, error) {
-	if err := checkHeader(b, kindAnswer); err != nil {
+	if err := CheckHeader(b, KindAnswer); err != nil {
 		return nil, err
 	}
 	if len(b) != AnswerSize {
