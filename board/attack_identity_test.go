@@ -66,7 +66,7 @@ func TestAttackIdentityAggregate(t *testing.T) {
 			t.Fatalf("colluding voter %d's ballot is refused: %v", k+1, err)
 		}
 	}
-	if _, err := e.Board.Close(ctx); err != nil {
+	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
 	agg := mustAggregate(t, e)
@@ -103,7 +103,7 @@ func TestAttackIdentityAggregate(t *testing.T) {
 			t.Fatalf("trustee %d's partial decryption is refused: %v", i, err)
 		}
 	}
-	shares, err := e.Board.Shares()
+	shares, err := e.Board.Partials()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -138,7 +138,7 @@ func TestAttackIdentityAggregate(t *testing.T) {
 			continue
 		}
 		partials++
-		s, err := tally.ParseShare(el, leaf[1:])
+		s, err := tally.ParsePartial(el, leaf[1:])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -23,7 +23,7 @@ func closedWithPartials(t *testing.T, order ...int) (*electiontest.Election, *ta
 	for _, v := range []int{0, 0, 1} {
 		e.Cast(t, e.Voter(t), []int{v})
 	}
-	if _, err := e.Board.Close(ctx); err != nil {
+	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
 	agg, err := e.Board.Aggregate()
@@ -53,7 +53,7 @@ func closedWithPartials(t *testing.T, order ...int) (*electiontest.Election, *ta
 func TestAttackResultWrongTrusteesOrEncoding(t *testing.T) {
 	e, _ := closedWithPartials(t, 3, 1, 2)
 	want := `{"ballots":3,"counts":[[2,1]],"trustees":[3,1]}`
-	shares, err := e.Board.Shares()
+	shares, err := e.Board.Partials()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,7 +84,7 @@ func TestAttackCastRacingClose(t *testing.T) {
 		}()
 		if i == n/2 {
 			wg.Add(1)
-			go func() { defer wg.Done(); closeIdx, closeErr = e.Board.Close(context.Background()) }()
+			go func() { defer wg.Done(); closeIdx, closeErr = e.Board.CloseVoting(context.Background()) }()
 		}
 	}
 	wg.Wait()
@@ -126,7 +126,7 @@ func TestAttackForgedResult(t *testing.T) {
 	for _, v := range []int{0, 0, 1} {
 		e.Cast(t, e.Voter(t), []int{v})
 	}
-	if _, err := e.Board.Close(ctx); err != nil {
+	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
 	agg, _ := e.Board.Aggregate()
@@ -135,7 +135,7 @@ func TestAttackForgedResult(t *testing.T) {
 	before := size(t, e)
 	_, err := e.Board.PostResult(ctx, forged.Bytes())
 	refused(t, e, before, err, board.ErrInvalidEntry, "result with no partials")
-	var shares []*tally.Share
+	var shares []*tally.Partial
 	for _, ks := range e.Shares[:2] {
 		s, err := tally.Decrypt(el, agg, ks.Index, ks.Secret, ks.VerificationKey)
 		if err != nil {

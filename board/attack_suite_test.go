@@ -114,7 +114,7 @@ func boards(t *testing.T) (ceremony, open, closed *api, ballotRaw, partial []byt
 
 	c := electiontest.New(t, electiontest.Options{})
 	c.Cast(t, c.Voter(t), []int{1})
-	if _, err := c.Board.Close(ctx); err != nil {
+	if _, err := c.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
 	agg, err := c.Board.Aggregate()
@@ -355,11 +355,11 @@ func TestAttackTallyBeforeClose(t *testing.T) {
 	refused(t, e, before, err, board.ErrNotClosed, "partial while open")
 	_, err = e.Board.PostResult(ctx, []byte(`{"ballots":1,"counts":[[1,0]]}`))
 	refused(t, e, before, err, board.ErrNotClosed, "result while open")
-	if _, err := e.Board.Close(ctx); err != nil {
+	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
 	before = size(t, e)
-	_, err = e.Board.Close(ctx)
+	_, err = e.Board.CloseVoting(ctx)
 	if err == nil || size(t, e) != before {
 		t.Fatalf("a second close: %v", err)
 	}

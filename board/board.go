@@ -237,10 +237,10 @@ func notOpened(v store.View) error {
 	return nil
 }
 
-// Open ends the key ceremony: it qualifies the trustees from the ceremony
+// OpenVoting ends the key ceremony: it qualifies the trustees from the ceremony
 // messages in the log, and appends the open entry with the election key and
 // every trustee's verification key. Ballots are accepted from then on.
-func (b *Board) Open(ctx context.Context) (*record.Open, error) {
+func (b *Board) OpenVoting(ctx context.Context) (*record.Open, error) {
 	size, err := b.log.Size()
 	if err != nil {
 		return nil, err
@@ -391,10 +391,10 @@ func (b *Board) receipt(ctx context.Context, tc [32]byte, idx uint64, replaced b
 	}, nil
 }
 
-// Close ends voting. From the close entry on, every ballot is refused.
+// CloseVoting ends voting. From the close entry on, every ballot is refused.
 // Both phases are checked in the log, inside the append's transaction, so
 // whichever board on the store opened or closed, this one agrees.
-func (b *Board) Close(ctx context.Context) (uint64, error) {
+func (b *Board) CloseVoting(ctx context.Context) (uint64, error) {
 	return b.log.Append(ctx, store.Append{
 		Leaf: store.Leaf(store.Close, record.CloseBody()),
 		Check: func(v store.View) error {

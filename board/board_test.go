@@ -181,13 +181,13 @@ func TestAttackBallotAfterClose(t *testing.T) {
 	e := electiontest.New(t, electiontest.Options{})
 	v := e.Voter(t)
 	raw := e.Ballot(t, v, []int{0})
-	if _, err := e.Board.Close(ctx); err != nil {
+	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
 	before := size(t, e)
 	_, err := e.Board.Cast(ctx, raw)
 	refused(t, e, before, err, board.ErrClosed, "ballot after close")
-	_, err = e.Board.Close(ctx)
+	_, err = e.Board.CloseVoting(ctx)
 	refused(t, e, before, err, board.ErrClosed, "second close")
 }
 
@@ -212,7 +212,7 @@ func TestAttackBadPartialDecryption(t *testing.T) {
 	for i := 0; i < 3; i++ {
 		e.Cast(t, e.Voter(t), []int{i % 2})
 	}
-	if _, err := e.Board.Close(ctx); err != nil {
+	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
 	agg, err := e.Board.Aggregate()
@@ -305,7 +305,7 @@ func TestAttackBallotBeforeOpen(t *testing.T) {
 	if n, _ := log.Size(); n != 1 {
 		t.Fatalf("log has %d entries, want only the manifest", n)
 	}
-	if _, err := b.Open(ctx); !errors.Is(err, board.ErrCeremonyIncomplete) {
+	if _, err := b.OpenVoting(ctx); !errors.Is(err, board.ErrCeremonyIncomplete) {
 		t.Fatalf("opened with no key ceremony: %v", err)
 	}
 }
@@ -314,7 +314,7 @@ func TestAttackBallotBeforeOpen(t *testing.T) {
 // trustee needed.
 func TestEmptyElectionTallies(t *testing.T) {
 	e := electiontest.New(t, electiontest.Options{})
-	if _, err := e.Board.Close(ctx); err != nil {
+	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
 	agg, err := e.Board.Aggregate()
@@ -414,14 +414,14 @@ func TestTwoBoardsOneStore(t *testing.T) {
 				}
 			}
 
-			if _, err := a.Open(ctx); err != nil {
+			if _, err := a.OpenVoting(ctx); err != nil {
 				t.Fatal(err)
 			}
 			phase(b, "open")
 			if b.Election() == nil || !bytes.Equal(b.Election().Key.Bytes(), a.Election().Key.Bytes()) || b.Opening() == nil {
 				t.Fatal("the board that did not open has no election key, or another one")
 			}
-			if _, err := b.Open(ctx); !errors.Is(err, board.ErrAlreadyOpen) {
+			if _, err := b.OpenVoting(ctx); !errors.Is(err, board.ErrAlreadyOpen) {
 				t.Fatalf("opening again on the other board: %v", err)
 			}
 			if _, err := b.PostCeremony(ctx, ceremony[0]); !errors.Is(err, board.ErrAlreadyOpen) {
@@ -434,7 +434,7 @@ func TestTwoBoardsOneStore(t *testing.T) {
 				t.Fatal(err)
 			}
 
-			if _, err := b.Close(ctx); err != nil {
+			if _, err := b.CloseVoting(ctx); err != nil {
 				t.Fatal(err)
 			}
 			phase(a, "closed")
@@ -442,7 +442,7 @@ func TestTwoBoardsOneStore(t *testing.T) {
 			if _, err := a.Cast(ctx, e.Ballot(t, e.Voter(t), []int{0})); !errors.Is(err, board.ErrClosed) {
 				t.Fatalf("a cast to the board that did not close: %v, want ErrClosed", err)
 			}
-			if _, err := a.Close(ctx); !errors.Is(err, board.ErrClosed) {
+			if _, err := a.CloseVoting(ctx); !errors.Is(err, board.ErrClosed) {
 				t.Fatalf("closing again on the other board: %v", err)
 			}
 			if n, _ := logA.Size(); n != before {
@@ -464,7 +464,7 @@ func TestTwoBoardsOneStore(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			shares, err := b.Shares()
+			shares, err := b.Partials()
 			if err != nil {
 				t.Fatal(err)
 			}

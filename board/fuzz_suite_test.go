@@ -26,7 +26,7 @@ func FuzzPostBody(f *testing.F) {
 	// Seeds: a valid ballot, a ceremony message, a valid partial and a result.
 	ballotSeed := open.Ballot(f, open.Voter(f), []int{1})
 	ceremony, _ := open.Log.Leaf(1)
-	if _, err := closed.Board.Close(ctx); err != nil {
+	if _, err := closed.Board.CloseVoting(ctx); err != nil {
 		f.Fatal(err)
 	}
 	// Post no partial: keep a valid one as a seed.

@@ -185,13 +185,13 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	route("POST", boardapi.PathPartials, h.post(false, func(ctx context.Context, body []byte) (uint64, error) { return b.PostPartial(ctx, body) }))
 	route("POST", boardapi.PathCeremony, h.post(true, b.PostCeremony))
 	route("POST", boardapi.PathOpen, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) {
-		if _, err := b.Open(ctx); err != nil {
+		if _, err := b.OpenVoting(ctx); err != nil {
 			return 0, err
 		}
 		i, _, err := b.log.Lookup(keyOpen)
 		return i, err
 	}))
-	route("POST", boardapi.PathClose, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) { return b.Close(ctx) }))
+	route("POST", boardapi.PathClose, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) { return b.CloseVoting(ctx) }))
 	route("POST", boardapi.PathResult, h.post(true, b.PostResult))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, boardapi.ErrNotFound, "")

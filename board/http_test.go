@@ -389,7 +389,7 @@ func TestErrorCodes(t *testing.T) {
 			t.Errorf("%s: message %q, want one saying %q in the board's own words", tc.name, ae.Message, tc.says)
 		}
 	}
-	if _, err := e.Board.Close(ctx); err != nil {
+	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
 	_, err := c.Cast(ctx, e.Ballot(t, e.Voter(t), []int{0}))

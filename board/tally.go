@@ -114,7 +114,7 @@ func (b *Board) PostPartial(ctx context.Context, body []byte) (uint64, error) {
 		return 0, err
 	}
 	e := b.Election()
-	s, err := tally.ParseShare(e, body)
+	s, err := tally.ParsePartial(e, body)
 	if err != nil {
 		return 0, refuse(ErrInvalidEntry, "it is not a partial decryption of this election", err)
 	}
@@ -124,7 +124,7 @@ func (b *Board) PostPartial(ctx context.Context, body []byte) (uint64, error) {
 	if !bytes.Equal(s.Bytes(), body) {
 		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("trustee %d's partial decryption is not in its canonical encoding", s.Trustee), nil)
 	}
-	if err := tally.VerifyShare(e, agg, b.Opening().VerificationKeys[s.Trustee-1], s); err != nil {
+	if err := tally.VerifyPartial(e, agg, b.Opening().VerificationKeys[s.Trustee-1], s); err != nil {
 		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("trustee %d's partial decryption does not verify against the board's aggregate and the trustee's verification key", s.Trustee), err)
 	}
 	i, err := b.log.Append(ctx, store.Append{Leaf: store.Leaf(store.Partial, body), Key: partialKey(s.Trustee)})
@@ -134,14 +134,14 @@ func (b *Board) PostPartial(ctx context.Context, body []byte) (uint64, error) {
 	return i, err
 }
 
-// Shares returns the partial decryptions on the board (each verified when
+// Partials returns the partial decryptions on the board (each verified when
 // posted), in record order: the result combines the first t of them
 // (SPEC.md §9).
-func (b *Board) Shares() ([]*tally.Share, error) {
+func (b *Board) Partials() ([]*tally.Partial, error) {
 	e := b.Election()
 	type entry struct {
 		index uint64
-		s     *tally.Share
+		s     *tally.Partial
 	}
 	var found []entry
 	for t := 1; t <= b.manifest.Trustees.N; t++ {
@@ -156,14 +156,14 @@ func (b *Board) Shares() ([]*tally.Share, error) {
 		if err != nil {
 			return nil, err
 		}
-		s, err := tally.ParseShare(e, leaf[1:])
+		s, err := tally.ParsePartial(e, leaf[1:])
 		if err != nil {
 			return nil, err
 		}
 		found = append(found, entry{i, s})
 	}
 	slices.SortFunc(found, func(x, y entry) int { return cmp.Compare(x.index, y.index) })
-	out := make([]*tally.Share, len(found))
+	out := make([]*tally.Partial, len(found))
 	for k, f := range found {
 		out[k] = f.s
 	}
@@ -180,7 +180,7 @@ func (b *Board) PostResult(ctx context.Context, body []byte) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	shares, err := b.Shares()
+	shares, err := b.Partials()
 	if err != nil {
 		return 0, err
 	}

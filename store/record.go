@@ -26,12 +26,17 @@ type RecordError struct {
 
 func (e *RecordError) Error() string {
 	if e.Entry < 0 {
-		return fmt.Sprintf("record: at byte %d: %v", e.Offset, e.Err)
+		return fmt.Sprintf("store: export file: at byte %d: %v", e.Offset, e.Err)
 	}
-	return fmt.Sprintf("record: entry %d at byte %d: %v", e.Entry, e.Offset, e.Err)
+	return fmt.Sprintf("store: export file: entry %d at byte %d: %v", e.Entry, e.Offset, e.Err)
 }
 
 func (e *RecordError) Unwrap() error { return e.Err }
+
+// ErrRootMismatch is the fault of an export file whose entries, each well
+// formed, do not hash to its signed checkpoint's root: some entry was
+// altered after the board signed (it is a RecordError's Err).
+var ErrRootMismatch = errors.New("store: the entries do not match the checkpoint")
 
 // edge computes the RFC 6962 root of a growing tree in O(log n) memory: it
 // is a tlog.HashReader holding only the stored hashes tlog.StoredHashes and
@@ -282,7 +287,7 @@ func (r *Reader) finish() error {
 		return r.fail(-1, "%v", err)
 	}
 	if root != cp.Hash {
-		return r.fail(-1, "the %d entries do not hash to the signed checkpoint's root: an entry was altered", r.e.n)
+		return &RecordError{Entry: -1, Offset: r.off, Err: fmt.Errorf("%w: the %d entries do not hash to the signed checkpoint's root: an entry was altered", ErrRootMismatch, r.e.n)}
 	}
 	if _, err := r.r.ReadByte(); err != io.EOF {
 		if err == nil {

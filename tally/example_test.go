@@ -51,10 +51,10 @@ func Example() {
 
 	// Trustees 1 and 3 decrypt their shares of the aggregate; each share's
 	// proofs check against that trustee's verification key.
-	var parts []*tally.Share
+	var parts []*tally.Partial
 	for _, ks := range []*trustee.KeyShare{shares[0], shares[2]} {
 		s, _ := tally.Decrypt(election, agg, ks.Index, ks.Secret, ks.VerificationKey)
-		if err := tally.VerifyShare(election, agg, ks.VerificationKey, s); err != nil {
+		if err := tally.VerifyPartial(election, agg, ks.VerificationKey, s); err != nil {
 			fmt.Println(err)
 			return
 		}

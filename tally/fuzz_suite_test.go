@@ -43,7 +43,7 @@ func FuzzParseShare(f *testing.F) {
 		f.Add(append([]byte{9}, b[1:]...))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s, err := tally.ParseShare(el, b)
+		s, err := tally.ParsePartial(el, b)
 		if err != nil {
 			return
 		}

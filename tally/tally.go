@@ -126,9 +126,9 @@ func (agg *Aggregate) flatten(e *ballot.Election) (ctxs [][]byte, cts []*elgamal
 	return ctxs, cts
 }
 
-// Share is one trustee's partial decryption of a whole aggregate: one
+// Partial is one trustee's partial decryption of a whole aggregate: one
 // partial per encrypted choice, in manifest order.
-type Share struct {
+type Partial struct {
 	Trustee  int
 	Partials []*threshold.Partial
 }
@@ -138,12 +138,12 @@ type Share struct {
 // accepted (SPEC.md §9).
 var ErrNothingToDecrypt = errors.New("tally: no ballot was counted, so there is nothing to decrypt: every count is 0 and the result names no trustee")
 
-// Decrypt is trustee index's share of the decryption of agg, with proofs.
+// Decrypt is trustee index's partial decryption of agg, with proofs.
 // share is the trustee's secret key share and vk its verification key. An
 // aggregate ciphertext whose first component is the identity (randomness
 // that sums to zero) gets the trivial partial, with no proof (package
-// threshold); an aggregate of no ballots gets no share at all.
-func Decrypt(e *ballot.Election, agg *Aggregate, index int, share *ristretto255.Scalar, vk *elgamal.PublicKey) (*Share, error) {
+// threshold); an aggregate of no ballots gets no partial decryption at all.
+func Decrypt(e *ballot.Election, agg *Aggregate, index int, share *ristretto255.Scalar, vk *elgamal.PublicKey) (*Partial, error) {
 	if agg.Ballots == 0 {
 		return nil, ErrNothingToDecrypt
 	}
@@ -152,12 +152,12 @@ func Decrypt(e *ballot.Election, agg *Aggregate, index int, share *ristretto255.
 	if err != nil {
 		return nil, err
 	}
-	return &Share{Trustee: index, Partials: ps}, nil
+	return &Partial{Trustee: index, Partials: ps}, nil
 }
 
-// Bytes encodes the share as the body of a partial entry: the trustee index
+// Bytes encodes the partial decryption as the body of a partial entry: the trustee index
 // (one byte) followed by each partial's encoding.
-func (s *Share) Bytes() []byte {
+func (s *Partial) Bytes() []byte {
 	out := []byte{byte(s.Trustee)}
 	for _, p := range s.Partials {
 		out = append(out, p.Marshal()...)
@@ -165,8 +165,8 @@ func (s *Share) Bytes() []byte {
 	return out
 }
 
-// ParseShare decodes a partial entry's body for election e.
-func ParseShare(e *ballot.Election, body []byte) (*Share, error) {
+// ParsePartial decodes a partial entry's body for election e.
+func ParsePartial(e *ballot.Election, body []byte) (*Partial, error) {
 	n := 0
 	for _, q := range e.Manifest.Questions {
 		n += q.Encrypted()
@@ -174,7 +174,7 @@ func ParseShare(e *ballot.Election, body []byte) (*Share, error) {
 	if len(body) != 1+n*threshold.PartialSize {
 		return nil, fmt.Errorf("tally: partial decryption entry is %d bytes, want %d (%d choices)", len(body), 1+n*threshold.PartialSize, n)
 	}
-	s := &Share{Trustee: int(body[0])}
+	s := &Partial{Trustee: int(body[0])}
 	if s.Trustee < 1 || s.Trustee > e.Manifest.Trustees.N {
 		return nil, fmt.Errorf("tally: partial decryption from trustee %d, the election has trustees 1 to %d", s.Trustee, e.Manifest.Trustees.N)
 	}
@@ -184,27 +184,27 @@ func ParseShare(e *ballot.Election, body []byte) (*Share, error) {
 			return nil, fmt.Errorf("tally: partial %d: %w", i, err)
 		}
 		if p.Index != s.Trustee {
-			return nil, fmt.Errorf("tally: partial %d names trustee %d inside a share from trustee %d", i, p.Index, s.Trustee)
+			return nil, fmt.Errorf("tally: partial %d names trustee %d inside the partial decryption of trustee %d", i, p.Index, s.Trustee)
 		}
 		s.Partials = append(s.Partials, p)
 	}
 	return s, nil
 }
 
-// VerifyShare checks every partial of s against agg and the trustee's
+// VerifyPartial checks every partial of s against agg and the trustee's
 // verification key: a proof for each aggregate ciphertext but those whose
 // first component is the identity, which must have the trivial partial.
-// With no counted ballot no share is valid (ErrNothingToDecrypt).
-func VerifyShare(e *ballot.Election, agg *Aggregate, vk *elgamal.PublicKey, s *Share) error {
+// With no counted ballot no partial decryption is valid (ErrNothingToDecrypt).
+func VerifyPartial(e *ballot.Election, agg *Aggregate, vk *elgamal.PublicKey, s *Partial) error {
 	if agg.Ballots == 0 {
 		return fmt.Errorf("%w (a partial decryption from trustee %d is refused)", ErrNothingToDecrypt, s.Trustee)
 	}
 	ctxs, cts := agg.flatten(e)
 	if len(s.Partials) != len(cts) {
-		return fmt.Errorf("tally: share from trustee %d has %d partials, want %d", s.Trustee, len(s.Partials), len(cts))
+		return fmt.Errorf("tally: the partial decryption of trustee %d has %d partials, want %d", s.Trustee, len(s.Partials), len(cts))
 	}
 	if err := threshold.VerifyPartials(ctxs, vk, cts, s.Partials); err != nil {
-		return fmt.Errorf("tally: share from trustee %d: %w", s.Trustee, err)
+		return fmt.Errorf("tally: the partial decryption of trustee %d: %w", s.Trustee, err)
 	}
 	return nil
 }
@@ -213,22 +213,22 @@ func VerifyShare(e *ballot.Election, agg *Aggregate, vk *elgamal.PublicKey, s *S
 type Result struct {
 	Ballots  uint64     `json:"ballots"`
 	Counts   [][]uint64 `json:"counts"`   // [question][choice], every choice
-	Trustees []int      `json:"trustees"` // the shares combined
+	Trustees []int      `json:"trustees"` // the partial decryptions combined
 }
 
-// ErrNotEnoughShares means fewer than t valid shares were given.
-var ErrNotEnoughShares = errors.New("tally: not enough valid trustee shares to decrypt")
+// ErrNotEnoughPartials means fewer than t valid partial decryptions were given.
+var ErrNotEnoughPartials = errors.New("tally: not enough valid partial decryptions to decrypt")
 
-// Combine decrypts agg from already verified shares of at least t distinct
-// trustees, and returns every choice's count. It combines the first t
-// shares of distinct trustees in the order given, and the result names
+// Combine decrypts agg from already verified partial decryptions of at
+// least t distinct trustees, and returns every choice's count. It combines
+// the first t partial decryptions of distinct trustees in the order given, and the result names
 // them in that order: given the partial entries in record order, as the
 // board, the tallier and the verifier do, every one of them makes the same
 // result entry, byte for byte (SPEC.md §9).
 //
 // With no counted ballots the aggregate is the identity, which no trustee
-// can (or needs to) decrypt: every count is zero, and no share is needed.
-func Combine(e *ballot.Election, agg *Aggregate, shares []*Share) (*Result, error) {
+// can (or needs to) decrypt: every count is zero, and no partial decryption is needed.
+func Combine(e *ballot.Election, agg *Aggregate, shares []*Partial) (*Result, error) {
 	if agg.Ballots == 0 {
 		res := &Result{Counts: make([][]uint64, len(e.Manifest.Questions)), Trustees: []int{}}
 		for qi, q := range e.Manifest.Questions {
@@ -238,7 +238,7 @@ func Combine(e *ballot.Election, agg *Aggregate, shares []*Share) (*Result, erro
 	}
 	t := e.Manifest.Trustees.T
 	seen := map[int]bool{}
-	var use []*Share
+	var use []*Partial
 	for _, s := range shares {
 		if !seen[s.Trustee] {
 			seen[s.Trustee] = true
@@ -246,7 +246,7 @@ func Combine(e *ballot.Election, agg *Aggregate, shares []*Share) (*Result, erro
 		}
 	}
 	if len(use) < t {
-		return nil, fmt.Errorf("%w: have %d, need %d", ErrNotEnoughShares, len(use), t)
+		return nil, fmt.Errorf("%w: have %d, need %d", ErrNotEnoughPartials, len(use), t)
 	}
 	use = use[:t]
 	res := &Result{Ballots: agg.Ballots}

@@ -14,7 +14,7 @@ var pickOne3 = ballot.Question{ID: "chair", Text: "Chair", Choices: []string{"a"
 var upTo2 = ballot.Question{ID: "board", Text: "Board", Choices: []string{"a", "b", "c", "d"}, Min: 0, Max: 2}
 
 // setup casts known votes and returns the aggregate and every trustee's share.
-func setup(t *testing.T) (*electiontest.Election, *tally.Aggregate, []*tally.Share) {
+func setup(t *testing.T) (*electiontest.Election, *tally.Aggregate, []*tally.Partial) {
 	e := electiontest.New(t, electiontest.Options{Questions: []ballot.Question{pickOne3, upTo2}, N: 3, T: 2})
 	votes := [][2][]int{
 		{{0}, {0, 1}}, {{2}, {}}, {{2}, {3}}, {{1}, {1, 3}}, {{2}, {1}},
@@ -29,13 +29,13 @@ func setup(t *testing.T) (*electiontest.Election, *tally.Aggregate, []*tally.Sha
 		ag.Add(b)
 	}
 	agg := ag.Aggregate()
-	var shares []*tally.Share
+	var shares []*tally.Partial
 	for _, ks := range e.Shares {
 		s, err := tally.Decrypt(e.Board.Election(), agg, ks.Index, ks.Secret, ks.VerificationKey)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tally.VerifyShare(e.Board.Election(), agg, ks.VerificationKey, s); err != nil {
+		if err := tally.VerifyPartial(e.Board.Election(), agg, ks.VerificationKey, s); err != nil {
 			t.Fatal(err)
 		}
 		shares = append(shares, s)
@@ -47,7 +47,7 @@ func TestEveryPairOfTrusteesGetsTheResult(t *testing.T) {
 	e, agg, shares := setup(t)
 	want := [][]uint64{{1, 1, 3}, {1, 3, 0, 2}}
 	for _, pair := range [][2]int{{0, 1}, {0, 2}, {1, 2}, {2, 0}} {
-		res, err := tally.Combine(e.Board.Election(), agg, []*tally.Share{shares[pair[0]], shares[pair[1]]})
+		res, err := tally.Combine(e.Board.Election(), agg, []*tally.Partial{shares[pair[0]], shares[pair[1]]})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -56,8 +56,8 @@ func TestEveryPairOfTrusteesGetsTheResult(t *testing.T) {
 		}
 	}
 	// One trustee is not enough, and the same one twice is still one.
-	for _, use := range [][]*tally.Share{{shares[0]}, {shares[1], shares[1]}} {
-		if _, err := tally.Combine(e.Board.Election(), agg, use); !errors.Is(err, tally.ErrNotEnoughShares) {
+	for _, use := range [][]*tally.Partial{{shares[0]}, {shares[1], shares[1]}} {
+		if _, err := tally.Combine(e.Board.Election(), agg, use); !errors.Is(err, tally.ErrNotEnoughPartials) {
 			t.Fatalf("combine with %d share(s) of one trustee: %v", len(use), err)
 		}
 	}
@@ -67,7 +67,7 @@ func TestShareEncoding(t *testing.T) {
 	e, agg, shares := setup(t)
 	el := e.Board.Election()
 	enc := shares[1].Bytes()
-	s, err := tally.ParseShare(el, enc)
+	s, err := tally.ParsePartial(el, enc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,12 +81,12 @@ func TestShareEncoding(t *testing.T) {
 		"trustee 4 of 3": append([]byte{4}, enc[1:]...),
 		"mixed indices":  append([]byte{1}, enc[1:]...), // partials still say trustee 2
 	} {
-		if _, err := tally.ParseShare(el, bad); err == nil {
+		if _, err := tally.ParsePartial(el, bad); err == nil {
 			t.Errorf("%s: parsed", name)
 		}
 	}
 	// Trustee 2's share checked against trustee 1's key fails.
-	if tally.VerifyShare(el, agg, e.Shares[0].VerificationKey, shares[1]) == nil {
+	if tally.VerifyPartial(el, agg, e.Shares[0].VerificationKey, shares[1]) == nil {
 		t.Fatal("a share verified against another trustee's key")
 	}
 }

@@ -34,7 +34,7 @@ func TestAttackTrusteeDecryptsForkedRecord(t *testing.T) {
 	for range 2 {
 		e.Cast(t, e.Voter(t), []int{0})
 	}
-	if _, err := e.Board.Close(ctx); err != nil {
+	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
 	honest := logLeaves(t, e)
@@ -130,7 +130,7 @@ func TestDecryptOnce(t *testing.T) {
 	e := electiontest.New(t, electiontest.Options{MinBallots: 1})
 	e.Cast(t, e.Voter(t), []int{0})
 	e.Cast(t, e.Voter(t), []int{1})
-	if _, err := e.Board.Close(context.Background()); err != nil {
+	if _, err := e.Board.CloseVoting(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	honest := logLeaves(t, e)

@@ -64,7 +64,7 @@ type Tally struct {
 	Closed bool
 	// Partials are the partial decryptions on the record, in record
 	// order; each verified against its trustee's verification key.
-	Partials []*tally.Share
+	Partials []*tally.Partial
 
 	closedSize uint64    // entries through the close entry
 	closedRoot tlog.Hash // their root
@@ -130,7 +130,7 @@ func Read(r io.Reader, boardKey note.Verifier, o Options) (*Tally, error) {
 	}
 	t.Election = &ballot.Election{Manifest: rep.Manifest, Key: t.Open.Key}
 	for _, b := range partials {
-		s, err := tally.ParseShare(t.Election, b)
+		s, err := tally.ParsePartial(t.Election, b)
 		if err != nil {
 			return nil, err
 		}
@@ -202,7 +202,7 @@ func (t *Tally) Extends(cp *store.Checkpoint) bool {
 // record already (ErrAlreadyDecrypted). A trustee with a journal checks
 // the record with Journal.Check first and records it with
 // Journal.Decrypted before the partial leaves the machine.
-func (t *Tally) Decrypt(ks *KeyShare) (*tally.Share, error) {
+func (t *Tally) Decrypt(ks *KeyShare) (*tally.Partial, error) {
 	m := t.Election.Manifest
 	switch {
 	case !t.Closed:
@@ -238,7 +238,7 @@ func (t *Tally) Combine() (*tally.Result, error) {
 		return tally.Combine(t.Election, t.Report.Aggregate, nil)
 	}
 	if len(t.Partials) < need {
-		return nil, fmt.Errorf("%w: the record holds %d valid partial decryptions, the threshold is %d", tally.ErrNotEnoughShares, len(t.Partials), need)
+		return nil, fmt.Errorf("%w: the record holds %d valid partial decryptions, the threshold is %d", tally.ErrNotEnoughPartials, len(t.Partials), need)
 	}
 	return tally.Combine(t.Election, t.Report.Aggregate, t.Partials[:need])
 }

@@ -88,7 +88,7 @@ func TestDecryptRefusals(t *testing.T) {
 	if _, err := mustRead(t, e, e.Export(t), nil).Decrypt(ks); !errors.Is(err, trustee.ErrNotClosed) {
 		t.Fatalf("an open election: got %v, want ErrNotClosed", err)
 	}
-	if _, err := e.Board.Close(t.Context()); err != nil {
+	if _, err := e.Board.CloseVoting(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	tl := mustRead(t, e, e.Export(t), nil)
@@ -110,7 +110,7 @@ func TestDecryptRefusals(t *testing.T) {
 	if _, err := again.Decrypt(ks); !errors.Is(err, trustee.ErrAlreadyDecrypted) {
 		t.Fatalf("a second partial: got %v, want ErrAlreadyDecrypted", err)
 	}
-	if _, err := again.Combine(); !errors.Is(err, tally.ErrNotEnoughShares) {
+	if _, err := again.Combine(); !errors.Is(err, tally.ErrNotEnoughPartials) {
 		t.Fatalf("one partial of two: got %v, want tally.ErrNotEnoughShares", err)
 	}
 }
@@ -132,7 +132,7 @@ func TestReadNotOpen(t *testing.T) {
 // is 0 and the result names no trustee.
 func TestCombineNoBallots(t *testing.T) {
 	e := electiontest.New(t, electiontest.Options{})
-	if _, err := e.Board.Close(context.Background()); err != nil {
+	if _, err := e.Board.CloseVoting(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	res, err := mustRead(t, e, e.Export(t), nil).Combine()

@@ -254,7 +254,7 @@ func TestCompleteAndIncomplete(t *testing.T) {
 	// With no ballot the result follows close with no partial, and the
 	// record is complete.
 	e0 := electiontest.New(t, electiontest.Options{})
-	if _, err := e0.Board.Close(t.Context()); err != nil {
+	if _, err := e0.Board.CloseVoting(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	ls0 := leaves(t, e0.Export(t), e0.Verifier)

@@ -554,7 +554,7 @@ func (e *confElection) partial(t testing.TB, agg *tally.Aggregate, i int, n uint
 	if err != nil {
 		t.Fatal(err)
 	}
-	return store.Leaf(store.Partial, (&tally.Share{Trustee: i, Partials: ps}).Bytes())
+	return store.Leaf(store.Partial, (&tally.Partial{Trustee: i, Partials: ps}).Bytes())
 }
 
 // tally returns the partial entries of the given trustees, in that order,
@@ -562,10 +562,10 @@ func (e *confElection) partial(t testing.TB, agg *tally.Aggregate, i int, n uint
 func (e *confElection) tally(t testing.TB, agg *tally.Aggregate, trustees ...int) ([][]byte, []byte, *tally.Result) {
 	t.Helper()
 	var ls [][]byte
-	var shares []*tally.Share
+	var shares []*tally.Partial
 	for _, i := range trustees {
 		l := e.partial(t, agg, i, agg.Ballots)
-		s, err := tally.ParseShare(e.el, l[1:])
+		s, err := tally.ParsePartial(e.el, l[1:])
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/crypto/dkg"
+	"github.com/evote/evote/crypto/ceremony"
 	"github.com/evote/evote/internal/strictjson"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
@@ -211,7 +211,7 @@ func Record(r io.Reader, boardKey note.Verifier, opts Options) (*Report, error) 
 		case rerr.Offset <= int64(len(store.Magic)) && sr.Count() == 0:
 			v.add(Check{Name: CheckFormat, First: -1, Last: -1, Detail: msg})
 		default:
-			rootMismatch = strings.Contains(rerr.Err.Error(), "do not hash")
+			rootMismatch = errors.Is(rerr, store.ErrRootMismatch)
 			if rootMismatch && v.failures() == 0 {
 				msg += "; every entry passes its own checks, so the altered bytes are ones no check covers alone" +
 					" (such as the manifest's text, a ceremony message's encryption keys or sealed shares, the close time)"
@@ -276,7 +276,7 @@ func (c *countingReader) report(final bool) {
 
 type share struct {
 	entry uint64
-	s     *tally.Share
+	s     *tally.Partial
 }
 
 // verifier holds the state of one pass over a record. Everything but add
@@ -360,7 +360,7 @@ func (v *verifier) report() *Report {
 // detail turns a package's error into a message without its package prefix.
 func detail(err error) string {
 	s := err.Error()
-	for _, p := range []string{"ballot: ", "record: ", "tally: ", "store: ", "dkg: "} {
+	for _, p := range []string{"ballot: ", "record: ", "tally: ", "store: ", "dkg: ", "ceremony: "} {
 		s = strings.TrimPrefix(s, p)
 	}
 	return s
@@ -452,7 +452,7 @@ func (v *verifier) openEntry(i uint64, body []byte) {
 	// fails, and its detail names the deals concerned.
 	case qerr != nil:
 		var notes []string
-		var ce *dkg.CeremonyError
+		var ce *ceremony.CeremonyError
 		if errors.As(qerr, &ce) {
 			for _, d := range ce.Disqualified {
 				notes = append(notes, fmt.Sprintf("trustee %d's deal%s is disqualified: it %s", d.Dealer, v.dealAt(d.Dealer), d.Text()))
@@ -522,7 +522,7 @@ func openDiff(decided, posted *record.Open, perr error) string {
 			diffs = append(diffs, fmt.Sprintf("trustee %d's verification key differs", j+1))
 		}
 	}
-	if !slices.EqualFunc(decided.Disqualified(), posted.Disqualified(), dkg.Disqualification.Equal) {
+	if !slices.EqualFunc(decided.Disqualified(), posted.Disqualified(), ceremony.Disqualification.Equal) {
 		diffs = append(diffs, fmt.Sprintf("disqualifications %s, the ceremony gives %s", faults(posted.Disqualified()), faults(decided.Disqualified())))
 	}
 	if len(diffs) == 0 {
@@ -533,7 +533,7 @@ func openDiff(decided, posted *record.Open, perr error) string {
 
 // faults lists disqualifications as their codes, such as
 // "[trustee 3 complaints-unanswered [1 2]]" or "none".
-func faults(ds []dkg.Disqualification) string {
+func faults(ds []ceremony.Disqualification) string {
 	if len(ds) == 0 {
 		return "none"
 	}
@@ -639,7 +639,7 @@ func (v *verifier) partial(i uint64, body []byte) {
 	if !v.afterClose(CheckPartial, i) {
 		return
 	}
-	s, err := tally.ParseShare(v.el, body)
+	s, err := tally.ParsePartial(v.el, body)
 	if err != nil {
 		v.fail(CheckPartial, i, "%s", detail(err))
 		return
@@ -648,7 +648,7 @@ func (v *verifier) partial(i uint64, body []byte) {
 		v.fail(CheckPartial, i, "a second partial decryption from trustee %d; the first is entry %d", s.Trustee, prev.entry)
 		return
 	}
-	if err := tally.VerifyShare(v.el, v.agg, v.open.VerificationKeys[s.Trustee-1], s); err != nil {
+	if err := tally.VerifyPartial(v.el, v.agg, v.open.VerificationKeys[s.Trustee-1], s); err != nil {
 		v.fail(CheckPartial, i, "%s", detail(err))
 		return
 	}
@@ -692,7 +692,7 @@ func (v *verifier) result(i uint64, body []byte) {
 	// The result is made by the first t partial entries in record order
 	// (SPEC.md §9): any t give the same counts, but the entry must be the
 	// one the board, the tallier and every verifier write.
-	use := make([]*tally.Share, 0, len(v.order))
+	use := make([]*tally.Partial, 0, len(v.order))
 	for _, tr := range v.order {
 		use = append(use, v.shares[tr].s)
 	}

@@ -333,7 +333,7 @@ func TestAttackBadPartialProof(t *testing.T) {
 	}
 	ls[at] = store.Leaf(store.Partial, s.Bytes())
 	_, key := testKeys(t)
-	mustFail(t, resign(t, ls), key, fmt.Sprintf("entry %d (partial): share from trustee 2:", at), "partial decryption does not verify")
+	mustFail(t, resign(t, ls), key, fmt.Sprintf("entry %d (partial): the partial decryption of trustee 2:", at), "partial decryption does not verify")
 
 	// A replayed partial from the same trustee.
 	ls = leaves(t, rec, e.Verifier)
@@ -349,7 +349,7 @@ func TestAttackDroppedBallot(t *testing.T) {
 	b := index(t, ls, store.Ballot, 1)
 	ls = append(ls[:b:b], ls[b+1:]...)
 	_, key := testKeys(t)
-	mustFail(t, resign(t, ls), key, fmt.Sprintf("entry %d (partial): share from trustee 1", index(t, ls, store.Partial, 0)))
+	mustFail(t, resign(t, ls), key, fmt.Sprintf("entry %d (partial): the partial decryption of trustee 1", index(t, ls, store.Partial, 0)))
 }
 
 // TestAttackReorderedPhases: ballots before open, ceremony after open,

@@ -38,7 +38,7 @@ The board accepts the result only if it is what the partials combine to.`,
 				return err
 			}
 			res, err := tl.Combine()
-			if errors.Is(err, tally.ErrNotEnoughShares) {
+			if errors.Is(err, tally.ErrNotEnoughPartials) {
 				return fmt.Errorf("%w; trustees post theirs with evote trustee decrypt", err)
 			}
 			if err != nil {

@@ -117,7 +117,7 @@ func (e *Election) open(m *ballot.Manifest) error {
 	if err != nil {
 		return err
 	}
-	if _, err := b.Open(ctx); err != nil {
+	if _, err := b.OpenVoting(ctx); err != nil {
 		return err
 	}
 	if !bytes.Equal(c.Open.Key.Bytes(), b.Election().Key.Bytes()) {
@@ -172,7 +172,7 @@ func (e *Election) Ballot(v *Voter, sel ...[]int) ([]byte, error) {
 // first t) post partial decryptions, and posts and returns the result.
 func (e *Election) Tally(trustees ...int) (*tally.Result, error) {
 	ctx := context.Background()
-	if _, err := e.Board.Close(ctx); err != nil {
+	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		return nil, err
 	}
 	if len(trustees) == 0 {
@@ -195,7 +195,7 @@ func (e *Election) Tally(trustees ...int) (*tally.Result, error) {
 			return nil, err
 		}
 	}
-	shares, err := e.Board.Shares()
+	shares, err := e.Board.Partials()
 	if err != nil {
 		return nil, err
 	}

@@ -116,7 +116,7 @@ func TestAttackDuplicateKeyResult(t *testing.T) {
 		e.Cast(t, e.Voter(t), []int{sel})
 	}
 	ctx := context.Background()
-	if _, err := e.Board.Close(ctx); err != nil {
+	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
 	agg, err := e.Board.Aggregate()
@@ -133,7 +133,7 @@ func TestAttackDuplicateKeyResult(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	shares, err := e.Board.Shares()
+	shares, err := e.Board.Partials()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -88,31 +88,14 @@ func TestWalls(t *testing.T) {
 	}
 }
 
-// TestVoterCeremonyDoor: the voter recomputes the key ceremony's outcome
-// (record.Ceremony.Qualify, SPEC.md §10.1), so crypto/dkg, which holds the
-// ceremony's messages and Qualify beside a trustee's secret state, is in
-// its import closure; it must come in through record only, the code every
-// verifier runs, and never be called for more.
-func TestVoterCeremonyDoor(t *testing.T) {
-	for _, browser := range []bool{false, true} {
-		d := deps(t, "voter", browser)
-		for p, imports := range d {
-			if slices.Contains(imports, "crypto/dkg") && p != "record" {
-				t.Errorf("%s imports crypto/dkg (browser %v): the voter reaches the ceremony through record only", p, browser)
-			}
-		}
-	}
-}
-
 // TestTrusteeDoor: the command-line tool holds a trustee's ceremony secrets
 // only through package trustee, which owns their formats and the rules of
-// each step. In its import closure crypto/dkg, the ceremony's secret state
-// beside its public messages, is imported only by trustee and by the
-// packages that read the public messages every verifier reads (record,
-// verify); no command, and no harness the tool runs (the demo, internal/sim),
-// drives dkg by hand.
+// each step. In its import closure crypto/dkg, the ceremony's secret state,
+// is imported by trustee alone: the public messages every verifier reads
+// are crypto/ceremony's (record and verify import that), and no command,
+// and no harness the tool runs (the demo, internal/sim), drives dkg by hand.
 func TestTrusteeDoor(t *testing.T) {
-	allowed := []string{"trustee", "record", "verify"}
+	allowed := []string{"trustee"}
 	for p, imports := range deps(t, "cmd/evote", false) {
 		if slices.Contains(imports, "crypto/dkg") && !slices.Contains(allowed, p) {
 			t.Errorf("%s imports crypto/dkg: a trustee's ceremony is package trustee's", p)
