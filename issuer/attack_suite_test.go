@@ -14,13 +14,13 @@ import (
 )
 
 // rollState is everything the roll stores about the fixture's voters.
-func rollState(t *testing.T, f *fixture) (Counts, []Record) {
+func rollState(t *testing.T, f *fixture) (Counts, []RollEntry) {
 	t.Helper()
 	c, err := f.roll.Counts(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var recs []Record
+	var recs []RollEntry
 	for _, id := range f.ids {
 		r, err := f.roll.Get(ctx, id)
 		if err != nil {

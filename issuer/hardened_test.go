@@ -139,7 +139,7 @@ func newBlockingRoll() *blockingRoll {
 	return &blockingRoll{MemRoll: NewMemRoll(), entered: make(chan struct{}, 100), release: make(chan struct{})}
 }
 
-func (r *blockingRoll) TakeAttempt(ctx context.Context, voterID string, limit int) (Record, error) {
+func (r *blockingRoll) TakeAttempt(ctx context.Context, voterID string, limit int) (RollEntry, error) {
 	r.entered <- struct{}{}
 	<-r.release
 	return r.MemRoll.TakeAttempt(ctx, voterID, limit)

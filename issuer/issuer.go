@@ -176,13 +176,13 @@ func (is *Issuer) queue(voterID string) *sync.Mutex {
 // voter's count is one higher: if requests for one voter reach several
 // issuers at once, at the limit's last attempts one may be refused as
 // locked, which errs on the safe side.)
-func (is *Issuer) authenticate(ctx context.Context, voterID, code string) (Record, error) {
+func (is *Issuer) authenticate(ctx context.Context, voterID, code string) (RollEntry, error) {
 	mu := is.queue(voterID)
 	defer mu.Unlock()
 	rec, err := is.roll.TakeAttempt(ctx, voterID, is.maxFailures)
 	if errors.Is(err, ErrUnknownVoter) {
 		dummyHash.Verify(code) // same cost as a known voter
-		return Record{}, ErrBadCredentials
+		return RollEntry{}, ErrBadCredentials
 	}
 	if errors.Is(err, ErrLocked) {
 		// A locked voter's code is not tested, the right one neither (so
@@ -192,10 +192,10 @@ func (is *Issuer) authenticate(ctx context.Context, voterID, code string) (Recor
 		// it is on the roll (SECURITY.md). The message tells a voter sure
 		// of their code to ask the help desk.
 		dummyHash.Verify(code) // the time a tested code takes
-		return Record{}, ErrNotTested
+		return RollEntry{}, ErrNotTested
 	}
 	if err != nil {
-		return Record{}, err
+		return RollEntry{}, err
 	}
 	if !rec.Code.Verify(code) {
 		if rec.Failures >= is.maxFailures {
@@ -204,10 +204,10 @@ func (is *Issuer) authenticate(ctx context.Context, voterID, code string) (Recor
 			// their ID to the help desk; others keep getting 401.
 			is.log.Warn("a voter was locked out after wrong enrolment codes", "failures", rec.Failures)
 		}
-		return Record{}, ErrBadCredentials
+		return RollEntry{}, ErrBadCredentials
 	}
 	if err := is.roll.ReturnAttempt(ctx, voterID); err != nil {
-		return Record{}, err
+		return RollEntry{}, err
 	}
 	rec.Failures--
 	return rec, nil

@@ -391,7 +391,7 @@ func TestPurge(t *testing.T) {
 	if _, err := f.client.Info(ctx); err != nil {
 		t.Fatalf("Info after purge: %v", err)
 	}
-	if err := roll.Add(ctx, []Record{{VoterID: "late"}}); !errors.Is(err, ErrPurged) {
+	if err := roll.Add(ctx, []RollEntry{{VoterID: "late"}}); !errors.Is(err, ErrPurged) {
 		t.Fatalf("Add after purge: %v", err)
 	}
 }

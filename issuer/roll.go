@@ -22,8 +22,8 @@ var (
 	ErrPurged = errors.New("issuer: the voter roll was purged after the election; no tokens are issued any more")
 )
 
-// Record is one voter on the roll.
-type Record struct {
+// RollEntry is one voter on the roll.
+type RollEntry struct {
 	VoterID string   `json:"id"`
 	Code    CodeHash `json:"code"`
 	// Failures counts wrong codes since the roll was imported or the voter
@@ -37,7 +37,7 @@ type Record struct {
 }
 
 // Issued reports whether a token was issued to the voter.
-func (r *Record) Issued() bool { return r.Blinded != nil }
+func (r *RollEntry) Issued() bool { return r.Blinded != nil }
 
 // Counts is what remains of a roll after [Roll.Purge].
 type Counts struct {
@@ -57,17 +57,17 @@ type Counts struct {
 type Roll interface {
 	// Add adds voters, all or none: it fails with [ErrDuplicateVoter] if
 	// any ID is on the roll already (or twice in recs).
-	Add(ctx context.Context, recs []Record) error
-	// Get returns a voter's record, or [ErrUnknownVoter].
-	Get(ctx context.Context, voterID string) (Record, error)
+	Add(ctx context.Context, recs []RollEntry) error
+	// Get returns a voter's entry, or [ErrUnknownVoter].
+	Get(ctx context.Context, voterID string) (RollEntry, error)
 	// TakeAttempt is the guess limit, a compare-and-set on the voter's
 	// failure count: if the count is below limit it adds one and returns
-	// the record with the new count; otherwise it returns [ErrLocked] and
+	// the entry with the new count; otherwise it returns [ErrLocked] and
 	// changes nothing. An attempt is counted as a failure before its code
 	// is tested, and given back with ReturnAttempt if the code was right,
 	// so however many requests and issuer replicas test codes for one
 	// voter at once, at most limit wrong codes are ever tested.
-	TakeAttempt(ctx context.Context, voterID string, limit int) (Record, error)
+	TakeAttempt(ctx context.Context, voterID string, limit int) (RollEntry, error)
 	// ReturnAttempt gives back an attempt TakeAttempt took whose code was
 	// right: it subtracts one from the failure count, never below zero.
 	ReturnAttempt(ctx context.Context, voterID string) error
@@ -80,17 +80,17 @@ type Roll interface {
 	SetIssued(ctx context.Context, voterID string, blinded, sig []byte) ([]byte, error)
 	// Counts returns the number of voters on the roll and of tokens issued.
 	Counts(ctx context.Context) (Counts, error)
-	// Purge deletes every record, keeping only the counts, and returns
+	// Purge deletes every entry, keeping only the counts, and returns
 	// them. Purging twice returns the same counts.
 	Purge(ctx context.Context) (Counts, error)
 	// Close releases the roll's resources.
 	Close() error
 }
 
-// TakeAttempt is Roll.TakeAttempt's decision on one record, for every Roll
+// TakeAttempt is Roll.TakeAttempt's decision on one entry, for every Roll
 // implementation: it reports whether an attempt may be taken under limit
 // and, if so, counts it.
-func (rec *Record) TakeAttempt(limit int) error {
+func (rec *RollEntry) TakeAttempt(limit int) error {
 	if rec.Failures >= limit {
 		return ErrLocked
 	}
@@ -99,17 +99,17 @@ func (rec *Record) TakeAttempt(limit int) error {
 }
 
 // ReturnAttempt is Roll.ReturnAttempt's change to one record.
-func (rec *Record) ReturnAttempt() {
+func (rec *RollEntry) ReturnAttempt() {
 	if rec.Failures > 0 {
 		rec.Failures--
 	}
 }
 
-// Issue is Roll.SetIssued's decision on one record, for every Roll
+// Issue is Roll.SetIssued's decision on one entry, for every Roll
 // implementation: it records sig for blinded unless another blinded message
 // was signed already, and returns the signature to hand out and whether the
-// record changed.
-func (rec *Record) Issue(blinded, sig []byte) (out []byte, changed bool, err error) {
+// entry changed.
+func (rec *RollEntry) Issue(blinded, sig []byte) (out []byte, changed bool, err error) {
 	if rec.Issued() {
 		if bytes.Equal(rec.Blinded, blinded) {
 			return bytes.Clone(rec.BlindSig), false, nil
@@ -129,14 +129,14 @@ func (rec *Record) Issue(blinded, sig []byte) (out []byte, changed bool, err err
 // issuer replicas.
 type MemRoll struct {
 	mu     sync.Mutex
-	voters map[string]*Record
+	voters map[string]*RollEntry
 	counts Counts
 }
 
 // NewMemRoll returns an empty in-memory roll.
-func NewMemRoll() *MemRoll { return &MemRoll{voters: make(map[string]*Record)} }
+func NewMemRoll() *MemRoll { return &MemRoll{voters: make(map[string]*RollEntry)} }
 
-func cloneRecord(r *Record) Record {
+func cloneRecord(r *RollEntry) RollEntry {
 	c := *r
 	c.Code.Salt = bytes.Clone(r.Code.Salt)
 	c.Code.Sum = bytes.Clone(r.Code.Sum)
@@ -146,7 +146,7 @@ func cloneRecord(r *Record) Record {
 }
 
 // Add implements [Roll].
-func (m *MemRoll) Add(ctx context.Context, recs []Record) error {
+func (m *MemRoll) Add(ctx context.Context, recs []RollEntry) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.counts.Purged {
@@ -174,7 +174,7 @@ func (m *MemRoll) Add(ctx context.Context, recs []Record) error {
 	return nil
 }
 
-func (m *MemRoll) lookup(voterID string) (*Record, error) {
+func (m *MemRoll) lookup(voterID string) (*RollEntry, error) {
 	if m.counts.Purged {
 		return nil, ErrPurged
 	}
@@ -186,26 +186,26 @@ func (m *MemRoll) lookup(voterID string) (*Record, error) {
 }
 
 // Get implements [Roll].
-func (m *MemRoll) Get(ctx context.Context, voterID string) (Record, error) {
+func (m *MemRoll) Get(ctx context.Context, voterID string) (RollEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, err := m.lookup(voterID)
 	if err != nil {
-		return Record{}, err
+		return RollEntry{}, err
 	}
 	return cloneRecord(r), nil
 }
 
 // TakeAttempt implements [Roll].
-func (m *MemRoll) TakeAttempt(ctx context.Context, voterID string, limit int) (Record, error) {
+func (m *MemRoll) TakeAttempt(ctx context.Context, voterID string, limit int) (RollEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, err := m.lookup(voterID)
 	if err != nil {
-		return Record{}, err
+		return RollEntry{}, err
 	}
 	if err := r.TakeAttempt(limit); err != nil {
-		return Record{}, err
+		return RollEntry{}, err
 	}
 	return cloneRecord(r), nil
 }

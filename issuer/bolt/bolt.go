@@ -103,19 +103,19 @@ func voters(tx *bolt.Tx) (*bolt.Bucket, error) {
 	return b, nil
 }
 
-func getRecord(b *bolt.Bucket, voterID string) (issuer.Record, error) {
+func getRecord(b *bolt.Bucket, voterID string) (issuer.RollEntry, error) {
 	v := b.Get([]byte(voterID))
 	if v == nil {
-		return issuer.Record{}, issuer.ErrUnknownVoter
+		return issuer.RollEntry{}, issuer.ErrUnknownVoter
 	}
-	var r issuer.Record
+	var r issuer.RollEntry
 	if err := json.Unmarshal(v, &r); err != nil {
-		return issuer.Record{}, fmt.Errorf("issuer: roll record of voter %q is corrupt: %w", voterID, err)
+		return issuer.RollEntry{}, fmt.Errorf("issuer: roll record of voter %q is corrupt: %w", voterID, err)
 	}
 	return r, nil
 }
 
-func putRecord(b *bolt.Bucket, r *issuer.Record) error {
+func putRecord(b *bolt.Bucket, r *issuer.RollEntry) error {
 	v, err := json.Marshal(r)
 	if err != nil {
 		return err
@@ -124,7 +124,7 @@ func putRecord(b *bolt.Bucket, r *issuer.Record) error {
 }
 
 // Add implements [issuer.Roll], in one transaction.
-func (br *Roll) Add(ctx context.Context, recs []issuer.Record) error {
+func (br *Roll) Add(ctx context.Context, recs []issuer.RollEntry) error {
 	br.mu.RLock()
 	defer br.mu.RUnlock()
 	return br.db.Update(func(tx *bolt.Tx) error {
@@ -161,10 +161,10 @@ func (br *Roll) Add(ctx context.Context, recs []issuer.Record) error {
 }
 
 // Get implements [issuer.Roll].
-func (br *Roll) Get(ctx context.Context, voterID string) (issuer.Record, error) {
+func (br *Roll) Get(ctx context.Context, voterID string) (issuer.RollEntry, error) {
 	br.mu.RLock()
 	defer br.mu.RUnlock()
-	var r issuer.Record
+	var r issuer.RollEntry
 	err := br.db.View(func(tx *bolt.Tx) error {
 		b, err := voters(tx)
 		if err != nil {
@@ -193,7 +193,7 @@ func (br *Roll) batch(fn func(tx *bolt.Tx, outcome *error) error) error {
 	return outcome
 }
 
-func (br *Roll) update(voterID string, change func(r *issuer.Record, tx *bolt.Tx) error) error {
+func (br *Roll) update(voterID string, change func(r *issuer.RollEntry, tx *bolt.Tx) error) error {
 	return br.batch(func(tx *bolt.Tx, outcome *error) error {
 		b, err := voters(tx)
 		if err != nil {
@@ -221,8 +221,8 @@ func (br *Roll) update(voterID string, change func(r *issuer.Record, tx *bolt.Tx
 // it: without it a wrong code took about 14 ms for a voter on the roll
 // (a record written and synced) against 2 ms for an unknown ID, and one
 // request told a stranger who is on the roll (BenchmarkWrongCode).
-func (br *Roll) TakeAttempt(ctx context.Context, voterID string, limit int) (issuer.Record, error) {
-	var rec issuer.Record
+func (br *Roll) TakeAttempt(ctx context.Context, voterID string, limit int) (issuer.RollEntry, error) {
+	var rec issuer.RollEntry
 	err := br.batch(func(tx *bolt.Tx, outcome *error) error {
 		b, err := voters(tx)
 		if err != nil {
@@ -247,14 +247,14 @@ func (br *Roll) TakeAttempt(ctx context.Context, voterID string, limit int) (iss
 		return putRecord(b, &r)
 	})
 	if err != nil {
-		return issuer.Record{}, err
+		return issuer.RollEntry{}, err
 	}
 	return rec, nil
 }
 
 // ReturnAttempt implements [issuer.Roll].
 func (br *Roll) ReturnAttempt(ctx context.Context, voterID string) error {
-	return br.update(voterID, func(r *issuer.Record, _ *bolt.Tx) error {
+	return br.update(voterID, func(r *issuer.RollEntry, _ *bolt.Tx) error {
 		r.ReturnAttempt()
 		return nil
 	})
@@ -262,7 +262,7 @@ func (br *Roll) ReturnAttempt(ctx context.Context, voterID string) error {
 
 // ResetFailures implements [issuer.Roll].
 func (br *Roll) ResetFailures(ctx context.Context, voterID string) error {
-	return br.update(voterID, func(r *issuer.Record, _ *bolt.Tx) error {
+	return br.update(voterID, func(r *issuer.RollEntry, _ *bolt.Tx) error {
 		r.Failures = 0
 		return nil
 	})
@@ -274,7 +274,7 @@ var errUnchanged = errors.New("unchanged")
 // SetIssued implements [issuer.Roll].
 func (br *Roll) SetIssued(ctx context.Context, voterID string, blinded, sig []byte) ([]byte, error) {
 	var out []byte
-	err := br.update(voterID, func(r *issuer.Record, tx *bolt.Tx) error {
+	err := br.update(voterID, func(r *issuer.RollEntry, tx *bolt.Tx) error {
 		s, changed, err := r.Issue(blinded, sig)
 		out = s
 		if err != nil {

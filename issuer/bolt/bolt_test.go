@@ -38,7 +38,7 @@ func TestRollConformance(t *testing.T) {
 func TestPersists(t *testing.T) {
 	roll, path := open(t)
 	ids := []string{"voter-000001", "voter-000002"}
-	if err := roll.Add(ctx, []issuer.Record{{VoterID: ids[0]}, {VoterID: ids[1]}}); err != nil {
+	if err := roll.Add(ctx, []issuer.RollEntry{{VoterID: ids[0]}, {VoterID: ids[1]}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := roll.SetIssued(ctx, ids[0], []byte("b1"), []byte("s1")); err != nil {
@@ -93,7 +93,7 @@ func TestPersists(t *testing.T) {
 func BenchmarkSetIssued(b *testing.B) {
 	roll, _ := open(b)
 	defer roll.Close()
-	recs := make([]issuer.Record, b.N)
+	recs := make([]issuer.RollEntry, b.N)
 	for i := range recs {
 		recs[i].VoterID = fmt.Sprintf("v%d", i)
 	}
@@ -133,7 +133,7 @@ func BenchmarkWrongCode(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if err := roll.Add(ctx, []issuer.Record{{VoterID: "voter-1", Code: h}}); err != nil {
+			if err := roll.Add(ctx, []issuer.RollEntry{{VoterID: "voter-1", Code: h}}); err != nil {
 				b.Fatal(err)
 			}
 			is, err := issuer.New(issuer.Config{ElectionID: make([]byte, 32), Key: benchKey(b), Roll: roll, MaxFailures: 1 << 30})

@@ -68,9 +68,9 @@ func hash(t testing.TB, code string) issuer.CodeHash {
 func add(t testing.TB, r issuer.Roll, ids ...string) {
 	t.Helper()
 	h := hash(t, code)
-	recs := make([]issuer.Record, len(ids))
+	recs := make([]issuer.RollEntry, len(ids))
 	for i, id := range ids {
-		recs[i] = issuer.Record{VoterID: id, Code: h}
+		recs[i] = issuer.RollEntry{VoterID: id, Code: h}
 	}
 	if err := r.Add(ctx, recs); err != nil {
 		t.Fatal(err)
@@ -80,13 +80,13 @@ func add(t testing.TB, r issuer.Roll, ids ...string) {
 // Add is all or nothing; Get returns the record, a copy of it.
 func testAdd(t *testing.T, r issuer.Roll) {
 	add(t, r, "a", "b")
-	if err := r.Add(ctx, []issuer.Record{{VoterID: "c"}, {VoterID: "a"}}); !errors.Is(err, issuer.ErrDuplicateVoter) {
+	if err := r.Add(ctx, []issuer.RollEntry{{VoterID: "c"}, {VoterID: "a"}}); !errors.Is(err, issuer.ErrDuplicateVoter) {
 		t.Fatalf("Add of a voter on the roll: %v", err)
 	}
-	if err := r.Add(ctx, []issuer.Record{{VoterID: "d"}, {VoterID: "d"}}); !errors.Is(err, issuer.ErrDuplicateVoter) {
+	if err := r.Add(ctx, []issuer.RollEntry{{VoterID: "d"}, {VoterID: "d"}}); !errors.Is(err, issuer.ErrDuplicateVoter) {
 		t.Fatalf("Add of one voter twice: %v", err)
 	}
-	if err := r.Add(ctx, []issuer.Record{{VoterID: "e"}, {VoterID: ""}}); err == nil {
+	if err := r.Add(ctx, []issuer.RollEntry{{VoterID: "e"}, {VoterID: ""}}); err == nil {
 		t.Fatal("Add of an empty voter ID")
 	}
 	for _, id := range []string{"c", "d", "e"} {
@@ -105,8 +105,8 @@ func testAdd(t *testing.T, r issuer.Roll) {
 	if again, _ := r.Get(ctx, "a"); !again.Code.Verify(code) {
 		t.Fatal("changing a record Get returned changed the roll: Get must return a copy")
 	}
-	issued := issuer.Record{VoterID: "f", Code: hash(t, code), Blinded: []byte("b"), BlindSig: []byte("s")}
-	if err := r.Add(ctx, []issuer.Record{issued}); err != nil {
+	issued := issuer.RollEntry{VoterID: "f", Code: hash(t, code), Blinded: []byte("b"), BlindSig: []byte("s")}
+	if err := r.Add(ctx, []issuer.RollEntry{issued}); err != nil {
 		t.Fatal(err)
 	}
 	if c, _ := r.Counts(ctx); c != (issuer.Counts{Eligible: 3, Issued: 1}) {
@@ -264,7 +264,7 @@ func testPurge(t *testing.T, r issuer.Roll) {
 		t.Fatalf("Counts after purge = %+v, %v", c, err)
 	}
 	for name, op := range map[string]func() error{
-		"Add":           func() error { return r.Add(ctx, []issuer.Record{{VoterID: "late"}}) },
+		"Add":           func() error { return r.Add(ctx, []issuer.RollEntry{{VoterID: "late"}}) },
 		"Get":           func() error { _, err := r.Get(ctx, "a"); return err },
 		"TakeAttempt":   func() error { _, err := r.TakeAttempt(ctx, "a", 10); return err },
 		"ReturnAttempt": func() error { return r.ReturnAttempt(ctx, "a") },
@@ -297,7 +297,7 @@ func testTwoIssuers(t *testing.T, r issuer.Roll) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Add(ctx, []issuer.Record{{VoterID: "voter-1", Code: hash(t, right)}}); err != nil {
+	if err := r.Add(ctx, []issuer.RollEntry{{VoterID: "voter-1", Code: hash(t, right)}}); err != nil {
 		t.Fatal(err)
 	}
 	const limit = 5
