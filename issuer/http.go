@@ -142,10 +142,13 @@ func tokenResult(err error) string {
 		return tokIssued
 	case errors.Is(err, ErrBadRequest):
 		return tokInvalid
-	case errors.Is(err, ErrNotTested), errors.Is(err, ErrLocked):
-		return tokLocked
 	case errors.Is(err, ErrBadCredentials):
+		// ErrNotTested (a locked voter) among them: the public metrics
+		// must not count it apart, or a stranger reading them would learn
+		// that the ID is on the roll.
 		return tokBadCredentials
+	case errors.Is(err, ErrLocked):
+		return tokLocked
 	case errors.Is(err, ErrAlreadyIssued):
 		return tokAlreadyIssued
 	case errors.Is(err, ErrPurged):

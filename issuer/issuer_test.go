@@ -555,9 +555,39 @@ func TestAttackRollMembershipByLockout(t *testing.T) {
 		}
 		return out
 	}
-	known, unknown := answers(f.ids[0]), answers("voter-999999")
+	// The public metrics too: what they count must not tell the two apart.
+	metrics := func() map[string]float64 {
+		resp, err := http.Get(f.srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		m, err := service.ParseText(resp.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	delta := func(id string) ([]string, map[string]float64) {
+		before := metrics()
+		out := answers(id)
+		after, d := metrics(), map[string]float64{}
+		for k, v := range after {
+			if strings.Contains(k, "tokens_total") {
+				d[k] = v - before[k]
+			}
+		}
+		return out, d
+	}
+	known, mk := delta(f.ids[0])
+	unknown, mu := delta("voter-999999")
 	if !slices.Equal(known, unknown) {
 		t.Fatalf("a stranger tells a voter on the roll from one that is not:\non the roll: %q\nnot on it:  %q", known, unknown)
+	}
+	for k := range mk {
+		if mk[k] != mu[k] {
+			t.Fatalf("the public metrics tell a voter on the roll from one that is not: %s went up by %v for one, %v for the other", k, mk[k], mu[k])
+		}
 	}
 	_, err := f.client.RequestToken(ctx, f.ids[0], f.codes[f.ids[0]], blinded)
 	if !errors.Is(err, issuerapi.ErrBadCredentials) {

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/evote/evote/internal/durable"
 	"os"
 	"strings"
 
@@ -101,23 +102,7 @@ func (j *Journal) Save() error {
 	if err != nil {
 		return err
 	}
-	tmp := j.path + ".tmp"
-	w, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := w.Write(append(b, '\n')); err != nil {
-		w.Close()
-		return err
-	}
-	if err := w.Sync(); err != nil {
-		w.Close()
-		return err
-	}
-	if err := w.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, j.path)
+	return durable.WriteFile(j.path, append(b, '\n'), true)
 }
 
 // DefaultJournal is a trustee's journal file for the board whose key is

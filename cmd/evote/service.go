@@ -16,6 +16,7 @@ type serviceFlags struct {
 	logFormat, logLevel  string
 	maxInFlight          int
 	maxUploads           int
+	maxConnsPerAddress   int
 	headerTimeout        time.Duration
 }
 
@@ -29,6 +30,7 @@ func (s *serviceFlags) add(c *cobra.Command, listen string) {
 	f.StringVar(&s.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
 	f.IntVar(&s.maxInFlight, "max-in-flight", service.DefaultMaxInFlight, "most requests worked on at once on the expensive path (casts, tokens); beyond it 503 with Retry-After (-1: no bound)")
 	f.IntVar(&s.maxUploads, "max-uploads-per-address", service.DefaultMaxUploadsPerAddress, "most request bodies one client address may be sending at once; beyond it 429 with Retry-After (-1: no bound; raise it behind a proxy, where every client has the proxy's address)")
+	f.IntVar(&s.maxConnsPerAddress, "max-conns-per-address", ops.DefaultMaxConnsPerAddress, "most connections one client address may hold open; beyond it a connection is closed at once (-1: no bound; raise it behind a proxy)")
 	f.DurationVar(&s.headerTimeout, "read-header-timeout", 5*time.Second, "time a client has to send its request headers (against slowloris)")
 }
 
@@ -50,5 +52,11 @@ func (s *serviceFlags) logger(g *globals) (*slog.Logger, error) {
 func (s *serviceFlags) server(c ops.ServerConfig) ops.ServerConfig {
 	c.Listen, c.TLSCert, c.TLSKey = s.listen, s.cert, s.tlsKey
 	c.ReadHeaderTimeout = s.headerTimeout
+	c.MaxConnsPerAddress = s.maxConnsPerAddress
+	// Connections in all stay 256 file descriptors below the limit, for the
+	// store, the logs and the answers to those held.
+	if cur, _, ok := fileLimit(); ok && cur > 512 {
+		c.MaxConns = int(min(cur-256, 1<<30))
+	}
 	return c
 }

@@ -46,6 +46,11 @@ type ServerConfig struct {
 	Name              string           // "board", "issuer": for messages
 	Ready             func(url string) // called once listening
 	ShutdownDeadline  time.Duration    // 0 means 10 s
+	// MaxConnsPerAddress bounds the connections one client address holds
+	// open (0: DefaultMaxConnsPerAddress, negative: none); MaxConns bounds
+	// them in all (0 or negative: none; the command sets it below its file
+	// descriptor limit). A connection beyond either is closed at once.
+	MaxConnsPerAddress, MaxConns int
 }
 
 // Serve listens and serves until ctx is done, then shuts down gracefully:
@@ -85,6 +90,10 @@ func Serve(ctx context.Context, c ServerConfig) error {
 	if err != nil {
 		return err
 	}
+	if c.MaxConnsPerAddress == 0 {
+		c.MaxConnsPerAddress = DefaultMaxConnsPerAddress
+	}
+	ln = limitConns(ln, c.MaxConnsPerAddress, c.MaxConns)
 	scheme := "http"
 	if c.TLSCert != "" {
 		scheme = "https"

@@ -229,3 +229,50 @@ func TestNewLogger(t *testing.T) {
 		t.Fatal("--log-level loud accepted")
 	}
 }
+
+// TestAttackConnectionsFromOneAddress: one address that opens connections
+// and holds them (idle keep-alives, refreshed forever) ran a board out of
+// file descriptors, and then no one could connect. Beyond the per-address
+// bound a connection is closed at once; one given up frees its place.
+func TestAttackConnectionsFromOneAddress(t *testing.T) {
+	addr, stop := start(t, ServerConfig{Handler: http.NotFoundHandler(), MaxConnsPerAddress: 3})
+	defer stop()
+	var held []net.Conn
+	for range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, c)
+		defer c.Close()
+	}
+	// Each held connection is served.
+	for _, c := range held {
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		if _, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil {
+			t.Fatalf("a held connection: %v", err)
+		}
+	}
+	refused := func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			return true
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(3 * time.Second))
+		fmt.Fprintf(c, "GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+		_, err = http.ReadResponse(bufio.NewReader(c), nil)
+		return err != nil
+	}
+	if !refused() {
+		t.Fatal("a fourth connection from one address was served")
+	}
+	held[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for refused() {
+		if time.Now().After(deadline) {
+			t.Fatal("a freed place was not given to a new connection")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

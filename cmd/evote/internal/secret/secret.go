@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/evote/evote/internal/durable"
 	"io"
 	"os"
 	"strings"
@@ -167,28 +168,7 @@ func (k *Keyring) WriteFile(path string, plain []byte, overwrite bool) error {
 // ticket their vote. It refuses to overwrite an existing file unless
 // overwrite is set.
 func WritePrivate(path string, data []byte, overwrite bool) error {
-	if !overwrite {
-		if _, err := os.Stat(path); err == nil {
-			return fmt.Errorf("%s exists; remove it first or choose another name", path)
-		}
-	}
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return durable.WriteFile(path, data, overwrite)
 }
 
 // CheckPrivate refuses a secret file that others than its owner can read
