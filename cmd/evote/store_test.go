@@ -56,7 +56,7 @@ func TestStoreFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.Add(context.Background(), []issuer.Record{{VoterID: "v1"}, {VoterID: "v2"}}); err != nil {
+	if err := r.Add(context.Background(), []issuer.RollEntry{{VoterID: "v1"}, {VoterID: "v2"}}); err != nil {
 		t.Fatal(err)
 	}
 	r.Close()
