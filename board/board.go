@@ -55,11 +55,13 @@ func ballotKey(trackingCode []byte) []byte { return append([]byte("ballot/"), tr
 
 // Errors callers may tell apart with errors.Is.
 var (
-	ErrNotOpen       = errors.New("board: the election is not open for ballots yet")
-	ErrClosed        = errors.New("board: the election is closed; no more ballots are accepted")
-	ErrNotClosed     = errors.New("board: the election is still open")
+	// The phase errors are record's, whose Phase.Admits decides the order
+	// of entries for the board and every verifier alike (SPEC.md §8).
+	ErrNotOpen       = record.ErrNotOpen
+	ErrClosed        = record.ErrClosed
+	ErrNotClosed     = record.ErrNotClosed
+	ErrAlreadyOpen   = record.ErrAlreadyOpen
 	ErrAlreadyVoted  = errors.New("board: this token has already cast a ballot")
-	ErrAlreadyOpen   = errors.New("board: the election is already open")
 	ErrInvalidEntry  = errors.New("board: invalid entry")
 	ErrInvalidBallot = errors.New("board: ballot refused")
 	// ErrCeremonyIncomplete means open was asked before the ceremony's
@@ -222,7 +224,7 @@ func (b *Board) PostCeremony(ctx context.Context, msg []byte) (uint64, error) {
 	i, err := b.log.Append(ctx, store.Append{
 		Leaf:  store.Leaf(store.Ceremony, msg),
 		Key:   key,
-		Check: func(v store.View) error { return notOpened(v) },
+		Check: admits(store.Ceremony),
 	})
 	if errors.Is(err, store.ErrDuplicate) {
 		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("%s is already on the board", key), nil)
@@ -230,11 +232,16 @@ func (b *Board) PostCeremony(ctx context.Context, msg []byte) (uint64, error) {
 	return i, err
 }
 
-func notOpened(v store.View) error {
-	if _, ok := v.Lookup(keyOpen); ok {
-		return ErrAlreadyOpen
-	}
-	return nil
+// phase is the phase of the log v shows, from its phase keys.
+func phase(v store.View) record.Phase {
+	_, opened := v.Lookup(keyOpen)
+	_, closed := v.Lookup(keyClosed)
+	return record.PhaseOf(opened, closed)
+}
+
+// admits is an append's Check that the log's phase admits an entry of type t.
+func admits(t store.EntryType) func(store.View) error {
+	return func(v store.View) error { return phase(v).Admits(t) }
 }
 
 // OpenVoting ends the key ceremony: it qualifies the trustees from the ceremony
@@ -264,7 +271,7 @@ func (b *Board) OpenVoting(ctx context.Context) (*record.Open, error) {
 	body := o.Bytes()
 	if _, err := b.log.Append(ctx, store.Append{
 		Leaf:    store.Leaf(store.Open, body),
-		Check:   func(v store.View) error { return notOpened(v) },
+		Check:   admits(store.Open),
 		SetKeys: [][]byte{keyOpen},
 	}); err != nil {
 		return nil, err
@@ -325,9 +332,8 @@ func (b *Board) admit(ctx context.Context, bl *ballot.Ballot) (*Receipt, error) 
 		Replace: replace,
 		SetKeys: [][]byte{seen, use},
 		Check: func(v store.View) error {
-			refusal = nil
-			if _, ok := v.Lookup(keyClosed); ok {
-				refusal = ErrClosed
+			refusal = phase(v).Admits(store.Ballot)
+			if refusal != nil {
 				return refusal
 			}
 			if i, ok := v.Lookup(seen); ok {
@@ -396,16 +402,8 @@ func (b *Board) receipt(ctx context.Context, tc [32]byte, idx uint64, replaced b
 // whichever board on the store opened or closed, this one agrees.
 func (b *Board) CloseVoting(ctx context.Context) (uint64, error) {
 	return b.log.Append(ctx, store.Append{
-		Leaf: store.Leaf(store.Close, record.CloseBody()),
-		Check: func(v store.View) error {
-			if _, ok := v.Lookup(keyOpen); !ok {
-				return ErrNotOpen
-			}
-			if _, ok := v.Lookup(keyClosed); ok {
-				return ErrClosed
-			}
-			return nil
-		},
+		Leaf:    store.Leaf(store.Close, record.CloseBody()),
+		Check:   admits(store.Close),
 		SetKeys: [][]byte{keyClosed},
 	})
 }

@@ -127,7 +127,7 @@ func (b *Board) PostPartial(ctx context.Context, body []byte) (uint64, error) {
 	if err := tally.VerifyPartial(e, agg, b.Opening().VerificationKeys[s.Trustee-1], s); err != nil {
 		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("trustee %d's partial decryption does not verify against the board's aggregate and the trustee's verification key", s.Trustee), err)
 	}
-	i, err := b.log.Append(ctx, store.Append{Leaf: store.Leaf(store.Partial, body), Key: partialKey(s.Trustee)})
+	i, err := b.log.Append(ctx, store.Append{Leaf: store.Leaf(store.Partial, body), Key: partialKey(s.Trustee), Check: admits(store.Partial)})
 	if errors.Is(err, store.ErrDuplicate) {
 		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("trustee %d's partial decryption is already on the board", s.Trustee), nil)
 	}
@@ -195,7 +195,7 @@ func (b *Board) PostResult(ctx context.Context, body []byte) (uint64, error) {
 	if want := got.Bytes(); !bytes.Equal(body, want) {
 		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("%s; the board stores only the result the partial decryptions on it make, %s", resultDifference(claimed, got), want), nil)
 	}
-	i, err := b.log.Append(ctx, store.Append{Leaf: store.Leaf(store.Result, body), Key: keyResult})
+	i, err := b.log.Append(ctx, store.Append{Leaf: store.Leaf(store.Result, body), Key: keyResult, Check: admits(store.Result)})
 	if errors.Is(err, store.ErrDuplicate) {
 		return 0, refuse(ErrInvalidEntry, "a result is already on the board", nil)
 	}

@@ -385,9 +385,12 @@ func (v *verifier) entry(i uint64, leaf []byte) {
 	if v.m == nil {
 		return // reported at entry 0
 	}
+	// The order of entries is record.Phase's, the board's too (SPEC.md §8).
+	if err := record.PhaseOf(v.openAt >= 0, v.closeAt >= 0).Admits(typ); err != nil {
+		v.misplaced(typ, i, err)
+		return
+	}
 	switch typ {
-	case store.Manifest:
-		v.fail(CheckManifest, i, "a second manifest entry; only entry 0 is the manifest")
 	case store.Ceremony:
 		v.ceremony(i, body)
 	case store.Open:
@@ -403,11 +406,32 @@ func (v *verifier) entry(i uint64, leaf []byte) {
 	}
 }
 
-func (v *verifier) ceremony(i uint64, body []byte) {
-	if v.openAt >= 0 {
+// misplaced reports entry i of type typ, which the record's phase does
+// not admit (err says why), as a failure of its own type's check.
+func (v *verifier) misplaced(typ store.EntryType, i uint64, err error) {
+	switch {
+	case typ == store.Manifest:
+		v.fail(CheckManifest, i, "a second manifest entry; only entry 0 is the manifest")
+	case typ == store.Ceremony:
 		v.fail(CheckCeremony, i, "a ceremony message after the open entry (entry %d); the ceremony ended there", v.openAt)
-		return
+	case typ == store.Open:
+		v.fail(CheckOpen, i, "a second open entry; the first is entry %d", v.openAt)
+	case typ == store.Ballot && errors.Is(err, record.ErrNotOpen):
+		v.fail(CheckBallot, i, "a ballot before the open entry; no ballot is accepted before the election key is fixed")
+	case typ == store.Ballot:
+		v.fail(CheckBallot, i, "a ballot after the close entry (entry %d); it must not be there", v.closeAt)
+	case typ == store.Close && errors.Is(err, record.ErrNotOpen):
+		v.fail(CheckClose, i, "a close entry before the open entry")
+	case typ == store.Close:
+		v.fail(CheckClose, i, "a second close entry; the first is entry %d", v.closeAt)
+	case typ == store.Partial:
+		v.fail(CheckPartial, i, "a %s entry before the close entry; the tally starts only after voting closed", CheckPartial)
+	case typ == store.Result:
+		v.fail(CheckResult, i, "a %s entry before the close entry; the tally starts only after voting closed", CheckResult)
 	}
+}
+
+func (v *verifier) ceremony(i uint64, body []byte) {
 	deals := len(v.cer.Deals)
 	if err := v.cer.Add(body); err != nil {
 		v.fail(CheckCeremony, i, "%s", detail(err))
@@ -433,10 +457,6 @@ func (v *verifier) ceremonyRange() string {
 }
 
 func (v *verifier) openEntry(i uint64, body []byte) {
-	if v.openAt >= 0 {
-		v.fail(CheckOpen, i, "a second open entry; the first is entry %d", v.openAt)
-		return
-	}
 	v.openAt = int64(i)
 	if v.cerFirst > 0 {
 		v.add(Check{Name: CheckCeremony, First: v.cerFirst, Last: v.cerLast, OK: true, Detail: fmt.Sprintf(
@@ -549,12 +569,6 @@ func faults(ds []ceremony.Disqualification) string {
 
 func (v *verifier) ballot(i uint64, body []byte) {
 	switch {
-	case v.openAt < 0:
-		v.fail(CheckBallot, i, "a ballot before the open entry; no ballot is accepted before the election key is fixed")
-		return
-	case v.closeAt >= 0:
-		v.fail(CheckBallot, i, "a ballot after the close entry (entry %d); it must not be there", v.closeAt)
-		return
 	case v.pool == nil:
 		v.fail(CheckBallot, i, "cannot be checked: the record has no usable election key")
 		return
@@ -599,14 +613,6 @@ type closeBody struct {
 }
 
 func (v *verifier) closeEntry(i uint64, body []byte) {
-	switch {
-	case v.closeAt >= 0:
-		v.fail(CheckClose, i, "a second close entry; the first is entry %d", v.closeAt)
-		return
-	case v.openAt < 0:
-		v.fail(CheckClose, i, "a close entry before the open entry")
-		return
-	}
 	v.closeAt = int64(i)
 	var cb closeBody
 	if err := strictjson.Decode(body, &cb); err != nil {
@@ -621,13 +627,9 @@ func (v *verifier) closeEntry(i uint64, body []byte) {
 	v.finishBallots()
 }
 
-// afterClose checks that a tally entry comes after the close entry and
-// that the aggregate exists.
+// afterClose checks that the aggregate a tally entry is about exists.
 func (v *verifier) afterClose(name string, i uint64) bool {
 	switch {
-	case v.closeAt < 0:
-		v.fail(name, i, "a %s entry before the close entry; the tally starts only after voting closed", name)
-		return false
 	case v.agg == nil:
 		v.fail(name, i, "cannot be checked: the record has no usable election key")
 		return false
