@@ -116,7 +116,7 @@ func printDemo(g *globals, o demo.Options, out *demo.Outcome) {
 			status = fmt.Sprintf("verification FAILED (%d checks)", out.Report.Failures)
 		}
 		g.printf("\nrecord %s (%d entries, %d ballots): %s\n", out.Record, out.Report.Entries, out.Report.Ballots, status)
-		g.printf("re-check it with (or go run ./cmd/evote verify ... from the source tree):\n  evote verify %s --board-key %s\n", out.Record, out.BoardKey)
+		g.printf("re-check it with (or go run ./cmd/evote verify ... from the source tree):\n  evote verify %s --board-key %s --manifest %s\n", out.Record, out.BoardKey, filepath.Join(filepath.Dir(out.BoardKey), "manifest.json"))
 	}
 }
 
