@@ -99,13 +99,13 @@ func TestClientOverFakes(t *testing.T) {
 	raw := e.Ballot(t, v, []int{0})
 	for _, refusal := range []error{boardapi.ErrBallotOnBoard, boardapi.ErrAlreadyVoted} {
 		b.refuse = refusal
-		rc, err := c.Cast(ctx, el, raw)
-		if err == nil {
+		if _, err := c.Cast(ctx, el, raw); err == nil {
 			t.Fatalf("%v: Cast returned a receipt", refusal)
 		}
 		tk := mustTicket(t, c, el)
-		if rc, err = c.CastTicket(ctx, el, tk); err == nil || rc != nil || tk.Receipt != nil {
-			t.Fatalf("%v: CastTicket ended in %v, %v", refusal, rc, err)
+		got, err := c.CastTicket(ctx, el, tk)
+		if err == nil || got != nil || tk.Receipt != nil {
+			t.Fatalf("%v: CastTicket ended in %v, %v", refusal, got, err)
 		}
 		if refusal == boardapi.ErrBallotOnBoard && !errors.Is(err, boardapi.ErrNotFound) {
 			t.Fatalf("a ballot the board does not hold, said to be on it: %v, want the receipt lookup's ErrNotFound", err)
