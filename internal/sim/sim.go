@@ -1,9 +1,13 @@
 // Package sim runs an election in one process on the real packages: a
 // board on a bbolt log, a key ceremony among its trustees posted through
 // the board (trustee.RunLocal), voters with tokens from a real RSA issuing
-// key, close, threshold tally and export. Tests (through internal/electiontest) and the
-// benchmarks of package bench build on it; nothing here is a shortcut the
-// real services do not take, except that tokens are signed in process.
+// key, close, threshold tally and export. It is the one way evote stands
+// up an election in process: New for tests (through internal/electiontest)
+// and the benchmarks, StartSite, the same election with its issuer and
+// board served over HTTP on loopback and its ceremony posted through the
+// board's API, for the demo and the local load test. Nothing here is a
+// shortcut the real services do not take, except that New's tokens are
+// signed in process.
 package sim
 
 import (
@@ -36,6 +40,9 @@ type Options struct {
 	// MinBallots is the manifest's min_ballots.
 	MinBallots int
 	LogOpts    *bolt.Options
+	// Title and Origin name the election and its board; "" means "Test
+	// election" and "board.test".
+	Title, Origin string
 }
 
 // YesNo is a yes/no question.
@@ -58,6 +65,33 @@ type Election struct {
 
 // New creates the board, runs the key ceremony through it and opens it.
 func New(o Options) (*Election, error) {
+	e, m, err := create(o)
+	if err != nil {
+		return nil, err
+	}
+	ctx := context.Background()
+	err = e.ceremony(ctx, m, func(ctx context.Context, body []byte) error {
+		_, err := e.Board.PostCeremony(ctx, body)
+		return err
+	}, func(ctx context.Context) error {
+		_, err := e.Board.OpenVoting(ctx)
+		return err
+	})
+	if err != nil {
+		e.Log.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// create makes the keys, the manifest and the board, up to the ceremony.
+func create(o Options) (*Election, *ballot.Manifest, error) {
+	if o.Title == "" {
+		o.Title = "Test election"
+	}
+	if o.Origin == "" {
+		o.Origin = "board.test"
+	}
 	if len(o.Questions) == 0 {
 		o.Questions = []ballot.Question{YesNo}
 	}
@@ -68,59 +102,54 @@ func New(o Options) (*Election, error) {
 		o.Revoting = ballot.RevotingRefuse
 	}
 	if o.Issuer == nil {
-		return nil, errors.New("sim: an issuer key is required")
+		return nil, nil, errors.New("sim: an issuer key is required")
 	}
-	skey, vkey, err := note.GenerateKey(rand.Reader, "board.test")
+	skey, vkey, err := note.GenerateKey(rand.Reader, o.Origin)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	signer, _ := note.NewSigner(skey)
 	verifier, _ := note.NewVerifier(vkey)
 	log, err := bolt.Open(o.Dir, signer, o.LogOpts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	id, _ := ballot.NewElectionID(rand.Reader)
 	e := &Election{Log: log, Verifier: verifier, VKey: vkey, Signer: signer, Issuer: o.Issuer}
 	keys, privs, err := trustee.LocalKeys(nil, o.N)
 	if err != nil {
 		log.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	e.TrusteeKeys = privs
 	m, err := ballot.NewManifest(ballot.Manifest{
-		Version: 1, ElectionID: id, Title: "Test election", Questions: o.Questions,
+		Version: 1, ElectionID: id, Title: o.Title, Questions: o.Questions,
 		Trustees: ballot.Trustees{N: o.N, T: o.T, Keys: keys}, IssuerKey: o.Issuer.Public().Bytes(), Revoting: o.Revoting, MinBallots: o.MinBallots,
 	})
 	if err != nil {
 		log.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	if err := e.open(m); err != nil {
+	if e.Board, err = board.Create(context.Background(), e.Log, m.Bytes()); err != nil {
 		log.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return e, nil
+	return e, m, nil
 }
 
-func (e *Election) open(m *ballot.Manifest) error {
-	ctx := context.Background()
-	b, err := board.Create(ctx, e.Log, m.Bytes())
+// ceremony runs the key ceremony among the election's trustees, each
+// message posted with post (to the board in process, or through its HTTP
+// API), then opens voting with open, and checks the board's election key is
+// the one the trustees made.
+func (e *Election) ceremony(ctx context.Context, m *ballot.Manifest, post func(context.Context, []byte) error, open func(context.Context) error) error {
+	c, err := trustee.RunLocal(ctx, nil, m, e.TrusteeKeys, post)
 	if err != nil {
 		return err
 	}
-	e.Board = b
-	c, err := trustee.RunLocal(ctx, nil, m, e.TrusteeKeys, func(ctx context.Context, body []byte) error {
-		_, err := b.PostCeremony(ctx, body)
-		return err
-	})
-	if err != nil {
+	if err := open(ctx); err != nil {
 		return err
 	}
-	if _, err := b.OpenVoting(ctx); err != nil {
-		return err
-	}
-	if !bytes.Equal(c.Open.Key.Bytes(), b.Election().Key.Bytes()) {
+	if !bytes.Equal(c.Open.Key.Bytes(), e.Board.Election().Key.Bytes()) {
 		return errors.New("sim: the trustees' election key differs from the board's")
 	}
 	e.Trustees, e.Shares = c.Trustees, c.Shares

@@ -10,10 +10,7 @@ package demo
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/csv"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -27,15 +24,12 @@ import (
 	"time"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board"
 	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/crypto/token"
-	"github.com/evote/evote/internal/service"
-	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/internal/sim"
 	issuerbolt "github.com/evote/evote/issuer/bolt"
 	"github.com/evote/evote/issuer/issuerapi"
-	"github.com/evote/evote/store/bolt"
 	"github.com/evote/evote/tally"
 	"github.com/evote/evote/trustee"
 	"github.com/evote/evote/verify"
@@ -110,48 +104,12 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 	say := func(format string, args ...any) { fmt.Fprintf(o.Stdout, format+"\n", args...) }
 
-	// Keys and manifest.
+	// The election stood up as a deployment runs it (sim.StartSite): the
+	// issuer with a fresh roll and the board, each an HTTP server on
+	// loopback, and the key ceremony among three trustees posted through
+	// the board's HTTP API.
 	start := time.Now()
 	issKey, err := token.GenerateKey(token.DefaultKeyBits)
-	if err != nil {
-		return nil, err
-	}
-	skey, vkey, err := note.GenerateKey(rand.Reader, "demo.evote.example/board")
-	if err != nil {
-		return nil, err
-	}
-	signer, _ := note.NewSigner(skey)
-	boardKey, _ := note.NewVerifier(vkey)
-	out.BoardKey = filepath.Join(o.Dir, "board.vkey")
-	if err := os.WriteFile(out.BoardKey, []byte(vkey+"\n"), 0o644); err != nil {
-		return nil, err
-	}
-	id, err := ballot.NewElectionID(rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	// Each trustee's key for signing its ceremony messages, which the
-	// manifest names (evote trustee keygen, in a deployment).
-	trusteePubs, trusteeKeys, err := trustee.LocalKeys(nil, 3)
-	if err != nil {
-		return nil, err
-	}
-	m, err := ballot.NewManifest(ballot.Manifest{
-		Version: 1, ElectionID: id, Title: "evote demo election",
-		Questions: append([]ballot.Question{Motion}, o.Questions...),
-		Trustees:  ballot.Trustees{N: 3, T: 2, Keys: trusteePubs}, IssuerKey: issKey.Public().Bytes(),
-		Revoting: ballot.RevotingRefuse,
-	})
-	if err != nil {
-		return nil, err
-	}
-	out.Manifest = m
-	if err := os.WriteFile(filepath.Join(o.Dir, "manifest.json"), m.Bytes(), 0o644); err != nil {
-		return nil, err
-	}
-
-	// The issuer, with a fresh roll, as an HTTP server.
-	rollCSV, err := issuer.GenerateRoll(o.Voters)
 	if err != nil {
 		return nil, err
 	}
@@ -160,51 +118,33 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	defer roll.Close()
-	if _, err := issuer.ImportRoll(ctx, roll, bytes.NewReader(rollCSV)); err != nil {
-		return nil, err
-	}
-	is, err := issuer.New(issuer.Config{ElectionID: m.ID(), Key: issKey, Roll: roll})
+	site, err := sim.StartSite(ctx, sim.SiteOptions{
+		Options: sim.Options{
+			Dir: filepath.Join(o.Dir, "board"), Issuer: issKey, Title: "evote demo election", Origin: "demo.evote.example/board",
+			Questions: append([]ballot.Question{Motion}, o.Questions...), N: 3, T: 2, Revoting: ballot.RevotingRefuse,
+		},
+		Voters: o.Voters, Roll: roll,
+	})
 	if err != nil {
+		return nil, fmt.Errorf("setting up (keys, roll, servers, key ceremony): %w", err)
+	}
+	defer site.Stop()
+	m, boardKey, shares, rollCSV := site.Board.Manifest(), site.Verifier, site.Shares, site.RollCSV
+	out.Manifest = m
+	out.BoardKey = filepath.Join(o.Dir, "board.vkey")
+	if err := os.WriteFile(out.BoardKey, []byte(site.VKey+"\n"), 0o644); err != nil {
 		return nil, err
 	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer cancel()
-	issURL, err := serve(ctx, &wg, "issuer", issuer.NewHandler(is, issuer.HandlerConfig{Limits: service.Limits{RatePerSecond: -1}}))
-	if err != nil {
+	if err := os.WriteFile(filepath.Join(o.Dir, "manifest.json"), m.Bytes(), 0o644); err != nil {
 		return nil, err
 	}
-
-	// The board, on the embedded bbolt log, as an HTTP server.
-	log, err := bolt.Open(filepath.Join(o.Dir, "board"), signer, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer log.Close()
-	b, err := board.Create(ctx, log, m.Bytes())
-	if err != nil {
-		return nil, err
-	}
-	adminToken := rand.Text()
-	boardURL, err := serve(ctx, &wg, "board", board.NewHandler(b, board.HandlerConfig{AdminToken: adminToken}))
-	if err != nil {
-		return nil, err
-	}
+	issURL, boardURL := site.IssuerURL, site.BoardURL
 	out.BoardURL, out.IssuerURL = boardURL, issURL
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Workers * 2}, Timeout: 2 * time.Minute}
 	defer hc.CloseIdleConnections() // before the servers shut down: they wait for open connections
-	admin := boardapi.NewClient(boardURL, hc)
-	admin.AdminToken = adminToken
-	phase("setup (issuer key, roll, servers)", start)
+	admin := site.Admin(hc)
+	phase("setup, key ceremony (3 trustees, t=2)", start)
 	say("issuer on %s, board on %s, %d voters on the roll", issURL, boardURL, o.Voters)
-
-	// The key ceremony.
-	start = time.Now()
-	shares, err := ceremony(ctx, admin, m, trusteeKeys)
-	if err != nil {
-		return nil, fmt.Errorf("key ceremony: %w", err)
-	}
-	phase("key ceremony (3 trustees, threshold 2)", start)
 
 	// Issuance and casting.
 	start = time.Now()
@@ -284,47 +224,6 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return out, errors.New("the verifier's result differs from the tally's")
 	}
 	return out, nil
-}
-
-func serve(ctx context.Context, wg *sync.WaitGroup, name string, h http.Handler) (string, error) {
-	ready := make(chan string, 1)
-	errc := make(chan error, 1)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		errc <- ops.Serve(ctx, ops.ServerConfig{Listen: "127.0.0.1:0", Handler: h, Name: name, Ready: func(u string) { ready <- u }})
-	}()
-	select {
-	case u := <-ready:
-		return u, nil
-	case err := <-errc:
-		return "", fmt.Errorf("%s: %w", name, err)
-	}
-}
-
-// ceremony runs the key ceremony among the trustees, each message signed
-// with its sender's key (keys[index-1]) and posted through the board's HTTP
-// API, opens the board, and returns the key shares once the board's
-// election key is the one the trustees made.
-func ceremony(ctx context.Context, c *boardapi.Client, m *ballot.Manifest, keys []ed25519.PrivateKey) ([]*trustee.KeyShare, error) {
-	l, err := trustee.RunLocal(ctx, nil, m, keys, func(ctx context.Context, body []byte) error {
-		_, err := c.PostCeremony(ctx, body)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	if _, err := c.Open(ctx); err != nil {
-		return nil, fmt.Errorf("open: %w", err)
-	}
-	info, err := c.Election(ctx)
-	if err != nil {
-		return nil, err
-	}
-	if hex.EncodeToString(l.Open.Key.Bytes()) != info.ElectionKey {
-		return nil, errors.New("the trustees' election key differs from the board's")
-	}
-	return l.Shares, nil
 }
 
 // plan draws every voter's selections from the seed and counts them.

@@ -1,0 +1,128 @@
+package sim
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/csv"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/evote/evote/board"
+	"github.com/evote/evote/board/boardapi"
+	"github.com/evote/evote/internal/service"
+	"github.com/evote/evote/issuer"
+)
+
+// SiteOptions shape a Site: the election (Options), the voters on the roll
+// and the roll they are kept in.
+type SiteOptions struct {
+	Options
+	Voters int         // on the roll
+	Roll   issuer.Roll // nil means an in-memory roll
+	// Board configures the board's HTTP API; its AdminToken is set by the
+	// site.
+	Board board.HandlerConfig
+}
+
+// A Site is an election stood up in this process the way a deployment
+// runs it: an issuer with a roll of fresh voters and a board, each an HTTP
+// server on loopback, and the key ceremony among the trustees posted
+// through the board's HTTP API and opened by its admin endpoint. The demo
+// and the local load test stand up this one; New is the same election
+// without the servers, for tests.
+type Site struct {
+	*Election
+	Issuer *issuer.Issuer
+	// RollCSV is the roll with its enrolment codes (voter_id,code), and
+	// Voters the same as rows.
+	RollCSV             []byte
+	Voters              [][2]string
+	IssuerURL, BoardURL string
+	AdminToken          string
+	stops               []func()
+}
+
+// StartSite stands up a site; Stop shuts it down.
+func StartSite(ctx context.Context, o SiteOptions) (s *Site, err error) {
+	e, m, err := create(o.Options)
+	if err != nil {
+		return nil, err
+	}
+	s = &Site{Election: e, AdminToken: rand.Text()}
+	s.stops = append(s.stops, func() { e.Close() })
+	defer func() {
+		if err != nil {
+			s.Stop()
+		}
+	}()
+	if s.RollCSV, err = issuer.GenerateRoll(o.Voters); err != nil {
+		return nil, err
+	}
+	roll := o.Roll
+	if roll == nil {
+		roll = issuer.NewMemRoll()
+	}
+	if _, err := issuer.ImportRoll(ctx, roll, bytes.NewReader(s.RollCSV)); err != nil {
+		return nil, err
+	}
+	rows, err := csv.NewReader(bytes.NewReader(s.RollCSV)).ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows[1:] {
+		s.Voters = append(s.Voters, [2]string{r[0], r[1]})
+	}
+	if s.Issuer, err = issuer.New(issuer.Config{ElectionID: m.ID(), Key: o.Issuer, Roll: roll}); err != nil {
+		return nil, err
+	}
+	if s.IssuerURL, err = s.serve(issuer.NewHandler(s.Issuer, issuer.HandlerConfig{Limits: service.Limits{RatePerSecond: -1}})); err != nil {
+		return nil, err
+	}
+	bc := o.Board
+	bc.AdminToken = s.AdminToken
+	if s.BoardURL, err = s.serve(board.NewHandler(e.Board, bc)); err != nil {
+		return nil, err
+	}
+	admin := s.Admin(nil)
+	err = e.ceremony(ctx, m, func(ctx context.Context, body []byte) error {
+		_, err := admin.PostCeremony(ctx, body)
+		return err
+	}, func(ctx context.Context) error {
+		_, err := admin.Open(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Admin is a client of the site's board holding its admin token; hc nil
+// means http.DefaultClient.
+func (s *Site) Admin(hc *http.Client) *boardapi.Client {
+	c := boardapi.NewClient(s.BoardURL, hc)
+	c.AdminToken = s.AdminToken
+	return c
+}
+
+// serve starts h on a loopback port and returns its URL.
+func (s *Site) serve(h http.Handler) (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(l)
+	s.stops = append(s.stops, func() { srv.Close() })
+	return "http://" + l.Addr().String(), nil
+}
+
+// Stop shuts the servers down and closes the log, the last started first.
+func (s *Site) Stop() {
+	for i := len(s.stops) - 1; i >= 0; i-- {
+		s.stops[i]()
+	}
+	s.stops = nil
+}
