@@ -133,6 +133,13 @@ func (c *Client) GetToken(ctx context.Context, e *ballot.Election, t *Ticket, co
 	if err != nil {
 		return err
 	}
+	// A token is one per voter: asking for it once the board has closed
+	// would spend it on a ballot the board must refuse.
+	if bi, err := c.Board.Election(ctx); err != nil {
+		return err
+	} else if bi.CloseIndex != 0 {
+		return fmt.Errorf("%w: the board closed the election at entry %d; no ballot can be cast, and no token is asked for", boardapi.ErrClosed, bi.CloseIndex)
+	}
 	info, err := c.Issuer.Info(ctx)
 	if err != nil {
 		return err

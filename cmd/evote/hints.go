@@ -20,9 +20,11 @@ func networkHint(err error) string {
 	case errors.As(err, &hostname), errors.As(err, &invalid):
 		return "the service's TLS certificate does not fit this address or is not valid now: check the URL, and the certificate with the service's operator. This is a connection problem, not evidence against the service."
 	}
+	// Only a request's or a connection's failure: a missing local file's
+	// errno also has the net.Error methods, and is no network problem.
 	var ue *url.Error
-	var ne net.Error
-	if errors.As(err, &ue) || errors.As(err, &ne) {
+	var oe *net.OpError
+	if errors.As(err, &ue) || errors.As(err, &oe) {
 		return "the service could not be reached: check the URL and the network, then run the same command again. This is a connection problem, not evidence against the service."
 	}
 	return ""

@@ -4,8 +4,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -18,6 +20,7 @@ func TestNetworkHint(t *testing.T) {
 		{fmt.Errorf("the receipt does not check out: board: %w", tls), "--ca-cert FILE"},
 		{&url.Error{Op: "Get", URL: "http://127.0.0.1:1/", Err: errors.New("connection refused")}, "could not be reached"},
 		{errors.New("voter: the ballot is no longer in the board's log"), ""},
+		{&fs.PathError{Op: "open", Path: "complaint-*.msg", Err: syscall.ENOENT}, ""},
 	} {
 		got := networkHint(c.err)
 		if c.want == "" && got != "" || c.want != "" && !strings.Contains(got, c.want) {

@@ -552,7 +552,7 @@ it has decrypted one closed log, any other.`,
 			seen := j.Checkpoints(given...)
 			if len(seen) == 0 {
 				if !withoutHistory {
-					return usagef("no checkpoint of this board was seen before (%s holds none, and no --checkpoint was given): a board could hand this trustee a log of its own making with only the ballots it wants to read. Give --checkpoint FILE (voters' receipts, a monitor's checkpoint), or use the journal that evote trustee checkpoint filled during voting; --without-history decrypts anyway", journal)
+					return fmt.Errorf("no checkpoint of this board was seen before (%s holds none, and no --checkpoint was given): a board could hand this trustee a log of its own making with only the ballots it wants to read. Give --checkpoint FILE (voters' receipts, a monitor's checkpoint), or use the journal that evote trustee checkpoint filled during voting; --without-history decrypts anyway", journal)
 				}
 				g.logf("warning: no checkpoint of this board seen before: only the record's own consistency is checked (--without-history)\n")
 			}
