@@ -53,6 +53,15 @@ func TestMultiProcess(t *testing.T) {
 		}
 	}
 	e.must("board", "close", "--board", e.boardURL, "--admin-token-file", "admin.token")
+	// A trustee that saw no checkpoint of the board (no journal, no
+	// receipts) is refused: the board could have handed it a fork.
+	before := e.size()
+	if r := e.evote("trustee", "decrypt", "--share", share(2), "--board", e.boardURL, "--board-key", "board.vkey", "--journal", "trustee-2.journal"); r.code != 1 || !strings.Contains(r.stderr, "no checkpoint of this board was seen before") {
+		t.Fatalf("decrypt with no history: exit %d\n%s", r.code, r.stderr)
+	}
+	if e.size() != before {
+		t.Fatal("a refused decrypt posted something")
+	}
 	// Trustees 1 and 3 decrypt: any two of three suffice.
 	for _, i := range []int{1, 3} {
 		args := []string{"trustee", "decrypt", "--share", share(i), "--board", e.boardURL, "--board-key", "board.vkey", "--journal", fmt.Sprintf("trustee-%d.journal", i)}

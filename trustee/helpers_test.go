@@ -15,22 +15,7 @@ import (
 )
 
 // logLeaves returns every leaf of e's log.
-func logLeaves(t *testing.T, e *electiontest.Election) [][]byte {
-	t.Helper()
-	n, err := e.Log.Size()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ls [][]byte
-	for i := uint64(0); i < n; i++ {
-		l, err := e.Log.Leaf(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-	}
-	return ls
-}
+func logLeaves(t *testing.T, e *electiontest.Election) [][]byte { return e.Leaves(t) }
 
 // forgedRecord is an export of ls with a checkpoint signed by the board's
 // own key: a record the board's operator can make of any entries it likes.
@@ -45,26 +30,7 @@ func forgedRecord(t *testing.T, e *electiontest.Election, ls [][]byte) []byte {
 
 // forgedRecordOf is forgedRecord, with no check that a trustee reads it.
 func forgedRecordOf(t *testing.T, e *electiontest.Election, ls [][]byte) []byte {
-	t.Helper()
-	root, err := store.TreeHash(ls)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := store.SignCheckpoint(e.Signer, uint64(len(ls)), root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	w := store.NewWriter(&buf)
-	for _, l := range ls {
-		if err := w.Append(l); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Finish(cp); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return electiontest.Signed(t, e.Signer, ls)
 }
 
 // read reads rec as a trustee does, checking it extends seen.

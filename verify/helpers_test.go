@@ -13,7 +13,6 @@ import (
 	"github.com/evote/evote/tally"
 	"github.com/evote/evote/verify"
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 // A board key for tests only: it re-signs tampered records, standing for a
@@ -69,38 +68,7 @@ func leaves(t testing.TB, rec []byte, v note.Verifier) [][]byte {
 func resign(t testing.TB, ls [][]byte) []byte {
 	t.Helper()
 	signer, _ := testKeys(t)
-	var stored []tlog.Hash
-	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(idx))
-		for i, x := range idx {
-			out[i] = stored[x]
-		}
-		return out, nil
-	})
-	var buf bytes.Buffer
-	w := store.NewWriter(&buf)
-	for i, leaf := range ls {
-		hs, err := tlog.StoredHashes(int64(i), leaf, hr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored = append(stored, hs...)
-		if err := w.Append(leaf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	root, err := tlog.TreeHash(int64(len(ls)), hr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := store.SignCheckpoint(signer, uint64(len(ls)), root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Finish(cp); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return electiontest.Signed(t, signer, ls)
 }
 
 // index returns the index of the n-th (0-based) leaf of type typ.

@@ -23,22 +23,7 @@ import (
 )
 
 // leaves returns every leaf of e's log.
-func leaves(t *testing.T, e *electiontest.Election) [][]byte {
-	t.Helper()
-	n, err := e.Log.Size()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ls [][]byte
-	for i := uint64(0); i < n; i++ {
-		l, err := e.Log.Leaf(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-	}
-	return ls
-}
+func leaves(t *testing.T, e *electiontest.Election) [][]byte { return e.Leaves(t) }
 
 // forgedBoard serves ls as a board's log, every checkpoint properly signed
 // with signer: what a board's operator can do with the board's own key. It

@@ -11,7 +11,6 @@ import (
 	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/store"
-	"github.com/evote/evote/store/bolt"
 	"github.com/evote/evote/voter"
 )
 
@@ -21,33 +20,7 @@ import (
 // voter client of that board.
 func lyingBoard(t *testing.T, e *electiontest.Election, rewrite func([][]byte) [][]byte) *voter.Client {
 	t.Helper()
-	n, err := e.Log.Size()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ls [][]byte
-	for i := uint64(0); i < n; i++ {
-		l, err := e.Log.Leaf(i)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ls = append(ls, l)
-	}
-	forged, err := bolt.Open(t.TempDir(), e.Signer, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { forged.Close() })
-	for _, l := range rewrite(ls) {
-		if _, err := forged.Append(context.Background(), store.Append{Leaf: l}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	b, err := board.Load(forged)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return serve(t, e, b)
+	return &voter.Client{Board: forgedBoard(t, e.Signer, rewrite(e.Leaves(t))), BoardKey: e.Verifier, ManifestHash: e.Board.Manifest().Hash()}
 }
 
 // serve starts b's HTTP API and returns a voter client of it.

@@ -3,13 +3,16 @@
 package electiontest
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/sim"
+	"github.com/evote/evote/store"
 	"github.com/evote/evote/tally"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Options shape a test election; see sim.Options.
@@ -105,4 +108,48 @@ func (e *Election) Export(t testing.TB) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// Leaves returns every leaf of the election's log, in order.
+func (e *Election) Leaves(t testing.TB) [][]byte {
+	t.Helper()
+	n, err := e.Log.Size()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := make([][]byte, 0, n)
+	for i := uint64(0); i < n; i++ {
+		l, err := e.Log.Leaf(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls = append(ls, l)
+	}
+	return ls
+}
+
+// Signed is an export file of the leaves ls with a checkpoint signer
+// signs: the record a board holding that key can make of any entries it
+// likes (the attacks of a dishonest board re-sign records this way).
+func Signed(t testing.TB, signer note.Signer, ls [][]byte) []byte {
+	t.Helper()
+	root, err := store.TreeHash(ls)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := store.SignCheckpoint(signer, uint64(len(ls)), root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	w := store.NewWriter(&buf)
+	for _, l := range ls {
+		if err := w.Append(l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := w.Finish(cp); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/evote/evote/verify"
 	"github.com/evote/evote/voter"
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 )
 
 // dupFirst returns the JSON object b with its first member written twice,
@@ -197,39 +196,7 @@ func TestAttackDuplicateKeyOpenAndReceipt(t *testing.T) {
 
 // resign writes leaves as an export file whose checkpoint signer signs.
 func resign(t *testing.T, ls [][]byte, signer note.Signer) []byte {
-	t.Helper()
-	var stored []tlog.Hash
-	hr := tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
-		out := make([]tlog.Hash, len(idx))
-		for i, x := range idx {
-			out[i] = stored[x]
-		}
-		return out, nil
-	})
-	var buf bytes.Buffer
-	w := store.NewWriter(&buf)
-	for i, leaf := range ls {
-		hs, err := tlog.StoredHashes(int64(i), leaf, hr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stored = append(stored, hs...)
-		if err := w.Append(leaf); err != nil {
-			t.Fatal(err)
-		}
-	}
-	root, err := tlog.TreeHash(int64(len(ls)), hr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp, err := store.SignCheckpoint(signer, uint64(len(ls)), root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Finish(cp); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return electiontest.Signed(t, signer, ls)
 }
 
 // SPEC.md §4 and §8: the close entry is byte-exact canonical JSON,

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -182,35 +181,6 @@ func TestLayout(t *testing.T) {
 	}
 }
 
-func sized(i, n int) []byte {
-	b := make([]byte, n)
-	copy(b, fmt.Sprint("ballot ", i))
-	return store.Leaf(store.Ballot, b)
-}
-
-// appendAll appends leaves from 64 goroutines, so in few group commits and
-// in no particular order.
-func appendAll(t testing.TB, l store.Log, leaves [][]byte) {
-	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan error, len(leaves))
-	for w := range 64 {
-		wg.Go(func() {
-			for i := w; i < len(leaves); i += 64 {
-				if _, err := l.Append(ctx, store.Append{Leaf: leaves[i]}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
-}
-
 // An export whose reader has stopped reading must hold no transaction:
 // bbolt grows its memory map only once every reader is out, so an export
 // blocked in a write inside one stopped every append (and every Size, so
@@ -225,17 +195,17 @@ func TestAttackBlockedExportHoldsNoTransaction(t *testing.T) {
 	mustAppend(t, l, store.Append{Leaf: manifest()})
 	var first [][]byte
 	for i := range 200 { // 200 KiB: past the record writer's 64 KiB buffer
-		first = append(first, sized(i, 1024))
+		first = append(first, storetest.Sized(i, 1024))
 	}
-	appendAll(t, l, first)
+	storetest.AppendAll(t, l, first)
 	fi, _ := os.Stat(filepath.Join(dir, bolt.FileName))
 	startBytes := fi.Size()
 	storetest.BlockedExport(t, l, func() {
 		var more [][]byte
 		for i := range 128 { // 8 MiB
-			more = append(more, sized(i, store.MaxLeafSize-1))
+			more = append(more, storetest.Sized(i, store.MaxLeafSize-1))
 		}
-		appendAll(t, l, more)
+		storetest.AppendAll(t, l, more)
 		fi, _ := os.Stat(filepath.Join(dir, bolt.FileName))
 		if fi.Size() < 8*startBytes {
 			t.Errorf("the file grew from %d to %d bytes only: its memory map was not outgrown, so this tested nothing", startBytes, fi.Size())

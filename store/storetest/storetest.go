@@ -108,7 +108,9 @@ func manifest() []byte { return store.Leaf(store.Manifest, []byte("manifest")) }
 
 func ballot(s string) []byte { return store.Leaf(store.Ballot, []byte(s)) }
 
-func sized(i, n int) []byte {
+// Sized is ballot entry i padded to n bytes, for tests that need many or
+// large leaves.
+func Sized(i, n int) []byte {
 	b := make([]byte, n)
 	copy(b, fmt.Sprint("ballot ", i))
 	return store.Leaf(store.Ballot, b)
@@ -236,7 +238,7 @@ func testEngineLeaves(t *testing.T, newEngine NewEngine) {
 	var leaves [][]byte
 	err := e.Update(ctx, func(tx store.Tx) error {
 		for i := range 10 {
-			leaf := sized(i, 100*(i+1))
+			leaf := Sized(i, 100*(i+1))
 			if i == 0 {
 				leaf = manifest()
 			}
@@ -689,9 +691,9 @@ func testTwoLogs(t *testing.T, newEngine NewEngine) {
 	checkLog(t, a, v, leaves, []*store.Checkpoint{cpA, cp})
 }
 
-// appendAll appends leaves from 64 goroutines, so in few group commits and
-// in no particular order.
-func appendAll(t testing.TB, l store.Log, leaves [][]byte) {
+// AppendAll appends leaves from 64 goroutines, so in few group commits and
+// in no particular order, failing the test on any error.
+func AppendAll(t testing.TB, l store.Log, leaves [][]byte) {
 	t.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan error, len(leaves))
@@ -744,12 +746,12 @@ func testExportBatches(t *testing.T, newEngine NewEngine) {
 	mustAppend(t, l, store.Append{Leaf: manifest()})
 	var leaves [][]byte
 	for i := range 5000 { // more than one batch of leaves
-		leaves = append(leaves, sized(i, 20))
+		leaves = append(leaves, Sized(i, 20))
 	}
 	for i := range 40 { // more than one batch of bytes
-		leaves = append(leaves, sized(i, store.MaxLeafSize-1))
+		leaves = append(leaves, Sized(i, store.MaxLeafSize-1))
 	}
-	appendAll(t, l, leaves)
+	AppendAll(t, l, leaves)
 	var got bytes.Buffer
 	if err := l.Export(&got); err != nil {
 		t.Fatal(err)
@@ -771,15 +773,15 @@ func testBlockedExport(t *testing.T, newEngine NewEngine) {
 	mustAppend(t, l, store.Append{Leaf: manifest()})
 	var first [][]byte
 	for i := range 200 { // 200 KiB: past the record writer's 64 KiB buffer
-		first = append(first, sized(i, 1024))
+		first = append(first, Sized(i, 1024))
 	}
-	appendAll(t, l, first)
+	AppendAll(t, l, first)
 	BlockedExport(t, l, func() {
 		var more [][]byte
 		for i := range 128 { // 8 MiB
-			more = append(more, sized(i, store.MaxLeafSize-1))
+			more = append(more, Sized(i, store.MaxLeafSize-1))
 		}
-		appendAll(t, l, more)
+		AppendAll(t, l, more)
 	})
 }
 
@@ -838,7 +840,7 @@ func BenchmarkAppend(b *testing.B, newEngine NewEngine) {
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					leaf := sized(int(n.Add(1)), 299)
+					leaf := Sized(int(n.Add(1)), 299)
 					if _, err := l.Append(ctx, store.Append{Leaf: leaf, Key: leaf[:20]}); err != nil {
 						b.Error(err)
 						return
