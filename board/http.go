@@ -63,6 +63,16 @@ type HandlerConfig struct {
 	// Retry-After: 1. 0 means [DefaultMaxExports] and
 	// [DefaultMaxExportsPerAddress]; negative, no bound.
 	MaxExports, MaxExportsPerAddress int
+	// CORSOrigins are the web origins (scheme://host[:port], exactly as
+	// [service.ParseOrigin] accepts them) whose pages may call this API
+	// from a browser: the voting booth's, when its files are served from
+	// another origin. Only GET and POST with no header but Content-Type
+	// are allowed, so no page can send the Authorization header; see
+	// [service.CORS]. Empty: no CORS header, OPTIONS as any other method.
+	// Check them with ParseOrigin first: NewHandler cannot return an
+	// error, so if one does not parse it logs that at Error and allows no
+	// origin at all (fails closed).
+	CORSOrigins []string
 }
 
 // An export holds about 1.3 MiB while it streams (its batch of entries
@@ -198,7 +208,13 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, boardapi.ErrNotFound, "")
 	})
-	return h.svc.Wrap(mux)
+	// CORS answers preflights before the mux, whose routes would answer
+	// OPTIONS 405, and inside the request log and metrics.
+	cors, err := service.NewCORS(cfg.CORSOrigins)
+	if err != nil {
+		h.log.Error("no cross-origin access allowed: a configured origin is refused", "err", err)
+	}
+	return h.svc.Wrap(cors.Wrap(mux))
 }
 
 // allow applies the per-address rate limit, answering 429 when it refuses.

@@ -45,6 +45,16 @@ type HandlerConfig struct {
 	Logger *slog.Logger
 	// Now is the clock for the rate limit; nil means time.Now.
 	Now func() time.Time
+	// CORSOrigins are the web origins (scheme://host[:port], exactly as
+	// [service.ParseOrigin] accepts them) whose pages may call this API
+	// from a browser: the voting booth's, when its files are served from
+	// another origin. Only GET and POST with no header but Content-Type
+	// are allowed, so no page can send the Authorization header; see
+	// [service.CORS]. Empty: no CORS header, OPTIONS as any other method.
+	// Check them with ParseOrigin first: NewHandler cannot return an
+	// error, so if one does not parse it logs that at Error and allows no
+	// origin at all (fails closed).
+	CORSOrigins []string
 }
 
 type handler struct {
@@ -132,7 +142,13 @@ func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		refuse(w, issuerapi.ErrNotFound, "")
 	})
-	return h.svc.Wrap(mux)
+	// CORS answers preflights before the mux, whose routes would answer
+	// OPTIONS 405, and inside the request log and metrics.
+	cors, err := service.NewCORS(cfg.CORSOrigins)
+	if err != nil {
+		h.log.Error("no cross-origin access allowed: a configured origin is refused", "err", err)
+	}
+	return h.svc.Wrap(cors.Wrap(mux))
 }
 
 // tokenResult is the tokens_total label for an Issue error.

@@ -106,6 +106,10 @@ nothing that identifies a voter.`,
 			if err != nil {
 				return err
 			}
+			origins, err := sf.origins()
+			if err != nil {
+				return err
+			}
 			kr, err := g.keyring()
 			if err != nil {
 				return err
@@ -165,7 +169,7 @@ nothing that identifies a voter.`,
 			if rate < 0 {
 				return usagef("--rate must be 0 (no limit) or more")
 			}
-			h := board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(rate, burst)})
+			h := board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins})
 			return ops.Serve(ctx, sf.server(ops.ServerConfig{
 				Handler: h, Logger: logger, Name: "board",
 				Ready: func(u string) { g.printf("board listening on %s\n", u) },

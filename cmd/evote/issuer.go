@@ -183,6 +183,10 @@ are answered, then the roll is closed.`,
 			if err != nil {
 				return err
 			}
+			origins, err := sf.origins()
+			if err != nil {
+				return err
+			}
 			kr, err := g.keyring()
 			if err != nil {
 				return err
@@ -229,7 +233,7 @@ are answered, then the roll is closed.`,
 			if err != nil {
 				return err
 			}
-			h := issuer.NewHandler(is, issuer.HandlerConfig{Logger: logger, Limits: sf.limits(rate, burst)})
+			h := issuer.NewHandler(is, issuer.HandlerConfig{Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins})
 			return ops.Serve(ctx, sf.server(ops.ServerConfig{
 				Handler: h, Logger: logger, Name: "issuer",
 				Ready: func(u string) { g.printf("issuer listening on %s\n", u) },

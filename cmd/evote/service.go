@@ -18,6 +18,7 @@ type serviceFlags struct {
 	maxUploads           int
 	maxConnsPerAddress   int
 	headerTimeout        time.Duration
+	corsOrigins          []string
 }
 
 // add declares the flags, listen being the default address.
@@ -32,6 +33,18 @@ func (s *serviceFlags) add(c *cobra.Command, listen string) {
 	f.IntVar(&s.maxUploads, "max-uploads-per-address", service.DefaultMaxUploadsPerAddress, "most request bodies one client address may be sending at once; beyond it 429 with Retry-After (-1: no bound; raise it behind a proxy, where every client has the proxy's address)")
 	f.IntVar(&s.maxConnsPerAddress, "max-conns-per-address", ops.DefaultMaxConnsPerAddress, "most connections one client address may hold open; beyond it a connection is closed at once (-1: no bound; raise it behind a proxy)")
 	f.DurationVar(&s.headerTimeout, "read-header-timeout", 5*time.Second, "time a client has to send its request headers (against slowloris)")
+	f.StringArrayVar(&s.corsOrigins, "cors-origin", nil, "an `ORIGIN` (scheme://host[:port]) whose web pages may call this service: the voting booth's, when it is hosted elsewhere; repeat for several")
+}
+
+// origins are the --cors-origin values, each checked as the service
+// package parses an origin: one it refuses is a usage error naming it.
+func (s *serviceFlags) origins() ([]string, error) {
+	for _, o := range s.corsOrigins {
+		if _, err := service.ParseOrigin(o); err != nil {
+			return nil, usagef("--cors-origin: %v", err)
+		}
+	}
+	return s.corsOrigins, nil
 }
 
 // limits are the service's bounds from its flags and its --rate and
