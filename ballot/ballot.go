@@ -103,12 +103,39 @@ func (e *Election) signatureContext(body []byte) []byte {
 // Encrypt builds a ballot. selections[q] lists the indices of the choices
 // picked in question q; it must respect the question's min and max.
 func Encrypt(rnd io.Reader, e *Election, tokenSecret *ristretto255.Scalar, tokenKey *elgamal.PublicKey, tok *token.Token, selections [][]int) (*Ballot, error) {
+	b, _, err := EncryptOpening(rnd, e, tokenSecret, tokenKey, tok, selections)
+	return b, err
+}
+
+// EncryptOpening is Encrypt (the same checks, and the same ballot for the
+// same bytes of rnd) that also returns the ballot's opening: the
+// randomness of every ciphertext, which proves what the ballot encrypts
+// (CheckOpening). An opened ballot must never be cast: keep the opening
+// secret, and give it out only to audit a ballot instead of casting it.
+func EncryptOpening(rnd io.Reader, e *Election, tokenSecret *ristretto255.Scalar, tokenKey *elgamal.PublicKey, tok *token.Token, selections [][]int) (*Ballot, Opening, error) {
 	m := e.Manifest
-	if len(selections) != len(m.Questions) {
-		return nil, fmt.Errorf("ballot: %d answers for %d questions", len(selections), len(m.Questions))
+	picks, err := m.picks(selections)
+	if err != nil {
+		return nil, nil, err
 	}
 	if err := token.Verify(m.issuer, m.id, tokenKey.Bytes(), tok); err != nil {
-		return nil, fmt.Errorf("ballot: the token is not valid for this election and token key: %w", err)
+		return nil, nil, fmt.Errorf("ballot: the token is not valid for this election and token key: %w", err)
+	}
+	var o Opening
+	b, err := encryptOpen(rnd, e, tokenSecret, tokenKey, tok, picks, &o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, o, nil
+}
+
+// picks checks selections against the manifest's rules (every choice
+// exists and is picked once, each question within its min and max) and
+// returns them as per-choice values, 1 for a chosen choice and 0 for
+// another.
+func (m *Manifest) picks(selections [][]int) ([][]uint64, error) {
+	if len(selections) != len(m.Questions) {
+		return nil, fmt.Errorf("ballot: %d answers for %d questions", len(selections), len(m.Questions))
 	}
 	picks := make([][]uint64, len(m.Questions))
 	for qi, q := range m.Questions {
@@ -126,12 +153,18 @@ func Encrypt(rnd io.Reader, e *Election, tokenSecret *ristretto255.Scalar, token
 			return nil, fmt.Errorf("ballot: question %q takes %d to %d choices, %d given", q.ID, q.Min, q.Max, n)
 		}
 	}
-	return encrypt(rnd, e, tokenSecret, tokenKey, tok, picks)
+	return picks, nil
 }
 
 // encrypt builds a ballot from per-choice values without checking them, so
 // tests can build the invalid ballots a cheating voter would.
 func encrypt(rnd io.Reader, e *Election, tokenSecret *ristretto255.Scalar, tokenKey *elgamal.PublicKey, tok *token.Token, picks [][]uint64) (*Ballot, error) {
+	return encryptOpen(rnd, e, tokenSecret, tokenKey, tok, picks, nil)
+}
+
+// encryptOpen is encrypt that, when opening is not nil, collects the
+// randomness of every ciphertext into it (one row per question).
+func encryptOpen(rnd io.Reader, e *Election, tokenSecret *ristretto255.Scalar, tokenKey *elgamal.PublicKey, tok *token.Token, picks [][]uint64, opening *Opening) (*Ballot, error) {
 	m := e.Manifest
 	b := &Ballot{TokenKey: tokenKey, Token: tok}
 	body := make([]byte, 0, e.Size())
@@ -142,6 +175,7 @@ func encrypt(rnd io.Reader, e *Election, tokenSecret *ristretto255.Scalar, token
 	for qi, q := range m.Questions {
 		picked := picks[qi]
 		var eq EncryptedQuestion
+		var rs []*ristretto255.Scalar
 		rSum := ristretto255.NewScalar()
 		var sum uint64
 		for c := 0; c < q.Encrypted(); c++ {
@@ -158,6 +192,10 @@ func encrypt(rnd io.Reader, e *Election, tokenSecret *ristretto255.Scalar, token
 			eq.Proofs = append(eq.Proofs, p)
 			rSum.Add(rSum, r)
 			sum += picked[c]
+			rs = append(rs, r)
+		}
+		if opening != nil {
+			*opening = append(*opening, rs)
 		}
 		for _, ct := range eq.Choices {
 			body = append(body, ct.Bytes()...)

@@ -49,6 +49,13 @@ type Ticket struct {
 	// Replaces is the receipt of the ballot a revote replaces: the new
 	// ballot must come after it, in a log that extends it.
 	Replaces *Receipt `json:"replaces,omitempty"`
+	// Opening is the randomness of Ballot's ciphertexts (hex scalars, per
+	// question, per encrypted choice: ballot.Opening), kept from Seal until
+	// the ballot is sent, so that the voter may audit it instead (Audit).
+	// CastTicket clears it before it sends the ballot: the opening of a
+	// ballot that may be cast would only prove to a vote buyer how the
+	// voter voted.
+	Opening [][]string `json:"opening,omitempty"`
 }
 
 // NewTicket starts a ticket for voterID in election e, with a fresh token
@@ -165,7 +172,9 @@ func (c *Client) GetToken(ctx context.Context, e *ballot.Election, t *Ticket, co
 
 // Seal encrypts selections (selections[q] lists question q's chosen choice
 // indices, ascending) under the ticket's token, replacing any ballot and
-// receipt the ticket held: the first ballot, or a revote.
+// receipt the ticket held: the first ballot, or a revote. The ticket keeps
+// the ballot's opening, so that the voter may audit the ballot (Audit)
+// instead of casting it, and then Seal again.
 func (c *Client) Seal(e *ballot.Election, t *Ticket, selections [][]int) error {
 	secret, tokenKey, _, err := t.keys(e)
 	if err != nil {
@@ -178,7 +187,7 @@ func (c *Client) Seal(e *ballot.Election, t *Ticket, selections [][]int) error {
 	if err != nil {
 		return err
 	}
-	b, err := ballot.Encrypt(c.Rand, e, secret, tokenKey, tok, selections)
+	b, o, err := ballot.EncryptOpening(c.Rand, e, secret, tokenKey, tok, selections)
 	if err != nil {
 		return err
 	}
@@ -186,6 +195,7 @@ func (c *Client) Seal(e *ballot.Election, t *Ticket, selections [][]int) error {
 		t.Replaces = t.Receipt
 	}
 	t.Ballot, t.Choices, t.Receipt = base64.StdEncoding.EncodeToString(b.Bytes()), selections, nil
+	t.Opening = encodeOpening(o)
 	return nil
 }
 
@@ -200,7 +210,10 @@ func (t *Ticket) SameChoices(selections [][]int) bool {
 // durable, or a second run), it fetches and checks that ballot's receipt
 // instead of failing: casting again never loses the vote and never casts
 // it twice. A token that voted with another ballot is refused with an
-// error matching [boardapi.ErrAlreadyVoted].
+// error matching [boardapi.ErrAlreadyVoted]. It clears the ticket's
+// opening before it sends the ballot, so the ticket it leaves, with the
+// checked receipt or after a failure, holds none: a ballot that may have
+// been cast is never audited.
 func (c *Client) CastTicket(ctx context.Context, e *ballot.Election, t *Ticket) (*Receipt, error) {
 	if t.Ballot == "" {
 		return nil, errors.New("voter: the ticket has no ballot yet (Seal first)")
@@ -218,6 +231,9 @@ func (c *Client) CastTicket(ctx context.Context, e *ballot.Election, t *Ticket) 
 			return nil, err
 		}
 	}
+	// Once sent, the ballot may be on the board (a lost reply leaves no
+	// way to tell): it must never be audited, so its opening goes now.
+	t.Opening = nil
 	rc, err := c.Cast(ctx, e, raw)
 	if errors.Is(err, boardapi.ErrBallotOnBoard) {
 		rc, err = c.receiptOf(ctx, e, raw)
