@@ -23,6 +23,9 @@ const AuditVersion = 1
 // choices, or the device that made it lied. An audited ballot reveals its
 // choices, so it must never be cast: the device encrypts again, with fresh
 // randomness, and the voter again chooses to cast or to audit.
+//
+// Audit data is as secret as the ticket: its ballot is valid and signed,
+// so whoever holds it could cast it, with its choices known.
 type Audit struct {
 	Version      int     `json:"version"`       // AuditVersion
 	ElectionID   string  `json:"election_id"`   // hex

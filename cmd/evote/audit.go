@@ -34,7 +34,8 @@ the file as evidence.
 
 An audited ballot's choices are known, so it must never be cast: the booth
 encrypts the vote again, with fresh randomness and a new tracking code, and
-the voter again chooses to cast or to audit.`,
+the voter again chooses to cast or to audit. The file is as secret as the
+voter's ticket: it holds a valid, signed ballot that anyone could cast.`,
 		Example: `  evote audit audit.json --board http://127.0.0.1:8080 --board-key board.vkey --manifest manifest.json`,
 		Args:    args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
