@@ -74,7 +74,7 @@ func TestClientReadsErrors(t *testing.T) {
 	if !errors.As(err, &ae) || *ae != (boardapi.Error{StatusCode: 502, Message: "upstream down"}) {
 		t.Fatalf("a proxy's answer: %#v", err)
 	}
-	if got := err.Error(); got != "boardapi: the board answered 502 (Bad Gateway): upstream down" {
+	if got := err.Error(); got != "boardapi: the board answered 502: upstream down" {
 		t.Fatalf("Error() = %q", got)
 	}
 }

@@ -1,55 +1,47 @@
 package boardapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
+	"github.com/evote/evote/internal/transport"
 	"github.com/evote/evote/store"
 	"golang.org/x/mod/sumdb/tlog"
 )
 
-// Client talks to a board over HTTP. It trusts nothing it is told: callers
-// check receipts, checkpoints and proofs with package store. Refusals are
-// [*Error]s. It is safe for concurrent use.
+// Client talks to a board over HTTP, through a [transport.Transport]. It
+// trusts nothing it is told: callers check receipts, checkpoints and proofs
+// with package store. Refusals are [*Error]s. It is safe for concurrent use
+// if its transport is.
 type Client struct {
 	base       string
-	hc         *http.Client
+	t          transport.Transport
 	AdminToken string // for the admin endpoints
 }
 
-// NewClient returns a client for the board at baseURL (e.g.
-// "https://board.example.org"). hc nil means http.DefaultClient.
-func NewClient(baseURL string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
+// NewClientOver returns a client for the board at baseURL (e.g.
+// "https://board.example.org") that sends its requests through t: the
+// booth's fetch in the browser, [transport.HTTP] elsewhere (as
+// [NewClient] does).
+func NewClientOver(baseURL string, t transport.Transport) *Client {
+	return &Client{base: strings.TrimRight(baseURL, "/"), t: t}
 }
 
 // maxErrorBytes bounds what is read of an error response.
 const maxErrorBytes = 4096
 
-func (c *Client) do(ctx context.Context, method, path string, body []byte, admin bool) (*http.Response, error) {
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
-	if err != nil {
-		return nil, fmt.Errorf("boardapi: %s %s: %w", method, path, err)
-	}
-	if method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/octet-stream")
+func (c *Client) do(ctx context.Context, method, path string, body []byte, admin bool) (*transport.Response, error) {
+	req := &transport.Request{Method: method, URL: c.base + path, Body: body}
+	if method == "POST" {
+		req.ContentType = "application/octet-stream"
 	}
 	if admin {
-		req.Header.Set("Authorization", "Bearer "+c.AdminToken)
+		req.Authorization = "Bearer " + c.AdminToken
 	}
-	resp, err := c.hc.Do(req)
+	resp, err := c.t.RoundTrip(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("boardapi: %s %s: %w", method, path, err)
 	}
@@ -61,7 +53,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, admin
 }
 
 // readError makes the [*Error] of an error response.
-func readError(resp *http.Response) *Error {
+func readError(resp *transport.Response) *Error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBytes))
 	var er ErrorResponse
 	if json.Unmarshal(data, &er) != nil || er.Error == "" {
@@ -70,11 +62,11 @@ func readError(resp *http.Response) *Error {
 	if len(er.Error) > 512 {
 		er.Error = er.Error[:512]
 	}
-	return &Error{StatusCode: resp.StatusCode, Code: er.Code, Message: er.Error, RetryAfter: retryAfter(resp.Header)}
+	return &Error{StatusCode: resp.StatusCode, Code: er.Code, Message: er.Error, RetryAfter: retryAfter(resp.RetryAfter)}
 }
 
 func (c *Client) getBytes(ctx context.Context, path string, limit int64) ([]byte, error) {
-	resp, err := c.do(ctx, http.MethodGet, path, nil, false)
+	resp, err := c.do(ctx, "GET", path, nil, false)
 	if err != nil {
 		return nil, err
 	}
@@ -118,7 +110,7 @@ func (c *Client) Election(ctx context.Context) (*ElectionInfo, error) {
 // voter.Client.Cast). A ballot already on the board is refused with an
 // error matching [ErrBallotOnBoard].
 func (c *Client) Cast(ctx context.Context, ballot []byte) (*Receipt, error) {
-	resp, err := c.do(ctx, http.MethodPost, PathBallots, ballot, false)
+	resp, err := c.do(ctx, "POST", PathBallots, ballot, false)
 	if err != nil {
 		return nil, err
 	}
@@ -176,7 +168,7 @@ func (c *Client) Entry(ctx context.Context, index uint64) ([]byte, error) {
 
 // Export streams the whole record to w.
 func (c *Client) Export(ctx context.Context, w io.Writer) error {
-	resp, err := c.do(ctx, http.MethodGet, PathExport, nil, false)
+	resp, err := c.do(ctx, "GET", PathExport, nil, false)
 	if err != nil {
 		return err
 	}
@@ -191,7 +183,7 @@ func (c *Client) post(ctx context.Context, path string, body []byte, admin bool)
 	if body == nil {
 		body = []byte{}
 	}
-	resp, err := c.do(ctx, http.MethodPost, path, body, admin)
+	resp, err := c.do(ctx, "POST", path, body, admin)
 	if err != nil {
 		return 0, err
 	}

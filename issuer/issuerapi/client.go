@@ -8,41 +8,37 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/internal/transport"
 )
 
 // maxResponseBytes bounds what the client reads from the issuer.
 const maxResponseBytes = 64 << 10
 
-// Client calls an issuer's HTTP API. Refusals are [*Error]s. It is safe
-// for concurrent use.
+// Client calls an issuer's HTTP API through a [transport.Transport].
+// Refusals are [*Error]s. It is safe for concurrent use if its transport
+// is.
 type Client struct {
 	base string
-	hc   *http.Client
+	t    transport.Transport
 }
 
-// NewClient returns a client for the issuer at baseURL (such as
-// "https://issuer.example.org"); hc nil means http.DefaultClient.
-func NewClient(baseURL string, hc *http.Client) *Client {
-	if hc == nil {
-		hc = http.DefaultClient
-	}
-	return &Client{base: strings.TrimRight(baseURL, "/"), hc: hc}
+// NewClientOver returns a client for the issuer at baseURL (such as
+// "https://issuer.example.org") that sends its requests through t: the
+// booth's fetch in the browser, [transport.HTTP] elsewhere (as [NewClient]
+// does).
+func NewClientOver(baseURL string, t transport.Transport) *Client {
+	return &Client{base: strings.TrimRight(baseURL, "/"), t: t}
 }
 
 // Info fetches GET /v1/issuer and checks it: a 32-byte election ID, an
 // acceptable RSA key, the variant, and a key ID that is the key's hash.
 // Compare the result with the election manifest before trusting it.
 func (c *Client) Info(ctx context.Context) (*Info, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+PathInfo, nil)
-	if err != nil {
-		return nil, fmt.Errorf("issuerapi: building request: %w", err)
-	}
 	var resp InfoResponse
-	if err := c.do(req, &resp); err != nil {
+	if err := c.do(ctx, "GET", PathInfo, nil, "", &resp); err != nil {
 		return nil, err
 	}
 	eid, err := hex.DecodeString(resp.ElectionID)
@@ -75,13 +71,8 @@ func (c *Client) RequestToken(ctx context.Context, voterID, code string, blinded
 	if err != nil {
 		return nil, err
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+PathToken, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("issuerapi: building request: %w", err)
-	}
-	req.Header.Set("Content-Type", "application/json")
 	var resp TokenResponse
-	if err := c.do(req, &resp); err != nil {
+	if err := c.do(ctx, "POST", PathToken, body, "application/json", &resp); err != nil {
 		return nil, err
 	}
 	sig, err := Base64.DecodeString(resp.BlindSig)
@@ -91,21 +82,22 @@ func (c *Client) RequestToken(ctx context.Context, voterID, code string, blinded
 	return sig, nil
 }
 
-func (c *Client) do(req *http.Request, out any) error {
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.hc.Do(req)
+// do sends method path with body (nil for none) of contentType ("" for
+// none) and decodes a 200 answer's JSON into out.
+func (c *Client) do(ctx context.Context, method, path string, body []byte, contentType string, out any) error {
+	resp, err := c.t.RoundTrip(ctx, &transport.Request{Method: method, URL: c.base + path, ContentType: contentType, Body: body})
 	if err != nil {
-		return fmt.Errorf("issuerapi: %s %s: %w", req.Method, req.URL.Path, err)
+		return fmt.Errorf("issuerapi: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes+1))
 	if err != nil {
-		return fmt.Errorf("issuerapi: reading reply to %s %s: %w", req.Method, req.URL.Path, err)
+		return fmt.Errorf("issuerapi: reading reply to %s %s: %w", method, path, err)
 	}
 	if len(data) > maxResponseBytes {
-		return fmt.Errorf("issuerapi: reply to %s %s is larger than %d bytes", req.Method, req.URL.Path, maxResponseBytes)
+		return fmt.Errorf("issuerapi: reply to %s %s is larger than %d bytes", method, path, maxResponseBytes)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode != 200 {
 		var er ErrorResponse
 		if json.Unmarshal(data, &er) != nil || er.Error == "" {
 			er = ErrorResponse{Error: strings.TrimSpace(string(data))}
@@ -113,12 +105,12 @@ func (c *Client) do(req *http.Request, out any) error {
 		if len(er.Error) > 512 {
 			er.Error = er.Error[:512]
 		}
-		return &Error{StatusCode: resp.StatusCode, Code: er.Code, Message: er.Error, RetryAfter: retryAfter(resp.Header)}
+		return &Error{StatusCode: resp.StatusCode, Code: er.Code, Message: er.Error, RetryAfter: retryAfter(resp.RetryAfter)}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(out); err != nil {
-		return fmt.Errorf("issuerapi: reply to %s %s is not the expected JSON: %w", req.Method, req.URL.Path, err)
+		return fmt.Errorf("issuerapi: reply to %s %s is not the expected JSON: %w", method, path, err)
 	}
 	return nil
 }

@@ -62,4 +62,7 @@ func TestClientReadsErrors(t *testing.T) {
 	if !errors.As(err, &ae) || *ae != (issuerapi.Error{StatusCode: 502, Message: "upstream down"}) {
 		t.Fatalf("a proxy's answer: %#v", err)
 	}
+	if got := err.Error(); got != "issuerapi: the issuer answered 502: upstream down" {
+		t.Fatalf("Error() = %q", got)
+	}
 }
