@@ -46,18 +46,46 @@ type EncryptedQuestion struct {
 	Sum     *zkp.OrProof // nil when the question needs no range proof
 }
 
-// Ballot is an encrypted, signed ballot.
+// Ballot is an encrypted, signed ballot, or (from ParseBody) the body of
+// one, whose Signature is nil.
 type Ballot struct {
 	TokenKey  *elgamal.PublicKey
 	Token     *token.Token
 	Questions []EncryptedQuestion
-	Signature *zkp.SchnorrProof
+	Signature *zkp.SchnorrProof // nil for a ballot from ParseBody
 
-	raw []byte
+	raw      []byte // the encoding, or only the body when unsigned
+	unsigned bool
 }
 
-// Bytes returns the ballot's canonical encoding. Do not modify it.
-func (b *Ballot) Bytes() []byte { return b.raw }
+// Bytes returns the ballot's canonical encoding. Do not modify it. A
+// ballot parsed from its body alone (ParseBody) has no encoding: Bytes
+// returns nil.
+func (b *Ballot) Bytes() []byte {
+	if b.unsigned {
+		return nil
+	}
+	return b.raw
+}
+
+// Body returns the ballot's body: its canonical encoding without the final
+// Schnorr signature, that is every byte the signature signs (SPEC.md §6).
+// Do not modify it. A body cannot be cast: the board takes only a signed
+// ballot, and only the token key's holder can sign one.
+func (b *Ballot) Body() []byte {
+	if b.unsigned {
+		return b.raw
+	}
+	n := len(b.raw) - zkp.SchnorrSize
+	if n < 0 {
+		return nil
+	}
+	return b.raw[:n:n]
+}
+
+// BodySize returns the exact length of every ballot body in this election:
+// Size less the signature.
+func (e *Election) BodySize() int { return e.Size() - zkp.SchnorrSize }
 
 // TrackingCode returns the ballot's tracking code: SHA-256 over a domain tag
 // and its encoding. A voter finds the ballot on the board by it.
@@ -65,6 +93,23 @@ func TrackingCode(encoded []byte) [32]byte {
 	h := sha256.New()
 	h.Write([]byte("evote/ballot/v1/tracking\x00"))
 	h.Write(encoded)
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// Fingerprint returns the fingerprint of a ballot body (Ballot.Body):
+// SHA-256 over a domain tag of its own and the body. It is what a booth
+// shows for a sealed ballot before the voter chooses to cast it or audit
+// it (SPEC.md §10.3), and what an audit is checked against: it commits to
+// the ballot's token key, token, ciphertexts and proofs, everything but
+// the signature, so it names the same ballot whether or not the signature
+// is given out. It is not the tracking code, which also covers the
+// signature.
+func Fingerprint(body []byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("evote/ballot/v1/fingerprint\x00"))
+	h.Write(body)
 	var out [32]byte
 	h.Sum(out[:0])
 	return out
@@ -234,9 +279,26 @@ var (
 // (exact length, canonical points and scalars, no identity where none can
 // be) but no proof or signature: call Verify or VerifyBatch for those.
 func Parse(e *Election, in []byte) (*Ballot, error) {
+	return parse(e, in, true)
+}
+
+// ParseBody decodes a ballot body (Ballot.Body: a ballot without its
+// signature) for election e, with the checks Parse makes on those bytes.
+// The ballot it returns has a nil Signature and no encoding (Bytes is nil):
+// it can be checked (VerifyBody, CheckOpening) but never cast.
+func ParseBody(e *Election, in []byte) (*Ballot, error) {
+	return parse(e, in, false)
+}
+
+// parse is Parse, or ParseBody when signed is false.
+func parse(e *Election, in []byte, signed bool) (*Ballot, error) {
 	m := e.Manifest
-	if len(in) != e.Size() {
-		return nil, fmt.Errorf("%w: %d bytes, a ballot in this election is %d bytes", ErrMalformed, len(in), e.Size())
+	size, what := e.Size(), "a ballot"
+	if !signed {
+		size, what = e.BodySize(), "a ballot body"
+	}
+	if len(in) != size {
+		return nil, fmt.Errorf("%w: %d bytes, %s in this election is %d bytes", ErrMalformed, len(in), what, size)
 	}
 	if in[0] != Version {
 		return nil, fmt.Errorf("%w: version %d, want %d", ErrMalformed, in[0], Version)
@@ -245,7 +307,7 @@ func Parse(e *Election, in []byte) (*Ballot, error) {
 		return nil, ErrWrongElection
 	}
 	r := reader{buf: in, off: 33}
-	b := &Ballot{raw: append([]byte(nil), in...)}
+	b := &Ballot{raw: append([]byte(nil), in...), unsigned: !signed}
 	var err error
 	if b.TokenKey, err = elgamal.ParsePublicKey(r.next(32)); err != nil {
 		return nil, fmt.Errorf("%w: token key: %v", ErrMalformed, err)
@@ -277,6 +339,9 @@ func Parse(e *Election, in []byte) (*Ballot, error) {
 		}
 		b.Questions = append(b.Questions, eq)
 	}
+	if !signed {
+		return b, nil
+	}
 	if b.Signature, err = zkp.ParseSchnorr(r.next(zkp.SchnorrSize)); err != nil {
 		return nil, fmt.Errorf("%w: signature: %v", ErrMalformed, err)
 	}
@@ -294,8 +359,8 @@ func (r *reader) next(n int) []byte {
 	return out
 }
 
-// addProofs adds every proof and the signature of b to batch.
-func (e *Election) addProofs(batch *zkp.Batch, b *Ballot) {
+// addProofs adds every proof of b to batch, and its signature when signed.
+func (e *Election) addProofs(batch *zkp.Batch, b *Ballot, signed bool) {
 	for qi, q := range e.Manifest.Questions {
 		eq := b.Questions[qi]
 		for c, ct := range eq.Choices {
@@ -305,18 +370,40 @@ func (e *Election) addProofs(batch *zkp.Batch, b *Ballot) {
 			eq.Sum.AddTo(batch, e.proofContext(b.TokenKey, uint32(qi), sumPosition), e.Key, elgamal.Add(eq.Choices...), zkp.Range(lo, hi))
 		}
 	}
-	body := b.raw[:len(b.raw)-zkp.SchnorrSize]
-	b.Signature.AddTo(batch, e.signatureContext(body), b.TokenKey)
+	if signed {
+		b.Signature.AddTo(batch, e.signatureContext(b.Body()), b.TokenKey)
+	}
 }
 
+// errUnsigned refuses a ballot that has no signature (from ParseBody)
+// where a signed one is needed.
+var errUnsigned = fmt.Errorf("%w: the ballot has no signature (it is a ballot body)", ErrInvalidProof)
+
 // Verify checks everything about one parsed ballot: the token, every proof
-// and the signature.
+// and the signature. A ballot without a signature (ParseBody) fails it,
+// with an error wrapping ErrInvalidProof.
 func Verify(e *Election, b *Ballot) error {
+	if b.Signature == nil {
+		return errUnsigned
+	}
+	return verify(e, b, true)
+}
+
+// VerifyBody checks what Verify checks but the signature: the token and
+// every proof. It is for a ballot body (ParseBody), such as an audited
+// ballot's, which the board would accept once signed by its token key;
+// on a signed ballot it ignores the signature.
+func VerifyBody(e *Election, b *Ballot) error {
+	return verify(e, b, false)
+}
+
+// verify is Verify, without the signature when signed is false.
+func verify(e *Election, b *Ballot, signed bool) error {
 	if err := VerifyToken(e, b); err != nil {
 		return err
 	}
 	batch := zkp.NewBatch(e.Key)
-	e.addProofs(batch, b)
+	e.addProofs(batch, b, signed)
 	if !batch.Verify() {
 		return ErrInvalidProof
 	}
@@ -359,7 +446,11 @@ func VerifyProofsBatch(e *Election, bs []*Ballot) []error {
 	batch := zkp.NewBatch(e.Key)
 	var pending []int
 	for i, b := range bs {
-		e.addProofs(batch, b)
+		if b.Signature == nil {
+			errs[i] = errUnsigned
+			continue
+		}
+		e.addProofs(batch, b, true)
 		pending = append(pending, i)
 	}
 	if len(pending) == 0 || batch.Verify() {
@@ -367,7 +458,7 @@ func VerifyProofsBatch(e *Election, bs []*Ballot) []error {
 	}
 	for _, i := range pending {
 		b := zkp.NewBatch(e.Key)
-		e.addProofs(b, bs[i])
+		e.addProofs(b, bs[i], true)
 		if !b.Verify() {
 			errs[i] = ErrInvalidProof
 		}

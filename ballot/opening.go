@@ -35,7 +35,9 @@ var ErrOpeningMismatch = errors.New("ballot: the ballot does NOT encrypt the cho
 // does not is an error wrapping ErrOpeningMismatch, naming the question and
 // choice.
 //
-// It checks no proof, token or signature of b: call Verify for those.
+// b may be a ballot body (ParseBody), as an audited ballot is. It checks
+// no proof, token or signature of b: call Verify, or VerifyBody for a
+// body, for those.
 func CheckOpening(e *Election, b *Ballot, selections [][]int, o Opening) error {
 	m := e.Manifest
 	picks, err := m.picks(selections)

@@ -2,6 +2,7 @@ package ballot
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"math/rand/v2"
 	"strings"
@@ -121,5 +122,91 @@ func TestCheckOpeningRefuses(t *testing.T) {
 	}
 	if err := CheckOpening(te.Election, b, sel, o2); !errors.Is(err, ErrOpeningMismatch) {
 		t.Fatalf("another ballot's opening: %v, want ErrOpeningMismatch", err)
+	}
+}
+
+// TestBody: a ballot's body is its encoding less the signature, of
+// BodySize bytes; ParseBody reads it back (no signature, no encoding) and
+// VerifyBody and CheckOpening accept it, while Verify and VerifyBatch
+// refuse it as unsigned. Parse refuses a body and ParseBody a whole
+// ballot. VerifyBody ignores a signature, so a body with another ballot's
+// signature passes it and fails Verify. The fingerprint is the same for
+// the ballot and its body, differs from the tracking code and between two
+// encryptions of the same choices, and a flipped bit of the body is
+// refused by ParseBody or VerifyBody. The fingerprint is SPEC.md §10.3's.
+func TestBody(t *testing.T) {
+	te := newElection(t, yesNo, upTo3, exact2)
+	v := newVoter(t, te)
+	sel := [][]int{{0}, {1, 7}, {0, 3}}
+	b, o, err := EncryptOpening(nil, te.Election, v.secret, v.key, v.tok, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := b.Body()
+	if len(body) != te.BodySize() || te.BodySize() != te.Size()-64 || !bytes.Equal(body, b.Bytes()[:te.BodySize()]) {
+		t.Fatalf("the body is %d bytes and not the ballot's first %d", len(body), te.BodySize())
+	}
+	grown := append(body, 0xff) // the body's capacity ends with it: appending copies
+	if grown[len(body)] != 0xff || !bytes.Equal(b.Bytes()[te.BodySize():], b.Signature.Bytes()) {
+		t.Fatal("appending to the body overwrote the ballot's signature")
+	}
+	p, err := ParseBody(te.Election, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Signature != nil || p.Bytes() != nil || !bytes.Equal(p.Body(), body) {
+		t.Fatalf("the parsed body has a signature or an encoding, or another body")
+	}
+	if err := VerifyBody(te.Election, p); err != nil {
+		t.Fatalf("the body does not verify: %v", err)
+	}
+	if err := CheckOpening(te.Election, p, sel, o); err != nil {
+		t.Fatalf("the opening does not open the parsed body: %v", err)
+	}
+	if err := Verify(te.Election, p); !errors.Is(err, ErrInvalidProof) || !strings.Contains(err.Error(), "no signature") {
+		t.Fatalf("Verify of a body: %v, want ErrInvalidProof for no signature", err)
+	}
+	if errs := VerifyBatch(te.Election, []*Ballot{b, p}); errs[0] != nil || !errors.Is(errs[1], ErrInvalidProof) {
+		t.Fatalf("VerifyBatch of a ballot and a body: %v", errs)
+	}
+	if _, err := Parse(te.Election, body); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("Parse of a body: %v, want ErrMalformed", err)
+	}
+	if _, err := ParseBody(te.Election, b.Bytes()); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("ParseBody of a whole ballot: %v, want ErrMalformed", err)
+	}
+	if _, err := ParseBody(te.Election, body[:len(body)-1]); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("ParseBody of a short body: %v, want ErrMalformed", err)
+	}
+	other := v.cast(t, te, sel...)
+	resigned, err := Parse(te.Election, append(bytes.Clone(body), other.Signature.Bytes()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Verify(te.Election, resigned); !errors.Is(err, ErrInvalidProof) {
+		t.Fatalf("the body with another ballot's signature: Verify says %v", err)
+	}
+	if err := VerifyBody(te.Election, resigned); err != nil {
+		t.Fatalf("VerifyBody does not ignore the signature: %v", err)
+	}
+	if err := VerifyBody(te.Election, b); err != nil {
+		t.Fatalf("VerifyBody of the signed ballot: %v", err)
+	}
+
+	fp := Fingerprint(body)
+	if want := sha256.Sum256(append([]byte("evote/ballot/v1/fingerprint\x00"), body...)); fp != want {
+		t.Fatalf("the fingerprint is %x, SPEC.md §10.3 gives %x", fp, want)
+	}
+	if fp != Fingerprint(p.Body()) || fp == TrackingCode(body) || fp == TrackingCode(b.Bytes()) || fp == Fingerprint(other.Body()) {
+		t.Fatal("the fingerprint is not the body's alone, or is a tracking code, or two ballots share it")
+	}
+	for _, at := range []int{0, 40, 70, len(body) / 2, len(body) - 1} {
+		flipped := bytes.Clone(body)
+		flipped[at] ^= 1
+		if p, err := ParseBody(te.Election, flipped); err == nil {
+			if err := VerifyBody(te.Election, p); err == nil {
+				t.Errorf("byte %d of the body flipped: it verifies", at)
+			}
+		}
 	}
 }

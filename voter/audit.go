@@ -9,6 +9,7 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/crypto/elgamal"
+	"github.com/evote/evote/crypto/zkp"
 	"github.com/evote/evote/internal/strictjson"
 	"github.com/gtank/ristretto255"
 )
@@ -17,33 +18,38 @@ import (
 const AuditVersion = 1
 
 // An Audit is a sealed ballot opened instead of cast (cast or audit, the
-// Benaloh challenge; SPEC.md §10.3): the ballot, the choices the voter's
-// device showed for it and the randomness of its ciphertexts. Another
-// device checks it (CheckAudit): the ballot encrypts exactly those
+// Benaloh challenge; SPEC.md §10.3): the ballot's body (ballot.Ballot.Body:
+// the ballot without its signature), its fingerprint, the choices the
+// voter's device showed for it and the randomness of its ciphertexts.
+// Another device checks it (CheckAudit): the ballot encrypts exactly those
 // choices, or the device that made it lied. An audited ballot reveals its
 // choices, so it must never be cast: the device encrypts again, with fresh
 // randomness, and the voter again chooses to cast or to audit.
 //
-// Audit data is as secret as the ticket: its ballot is valid and signed,
-// so whoever holds it could cast it, with its choices known.
+// The signature is withheld, and only the token key's holder can make
+// one, so an audited ballot cannot be cast by anyone, not even by the
+// device that checks it. Audit data reveals only the choices of a ballot
+// that is never cast (and, by its token key, which ballot on the board is
+// the voter's, not what it encrypts); it cannot vote.
 type Audit struct {
-	Version      int     `json:"version"`       // AuditVersion
-	ElectionID   string  `json:"election_id"`   // hex
-	TrackingCode string  `json:"tracking_code"` // hex, of Ballot
-	Ballot       string  `json:"ballot"`        // base64 of the encoded ballot
-	Choices      [][]int `json:"choices"`       // per question, as in Ticket.Choices
+	Version     int     `json:"version"`     // AuditVersion
+	ElectionID  string  `json:"election_id"` // hex
+	Fingerprint string  `json:"fingerprint"` // hex, ballot.Fingerprint of BallotBody
+	BallotBody  string  `json:"ballot_body"` // base64 of the ballot's body: no signature
+	Choices     [][]int `json:"choices"`     // per question, as in Ticket.Choices
 	// Opening is the ballot's ballot.Opening: per question, per encrypted
 	// choice, the ciphertext's randomness as a hex scalar.
 	Opening [][]string `json:"opening"`
 }
 
 // Audit opens the ticket's sealed ballot instead of casting it: it returns
-// the audit data (the ballot, the choices it was sealed with and its
-// opening) and removes the ballot, the choices and the opening from the
-// ticket, so that the audited ballot can never be cast from it (Receipt and
-// Replaces are left as they were). Seal again to vote. A ticket whose
-// ballot has no opening (sent to the board, which clears it) cannot be
-// audited: a ballot that may have been cast must not be opened.
+// the audit data (the ballot's body and fingerprint, the choices it was
+// sealed with and its opening; never its signature) and removes the
+// ballot, the choices and the opening from the ticket, so that the audited
+// ballot can never be cast, from the ticket or from the audit data
+// (Receipt and Replaces are left as they were). Seal again to vote. A
+// ticket whose ballot has no opening (sent to the board, which clears it)
+// cannot be audited: a ballot that may have been cast must not be opened.
 func (t *Ticket) Audit() (*Audit, error) {
 	if t.Ballot == "" {
 		return nil, errors.New("voter: the ticket has no sealed ballot to audit (Seal first)")
@@ -51,14 +57,14 @@ func (t *Ticket) Audit() (*Audit, error) {
 	if len(t.Opening) == 0 {
 		return nil, errors.New("voter: the ticket's ballot has no opening: it was sent to the board to be cast, and a ballot that may have been cast is never audited (Seal again, and audit the new ballot)")
 	}
-	raw, err := decodeBase64("ballot", t.Ballot)
+	body, err := t.ballotBody()
 	if err != nil {
-		return nil, fmt.Errorf("voter: the ticket's %w", err)
+		return nil, err
 	}
-	tc := ballot.TrackingCode(raw)
+	fp := ballot.Fingerprint(body)
 	a := &Audit{
-		Version: AuditVersion, ElectionID: t.ElectionID, TrackingCode: hex.EncodeToString(tc[:]),
-		Ballot: t.Ballot, Choices: make([][]int, len(t.Choices)), Opening: make([][]string, len(t.Opening)),
+		Version: AuditVersion, ElectionID: t.ElectionID, Fingerprint: hex.EncodeToString(fp[:]),
+		BallotBody: base64.StdEncoding.EncodeToString(body), Choices: make([][]int, len(t.Choices)), Opening: make([][]string, len(t.Opening)),
 	}
 	for q, cs := range t.Choices {
 		a.Choices[q] = append([]int{}, cs...) // [] for no choice, never null
@@ -68,6 +74,36 @@ func (t *Ticket) Audit() (*Audit, error) {
 	}
 	t.Ballot, t.Choices, t.Opening = "", nil, nil
 	return a, nil
+}
+
+// Fingerprint returns the fingerprint of the ticket's sealed ballot
+// (ballot.Fingerprint of its body), in hex: what the booth shows for the
+// ballot before the voter chooses to cast it or audit it, and what an
+// audit of it names (Audit.Fingerprint), so the voter can tell that the
+// ballot audited is the one the booth showed.
+func (t *Ticket) Fingerprint() (string, error) {
+	body, err := t.ballotBody()
+	if err != nil {
+		return "", err
+	}
+	fp := ballot.Fingerprint(body)
+	return hex.EncodeToString(fp[:]), nil
+}
+
+// ballotBody is the body of the ticket's sealed ballot: its encoding less
+// the signature, which ends every ballot (SPEC.md §6).
+func (t *Ticket) ballotBody() ([]byte, error) {
+	if t.Ballot == "" {
+		return nil, errors.New("voter: the ticket has no sealed ballot (Seal first)")
+	}
+	raw, err := decodeBase64("ballot", t.Ballot)
+	if err != nil {
+		return nil, fmt.Errorf("voter: the ticket's %w", err)
+	}
+	if len(raw) <= zkp.SchnorrSize {
+		return nil, fmt.Errorf("voter: the ticket's ballot is %d bytes: too short to be a ballot", len(raw))
+	}
+	return raw[:len(raw)-zkp.SchnorrSize], nil
 }
 
 // Marshal encodes the audit data: indented JSON and a final newline.
@@ -86,8 +122,8 @@ func (a *Audit) Marshal() []byte {
 
 // ParseAudit decodes audit data strictly: the project's strict JSON
 // (internal/strictjson: no unknown or repeated field, every field given, no
-// null), version 1, election_id and tracking_code 32 bytes of lower-case
-// hex, ballot canonical base64, and every opening scalar 32 bytes of
+// null), version 1, election_id and fingerprint 32 bytes of lower-case
+// hex, ballot_body canonical base64, and every opening scalar 32 bytes of
 // lower-case hex, canonical (below the group order). It checks nothing
 // against an election: CheckAudit does.
 func ParseAudit(b []byte) (*Audit, error) {
@@ -109,10 +145,10 @@ func (a *Audit) wellFormed() error {
 	if _, err := decodeHex32("election_id", a.ElectionID); err != nil {
 		return err
 	}
-	if _, err := decodeHex32("tracking_code", a.TrackingCode); err != nil {
+	if _, err := decodeHex32("fingerprint", a.Fingerprint); err != nil {
 		return err
 	}
-	if _, err := decodeBase64("ballot", a.Ballot); err != nil {
+	if _, err := decodeBase64("ballot_body", a.BallotBody); err != nil {
 		return err
 	}
 	_, err := a.opening()
@@ -156,14 +192,15 @@ func decodeBase64(field, s string) ([]byte, error) {
 
 // CheckAudit checks audit data against election e (as Client.Election read
 // and checked it), in this order: the format (version, encodings); the
-// election ID is e's; the ballot parses as a ballot of e (ballot.Parse);
-// its tracking code is the audit's (the one the voter's device showed,
-// which the voter compares); the ballot is valid (ballot.Verify: the
-// token, every proof, the signature), so it is a ballot the board would
-// have accepted; and the opening proves the ballot encrypts exactly the
-// audit's choices (ballot.CheckOpening). An error wraps
-// ballot.ErrOpeningMismatch when the ballot encrypts other choices: the
-// device that sealed it lied about the vote.
+// election ID is e's; the ballot body parses as one of e (ballot.ParseBody);
+// its fingerprint is the audit's (the one the voter's device showed, which
+// the voter compares); the body is valid (ballot.VerifyBody: the token and
+// every proof), so signed by its token key it is a ballot the board would
+// accept; and the opening proves the ballot encrypts exactly the audit's
+// choices (ballot.CheckOpening). An error wraps ballot.ErrOpeningMismatch
+// when the ballot encrypts other choices: the device that sealed it lied
+// about the vote. There is no signature to check: the audit withholds it,
+// so that the audited ballot can never be cast.
 func CheckAudit(e *ballot.Election, a *Audit) error {
 	if err := a.wellFormed(); err != nil {
 		return fmt.Errorf("voter: the audit data: %w", err)
@@ -171,20 +208,20 @@ func CheckAudit(e *ballot.Election, a *Audit) error {
 	if a.ElectionID != hex.EncodeToString(e.Manifest.ID()) {
 		return fmt.Errorf("voter: the audited ballot is for election %.16s…, not this one (%x…)", a.ElectionID, e.Manifest.ID()[:8])
 	}
-	raw, _ := decodeBase64("ballot", a.Ballot)
-	b, err := ballot.Parse(e, raw)
+	body, _ := decodeBase64("ballot_body", a.BallotBody)
+	b, err := ballot.ParseBody(e, body)
 	if err != nil {
 		return fmt.Errorf("voter: the audited ballot: %w", err)
 	}
-	if tc := ballot.TrackingCode(raw); hex.EncodeToString(tc[:]) != a.TrackingCode {
-		return fmt.Errorf("voter: the audited ballot has tracking code %x, the audit data names %s: it is another ballot", tc, a.TrackingCode)
+	if fp := ballot.Fingerprint(body); hex.EncodeToString(fp[:]) != a.Fingerprint {
+		return fmt.Errorf("voter: the audited ballot has fingerprint %x, the audit data names %s: it is another ballot", fp, a.Fingerprint)
 	}
-	if err := ballot.Verify(e, b); err != nil {
+	if err := ballot.VerifyBody(e, b); err != nil {
 		return fmt.Errorf("voter: the audited ballot is not a valid ballot of this election: %w", err)
 	}
 	o, _ := a.opening()
 	if err := ballot.CheckOpening(e, b, a.Choices, o); err != nil {
-		return fmt.Errorf("voter: the audited ballot %.16s…: %w", a.TrackingCode, err)
+		return fmt.Errorf("voter: the audited ballot %.16s…: %w", a.Fingerprint, err)
 	}
 	return nil
 }

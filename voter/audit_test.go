@@ -15,6 +15,8 @@ import (
 	"testing"
 
 	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/board"
+	"github.com/evote/evote/crypto/zkp"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/voter"
 )
@@ -28,7 +30,13 @@ var colours = ballot.Question{ID: "colour", Text: "Favourite colours?", Choices:
 // a voter client of it over the in-memory fakes.
 func auditElection(t *testing.T) (*electiontest.Election, *voter.Client, *ballot.Election) {
 	t.Helper()
-	e := electiontest.New(t, electiontest.Options{Questions: []ballot.Question{electiontest.YesNo, colours}})
+	return auditElectionUnder(t, ballot.RevotingRefuse)
+}
+
+// auditElectionUnder is auditElection under a revoting policy.
+func auditElectionUnder(t *testing.T, revoting string) (*electiontest.Election, *voter.Client, *ballot.Election) {
+	t.Helper()
+	e := electiontest.New(t, electiontest.Options{Questions: []ballot.Question{electiontest.YesNo, colours}, Revoting: revoting})
 	c := &voter.Client{
 		Board:        memBoard{e.Board},
 		Issuer:       memIssuer{e.Issuer, e.Board.Manifest().ID()},
@@ -67,6 +75,9 @@ func mustAudit(t *testing.T, tk *voter.Ticket) *voter.Audit {
 	return a
 }
 
+// bodyOf is the body of an encoded ballot: all but its signature.
+func bodyOf(raw []byte) []byte { return raw[:len(raw)-64] }
+
 // clone is a deep copy of a, through its encoding.
 func clone(t *testing.T, a *voter.Audit) *voter.Audit {
 	t.Helper()
@@ -78,9 +89,11 @@ func clone(t *testing.T, a *voter.Audit) *voter.Audit {
 }
 
 // TestAudit: a sealed ballot, audited, checks out for exactly the choices
-// it was sealed with, through its file; the audit empties the ticket, which
-// then casts nothing; sealed again the ticket holds a new ballot (another
-// tracking code) that casts, after which there is nothing to audit.
+// it was sealed with, through its file, which holds the ballot's body (no
+// signature) and the fingerprint the ticket showed; the audit empties the
+// ticket, which then casts nothing; sealed again the ticket holds a new
+// ballot (another fingerprint) that casts, after which there is nothing to
+// audit.
 func TestAudit(t *testing.T) {
 	_, c, el := auditElection(t)
 	ctx := context.Background()
@@ -94,14 +107,24 @@ func TestAudit(t *testing.T) {
 		t.Fatalf("the ticket's opening does not survive saving: %v", err)
 	}
 	sealedBallot := tk.Ballot
+	shown, err := tk.Fingerprint()
+	if err != nil {
+		t.Fatal(err)
+	}
 	a := mustAudit(t, tk)
 	if tk.Ballot != "" || tk.Choices != nil || tk.Opening != nil || tk.Token == "" {
 		t.Fatalf("the audited ticket still holds its ballot, choices or opening, or lost its token: %+v", tk)
 	}
+	if _, err := tk.Fingerprint(); err == nil {
+		t.Fatal("the audited ticket still has a fingerprint")
+	}
 	raw, _ := base64.StdEncoding.DecodeString(sealedBallot)
-	tc := ballot.TrackingCode(raw)
-	if a.Version != 1 || a.Ballot != sealedBallot || a.TrackingCode != hex.EncodeToString(tc[:]) || !slices.EqualFunc(a.Choices, sel, slices.Equal[[]int]) {
-		t.Fatalf("the audit data is not the sealed ballot's: %+v", a)
+	fp := ballot.Fingerprint(bodyOf(raw))
+	if a.Version != 1 || a.BallotBody != base64.StdEncoding.EncodeToString(bodyOf(raw)) || a.Fingerprint != hex.EncodeToString(fp[:]) || a.Fingerprint != shown || !slices.EqualFunc(a.Choices, sel, slices.Equal[[]int]) {
+		t.Fatalf("the audit data is not the sealed ballot's body, or not under the fingerprint the ticket showed: %+v", a)
+	}
+	if strings.Contains(string(a.Marshal()), base64.StdEncoding.EncodeToString(raw[len(raw)-64:])) {
+		t.Fatal("the audit file holds the ballot's signature")
 	}
 
 	// The file: exactly these fields, read back the same, and it checks.
@@ -115,7 +138,7 @@ func TestAudit(t *testing.T) {
 		names = append(names, k)
 	}
 	slices.Sort(names)
-	if want := []string{"ballot", "choices", "election_id", "opening", "tracking_code", "version"}; !slices.Equal(names, want) {
+	if want := []string{"ballot_body", "choices", "election_id", "fingerprint", "opening", "version"}; !slices.Equal(names, want) {
 		t.Fatalf("the audit file's fields are %v, want %v", names, want)
 	}
 	if !bytes.HasSuffix(file, []byte("}\n")) {
@@ -140,19 +163,18 @@ func TestAudit(t *testing.T) {
 		t.Fatal("the audited ticket was audited again")
 	}
 
-	// Sealed again: a new ballot, another tracking code, which casts.
+	// Sealed again: a new ballot, another fingerprint, which casts.
 	if err := c.Seal(el, tk, sel); err != nil {
 		t.Fatal(err)
 	}
-	raw2, _ := base64.StdEncoding.DecodeString(tk.Ballot)
-	if ballot.TrackingCode(raw2) == tc {
-		t.Fatal("the ballot sealed after the audit has the audited one's tracking code")
+	if again, err := tk.Fingerprint(); err != nil || again == a.Fingerprint {
+		t.Fatalf("the ballot sealed after the audit has the audited one's fingerprint: %v", err)
 	}
 	rc, err := c.CastTicket(ctx, el, tk)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rc.TrackingCode == a.TrackingCode {
+	if tc := ballot.TrackingCode(raw); rc.TrackingCode == hex.EncodeToString(tc[:]) {
 		t.Fatal("the audited ballot was cast")
 	}
 	if tk.Opening != nil {
@@ -290,11 +312,12 @@ func TestAttackAuditChangedScalar(t *testing.T) {
 }
 
 // TestAttackAuditSwappedBallot: audit data whose ballot is another voter's
-// (of the same choices) is refused: with the audited tracking code kept,
-// as another ballot than the voter saw; with the other ballot's tracking
-// code too, as not opened by this opening (another token key, other
-// randomness). A ballot of another election, or one bit of it flipped
-// (re-labelled with its tracking code), is refused before the opening.
+// (of the same choices) is refused: with the audited fingerprint kept, as
+// another ballot than the voter saw; with the other ballot's fingerprint
+// too, as not opened by this opening (another token key, other
+// randomness). A ballot of another election, one bit of its body flipped
+// (re-labelled with its fingerprint), or a whole signed ballot in place of
+// the body, is refused before the opening.
 func TestAttackAuditSwappedBallot(t *testing.T) {
 	_, c, el := auditElection(t)
 	sel := [][]int{{0}, {1}}
@@ -302,13 +325,13 @@ func TestAttackAuditSwappedBallot(t *testing.T) {
 	other := mustAudit(t, sealed(t, c, el, "voter-2", sel))
 
 	swapped := clone(t, a)
-	swapped.Ballot = other.Ballot
-	if err := voter.CheckAudit(el, swapped); err == nil || !strings.Contains(err.Error(), "tracking code") {
-		t.Errorf("another voter's ballot under this tracking code: %v", err)
+	swapped.BallotBody = other.BallotBody
+	if err := voter.CheckAudit(el, swapped); err == nil || !strings.Contains(err.Error(), "fingerprint") {
+		t.Errorf("another voter's ballot under this fingerprint: %v", err)
 	}
-	swapped.TrackingCode = other.TrackingCode
+	swapped.Fingerprint = other.Fingerprint
 	if err := voter.CheckAudit(el, swapped); !errors.Is(err, ballot.ErrOpeningMismatch) {
-		t.Errorf("another voter's ballot and tracking code with this opening: %v, want ErrOpeningMismatch", err)
+		t.Errorf("another voter's ballot and fingerprint with this opening: %v, want ErrOpeningMismatch", err)
 	}
 
 	_, c2, el2 := auditElection(t)
@@ -321,17 +344,26 @@ func TestAttackAuditSwappedBallot(t *testing.T) {
 		t.Errorf("another election's ballot under this election's id: %v, want ErrWrongElection", err)
 	}
 
-	raw, _ := base64.StdEncoding.DecodeString(a.Ballot)
-	for _, at := range []int{100, len(raw) - 1} { // a ciphertext or proof byte; the signature
+	body, _ := base64.StdEncoding.DecodeString(a.BallotBody)
+	for _, at := range []int{40, 100, len(body) - 1} { // the token key; a ciphertext; the last proof's last byte
 		flipped := clone(t, a)
-		b := bytes.Clone(raw)
+		b := bytes.Clone(body)
 		b[at] ^= 1
-		tc := ballot.TrackingCode(b)
-		flipped.Ballot, flipped.TrackingCode = base64.StdEncoding.EncodeToString(b), hex.EncodeToString(tc[:])
+		fp := ballot.Fingerprint(b)
+		flipped.BallotBody, flipped.Fingerprint = base64.StdEncoding.EncodeToString(b), hex.EncodeToString(fp[:])
 		err := voter.CheckAudit(el, flipped)
 		if !errors.Is(err, ballot.ErrInvalidProof) && !errors.Is(err, ballot.ErrMalformed) && !errors.Is(err, ballot.ErrInvalidToken) {
 			t.Errorf("byte %d flipped: %v, want the ballot refused as invalid", at, err)
 		}
+	}
+	// The whole signed ballot where its body belongs (a file made by a
+	// device that gives the signature out) is refused: a body is exact.
+	tk := sealed(t, c, el, "voter-3", sel)
+	signed := tk.Ballot
+	whole := mustAudit(t, tk)
+	whole.BallotBody = signed
+	if err := voter.CheckAudit(el, whole); !errors.Is(err, ballot.ErrMalformed) {
+		t.Errorf("a whole signed ballot as the body: %v, want ErrMalformed", err)
 	}
 }
 
@@ -382,25 +414,26 @@ func TestAttackAuditStrictFile(t *testing.T) {
 	if !strings.Contains(good, choices) {
 		t.Fatalf("%s has no %s", good, choices)
 	}
-	raw, _ := base64.StdEncoding.DecodeString(a.Ballot)
+	raw, _ := base64.StdEncoding.DecodeString(a.BallotBody)
 	l := "edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000000010"
 	for _, tc := range []struct{ name, file, want string }{
 		{"an unknown field", strings.Replace(good, "{", `{"cast":true,`, 1), "cast"},
 		{"version twice", strings.Replace(good, "{", `{"version":1,`, 1), "version"},
 		{"choices twice", strings.Replace(good, choices, `"choices":[[1],[1]],`+choices, 1), "choices"},
-		{"a missing field", strings.Replace(good, `"tracking_code":"`+a.TrackingCode+`",`, "", 1), "tracking_code"},
+		{"a missing field", strings.Replace(good, `"fingerprint":"`+a.Fingerprint+`",`, "", 1), "fingerprint"},
+		{"a ballot instead of a body", strings.Replace(good, `"ballot_body":`, `"ballot":`, 1), "ballot"},
 		{"null choices", strings.Replace(good, choices, `"choices":null`, 1), "null"},
 		{"a null choice", strings.Replace(good, choices, `"choices":[null,[1]]`, 1), "null"},
 		{"version 2", strings.Replace(good, `"version":1`, `"version":2`, 1), "version"},
 		{"version 0", strings.Replace(good, `"version":1`, `"version":0`, 1), "version"},
 		{"a short election id", strings.Replace(good, a.ElectionID, a.ElectionID[:62], 1), "election_id"},
-		{"an upper-case tracking code", strings.Replace(good, a.TrackingCode, strings.ToUpper(a.TrackingCode), 1), "tracking_code"},
-		{"a tracking code not hex", strings.Replace(good, a.TrackingCode, "zz"+a.TrackingCode[2:], 1), "tracking_code"},
-		{"a space in base64", strings.Replace(good, a.Ballot, a.Ballot[:40]+" "+a.Ballot[40:], 1), "ballot"},
-		{"base64 cut short", strings.Replace(good, a.Ballot, a.Ballot[:len(a.Ballot)-1], 1), "ballot"},
-		{"url-safe base64", strings.Replace(good, a.Ballot, base64.URLEncoding.EncodeToString(raw), 1), "ballot"},
-		{"a line break in base64", strings.Replace(good, a.Ballot, a.Ballot[:40]+`\n`+a.Ballot[40:], 1), "ballot"},
-		{"an empty ballot", strings.Replace(good, a.Ballot, "", 1), "ballot"},
+		{"an upper-case fingerprint", strings.Replace(good, a.Fingerprint, strings.ToUpper(a.Fingerprint), 1), "fingerprint"},
+		{"a fingerprint not hex", strings.Replace(good, a.Fingerprint, "zz"+a.Fingerprint[2:], 1), "fingerprint"},
+		{"a space in base64", strings.Replace(good, a.BallotBody, a.BallotBody[:40]+" "+a.BallotBody[40:], 1), "ballot_body"},
+		{"base64 cut short", strings.Replace(good, a.BallotBody, a.BallotBody[:len(a.BallotBody)-1], 1), "ballot_body"},
+		{"url-safe base64", strings.Replace(good, a.BallotBody, base64.URLEncoding.EncodeToString(raw), 1), "ballot_body"},
+		{"a line break in base64", strings.Replace(good, a.BallotBody, a.BallotBody[:40]+`\n`+a.BallotBody[40:], 1), "ballot_body"},
+		{"an empty ballot body", strings.Replace(good, a.BallotBody, "", 1), "ballot_body"},
 		{"the group order as a scalar", strings.Replace(good, a.Opening[1][0], l, 1), "opening[1][0]"},
 		{"a scalar with its top bit set", strings.Replace(good, a.Opening[0][0], a.Opening[0][0][:62]+"ff", 1), "opening[0][0]"},
 		{"an upper-case scalar", strings.Replace(good, a.Opening[1][1], strings.ToUpper(a.Opening[1][1]), 1), "opening[1][1]"},
@@ -414,5 +447,138 @@ func TestAttackAuditStrictFile(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want it refused naming %s", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestAttackCastAuditedBallot: whoever holds an audit file (the device
+// that checks it, or anyone the voter shows it to) cannot cast the audited
+// ballot, whose choices it knows, in the voter's name, under either
+// revoting policy: the file holds the ballot's body and no signature, and
+// only the token key's holder can sign. The body alone, or with any 64
+// bytes after it (zeros, ones, random, the signature of the ballot the
+// voter casts instead, another voter's, one the attacker makes with a key
+// of its own), or re-keyed to the attacker's own token key and token and
+// signed by it, is no valid ballot (ballot.Parse or ballot.Verify fails),
+// and the board refuses each as an invalid ballot with its log unchanged,
+// before and after the voter casts. The voter's token is not spent: the
+// voter's own ballot then casts, and it is not the audited one.
+func TestAttackCastAuditedBallot(t *testing.T) {
+	for _, policy := range []string{ballot.RevotingRefuse, ballot.RevotingLastCounts} {
+		t.Run(policy, func(t *testing.T) {
+			e, c, el := auditElectionUnder(t, policy)
+			ctx := context.Background()
+			tk := sealed(t, c, el, "voter-1", [][]int{{0}, {1}})
+			file := mustAudit(t, tk).Marshal()
+
+			// What the attacker has: the file, and what the board shows.
+			stolen, err := voter.ParseAudit(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := voter.CheckAudit(el, stolen); err != nil {
+				t.Fatal(err)
+			}
+			body, err := base64.StdEncoding.DecodeString(stolen.BallotBody)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ballot.ParseBody(el, body); err != nil {
+				t.Fatal(err)
+			}
+
+			// The voter seals the vote again, to cast it; another voter
+			// casts; the attacker is an eligible voter with a token of its
+			// own.
+			if err := c.Seal(el, tk, [][]int{{1}, {2}}); err != nil {
+				t.Fatal(err)
+			}
+			next, _ := base64.StdEncoding.DecodeString(tk.Ballot)
+			others := e.Ballot(t, e.Voter(t), []int{0}, []int{1})
+			if _, err := e.Board.Cast(ctx, others); err != nil {
+				t.Fatal(err)
+			}
+			mh := el.Manifest.Hash()
+			sigContext := func(body []byte) []byte {
+				return append(append([]byte("evote/ballot/v1/signature\x00"), mh[:]...), body...)
+			}
+			sign := func(body []byte, v *electiontest.Voter) []byte {
+				p, err := zkp.ProveSchnorr(nil, sigContext(body), v.Secret, v.Key)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return append(bytes.Clone(body), p.Bytes()...)
+			}
+			attacker := e.Voter(t)
+			// The context is the one ballots are signed over: the
+			// attacker's own ballot, re-signed so, is valid.
+			own := e.Ballot(t, attacker, []int{1}, []int{0})
+			if b, err := ballot.Parse(el, sign(bodyOf(own), attacker)); err != nil || ballot.Verify(el, b) != nil {
+				t.Fatalf("the test's signature context is not the ballots': %v", err)
+			}
+			rekeyed := bytes.Clone(body)
+			copy(rekeyed[33:], attacker.Key.Bytes())
+			copy(rekeyed[65:], attacker.Token.Bytes())
+			if bytes.Equal(rekeyed, body) {
+				t.Fatal("re-keying changed nothing")
+			}
+			random := make([]byte, 64)
+			for i := range random {
+				random[i] = byte(i*37 + 11)
+			}
+			with := func(sig []byte) []byte { return append(bytes.Clone(body), sig...) }
+			attempts := []struct {
+				name string
+				raw  []byte
+			}{
+				{"the body alone", body},
+				{"the body and 64 zero bytes", with(make([]byte, 64))},
+				{"the body and 64 0xff bytes", with(bytes.Repeat([]byte{0xff}, 64))},
+				{"the body and 64 other bytes", with(random)},
+				{"the body and the signature of the ballot the voter casts", with(next[len(next)-64:])},
+				{"the body and another voter's signature", with(others[len(others)-64:])},
+				{"the body signed by the attacker's key", sign(body, attacker)},
+				{"the body under the attacker's token key and token, signed by it", sign(rekeyed, attacker)},
+			}
+			try := func(when string) {
+				t.Helper()
+				for _, at := range attempts {
+					if b, err := ballot.Parse(el, at.raw); err == nil {
+						if err := ballot.Verify(el, b); err == nil {
+							t.Errorf("%s, %s: a valid ballot", when, at.name)
+						}
+					}
+					before := logSize(t, e)
+					if _, err := e.Board.Cast(ctx, at.raw); !errors.Is(err, board.ErrInvalidBallot) {
+						t.Errorf("%s, %s: the board says %v, want ErrInvalidBallot", when, at.name, err)
+					}
+					if after := logSize(t, e); after != before {
+						t.Errorf("%s, %s: the log grew from %d to %d entries", when, at.name, before, after)
+					}
+				}
+			}
+			try("before the voter casts")
+
+			// The voter's token is not spent: the voter's ballot casts.
+			rc, err := c.CastTicket(ctx, el, tk)
+			if err != nil {
+				t.Fatalf("the voter's own ballot after the attacks: %v", err)
+			}
+			leaf, err := e.Board.Log().Leaf(rc.Index)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cast := leaf[1:]
+			if !bytes.Equal(cast, next) || bytes.Equal(bodyOf(cast), body) {
+				t.Fatal("the board holds another ballot than the voter cast, or the audited one")
+			}
+			attempts = append(attempts, struct {
+				name string
+				raw  []byte
+			}{"the body and the signature read from the board", with(cast[len(cast)-64:])})
+			try("after the voter cast")
+			if _, err := c.CheckReceipt(ctx, rc); err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

@@ -17,7 +17,8 @@ import (
 )
 
 // TestAudit audits a ballot sealed by a voter of an election served over
-// HTTP (sim.StartSite): "evote audit" prints the choices it encrypts and
+// HTTP (sim.StartSite): "evote audit" prints the fingerprint the booth
+// showed (Ticket.Fingerprint) and the choices the ballot encrypts and
 // exits 0; the same file claiming other choices, or with a changed scalar,
 // exits 1 saying the ballot does NOT encrypt them; a file of another
 // election's manifest, a malformed file and missing flags are refused.
@@ -51,9 +52,16 @@ func TestAudit(t *testing.T) {
 	if err := vc.Seal(e, tk, [][]int{{1}, {0, 2}}); err != nil {
 		t.Fatal(err)
 	}
+	shown, err := tk.Fingerprint()
+	if err != nil {
+		t.Fatal(err)
+	}
 	a, err := tk.Audit()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if a.Fingerprint != shown {
+		t.Fatalf("the audit names fingerprint %s, the booth showed %s", a.Fingerprint, shown)
 	}
 	dir := t.TempDir()
 	write := func(name string, a *voter.Audit) string {
@@ -73,7 +81,8 @@ func TestAudit(t *testing.T) {
 		t.Fatalf("exit %d\n%s%s", code, out, errs)
 	}
 	for _, want := range []string{
-		"audited ballot " + a.TrackingCode,
+		"audited ballot, fingerprint " + a.Fingerprint,
+		"compare the fingerprint and the choices above with what the booth showed",
 		"Adopt the motion? (motion): no\n",
 		"Favourite colours? (colour): red, blue\n",
 		"this ballot encrypts exactly these choices; it was audited, so it must never be cast: the booth encrypts again",
