@@ -15,15 +15,13 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/evote/evote/issuer/issuerapi"
 	"golang.org/x/crypto/argon2"
 )
 
 // Enrolment code format and hashing parameters. See the package
 // documentation for why the argon2id parameters can be this light.
 const (
-	// CodeChars is the number of Crockford base32 characters in a code
-	// (5 bits each: 100 bits).
-	CodeChars = 20
 	// HashTime is argon2id's number of passes.
 	HashTime = 1
 	// HashMemoryKiB is argon2id's memory in KiB.
@@ -38,17 +36,11 @@ const (
 	MaxVoterIDLen = 128
 )
 
-const crockford = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-
-// ErrMalformedCode means a string cannot be an enrolment code: after
-// removing dashes and spaces it is not 20 Crockford base32 characters.
-var ErrMalformedCode = errors.New("issuer: enrolment code must be 20 characters from 0-9 and A-Z without I, L, O, U (dashes and spaces are ignored)")
-
 // GenerateCode returns a fresh enrolment code from crypto/rand: 100 random
 // bits as 20 Crockford base32 characters in four dash-separated groups,
 // such as "7XQ2M-K9D4T-0HVB3-RWE8N".
 func GenerateCode() (string, error) {
-	var raw [CodeChars]byte
+	var raw [issuerapi.CodeChars]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return "", fmt.Errorf("issuer: reading randomness for a code: %w", err)
 	}
@@ -57,42 +49,9 @@ func GenerateCode() (string, error) {
 		if i > 0 && i%5 == 0 {
 			b.WriteByte('-')
 		}
-		b.WriteByte(crockford[r&31]) // 32 symbols: no modulo bias
+		b.WriteByte(issuerapi.CodeAlphabet[r&31]) // 32 symbols: no modulo bias
 	}
 	return b.String(), nil
-}
-
-// NormalizeCode returns the canonical form of a code as a voter may type it:
-// upper case, without dashes or spaces, with O read as 0 and I and L as 1.
-// It returns [ErrMalformedCode] if the result is not a code.
-func NormalizeCode(code string) (string, error) {
-	if len(code) > 4*CodeChars {
-		return "", ErrMalformedCode
-	}
-	out := make([]byte, 0, CodeChars)
-	for i := 0; i < len(code); i++ {
-		c := code[i]
-		switch {
-		case c == '-' || c == ' ':
-			continue
-		case c >= 'a' && c <= 'z':
-			c -= 'a' - 'A'
-		}
-		switch c {
-		case 'O':
-			c = '0'
-		case 'I', 'L':
-			c = '1'
-		}
-		if strings.IndexByte(crockford, c) < 0 {
-			return "", ErrMalformedCode
-		}
-		out = append(out, c)
-	}
-	if len(out) != CodeChars {
-		return "", ErrMalformedCode
-	}
-	return string(out), nil
 }
 
 // CodeHash is an enrolment code as the roll keeps it: argon2id with the
@@ -108,7 +67,7 @@ type CodeHash struct {
 // HashCode hashes a code (in any form [NormalizeCode] accepts) with a fresh
 // salt and the package's parameters.
 func HashCode(code string) (CodeHash, error) {
-	norm, err := NormalizeCode(code)
+	norm, err := issuerapi.NormalizeCode(code)
 	if err != nil {
 		return CodeHash{}, err
 	}
@@ -128,7 +87,7 @@ func (h CodeHash) compute(normCode string) []byte {
 // Verify reports whether code (in any accepted form) matches the hash,
 // comparing in constant time.
 func (h CodeHash) Verify(code string) bool {
-	norm, err := NormalizeCode(code)
+	norm, err := issuerapi.NormalizeCode(code)
 	if err != nil || h.Time == 0 || h.MemoryKiB == 0 || h.Threads == 0 || len(h.Sum) == 0 {
 		return false
 	}
@@ -226,7 +185,7 @@ func ImportRoll(ctx context.Context, roll Roll, r io.Reader) (int, error) {
 			return 0, &lineError{line, fmt.Errorf("%w: voter %q is already on line %d", ErrDuplicateVoter, id, prev)}
 		}
 		seen[id] = line
-		norm, err := NormalizeCode(rec[1])
+		norm, err := issuerapi.NormalizeCode(rec[1])
 		if err != nil {
 			return 0, &lineError{line, err}
 		}
@@ -282,7 +241,8 @@ type lineError struct {
 }
 
 func (e *lineError) Error() string {
-	return fmt.Sprintf("issuer: roll line %d: %s", e.line, strings.TrimPrefix(e.err.Error(), "issuer: "))
+	msg := strings.TrimPrefix(strings.TrimPrefix(e.err.Error(), "issuer: "), "issuerapi: ")
+	return fmt.Sprintf("issuer: roll line %d: %s", e.line, msg)
 }
 
 func (e *lineError) Unwrap() error { return e.err }

@@ -345,8 +345,8 @@ func (h *handler) decodeTokenRequest(body []byte) (issuerapi.TokenRequest, []byt
 	case CheckVoterID(req.VoterID) != nil:
 		return req, nil, fmt.Sprintf("voter_id is not a voter ID: at most %d bytes of UTF-8 text, no control characters, no space at either end", MaxVoterIDLen)
 	}
-	if _, err := NormalizeCode(req.Code); err != nil {
-		return req, nil, fmt.Sprintf("code is not an enrolment code: %d Crockford base32 characters, dashes and spaces aside", CodeChars)
+	if _, err := issuerapi.NormalizeCode(req.Code); err != nil {
+		return req, nil, fmt.Sprintf("code is not an enrolment code: %d Crockford base32 characters, dashes and spaces aside", issuerapi.CodeChars)
 	}
 	blinded, err := issuerapi.Base64.DecodeString(req.BlindedMsg)
 	if err != nil {

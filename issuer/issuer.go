@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/issuer/issuerapi"
 )
 
 // DefaultMaxFailures is how many wrong codes lock a voter out.
@@ -118,7 +119,7 @@ func (is *Issuer) Issue(ctx context.Context, voterID, code string, blinded []byt
 	if err := CheckVoterID(voterID); err != nil {
 		return nil, badRequest(err)
 	}
-	if _, err := NormalizeCode(code); err != nil {
+	if _, err := issuerapi.NormalizeCode(code); err != nil {
 		return nil, badRequest(err)
 	}
 	if size := is.key.Public().Size(); len(blinded) != size {

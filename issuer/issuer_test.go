@@ -406,9 +406,9 @@ func TestCodes(t *testing.T) {
 		if len(c) != 23 || c[5] != '-' || c[11] != '-' || c[17] != '-' {
 			t.Fatalf("code %q is not four groups of five", c)
 		}
-		n, err := NormalizeCode(c)
-		if err != nil || len(n) != CodeChars || seen[n] {
-			t.Fatalf("NormalizeCode(%q) = %q, %v", c, n, err)
+		n, err := issuerapi.NormalizeCode(c)
+		if err != nil || len(n) != issuerapi.CodeChars || seen[n] {
+			t.Fatalf("issuerapi.NormalizeCode(%q) = %q, %v", c, n, err)
 		}
 		seen[n] = true
 	}
@@ -423,9 +423,9 @@ func TestCodes(t *testing.T) {
 		"ABCDE-FGHJK-MNPQR-STVW\u00e9": "",
 		"":                             "",
 	} {
-		got, err := NormalizeCode(in)
+		got, err := issuerapi.NormalizeCode(in)
 		if (want == "") != (err != nil) || got != want {
-			t.Errorf("NormalizeCode(%q) = %q, %v; want %q", in, got, err, want)
+			t.Errorf("issuerapi.NormalizeCode(%q) = %q, %v; want %q", in, got, err, want)
 		}
 	}
 	h, err := HashCode("abcde-fghjk-mnpqr-stvwx")

@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/evote/evote/board"
+	"github.com/evote/evote/booth"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/store"
 	"github.com/spf13/cobra"
@@ -69,7 +72,7 @@ since voters and verifiers check every checkpoint against it. Its name,
 }
 
 func boardServeCmd(g *globals) *cobra.Command {
-	var key, manifest, tokFile string
+	var key, manifest, tokFile, boothDir string
 	var st storeFlag
 	var sf serviceFlags
 	var rate float64
@@ -169,7 +172,14 @@ nothing that identifies a voter.`,
 			if rate < 0 {
 				return usagef("--rate must be 0 (no limit) or more")
 			}
-			h := board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins})
+			var h http.Handler = board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins})
+			if boothDir != "" {
+				if _, err := os.Stat(filepath.Join(boothDir, "index.html")); err != nil {
+					return usagef("--booth %s: no booth there (make one with evote booth build --out %s): %v", boothDir, boothDir, err)
+				}
+				h = booth.Mount(h, booth.Handler(os.DirFS(boothDir)))
+				g.logf("serving the booth in %s at / beside the API\n", boothDir)
+			}
 			return ops.Serve(ctx, sf.server(ops.ServerConfig{
 				Handler: h, Logger: logger, Name: "board",
 				Ready: func(u string) { g.printf("board listening on %s\n", u) },
@@ -181,6 +191,7 @@ nothing that identifies a voter.`,
 	f.StringVar(&key, "key", "board.key", "the board's signer key `FILE` (age-encrypted)")
 	f.StringVar(&manifest, "manifest", "", "the election manifest `FILE`, to create the board")
 	f.StringVar(&tokFile, "admin-token-file", "", "`FILE` holding the admin token")
+	f.StringVar(&boothDir, "booth", "", "also serve the voting booth built in `DIR` (evote booth build) at /, beside the API")
 	f.Float64Var(&rate, "rate", board.DefaultRatePerSecond, "POST requests per second per client IP (-1: no limit)")
 	f.IntVar(&burst, "burst", board.DefaultBurst, "burst of POST requests per client IP")
 	sf.add(c, "127.0.0.1:8080")

@@ -24,6 +24,12 @@ type SiteOptions struct {
 	// Board configures the board's HTTP API; its AdminToken is set by the
 	// site.
 	Board board.HandlerConfig
+	// Front, if set, is called once the issuer's and the board's
+	// addresses are known and before either serves: it returns the
+	// origins whose pages may call the issuer (CORS) and the handler the
+	// board's address serves around the board's API (a booth beside it,
+	// evote demo --booth; a test's fault injection).
+	Front func(issuerURL, boardURL string, api http.Handler) (issuerOrigins []string, h http.Handler, err error)
 }
 
 // A Site is an election stood up in this process the way a deployment
@@ -77,14 +83,26 @@ func StartSite(ctx context.Context, o SiteOptions) (s *Site, err error) {
 	if s.Issuer, err = issuer.New(issuer.Config{ElectionID: m.ID(), Key: o.Issuer, Roll: roll}); err != nil {
 		return nil, err
 	}
-	if s.IssuerURL, err = s.serve(issuer.NewHandler(s.Issuer, issuer.HandlerConfig{Limits: service.Limits{RatePerSecond: -1}})); err != nil {
+	il, err := s.listen()
+	if err != nil {
 		return nil, err
 	}
+	bl, err := s.listen()
+	if err != nil {
+		return nil, err
+	}
+	s.IssuerURL, s.BoardURL = "http://"+il.Addr().String(), "http://"+bl.Addr().String()
 	bc := o.Board
 	bc.AdminToken = s.AdminToken
-	if s.BoardURL, err = s.serve(board.NewHandler(e.Board, bc)); err != nil {
-		return nil, err
+	boardHandler := board.NewHandler(e.Board, bc)
+	ic := issuer.HandlerConfig{Limits: service.Limits{RatePerSecond: -1}}
+	if o.Front != nil {
+		if ic.CORSOrigins, boardHandler, err = o.Front(s.IssuerURL, s.BoardURL, boardHandler); err != nil {
+			return nil, err
+		}
 	}
+	s.serve(il, issuer.NewHandler(s.Issuer, ic))
+	s.serve(bl, boardHandler)
 	admin := s.Admin(nil)
 	err = e.ceremony(ctx, m, func(ctx context.Context, body []byte) error {
 		_, err := admin.PostCeremony(ctx, body)
@@ -107,16 +125,21 @@ func (s *Site) Admin(hc *http.Client) *boardapi.Client {
 	return c
 }
 
-// serve starts h on a loopback port and returns its URL.
-func (s *Site) serve(h http.Handler) (string, error) {
+// listen takes a loopback port, closed by Stop.
+func (s *Site) listen() (net.Listener, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	s.stops = append(s.stops, func() { l.Close() })
+	return l, nil
+}
+
+// serve serves h on l until Stop.
+func (s *Site) serve(l net.Listener, h http.Handler) {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(l)
 	s.stops = append(s.stops, func() { srv.Close() })
-	return "http://" + l.Addr().String(), nil
 }
 
 // Stop shuts the servers down and closes the log, the last started first.

@@ -1,0 +1,147 @@
+// Package boothapi is the contract between the booth's page and its Web
+// Worker, where the voter client runs as WebAssembly (booth/wasm): the
+// booth's configuration, the operations the worker answers, their
+// arguments and results, and the codes of its failures, which the page's
+// catalogues turn into what the voter reads.
+//
+// Everything crosses as JSON text. The page never interprets a ticket: it
+// stores the text it is given and hands it back.
+package boothapi
+
+import (
+	"context"
+	"errors"
+	"net/url"
+
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/board/boardapi"
+	"github.com/evote/evote/issuer/issuerapi"
+	"github.com/evote/evote/voter"
+)
+
+// Config is the booth's configuration, written into its page by evote
+// booth build and so covered by the page's hash: which election, and whom
+// to trust for it. The board's key and the manifest's hash are pinned
+// here, never taken from the board.
+type Config struct {
+	Version      int    `json:"version"`       // 1
+	ElectionID   string `json:"election_id"`   // hex
+	Title        string `json:"title"`         // the manifest's, shown before the board answers
+	ManifestHash string `json:"manifest_hash"` // hex
+	BoardKey     string `json:"board_key"`     // the board's note verifier key
+	// Board and Issuer are the services' base URLs; "" means the booth's
+	// own origin (evote board serve --booth serves the booth beside the
+	// board's API).
+	Board  string `json:"board"`
+	Issuer string `json:"issuer"`
+	// Files maps each file the page loads after itself to its Subresource
+	// Integrity digest ("sha384-…"); the page refuses a file that does
+	// not match.
+	Files map[string]string `json:"files"`
+}
+
+// The worker's operations.
+const (
+	OpInit         = "init"          // arg: Config (its Board and Issuer resolved); no result
+	OpElection     = "election"      // no arg; ElectionResult
+	OpNewTicket    = "new_ticket"    // TicketArg{VoterID}; TicketResult{Ticket}
+	OpToken        = "token"         // TicketArg{Ticket, Code}; TicketResult{Ticket}
+	OpSeal         = "seal"          // TicketArg{Ticket, Choices}; TicketResult{Ticket, Fingerprint}
+	OpAudit        = "audit"         // TicketArg{Ticket}; TicketResult{Ticket, Audit, Fingerprint}
+	OpCast         = "cast"          // TicketArg{Ticket}; TicketResult{Ticket, Receipt, TrackingCode, Index}
+	OpCheckReceipt = "check_receipt" // ReceiptArg; TicketResult{TrackingCode, Index, Size}
+	OpCheckAudit   = "check_audit"   // TicketArg{Audit}; TicketResult{Fingerprint, Choices}
+	OpBench        = "bench"         // TicketArg{Ticket, Choices, N}; TicketResult{Millis}
+)
+
+// ElectionResult describes the election, once the worker has checked it
+// against the pinned manifest hash and board key. Before the board opens
+// (or after it closes) only Phase is set.
+type ElectionResult struct {
+	Phase      string            `json:"phase"`
+	ElectionID string            `json:"election_id,omitempty"`
+	Title      string            `json:"title,omitempty"`
+	Questions  []ballot.Question `json:"questions,omitempty"`
+	Opens      string            `json:"opens,omitempty"`
+	Closes     string            `json:"closes,omitempty"`
+	Revoting   string            `json:"revoting,omitempty"`
+}
+
+// TicketArg is the argument of the ticket operations.
+type TicketArg struct {
+	Ticket  string  `json:"ticket,omitempty"` // voter.Ticket, as the worker last returned it
+	VoterID string  `json:"voter_id,omitempty"`
+	Code    string  `json:"code,omitempty"`
+	Choices [][]int `json:"choices,omitempty"`
+	Audit   string  `json:"audit,omitempty"` // voter.Audit JSON
+	N       int     `json:"n,omitempty"`
+}
+
+// ReceiptArg is the argument of OpCheckReceipt.
+type ReceiptArg struct {
+	Receipt string `json:"receipt"` // voter.Receipt JSON, the receipt file
+}
+
+// TicketResult is what the ticket operations return; each sets the fields
+// its operation names.
+type TicketResult struct {
+	Ticket       string    `json:"ticket,omitempty"`
+	TrackingCode string    `json:"tracking_code,omitempty"`
+	Fingerprint  string    `json:"fingerprint,omitempty"` // ballot.Fingerprint of the sealed ballot's body
+	Audit        string    `json:"audit,omitempty"`
+	Receipt      string    `json:"receipt,omitempty"`
+	Index        uint64    `json:"index,omitempty"`
+	Size         uint64    `json:"size,omitempty"`
+	Choices      [][]int   `json:"choices,omitempty"`
+	Millis       []float64 `json:"millis,omitempty"`
+}
+
+// Failure is a refused operation: Code for the page's catalogue, Message
+// (English, technical) for the console.
+type Failure struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// Failure codes not from a service. A service's refusal is "board." or
+// "issuer." followed by its API code (boardapi.CodeAlreadyVoted gives
+// "board.already_voted").
+const (
+	CodeNetwork       = "network"        // the service could not be reached
+	CodeSplitView     = "split_view"     // the board showed two histories: evidence, keep it
+	CodeAuditMismatch = "audit_mismatch" // the audited ballot does not encrypt what was shown
+	CodeCheckFailed   = "check_failed"   // an answer or a file failed a check
+	CodeCodeForm      = "code_form"      // what was typed cannot be an enrolment code (issuerapi.NormalizeCode)
+)
+
+// ErrNetwork is a request that got no answer: the network failed, or the
+// service did not answer this origin (CORS). The worker's transport wraps
+// it.
+var ErrNetwork = errors.New("booth: the service could not be reached")
+
+// FailureOf classifies err for the page.
+func FailureOf(err error) Failure {
+	f := Failure{Code: CodeCheckFailed, Message: err.Error()}
+	var be *boardapi.Error
+	var ie *issuerapi.Error
+	var ue *url.Error
+	switch {
+	case errors.As(err, &be):
+		f.Code = "board." + be.Code
+	case errors.As(err, &ie):
+		f.Code = "issuer." + ie.Code
+	case errors.Is(err, boardapi.ErrClosed):
+		f.Code = "board." + boardapi.CodeClosed
+	case errors.Is(err, boardapi.ErrNotOpen):
+		f.Code = "board." + boardapi.CodeNotOpen
+	case errors.Is(err, issuerapi.ErrMalformedCode):
+		f.Code = CodeCodeForm
+	case errors.Is(err, voter.ErrSplitView):
+		f.Code = CodeSplitView
+	case errors.Is(err, ballot.ErrOpeningMismatch):
+		f.Code = CodeAuditMismatch
+	case errors.Is(err, ErrNetwork), errors.As(err, &ue), errors.Is(err, context.DeadlineExceeded):
+		f.Code = CodeNetwork
+	}
+	return f
+}

@@ -1,0 +1,526 @@
+package booth_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/board/boardapi"
+	"github.com/evote/evote/booth"
+	"github.com/evote/evote/internal/electiontest"
+	"github.com/evote/evote/internal/sim"
+	"github.com/evote/evote/verify"
+	"github.com/evote/evote/voter"
+)
+
+// chromium finds the browser the booth is tested in, or skips: CI installs
+// Debian's chromium and sets EVOTE_REQUIRE_BROWSER=1, so there a missing
+// browser fails instead.
+func chromium(t testing.TB) string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if os.Getenv("EVOTE_REQUIRE_BROWSER") != "" {
+		t.Fatal("EVOTE_REQUIRE_BROWSER is set but no chromium is on the PATH (apt-get install chromium)")
+	}
+	t.Skip("no chromium on the PATH: the booth's browser tests need it (apt-get install chromium); CI installs it and never skips")
+	return ""
+}
+
+// newBrowser starts a headless chromium with its own profile; lang sets
+// the languages it tells pages it prefers.
+func newBrowser(t testing.TB, ctx context.Context, lang string) context.Context {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("lang", lang),
+		chromedp.Flag("accept-lang", lang),
+	)
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatal(err)
+	}
+	return bctx
+}
+
+// hold keeps the answer to the next cast back once armed: the ballot is
+// stored, its receipt not yet sent, as when a phone loses its connection.
+type hold struct {
+	mu      sync.Mutex
+	armed   bool
+	arrived chan struct{}
+	release chan struct{}
+}
+
+func (h *hold) arm() {
+	h.mu.Lock()
+	h.armed, h.arrived, h.release = true, make(chan struct{}), make(chan struct{})
+	h.mu.Unlock()
+}
+
+func (h *hold) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h.mu.Lock()
+		take := h.armed && r.Method == http.MethodPost && r.URL.Path == boardapi.PathBallots
+		if take {
+			h.armed = false
+		}
+		arrived, release := h.arrived, h.release
+		h.mu.Unlock()
+		if !take {
+			next.ServeHTTP(w, r)
+			return
+		}
+		rec := httptest.NewRecorder()
+		next.ServeHTTP(rec, r)
+		close(arrived)
+		<-release
+		for k, v := range rec.Header() {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(rec.Code)
+		w.Write(rec.Body.Bytes())
+	})
+}
+
+// boothSite is an election with its issuer on one loopback origin and its
+// board serving the booth on another.
+type boothSite struct {
+	*sim.Site
+	hold hold
+	dir  string
+}
+
+var (
+	motion  = ballot.Question{ID: "motion", Text: "Adopt the motion?", Choices: []string{"Yes", "No"}, Min: 1, Max: 1}
+	council = ballot.Question{ID: "council", Text: "Elect two members of the council", Choices: []string{"Anna Bianchi", "Luca Rossi", "Giulia Conti", "Marco Ricci", "Sara Greco"}, Min: 2, Max: 2}
+)
+
+func startBoothSite(t *testing.T, ctx context.Context) *boothSite {
+	s := &boothSite{dir: t.TempDir()}
+	var err error
+	s.Site, err = sim.StartSite(ctx, sim.SiteOptions{
+		Options: sim.Options{Dir: t.TempDir(), Issuer: electiontest.Issuer(t), Questions: []ballot.Question{motion, council}, Title: "Assemblea 2026"},
+		Voters:  6,
+		Front: func(issuerURL, boardURL string, api http.Handler) ([]string, http.Handler, error) {
+			return []string{boardURL}, booth.Mount(s.hold.wrap(api), booth.Handler(os.DirFS(s.dir))), nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	b, err := booth.Build(ctx, booth.Options{Manifest: s.Board.Manifest().Bytes(), BoardKey: s.VKey, Issuer: s.IssuerURL, Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Write(s.dir); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// link is voter i's invitation; withCode puts the code in it.
+func (s *boothSite) link(t testing.TB, i int, withCode bool) string {
+	inv := booth.Invitation{ElectionID: fmt.Sprintf("%x", s.Board.Manifest().ID()), VoterID: s.Voters[i][0]}
+	if withCode {
+		inv.Code = s.Voters[i][1]
+	}
+	l, err := booth.Link(s.BoardURL+"/", inv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// page is one tab, its language and its viewport.
+type page struct {
+	t      *testing.T
+	ctx    context.Context
+	cancel context.CancelFunc
+	lang   string
+	mobile bool
+	errs   *[]string
+}
+
+func newPage(t *testing.T, bctx context.Context, lang string, mobile bool) *page {
+	ctx, cancel := chromedp.NewContext(bctx)
+	p := &page{t: t, ctx: ctx, cancel: cancel, lang: lang, mobile: mobile, errs: new([]string)}
+	var mu sync.Mutex
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.IsException() || strings.Contains(m.String(), "Content Security Policy") || strings.Contains(m.String(), "integrity") {
+				mu.Lock()
+				*p.errs = append(*p.errs, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	p.viewport(mobile)
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range *p.errs {
+			t.Errorf("%s page: %s", lang, e)
+		}
+	})
+	return p
+}
+
+func (p *page) viewport(mobile bool) {
+	p.t.Helper()
+	var err error
+	if mobile {
+		err = chromedp.Do(p.ctx, chromedp.EmulateViewport(360, 740, chromedp.EmulateMobile))
+	} else {
+		err = chromedp.Do(p.ctx, chromedp.EmulateViewport(1280, 860))
+	}
+	if err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p *page) do(steps ...chromedp.Action[chromedp.Void]) {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		p.t.Fatalf("%s: %v; the page shows: %s", p.lang, err, p.showing())
+	}
+}
+
+// showing is the visible screen and its text, for a failure's message.
+func (p *page) showing() string {
+	ctx, cancel := context.WithTimeout(p.ctx, 5*time.Second)
+	defer cancel()
+	s, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const s = document.querySelector("[data-screen]:not([hidden])"); return s ? s.id + ": " + s.innerText : "no screen"; })()`))
+	if err != nil {
+		return err.Error()
+	}
+	return s
+}
+
+func run[T any](p *page, a chromedp.Action[T]) T {
+	p.t.Helper()
+	ctx, cancel := context.WithTimeout(p.ctx, 60*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	if err != nil {
+		p.t.Fatalf("%s: %v", p.lang, err)
+	}
+	return v
+}
+
+func (p *page) text(id string) string { return run(p, chromedp.Text(chromedp.ID(id))) }
+
+// screen waits for a screen and saves it at 360 px and on a desktop.
+func (p *page) screen(id, name string) {
+	p.t.Helper()
+	p.do(chromedp.WaitVisible(chromedp.ID(id)))
+	dir := filepath.Join("testdata", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		p.t.Fatal(err)
+	}
+	for _, mobile := range []bool{true, false} {
+		p.viewport(mobile)
+		img := run(p, chromedp.FullScreenshot(100))
+		size := "desktop"
+		if mobile {
+			size = "360px"
+		}
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-%s-%s.png", p.lang, size, name)), img, 0o644); err != nil {
+			p.t.Fatal(err)
+		}
+	}
+	p.viewport(p.mobile)
+}
+
+// choose clicks question q's choices.
+func (p *page) choose(q int, choices ...int) {
+	for _, c := range choices {
+		p.do(chromedp.Click(chromedp.ID(fmt.Sprintf("q%dc%d", q, c))))
+	}
+}
+
+func (p *page) checked(q, c int) bool {
+	return run(p, chromedp.Evaluate[bool](fmt.Sprintf(`document.getElementById("q%dc%d").checked`, q, c)))
+}
+
+func (p *page) storage(key string) string {
+	return run(p, chromedp.Evaluate[string](fmt.Sprintf(`localStorage.getItem(%q) || ""`, key)))
+}
+
+// TestBoothInBrowser votes through the booth in headless Chromium: four
+// voters on a yes/no and a 2-of-5 question, one stopped over-voting and
+// under-voting, one auditing a ballot before casting, one closing the tab
+// while the board's answer to the cast is on its way, one in Italian on a
+// phone's width; each checks the receipt on the check page; then the
+// election is tallied and the record verifies with exactly those votes.
+func TestBoothInBrowser(t *testing.T) {
+	chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	s := startBoothSite(t, ctx)
+	e := s.Board.Election()
+	eid := fmt.Sprintf("%x", e.Manifest.ID())
+	board := boardapi.NewClient(s.BoardURL, nil)
+	checker := &voter.Client{Board: board, BoardKey: s.Verifier}
+	en := newBrowser(t, ctx, "en-GB")
+	it := newBrowser(t, ctx, "it-IT")
+	want := [][]uint64{{0, 0}, {0, 0, 0, 0, 0}}
+	count := func(sel ...[]int) {
+		for q, cs := range sel {
+			for _, c := range cs {
+				want[q][c]++
+			}
+		}
+	}
+
+	// Voter 0, in English on a desktop, from a link with the code in it.
+	a := newPage(t, en, "en", false)
+	a.do(chromedp.Navigate(s.link(t, 0, true)))
+	a.screen("s-login", "1-login")
+	if loc := run(a, chromedp.Location()); strings.Contains(loc, "c=") || strings.Contains(loc, s.Voters[0][1]) {
+		t.Errorf("the code stayed in the address bar: %s", loc)
+	}
+	if got := run(a, chromedp.Value(chromedp.ID("voter-id"))); got != s.Voters[0][0] {
+		t.Errorf("voter id %q from the link, want %q", got, s.Voters[0][0])
+	}
+	a.do(chromedp.Click(chromedp.CSS("#login-form button")))
+	a.screen("s-ballot", "2-ballot")
+	a.choose(0, 0)
+	a.choose(1, 0, 1, 2) // a third pick on a 2-of-5 question
+	if a.checked(1, 2) {
+		t.Error("the booth let the voter choose 3 of a 2-of-5 question")
+	}
+	if msg := a.text("q1-msg"); !strings.Contains(msg, "at most 2") {
+		t.Errorf("over-vote message %q", msg)
+	}
+	a.screen("s-ballot", "3-ballot-over-vote")
+	a.choose(1, 1) // unpick: one left, an under-vote
+	a.do(chromedp.Click(chromedp.CSS("#ballot-form > button")))
+	if msg := a.text("q1-msg"); !strings.Contains(msg, "at least 2") {
+		t.Errorf("under-vote message %q", msg)
+	}
+	if !strings.Contains(a.text("ballot-error"), council.Text) {
+		t.Errorf("the under-vote summary does not name the question: %q", a.text("ballot-error"))
+	}
+	a.screen("s-ballot", "4-ballot-under-vote")
+	a.choose(1, 3)
+	a.do(chromedp.Click(chromedp.CSS("#ballot-form > button")))
+	a.screen("s-review", "5-review")
+	if got := a.text("review-list"); !strings.Contains(got, "Anna Bianchi, Marco Ricci") || !strings.Contains(got, "Yes") {
+		t.Errorf("review shows %q", got)
+	}
+	sizeAtSeal, _ := s.Log.Size()
+	a.do(chromedp.Click(chromedp.ID("review-seal")))
+	a.screen("s-sealed", "6-sealed")
+	audited := strings.ReplaceAll(a.text("sealed-code"), " ", "")
+
+	// It audits that ballot: the audit data checks natively, and the
+	// audited ballot never reaches the board.
+	a.do(chromedp.Click(chromedp.ID("sealed-audit")))
+	a.screen("s-audit", "7-audit")
+	auditText := run(a, chromedp.Value(chromedp.ID("audit-data")))
+	au, err := voter.ParseAudit([]byte(auditText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := voter.CheckAudit(e, au); err != nil {
+		t.Errorf("the booth's audit data does not check: %v", err)
+	}
+	if au.Fingerprint != audited || !slices.EqualFunc(au.Choices, [][]int{{0}, {0, 3}}, slices.Equal[[]int]) {
+		t.Errorf("audit of %s with choices %v, want %s with [[0] [0 3]]", au.Fingerprint, au.Choices, audited)
+	}
+	auditFile := filepath.Join(t.TempDir(), "audit.json")
+	os.WriteFile(auditFile, []byte(auditText), 0o600)
+	a.do(chromedp.Click(chromedp.ID("audit-again")))
+	a.do(chromedp.WaitVisible(chromedp.ID("s-sealed")))
+	if again := strings.ReplaceAll(a.text("sealed-code"), " ", ""); again == audited {
+		t.Error("the booth cast-or-audit offered the audited ballot again")
+	}
+	a.do(chromedp.Click(chromedp.ID("sealed-cast")))
+	a.screen("s-receipt", "8-receipt")
+	count([]int{0}, []int{0, 3})
+	if a.storage("evote.ticket."+eid+"."+s.Voters[0][0]) != "" {
+		t.Error("the ticket stayed in storage after a checked receipt")
+	}
+	body, _ := base64.StdEncoding.DecodeString(au.BallotBody)
+	if n, _ := s.Log.Size(); n != sizeAtSeal+1 {
+		t.Errorf("auditing and casting added %d entries to the log, want 1", n-sizeAtSeal)
+	}
+	for i := range sizeAtSeal + 1 {
+		leaf, err := board.Entry(ctx, i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(leaf, body) {
+			t.Errorf("entry %d is the audited ballot", i)
+		}
+	}
+	a.do(chromedp.Click(chromedp.CSS(`#s-receipt a[href="#check"]`)))
+	a.do(chromedp.WaitVisible(chromedp.ID("s-check")), chromedp.Click(chromedp.ID("check-saved")), chromedp.WaitVisible(chromedp.CSS("#check-result.ok")))
+	a.screen("s-check", "9-check-receipt")
+	a.do(chromedp.SetUploadFiles(chromedp.ID("check-file"), []string{auditFile}))
+	a.do(chromedp.Poll[chromedp.Void](`document.getElementById("check-result").textContent.includes("audited")`))
+	if got := a.text("check-result"); !strings.Contains(got, au.Fingerprint[:8]) || !strings.Contains(run(a, chromedp.Text(chromedp.ID("check-list"))), "Marco Ricci") {
+		t.Errorf("audit check says %q", got)
+	}
+	a.screen("s-check", "10-check-audit")
+
+	// Voter 1, in Italian at 360 px, types the code; it too over-votes
+	// and audits before casting.
+	b := newPage(t, it, "it", true)
+	b.do(chromedp.Navigate(s.link(t, 1, false)))
+	b.screen("s-login", "1-login")
+	if h := run(b, chromedp.Text(chromedp.CSS("#s-login h1"))); h != "Identificati" {
+		t.Errorf("an Italian browser got %q", h)
+	}
+	b.do(chromedp.SendKeys(chromedp.ID("code"), "WRONG-CODE"), chromedp.Click(chromedp.CSS("#login-form button")))
+	b.do(chromedp.WaitVisible(chromedp.ID("login-error")))
+	if msg := b.text("login-error"); !strings.Contains(msg, "non è un codice") {
+		t.Errorf("a malformed code, in Italian: %q", msg)
+	}
+	b.screen("s-login", "1b-login-not-a-code")
+	wrong := []byte(s.Voters[1][1]) // another code of the right form
+	if wrong[0] = '7'; s.Voters[1][1][0] == '7' {
+		wrong[0] = '8'
+	}
+	b.do(chromedp.SetValue(chromedp.ID("code"), string(wrong)), chromedp.Click(chromedp.CSS("#login-form button")))
+	b.do(chromedp.Poll[chromedp.Void](`document.getElementById("login-error").textContent.includes("sbagliato")`))
+	b.screen("s-login", "1c-login-wrong-code")
+	b.do(chromedp.SetValue(chromedp.ID("code"), s.Voters[1][1]), chromedp.Click(chromedp.CSS("#login-form button")))
+	b.screen("s-ballot", "2-ballot")
+	b.choose(0, 1)
+	b.choose(1, 1, 2, 4)
+	if b.checked(1, 4) || !strings.Contains(b.text("q1-msg"), "al massimo 2") {
+		t.Errorf("Italian over-vote: checked %v, message %q", b.checked(1, 4), b.text("q1-msg"))
+	}
+	b.screen("s-ballot", "3-ballot-over-vote")
+	b.choose(1, 2)
+	b.do(chromedp.Click(chromedp.CSS("#ballot-form > button")))
+	b.screen("s-ballot", "4-ballot-under-vote")
+	b.choose(1, 2)
+	b.do(chromedp.Click(chromedp.CSS("#ballot-form > button")))
+	b.screen("s-review", "5-review")
+	b.do(chromedp.Click(chromedp.ID("review-seal")))
+	b.screen("s-sealed", "6-sealed")
+	b.do(chromedp.Click(chromedp.ID("sealed-audit")))
+	b.screen("s-audit", "7-audit")
+	b.do(chromedp.Click(chromedp.ID("audit-again")), chromedp.WaitVisible(chromedp.ID("s-sealed")), chromedp.Click(chromedp.ID("sealed-cast")))
+	b.screen("s-receipt", "8-receipt")
+	count([]int{1}, []int{1, 2})
+	b.do(chromedp.Click(chromedp.CSS(`#s-receipt a[href="#check"]`)), chromedp.WaitVisible(chromedp.ID("s-check")), chromedp.Click(chromedp.ID("check-saved")), chromedp.WaitVisible(chromedp.CSS("#check-result.ok")))
+	b.screen("s-check", "9-check-receipt")
+	// The switch, on any screen, turns the page to English and back.
+	b.do(chromedp.Click(chromedp.ID("lang-switch")))
+	if h := run(b, chromedp.Text(chromedp.CSS("#s-check h1"))); !strings.HasPrefix(h, "Check a receipt") {
+		t.Errorf("after the switch: %q", h)
+	}
+	b.do(chromedp.Click(chromedp.ID("lang-switch")))
+
+	// Voter 2 closes the tab while the board's answer to its cast is on
+	// its way (the ballot stored, the receipt not yet sent), and opens
+	// the booth again: it resumes and ends with one ballot and a receipt.
+	c := newPage(t, en, "en", true)
+	c.do(chromedp.Navigate(s.link(t, 2, true)), chromedp.WaitVisible(chromedp.ID("s-login")), chromedp.Click(chromedp.CSS("#login-form button")))
+	c.do(chromedp.WaitVisible(chromedp.ID("s-ballot")))
+	c.choose(0, 0)
+	c.choose(1, 2, 4)
+	c.do(chromedp.Click(chromedp.CSS("#ballot-form > button")), chromedp.WaitVisible(chromedp.ID("s-review")), chromedp.Click(chromedp.ID("review-seal")), chromedp.WaitVisible(chromedp.ID("s-sealed")))
+	s.hold.arm()
+	sizeBefore, _ := s.Log.Size()
+	c.do(chromedp.Click(chromedp.ID("sealed-cast")))
+	select {
+	case <-s.hold.arrived:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the cast never reached the board")
+	}
+	c.cancel() // the tab closes; its cast's answer is lost
+	close(s.hold.release)
+	if n, _ := s.Log.Size(); n != sizeBefore+1 {
+		t.Fatalf("the held cast stored %d entries, want 1", n-sizeBefore)
+	}
+	c2 := newPage(t, en, "en", true)
+	c2.do(chromedp.Navigate(s.BoardURL + "/"))
+	c2.do(chromedp.WaitVisible(chromedp.ID("s-receipt")))
+	count([]int{0}, []int{2, 4})
+	rcText := run(c2, chromedp.Evaluate[string](fmt.Sprintf(`JSON.parse(localStorage.getItem(%q)).receipt`, "evote.receipt."+eid+"."+s.Voters[2][0])))
+	rc, err := voter.ParseReceipt([]byte(rcText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := checker.CheckReceipt(ctx, rc); err != nil {
+		t.Errorf("the resumed voter's receipt: %v", err)
+	}
+	if n, _ := s.Log.Size(); n != sizeBefore+1 {
+		t.Errorf("resuming the cast stored %d entries, want 1", n-sizeBefore)
+	}
+
+	// Voter 3 votes plainly; and a link for another election is refused.
+	d := newPage(t, en, "en", false)
+	d.do(chromedp.Navigate(s.link(t, 3, true)), chromedp.WaitVisible(chromedp.ID("s-login")), chromedp.Click(chromedp.CSS("#login-form button")), chromedp.WaitVisible(chromedp.ID("s-ballot")))
+	d.choose(0, 0)
+	d.choose(1, 0, 1)
+	d.do(chromedp.Click(chromedp.CSS("#ballot-form > button")), chromedp.WaitVisible(chromedp.ID("s-review")), chromedp.Click(chromedp.ID("review-seal")),
+		chromedp.WaitVisible(chromedp.ID("s-sealed")), chromedp.Click(chromedp.ID("sealed-cast")), chromedp.WaitVisible(chromedp.ID("s-receipt")))
+	count([]int{0}, []int{0, 1})
+	other := strings.Replace(s.link(t, 4, true), "e="+eid, "e="+strings.Repeat("0", 64), 1)
+	x := newPage(t, it, "it", true)
+	x.do(chromedp.Navigate(other))
+	x.screen("s-error", "11-error-other-election")
+	xe := newPage(t, en, "en", false)
+	xe.do(chromedp.Navigate(other))
+	xe.screen("s-error", "11-error-other-election")
+
+	// Close and tally; the booth says so, and receipts still check.
+	res, err := s.Tally(1, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.do(chromedp.Navigate(s.BoardURL + "/"))
+	a.screen("s-phase", "12-closed")
+	b.do(chromedp.Navigate(s.BoardURL + "/"))
+	b.screen("s-phase", "12-closed")
+	a.do(chromedp.Navigate(s.BoardURL+"/#check"), chromedp.WaitVisible(chromedp.ID("s-check")), chromedp.Click(chromedp.ID("check-saved")), chromedp.WaitVisible(chromedp.CSS("#check-result.ok")))
+
+	rec, err := s.Export()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := verify.Record(bytes.NewReader(rec), s.Verifier, verify.Options{})
+	if err != nil {
+		t.Fatalf("the record does not verify: %v", err)
+	}
+	if rep.Counted != 4 || !slices.EqualFunc(rep.Result.Counts, want, slices.Equal[[]uint64]) || !res.Equal(rep.Result) {
+		t.Errorf("the record counts %d ballots, %v; the voters cast 4, %v", rep.Counted, rep.Result.Counts, want)
+	}
+}

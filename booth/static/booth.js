@@ -1,0 +1,483 @@
+// The booth's page: screens, the voter's choices and their live checks, the
+// catalogues, and the ticket kept in local storage. Every cryptographic
+// step runs in the worker (the voter client of package voter, compiled to
+// WebAssembly); this script never reads a ticket, it keeps the text.
+"use strict";
+(() => {
+  const cfg = JSON.parse(document.getElementById("evote-config").textContent);
+  // Each voter's ticket and receipt are kept apart, so that two members
+  // voting on one device never lose each other's vote.
+  const keyTicket = (v) => "evote.ticket." + cfg.election_id + "." + v; // {ticket, step, choices, fingerprint}
+  const keyReceipt = (v) => "evote.receipt." + cfg.election_id + "." + v; // {receipt, tracking, index}
+  const KEY_VOTER = "evote.voter." + cfg.election_id; // the voter last seen on this device
+  const KEY_LANG = "evote.lang";
+  const $ = (id) => document.getElementById(id);
+
+  // ---- catalogues ----
+  let lang = "en";
+  let cat = {};
+  const cats = {};
+  function t(key, params) {
+    let s = cat[key];
+    if (s === undefined) s = (cats.en || {})[key];
+    if (s === undefined) return key;
+    for (const [k, v] of Object.entries(params || {})) s = s.split("{" + k + "}").join(String(v));
+    return s;
+  }
+  const fmtNumber = (n) => new Intl.NumberFormat(lang === "it" ? "it-IT" : "en-GB").format(n);
+  function fmtDate(s) {
+    const d = new Date(s);
+    if (isNaN(d)) return s;
+    return new Intl.DateTimeFormat(lang === "it" ? "it-IT" : "en-GB", { dateStyle: "full", timeStyle: "short" }).format(d);
+  }
+  async function loadCatalog(l) {
+    if (!cats[l]) cats[l] = await (await fetchChecked("locales/" + l + ".json")).json();
+    return cats[l];
+  }
+  function initialLang() {
+    const saved = localStorage.getItem(KEY_LANG);
+    if (saved === "it" || saved === "en") return saved;
+    const prefs = navigator.languages && navigator.languages.length ? navigator.languages : [navigator.language || ""];
+    return /^it\b/i.test(prefs[0] || "") ? "it" : "en";
+  }
+  async function setLang(l) {
+    await loadCatalog("en");
+    cat = await loadCatalog(l);
+    lang = l;
+    document.documentElement.lang = l;
+    for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+    const sw = $("lang-switch");
+    sw.textContent = l === "it" ? "English" : "Italiano";
+    sw.lang = l === "it" ? "en" : "it";
+    sw.setAttribute("aria-label", t("common.switch"));
+    if (redraw) redraw();
+  }
+
+  // ---- integrity-checked loading and the worker ----
+  function fetchChecked(name) {
+    const integrity = cfg.files[name];
+    if (!integrity) throw new Error("no digest for " + name);
+    return fetch(new URL(name, location.href), { integrity, cache: "no-cache" }).then((r) => {
+      if (!r.ok) throw new Error(name + ": HTTP " + r.status);
+      return r;
+    });
+  }
+  let worker;
+  const pending = new Map();
+  let nextID = 1;
+  function startWorker() {
+    return fetchChecked("worker.js").then((r) => r.text()).then((src) => new Promise((resolve, reject) => {
+      worker = new Worker(URL.createObjectURL(new Blob([src], { type: "text/javascript" })));
+      worker.onmessage = (ev) => {
+        const m = ev.data;
+        if (m.type === "ready") resolve();
+        else if (m.type === "fatal") reject(new Error(m.message));
+        else if (m.type === "result") {
+          const p = pending.get(m.id);
+          pending.delete(m.id);
+          if (m.error) p.reject(m.error);
+          else p.resolve(m.result);
+        }
+      };
+      worker.onerror = (e) => reject(new Error(e.message || "worker failed"));
+      worker.postMessage({ type: "start", wasm: new URL("booth.wasm", location.href).href, integrity: cfg.files["booth.wasm"] });
+    }));
+  }
+  function call(op, arg) {
+    return new Promise((resolve, reject) => {
+      const id = nextID++;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ type: "call", id, op, arg });
+    });
+  }
+  const resolveURL = (u) => (u ? u : location.origin);
+
+  // ---- storage ----
+  function loadJSON(key) {
+    try { return JSON.parse(localStorage.getItem(key) || "null"); } catch (_) { return null; }
+  }
+  let state = null;
+  let voterID = null;
+  function save() {
+    localStorage.setItem(keyTicket(voterID), JSON.stringify(state));
+    localStorage.setItem(KEY_VOTER, voterID);
+  }
+
+  // ---- screens ----
+  let redraw = null;
+  let retry = null;
+  function show(id, draw) {
+    for (const s of document.querySelectorAll("[data-screen]")) s.hidden = s.id !== id;
+    redraw = draw || null;
+    if (draw) draw();
+    const h = $(id).querySelector("h1");
+    if (h) h.focus();
+    window.scrollTo(0, 0);
+  }
+  function errorText(f) {
+    const code = (f && f.code) || "check_failed";
+    const key = "err." + code;
+    return cat[key] !== undefined || (cats.en || {})[key] !== undefined ? t(key) : t("err.check_failed");
+  }
+  function fail(f, again) {
+    if (f && f.message) console.warn("evote booth:", f.code, f.message);
+    retry = again;
+    $("error-retry").hidden = !again;
+    show("s-error", () => { $("error-body").textContent = errorText(f); });
+  }
+  function working(kind) {
+    show("s-work", () => {
+      $("work-title").textContent = t("work." + kind + ".title");
+      $("work-body").textContent = t("work." + kind + ".body");
+    });
+  }
+
+  // ---- the invitation link ----
+  let link = null;
+  function readLink() {
+    if (location.hash === "" || location.hash === "#check") return;
+    const p = new URLSearchParams(location.hash.slice(1));
+    if (!p.has("e") && !p.has("v") && !p.has("c")) return;
+    link = { e: p.get("e") || "", v: p.get("v") || "", c: p.get("c") || "" };
+    // The code leaves the address bar and the history at once.
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+
+  // ---- the voter's path ----
+  let election = null;
+  async function route() {
+    if (location.hash === "#check") return showCheck();
+    if (link && link.e && link.e !== cfg.election_id) return fail({ code: "link_other_election" }, null);
+    show("s-loading");
+    try {
+      if (!election || election.phase !== "open") election = await call("election");
+    } catch (f) {
+      return fail(f, route);
+    }
+    if (election.phase !== "open") return showPhase();
+    voterID = (link && link.v) || localStorage.getItem(KEY_VOTER) || null;
+    state = voterID ? loadJSON(keyTicket(voterID)) : null;
+    if (state && state.step === "cast") return cast();
+    if (state && state.step === "sealed") return showSealed();
+    if (state && state.step === "choose") return showBallot();
+    if (!state && voterID && loadJSON(keyReceipt(voterID))) return showReceipt();
+    $("voter-id").value = voterID || "";
+    $("code").value = (link && link.c && link.v === voterID) ? link.c : "";
+    showLogin();
+  }
+
+  function showPhase() {
+    show("s-phase", () => {
+      const closed = election.phase === "closed";
+      $("phase-title").textContent = t(closed ? "phase.closed.title" : "phase.not_open.title");
+      $("phase-body").textContent = t(closed ? "phase.closed.body" : "phase.not_open.body");
+    });
+  }
+
+  function showLogin(errKey) {
+    show("s-login", () => {
+      $("election-title").textContent = election.title || cfg.title;
+      const times = [];
+      if (election.closes) times.push(t("login.closes", { date: fmtDate(election.closes) }));
+      $("login-times").textContent = times.join(" ");
+      const err = $("login-error");
+      err.hidden = !errKey;
+      err.textContent = errKey ? t(errKey) : "";
+    });
+    if (errKey) $("code").focus();
+  }
+
+  async function login(ev) {
+    if (ev) ev.preventDefault();
+    const typed = $("voter-id").value.trim();
+    const code = $("code").value.trim();
+    if (!typed || !code) return showLogin("login.missing");
+    if (typed !== voterID) {
+      voterID = typed;
+      state = loadJSON(keyTicket(voterID));
+      if (!state && loadJSON(keyReceipt(voterID))) return showReceipt();
+    }
+    working("token");
+    try {
+      if (!state) {
+        const r = await call("new_ticket", { voter_id: voterID });
+        state = { ticket: r.ticket, step: "token", choices: null };
+        save();
+      }
+      const r = await call("token", { ticket: state.ticket, code });
+      state.ticket = r.ticket;
+      state.step = "choose";
+      save();
+    } catch (f) {
+      if (f.code === "issuer.bad_credentials" || f.code === "code_form") return showLogin("err." + f.code);
+      return fail(f, () => login());
+    }
+    $("code").value = "";
+    showBallot();
+  }
+
+  const questions = () => election.questions || [];
+  function single(q) { return q.min === 1 && q.max === 1; }
+  function rule(q) {
+    if (single(q)) return t("rule.one");
+    if (q.min === q.max) return t("rule.exactly", { n: q.max });
+    if (q.min === 0) return t("rule.up_to", { n: q.max });
+    return t("rule.between", { min: q.min, max: q.max });
+  }
+  function picked(qi) {
+    return [...document.querySelectorAll('input[name="q' + qi + '"]:checked')].map((i) => Number(i.value));
+  }
+  function showBallot() {
+    const chosen = (state && state.choices) || [];
+    show("s-ballot", () => {
+      const box = $("questions");
+      const keep = box.childElementCount ? questions().map((_, qi) => picked(qi)) : chosen;
+      box.textContent = "";
+      questions().forEach((q, qi) => {
+        const fs = document.createElement("fieldset");
+        fs.id = "q" + qi;
+        const lg = document.createElement("legend");
+        lg.textContent = q.text;
+        fs.append(lg);
+        const hint = document.createElement("p");
+        hint.className = "hint";
+        hint.id = "q" + qi + "-hint";
+        hint.textContent = rule(q);
+        fs.append(hint);
+        q.choices.forEach((c, ci) => {
+          const lab = document.createElement("label");
+          lab.className = "choice";
+          const inp = document.createElement("input");
+          inp.type = single(q) ? "radio" : "checkbox";
+          inp.name = "q" + qi;
+          inp.value = String(ci);
+          inp.id = "q" + qi + "c" + ci;
+          inp.setAttribute("aria-describedby", hint.id + " q" + qi + "-msg");
+          inp.checked = (keep[qi] || []).includes(ci);
+          inp.addEventListener("change", () => onPick(qi, inp));
+          lab.append(inp, document.createTextNode(" " + c));
+          fs.append(lab);
+        });
+        const msg = document.createElement("p");
+        msg.className = "qmsg";
+        msg.id = "q" + qi + "-msg";
+        msg.setAttribute("aria-live", "polite");
+        fs.append(msg);
+        box.append(fs);
+      });
+      $("ballot-error").hidden = true;
+    });
+  }
+  // onPick stops an over-vote as it happens, saying why.
+  function onPick(qi, inp) {
+    const q = questions()[qi];
+    const msg = $("q" + qi + "-msg");
+    const n = picked(qi).length;
+    if (inp.checked && n > q.max) {
+      inp.checked = false;
+      msg.textContent = t("ballot.over", { max: q.max });
+      msg.className = "qmsg error";
+      return;
+    }
+    msg.className = "qmsg";
+    msg.textContent = single(q) ? "" : t("ballot.count", { n: picked(qi).length, max: q.max });
+    $("ballot-error").hidden = true;
+  }
+  function review(ev) {
+    ev.preventDefault();
+    const sel = questions().map((_, qi) => picked(qi).sort((a, b) => a - b));
+    const wrong = [];
+    questions().forEach((q, qi) => {
+      const msg = $("q" + qi + "-msg");
+      if (sel[qi].length < q.min) {
+        msg.textContent = t("ballot.under", { min: q.min });
+        msg.className = "qmsg error";
+        wrong.push(qi);
+      } else if (sel[qi].length > q.max) {
+        msg.textContent = t("ballot.over", { max: q.max });
+        msg.className = "qmsg error";
+        wrong.push(qi);
+      }
+    });
+    if (wrong.length) {
+      const err = $("ballot-error");
+      err.textContent = t("ballot.fix", { list: wrong.map((qi) => questions()[qi].text).join("; ") });
+      err.hidden = false;
+      $("q" + wrong[0]).querySelector("input").focus();
+      return;
+    }
+    state.choices = sel;
+    save();
+    showReview();
+  }
+  function choiceList(dl, choices) {
+    dl.textContent = "";
+    questions().forEach((q, qi) => {
+      const dt = document.createElement("dt");
+      dt.textContent = q.text;
+      const dd = document.createElement("dd");
+      const names = (choices[qi] || []).map((ci) => q.choices[ci]);
+      dd.textContent = names.length ? names.join(", ") : t("review.blank");
+      dl.append(dt, dd);
+    });
+  }
+  function showReview() {
+    show("s-review", () => choiceList($("review-list"), state.choices));
+  }
+
+  async function seal() {
+    working("seal");
+    try {
+      const r = await call("seal", { ticket: state.ticket, choices: state.choices });
+      state.ticket = r.ticket;
+      state.fingerprint = r.fingerprint;
+      state.step = "sealed";
+      save();
+    } catch (f) {
+      return fail(f, seal);
+    }
+    showSealed();
+  }
+  function showSealed() {
+    show("s-sealed", () => { $("sealed-code").textContent = group(state.fingerprint); });
+  }
+  const group = (hex) => (hex || "").replace(/(.{8})/g, "$1 ").trim();
+
+  async function cast() {
+    state.step = "cast";
+    save();
+    working("cast");
+    let r;
+    try {
+      r = await call("cast", { ticket: state.ticket });
+    } catch (f) {
+      return fail(f, cast);
+    }
+    localStorage.setItem(keyReceipt(voterID), JSON.stringify({ receipt: r.receipt, tracking: r.tracking_code, index: r.index }));
+    localStorage.removeItem(keyTicket(voterID));
+    state = null;
+    showReceipt();
+  }
+  const savedReceipt = () => (voterID ? loadJSON(keyReceipt(voterID)) : null);
+  function showReceipt() {
+    const saved = savedReceipt();
+    show("s-receipt", () => {
+      $("receipt-code").textContent = group(saved.tracking);
+      $("receipt-entry").textContent = t("receipt.entry", { index: fmtNumber(saved.index) });
+    });
+  }
+  function download(name, text) {
+    const a = document.createElement("a");
+    a.href = URL.createObjectURL(new Blob([text], { type: "application/json" }));
+    a.download = name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+  }
+
+  let audit = null;
+  async function doAudit() {
+    working("audit");
+    let r;
+    try {
+      r = await call("audit", { ticket: state.ticket });
+    } catch (f) {
+      return fail(f, doAudit);
+    }
+    // The ticket no longer holds the audited ballot: saved before it is
+    // shown, so it can never be cast.
+    state.ticket = r.ticket;
+    state.step = "choose";
+    state.fingerprint = null;
+    save();
+    audit = r;
+    show("s-audit", () => {
+      $("audit-code").textContent = group(audit.fingerprint);
+      choiceList($("audit-list"), state.choices);
+      $("audit-data").value = audit.audit;
+    });
+  }
+
+  // ---- the check page ----
+  function showCheck() {
+    if (!voterID) voterID = (link && link.v) || localStorage.getItem(KEY_VOTER) || null;
+    const saved = savedReceipt();
+    show("s-check", () => {
+      $("check-saved-wrap").hidden = !saved;
+    });
+    $("check-result").textContent = "";
+    $("check-list").textContent = "";
+  }
+  async function check(text) {
+    const out = $("check-result");
+    const list = $("check-list");
+    list.textContent = "";
+    out.className = "";
+    out.textContent = t("check.working");
+    let doc;
+    try { doc = JSON.parse(text); } catch (_) { doc = null; }
+    try {
+      if (doc && doc.opening) {
+        if (!election || election.phase !== "open") election = await call("election");
+        const r = await call("check_audit", { audit: text });
+        out.textContent = t("check.audit_ok", { code: group(r.fingerprint) });
+        choiceList(list, r.choices);
+      } else {
+        const r = await call("check_receipt", { receipt: text });
+        out.textContent = t("check.receipt_ok", { code: group(r.tracking_code), index: fmtNumber(r.index), size: fmtNumber(r.size) });
+      }
+      out.className = "ok";
+    } catch (f) {
+      out.className = "error";
+      out.textContent = t(doc && doc.opening ? "check.audit_bad" : "check.receipt_bad") + " " + errorText(f);
+    }
+  }
+
+  // ---- wiring ----
+  function wire() {
+    $("lang-switch").addEventListener("click", () => {
+      const l = lang === "it" ? "en" : "it";
+      localStorage.setItem(KEY_LANG, l);
+      setLang(l);
+    });
+    $("login-form").addEventListener("submit", login);
+    $("ballot-form").addEventListener("submit", review);
+    $("review-edit").addEventListener("click", showBallot);
+    $("review-seal").addEventListener("click", seal);
+    $("sealed-cast").addEventListener("click", cast);
+    $("sealed-audit").addEventListener("click", doAudit);
+    $("audit-again").addEventListener("click", seal);
+    $("audit-download").addEventListener("click", () => download("audit-" + audit.fingerprint.slice(0, 8) + ".json", audit.audit));
+    $("receipt-download").addEventListener("click", () => {
+      const s = savedReceipt();
+      download("receipt-" + s.tracking.slice(0, 8) + ".json", s.receipt);
+    });
+    $("error-retry").addEventListener("click", () => retry && retry());
+    $("check-saved").addEventListener("click", () => check(savedReceipt().receipt));
+    $("check-file").addEventListener("change", async (ev) => {
+      const f = ev.target.files[0];
+      if (f) check(await f.text());
+    });
+    $("check-back").addEventListener("click", (ev) => {
+      ev.preventDefault();
+      history.pushState(null, "", location.pathname + location.search);
+      route();
+    });
+    window.addEventListener("hashchange", route);
+  }
+
+  async function boot() {
+    wire();
+    try {
+      await setLang(initialLang());
+      readLink();
+      await startWorker();
+      await call("init", Object.assign({}, cfg, { board: resolveURL(cfg.board), issuer: resolveURL(cfg.issuer) }));
+    } catch (e) {
+      console.error("evote booth:", e);
+      return fail({ code: "booth_load", message: String(e && e.message || e) }, () => location.reload());
+    }
+    route();
+  }
+  boot();
+})();
