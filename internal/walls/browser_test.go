@@ -1,9 +1,6 @@
 package walls
 
-import (
-	"os"
-	"testing"
-)
+import "testing"
 
 // TestBrowserHasNoNetHTTP: the js/wasm build of the voter, and of the
 // booth's WebAssembly command, links neither net/http nor crypto/tls. In a
@@ -12,11 +9,7 @@ import (
 // 2 MB gzipped: the API clients run over internal/transport, and the booth
 // supplies a transport over the browser's fetch.
 func TestBrowserHasNoNetHTTP(t *testing.T) {
-	pkgs := []string{"voter"}
-	if _, err := os.Stat("../../booth/wasm"); err == nil {
-		pkgs = append(pkgs, "booth/wasm")
-	}
-	for _, pkg := range pkgs {
+	for _, pkg := range []string{"voter", "booth/wasm"} {
 		if bad := holds(deps(t, pkg, true), "net/http", "crypto/tls"); len(bad) > 0 {
 			t.Errorf("%s (GOOS=js) imports %v: the booth talks to the services through the browser's fetch", pkg, bad)
 		}

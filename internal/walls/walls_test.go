@@ -67,6 +67,7 @@ func TestWalls(t *testing.T) {
 		{"board", []string{"issuer/issuerapi"}, "the issuer and the board share nothing", false},
 		{"voter", append([]string{"github.com/spf13/cobra", "verify"}, servers...), "the voter sees only the services' API packages", false},
 		{"voter", append([]string{"github.com/spf13/cobra"}, servers...), "the voter compiles for the browser, with no server in it", true},
+		{"booth/wasm", append([]string{"github.com/spf13/cobra", "verify", "crypto/dkg", "booth"}, servers...), "the booth's worker runs the voter's code and nothing of a server's or a trustee's", true},
 		{"board/boardapi", append([]string{"issuer/issuerapi", "crypto/dkg", "record", "ballot"}, servers...), "a service's API imports no server and nothing of the election's data but the log's", true},
 		{"issuer/issuerapi", append([]string{"board/boardapi", "store", "crypto/dkg", "record", "ballot"}, servers...), "a service's API imports no server and nothing of the election but the token's", true},
 		{"store", []string{"ballot", "board", "crypto/elgamal", "go.etcd.io/bbolt"}, "store is plain data", false},
