@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/booth"
@@ -278,6 +279,52 @@ func (p *page) storage(key string) string {
 	return run(p, chromedp.Evaluate[string](fmt.Sprintf(`localStorage.getItem(%q) || ""`, key)))
 }
 
+// keys types keys into whatever has the focus, one at a time.
+func (p *page) keys(keys ...string) {
+	p.t.Helper()
+	for _, k := range keys {
+		p.do(chromedp.KeyEvent(k))
+	}
+}
+
+// checkSavedReceipt follows the receipt screen's link to the check page
+// and checks the receipt saved on the device.
+func (p *page) checkSavedReceipt() {
+	p.t.Helper()
+	p.do(chromedp.Click(chromedp.CSS(`#s-receipt a[href="#check"]`)), chromedp.WaitVisible(chromedp.ID("s-check")),
+		chromedp.Click(chromedp.ID("check-saved")), chromedp.WaitVisible(chromedp.CSS("#check-result.ok")))
+	if got := p.text("check-result"); !strings.Contains(got, "newest signed checkpoint") && !strings.Contains(got, "più recente") {
+		p.t.Errorf("%s check page says %q", p.lang, got)
+	}
+}
+
+// accessible checks what a screen reader and a keyboard need of every
+// screen: a language, a label for every field, a name for every button, one
+// heading a screen that takes the focus, and that the voter client runs in
+// the worker, not on the page's thread.
+func (p *page) accessible() {
+	p.t.Helper()
+	problems := run(p, chromedp.Evaluate[[]string](`(() => {
+		const out = [];
+		if (!document.documentElement.lang) out.push("no lang on <html>");
+		for (const el of document.querySelectorAll("input, textarea, select")) {
+			if (!(el.labels && el.labels.length) && !el.getAttribute("aria-label")) out.push("no label: " + (el.id || el.name || el.type));
+		}
+		for (const b of document.querySelectorAll("button, a[href]")) {
+			if (!b.textContent.trim() && !b.getAttribute("aria-label")) out.push("no name: " + (b.id || b.outerHTML.slice(0, 40)));
+		}
+		for (const s of document.querySelectorAll("[data-screen]")) {
+			const hs = s.querySelectorAll("h1");
+			if (hs.length !== 1 || hs[0].getAttribute("tabindex") !== "-1") out.push("screen " + s.id + " has no single focusable heading");
+		}
+		if (typeof Go !== "undefined" || typeof evoteCall !== "undefined") out.push("the WebAssembly runs on the page's thread");
+		return out;
+	})()`))
+	for _, pr := range problems {
+		p.t.Errorf("%s page: %s", p.lang, pr)
+	}
+}
+
 // TestBoothInBrowser votes through the booth in headless Chromium: four
 // voters on a yes/no and a 2-of-5 question, one stopped over-voting and
 // under-voting, one auditing a ballot before casting, one closing the tab
@@ -386,8 +433,8 @@ func TestBoothInBrowser(t *testing.T) {
 			t.Errorf("entry %d is the audited ballot", i)
 		}
 	}
-	a.do(chromedp.Click(chromedp.CSS(`#s-receipt a[href="#check"]`)))
-	a.do(chromedp.WaitVisible(chromedp.ID("s-check")), chromedp.Click(chromedp.ID("check-saved")), chromedp.WaitVisible(chromedp.CSS("#check-result.ok")))
+	a.accessible()
+	a.checkSavedReceipt()
 	a.screen("s-check", "9-check-receipt")
 	a.do(chromedp.SetUploadFiles(chromedp.ID("check-file"), []string{auditFile}))
 	a.do(chromedp.Poll[chromedp.Void](`document.getElementById("check-result").textContent.includes("audited")`))
@@ -438,7 +485,7 @@ func TestBoothInBrowser(t *testing.T) {
 	b.do(chromedp.Click(chromedp.ID("audit-again")), chromedp.WaitVisible(chromedp.ID("s-sealed")), chromedp.Click(chromedp.ID("sealed-cast")))
 	b.screen("s-receipt", "8-receipt")
 	count([]int{1}, []int{1, 2})
-	b.do(chromedp.Click(chromedp.CSS(`#s-receipt a[href="#check"]`)), chromedp.WaitVisible(chromedp.ID("s-check")), chromedp.Click(chromedp.ID("check-saved")), chromedp.WaitVisible(chromedp.CSS("#check-result.ok")))
+	b.checkSavedReceipt()
 	b.screen("s-check", "9-check-receipt")
 	// The switch, on any screen, turns the page to English and back.
 	b.do(chromedp.Click(chromedp.ID("lang-switch")))
@@ -484,15 +531,23 @@ func TestBoothInBrowser(t *testing.T) {
 	if n, _ := s.Log.Size(); n != sizeBefore+1 {
 		t.Errorf("resuming the cast stored %d entries, want 1", n-sizeBefore)
 	}
+	c2.checkSavedReceipt()
 
-	// Voter 3 votes plainly; and a link for another election is refused.
+	// Voter 3 votes with the keyboard alone, in the page's focus order:
+	// each screen's heading takes the focus, Tab walks the choices and
+	// buttons, Space picks, Enter acts. And a link for another election is
+	// refused.
 	d := newPage(t, en, "en", false)
-	d.do(chromedp.Navigate(s.link(t, 3, true)), chromedp.WaitVisible(chromedp.ID("s-login")), chromedp.Click(chromedp.CSS("#login-form button")), chromedp.WaitVisible(chromedp.ID("s-ballot")))
-	d.choose(0, 0)
-	d.choose(1, 0, 1)
-	d.do(chromedp.Click(chromedp.CSS("#ballot-form > button")), chromedp.WaitVisible(chromedp.ID("s-review")), chromedp.Click(chromedp.ID("review-seal")),
-		chromedp.WaitVisible(chromedp.ID("s-sealed")), chromedp.Click(chromedp.ID("sealed-cast")), chromedp.WaitVisible(chromedp.ID("s-receipt")))
+	d.do(chromedp.Navigate(s.link(t, 3, true)), chromedp.WaitVisible(chromedp.ID("s-login")))
+	d.do(chromedp.Focus(chromedp.ID("code")), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.ID("s-ballot")))
+	d.keys(kb.Tab, " ", kb.Tab, " ", kb.Tab, " ", kb.Tab, kb.Tab, kb.Tab, kb.Tab, kb.Enter) // Yes; Anna, Luca; Review
+	d.do(chromedp.WaitVisible(chromedp.ID("s-review")))
+	d.keys(kb.Tab, kb.Tab, kb.Enter) // past "Change", to "Encrypt"
+	d.do(chromedp.WaitVisible(chromedp.ID("s-sealed")))
+	d.keys(kb.Tab, kb.Tab, kb.Enter) // past "Audit", to "Cast"
+	d.do(chromedp.WaitVisible(chromedp.ID("s-receipt")))
 	count([]int{0}, []int{0, 1})
+	d.checkSavedReceipt()
 	other := strings.Replace(s.link(t, 4, true), "e="+eid, "e="+strings.Repeat("0", 64), 1)
 	x := newPage(t, it, "it", true)
 	x.do(chromedp.Navigate(other))
