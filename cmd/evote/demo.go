@@ -15,6 +15,9 @@ import (
 func demoCmd(g *globals) *cobra.Command {
 	var o demo.Options
 	var questions []string
+	var withBooth bool
+	var links int
+	var src string
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a whole election on this machine",
@@ -32,9 +35,23 @@ verifies it independently.
 It prints the result, each phase's time and the ballots per second, and the
 command to re-check the record. It exits 1 if the result differs from what
 was cast or the record does not verify. Files go to --dir, or a new
-temporary directory that is kept.`,
+temporary directory that is kept.
+
+With --booth you vote too, in your own browser. The board also serves the
+voting booth (evote booth build), and the roll holds --links more voters,
+kept for people. Once the simulated voters have cast, demo prints the
+booth's address and those voters' invitation links (each with its
+enrolment code in the #fragment; or type the voter ID and code shown), and
+keeps the issuer, the board and the booth running on loopback until you
+press Ctrl-C; then it closes the election, tallies, exports and verifies as
+above. The booth's ballots are secret, so the result is checked against
+what the simulated voters cast only as far as it can be: every count at
+least theirs, and exactly theirs if nobody voted in the booth. The booth is
+compiled to WebAssembly from the evote source, so --booth needs the Go
+toolchain and runs in the evote checkout (or give --src).`,
 		Example: `  evote demo
-  evote demo --voters 1000 --dir /tmp/election --question "color:Favourite colour?:red,green,blue:1:1"`,
+  evote demo --voters 1000 --dir /tmp/election --question "color:Favourite colour?:red,green,blue:1:1"
+  go run ./cmd/evote demo --booth`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, s := range questions {
@@ -46,6 +63,14 @@ temporary directory that is kept.`,
 			}
 			if o.Voters < 1 {
 				return usagef("--voters must be at least 1")
+			}
+			if withBooth {
+				if links < 0 {
+					return usagef("--links must not be negative")
+				}
+				o.Booth = &demo.Booth{Links: links, Source: src, Ready: func(r demo.BoothReady) { printBooth(g, r) }}
+			} else if cmd.Flags().Changed("links") || cmd.Flags().Changed("src") {
+				return usagef("--links and --src go with --booth")
 			}
 			if o.Dir == "" {
 				d, err := os.MkdirTemp("", "evote-demo-")
@@ -65,7 +90,11 @@ temporary directory that is kept.`,
 			show := g.showProgress()
 			o.Progress = ops.NewProgress(g.stderr, show, "casting", "ballots")
 			o.Verify = ops.NewProgress(g.stderr, show, "verifying", "bytes")
-			g.logf("evote demo: %d voters, 3 trustees (threshold 2), working in %s\n", o.Voters, o.Dir)
+			if o.Booth != nil {
+				g.logf("evote demo: %d simulated voters and %d for people in the booth, 3 trustees (threshold 2), working in %s\n", o.Voters, links, o.Dir)
+			} else {
+				g.logf("evote demo: %d voters, 3 trustees (threshold 2), working in %s\n", o.Voters, o.Dir)
+			}
 			out, err := demo.Run(cmd.Context(), o)
 			if out != nil {
 				printDemo(g, o, out)
@@ -80,12 +109,50 @@ temporary directory that is kept.`,
 	f.StringArrayVar(&questions, "question", nil, "an extra question, \"id:text:choice1,choice2,...:min:max\" (repeatable)")
 	f.IntVar(&o.Workers, "workers", 32, "voters casting at the same time")
 	f.Uint64Var(&o.Seed, "seed", 0, "seed for the voters' random choices (0: random)")
+	f.BoolVar(&withBooth, "booth", false, "serve the voting booth and keep the election open for you to vote in the browser, until Ctrl-C")
+	f.IntVar(&links, "links", 5, "with --booth: voters on the roll kept for people, beyond --voters; their invitation links are printed")
+	f.StringVar(&src, "src", ".", "with --booth: the evote source `DIR` the booth is compiled from (needs the Go toolchain)")
 	return c
 }
 
+// printBooth tells the user where to vote, once the simulated voters have
+// cast.
+func printBooth(g *globals, r demo.BoothReady) {
+	g.printf("\nthe booth is open at %s\n", r.URL)
+	if len(r.Links) > 0 {
+		g.printf("\ninvitation links, one per voter (the code is in the #fragment, which a browser never sends to a server):\n")
+		for i, l := range r.Links {
+			g.printf("  %s\n", l)
+			g.printf("    or type: voter ID %s, code %s\n", r.Invitations[i].VoterID, r.Invitations[i].Code)
+		}
+	}
+	g.printf("\ncheck a receipt at %s#check\n", r.URL)
+	g.printf("press Ctrl-C to close the election, tally and verify\n")
+}
+
 func printDemo(g *globals, o demo.Options, out *demo.Outcome) {
-	if out.Result != nil {
+	if out.Result != nil && o.Booth != nil && out.BoothBallots > 0 {
 		ops.PrintResult(g.stdout, out.Manifest, out.Result)
+		// Only the simulated voters' part of the result is known.
+		atLeast := "is at least"
+		for q := range out.Expected {
+			for c := range out.Expected[q] {
+				if out.Result.Counts[q][c] < out.Expected[q][c] {
+					atLeast = "is NOT at least"
+				}
+			}
+		}
+		came := fmt.Sprintf("%d ballots came", out.BoothBallots)
+		if out.BoothBallots == 1 {
+			came = "1 ballot came"
+		}
+		g.printf("\n%s through the booth (%d counted, minus the %d the simulated voters cast); their choices are secret, so\n", came, out.Result.Ballots, o.Voters)
+		g.printf("the result is checked against the simulated voters' only: every count %s theirs (%s)\n", atLeast, fmtCounts(out.Manifest, out.Expected))
+	} else if out.Result != nil {
+		ops.PrintResult(g.stdout, out.Manifest, out.Result)
+		if o.Booth != nil {
+			g.printf("\nno ballot came through the booth\n")
+		}
 		match := "matches"
 		for q := range out.Expected {
 			for c := range out.Expected[q] {

@@ -5,12 +5,16 @@
 // voter.Client, close, two of three trustees decrypting the aggregate they
 // recompute themselves (trustee.Fetch), the tally, the export and an
 // independent verification.
+//
+// With Options.Booth the board also serves the voting booth for the
+// browser (package booth), and the election stays open, once the simulated
+// voters have cast, until the context ends: people vote in their own
+// browsers from the invitation links Run hands to Booth.Ready.
 package demo
 
 import (
-	"bytes"
 	"context"
-	"encoding/csv"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -25,6 +29,7 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board/boardapi"
+	"github.com/evote/evote/booth"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/sim"
@@ -48,6 +53,30 @@ type Options struct {
 	Stdout    io.Writer         // the report; nil means io.Discard
 	Progress  *ops.Progress     // drawn while casting; may be nil
 	Verify    *ops.Progress     // drawn while verifying; may be nil
+	// Booth, if set, keeps the election open for people voting in the
+	// browser once the simulated voters have cast.
+	Booth *Booth
+}
+
+// Booth keeps a demo election open for people: the roll holds Links more
+// voters than Options.Voters, the board serves a booth built for the
+// election at its root, and once the simulated voters have cast Run calls
+// Ready and waits until its context ends (the user's Ctrl-C) before it
+// closes, tallies, exports and verifies on a context of its own.
+type Booth struct {
+	Links  int    // voters on the roll kept for people
+	Source string // the evote source the booth is compiled from ("" means ".")
+	Ready  func(BoothReady)
+	// Timeout bounds what follows the wait; 0 means 5 minutes.
+	Timeout time.Duration
+}
+
+// BoothReady is what people need to vote: the booth's address and the
+// invitations of the voters kept for them, with their links.
+type BoothReady struct {
+	URL         string
+	Invitations []booth.Invitation
+	Links       []string // Invitations[i]'s link, its code in the fragment
 }
 
 // Phase is one timed step.
@@ -67,6 +96,11 @@ type Outcome struct {
 	Phases    []Phase
 	BoardURL  string
 	IssuerURL string
+	// With Options.Booth: the booth's address, and how many of the
+	// counted ballots came through it (the counted ballots minus the
+	// simulated voters').
+	BoothURL     string
+	BoothBallots uint64
 }
 
 // Motion is the demo's default question.
@@ -96,6 +130,14 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if o.Seed == 0 {
 		o.Seed = mrand.Uint64()
 	}
+	links := 0
+	if o.Booth != nil {
+		if o.Booth.Links < 0 {
+			return nil, errors.New("the number of links must not be negative")
+		}
+		links = o.Booth.Links
+	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := &Outcome{}
@@ -118,18 +160,32 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		return nil, err
 	}
 	defer roll.Close()
-	site, err := sim.StartSite(ctx, sim.SiteOptions{
+	so := sim.SiteOptions{
 		Options: sim.Options{
 			Dir: filepath.Join(o.Dir, "board"), Issuer: issKey, Title: "evote demo election", Origin: "demo.evote.example/board",
 			Questions: append([]ballot.Question{Motion}, o.Questions...), N: 3, T: 2, Revoting: ballot.RevotingRefuse,
 		},
-		Voters: o.Voters, Roll: roll,
-	})
+		Voters: o.Voters + links, Roll: roll,
+	}
+	boothDir := filepath.Join(o.Dir, "booth")
+	if o.Booth != nil {
+		// The board's address serves the booth beside its API, so the
+		// booth's page reaches the board on its own origin and the issuer
+		// (another port) by CORS. The handler reads the directory on each
+		// request: the booth is built into it once the site is up.
+		if err := os.MkdirAll(boothDir, 0o755); err != nil {
+			return nil, err
+		}
+		so.Front = func(_, boardURL string, api http.Handler) ([]string, http.Handler, error) {
+			return []string{boardURL}, booth.Mount(api, booth.Handler(os.DirFS(boothDir))), nil
+		}
+	}
+	site, err := sim.StartSite(ctx, so)
 	if err != nil {
 		return nil, fmt.Errorf("setting up (keys, roll, servers, key ceremony): %w", err)
 	}
 	defer site.Stop()
-	m, boardKey, shares, rollCSV := site.Board.Manifest(), site.Verifier, site.Shares, site.RollCSV
+	m, boardKey, shares := site.Board.Manifest(), site.Verifier, site.Shares
 	out.Manifest = m
 	out.BoardKey = filepath.Join(o.Dir, "board.vkey")
 	if err := os.WriteFile(out.BoardKey, []byte(site.VKey+"\n"), 0o644); err != nil {
@@ -144,16 +200,59 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	defer hc.CloseIdleConnections() // before the servers shut down: they wait for open connections
 	admin := site.Admin(hc)
 	phase("setup, key ceremony (3 trustees, t=2)", start)
-	say("issuer on %s, board on %s, %d voters on the roll", issURL, boardURL, o.Voters)
+	say("issuer on %s, board on %s, %d voters on the roll", issURL, boardURL, o.Voters+links)
 
-	// Issuance and casting.
+	if o.Booth != nil {
+		start = time.Now()
+		say("compiling the booth's voter client to WebAssembly (half a minute the first time)…")
+		b, err := booth.Build(ctx, booth.Options{Manifest: m.Bytes(), BoardKey: site.VKey, Issuer: issURL, Source: o.Booth.Source})
+		if err != nil {
+			return nil, err
+		}
+		if err := b.Write(boothDir); err != nil {
+			return nil, err
+		}
+		out.BoothURL = boardURL + "/"
+		phase("booth build (WebAssembly)", start)
+	}
+
+	// Issuance and casting, by the simulated voters: the roll's first
+	// o.Voters.
 	start = time.Now()
 	plan, expected := plan(m, o.Voters, o.Seed)
 	out.Expected = expected
-	if err := cast(ctx, o, hc, issURL, boardURL, boardKey, m.Hash(), rollCSV, plan); err != nil {
+	if err := cast(ctx, o, hc, issURL, boardURL, boardKey, m.Hash(), site.Voters[:o.Voters], plan); err != nil {
 		return nil, err
 	}
 	phase("issuance + casting", start)
+
+	if o.Booth != nil {
+		// The roll's last voters are the people's: their links, then the
+		// wait for the user to close the election. What follows runs on
+		// a context the interrupt that ended the wait does not cancel.
+		r := BoothReady{URL: out.BoothURL}
+		for _, v := range site.Voters[o.Voters:] {
+			inv := booth.Invitation{ElectionID: hex.EncodeToString(m.ID()), VoterID: v[0], Code: v[1]}
+			l, err := booth.Link(out.BoothURL, inv)
+			if err != nil {
+				return nil, err
+			}
+			r.Invitations = append(r.Invitations, inv)
+			r.Links = append(r.Links, l)
+		}
+		if o.Booth.Ready != nil {
+			o.Booth.Ready(r)
+		}
+		<-ctx.Done()
+		timeout := o.Booth.Timeout
+		if timeout <= 0 {
+			timeout = 5 * time.Minute
+		}
+		var cancelAfter context.CancelFunc
+		ctx, cancelAfter = context.WithTimeout(context.WithoutCancel(parent), timeout)
+		defer cancelAfter()
+		say("closing the election")
+	}
 
 	start = time.Now()
 	if _, err := admin.Close(ctx); err != nil {
@@ -215,9 +314,29 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if verr != nil {
 		return out, fmt.Errorf("the exported record does not verify: %w", verr)
 	}
-	for q := range expected {
-		if !slices.Equal(expected[q], res.Counts[q]) {
-			return out, fmt.Errorf("question %s: the result %v is not what was cast %v", m.Questions[q].ID, res.Counts[q], expected[q])
+	if o.Booth != nil {
+		// People's choices in the booth are secret: of the result only
+		// the simulated voters' part is known. Each of those ballots
+		// stands (the board refuses a second ballot per token), so every
+		// count is at least theirs; if nobody came through the booth the
+		// result must be exactly theirs.
+		if res.Ballots < uint64(o.Voters) {
+			return out, fmt.Errorf("the result counts %d ballots, fewer than the %d the simulated voters cast", res.Ballots, o.Voters)
+		}
+		out.BoothBallots = res.Ballots - uint64(o.Voters)
+		for q := range expected {
+			for c := range expected[q] {
+				if res.Counts[q][c] < expected[q][c] {
+					return out, fmt.Errorf("question %s: the result %v counts less than the simulated voters cast %v", m.Questions[q].ID, res.Counts[q], expected[q])
+				}
+			}
+		}
+	}
+	if out.BoothBallots == 0 {
+		for q := range expected {
+			if !slices.Equal(expected[q], res.Counts[q]) {
+				return out, fmt.Errorf("question %s: the result %v is not what was cast %v", m.Questions[q].ID, res.Counts[q], expected[q])
+			}
 		}
 	}
 	if !rep.Result.Equal(res) {
@@ -249,12 +368,7 @@ func plan(m *ballot.Manifest, voters int, seed uint64) ([][][]int, [][]uint64) {
 	return plan, expected
 }
 
-func cast(ctx context.Context, o Options, hc *http.Client, issURL, boardURL string, key note.Verifier, manifestHash [32]byte, rollCSV []byte, plan [][][]int) error {
-	rows, err := csv.NewReader(bytes.NewReader(rollCSV)).ReadAll()
-	if err != nil {
-		return err
-	}
-	rows = rows[1:]
+func cast(ctx context.Context, o Options, hc *http.Client, issURL, boardURL string, key note.Verifier, manifestHash [32]byte, rows [][2]string, plan [][][]int) error {
 	vc := &voter.Client{Issuer: issuerapi.NewClient(issURL, hc), Board: boardapi.NewClient(boardURL, hc), BoardKey: key, ManifestHash: manifestHash}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
