@@ -121,7 +121,7 @@ var (
 	council = ballot.Question{ID: "council", Text: "Elect two members of the council", Choices: []string{"Anna Bianchi", "Luca Rossi", "Giulia Conti", "Marco Ricci", "Sara Greco"}, Min: 2, Max: 2}
 )
 
-func startBoothSite(t *testing.T, ctx context.Context) *boothSite {
+func startBoothSite(t testing.TB, ctx context.Context) *boothSite {
 	s := &boothSite{dir: t.TempDir()}
 	var err error
 	s.Site, err = sim.StartSite(ctx, sim.SiteOptions{
