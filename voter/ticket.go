@@ -194,7 +194,13 @@ func (c *Client) Seal(e *ballot.Election, t *Ticket, selections [][]int) error {
 	if t.Receipt != nil {
 		t.Replaces = t.Receipt
 	}
-	t.Ballot, t.Choices, t.Receipt = base64.StdEncoding.EncodeToString(b.Bytes()), selections, nil
+	// A question left blank is an empty list, never null: a saved ticket
+	// must parse again (strict JSON refuses null).
+	choices := make([][]int, len(selections))
+	for q, sel := range selections {
+		choices[q] = append([]int{}, sel...)
+	}
+	t.Ballot, t.Choices, t.Receipt = base64.StdEncoding.EncodeToString(b.Bytes()), choices, nil
 	t.Opening = encodeOpening(o)
 	return nil
 }

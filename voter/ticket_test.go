@@ -202,3 +202,24 @@ func TestRevoteWithTicket(t *testing.T) {
 		}
 	}
 }
+
+// TestTicketBlankAnswer: a question that may be left blank, left blank,
+// saves as an empty list (not null) and the ticket parses again, as
+// resuming needs.
+func TestTicketBlankAnswer(t *testing.T) {
+	blank := ballot.Question{ID: "extras", Text: "Any extras?", Choices: []string{"a", "b"}, Min: 0, Max: 2}
+	e := electiontest.New(t, electiontest.Options{Questions: []ballot.Question{electiontest.YesNo, blank}})
+	c := &voter.Client{Board: memBoard{e.Board}, Issuer: memIssuer{e.Issuer, e.Board.Manifest().ID()}, BoardKey: e.Verifier, ManifestHash: e.Board.Manifest().Hash()}
+	el, err := c.Election(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk := sealed(t, c, el, "voter-blank", [][]int{{0}, nil})
+	back, err := voter.ParseTicket(tk.Marshal())
+	if err != nil {
+		t.Fatalf("a ticket with a blank answer does not parse again: %v\n%s", err, tk.Marshal())
+	}
+	if !back.SameChoices([][]int{{0}, {}}) {
+		t.Errorf("choices %v", back.Choices)
+	}
+}
