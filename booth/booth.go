@@ -163,7 +163,7 @@ func Build(ctx context.Context, o Options) (*Booth, error) {
 	}
 	h := m.Hash()
 	cfg := boothapi.Config{
-		Version: 1, ElectionID: hex.EncodeToString(m.ID()), Title: m.Title,
+		Version: 1, ElectionID: hex.EncodeToString(m.ID()), Title: m.Title, Opens: m.Opens, Closes: m.Closes,
 		ManifestHash: hex.EncodeToString(h[:]), BoardKey: strings.TrimSpace(o.BoardKey),
 		Board: strings.TrimRight(o.Board, "/"), Issuer: strings.TrimRight(o.Issuer, "/"),
 		Files: map[string]string{},

@@ -125,7 +125,8 @@ func startBoothSite(t testing.TB, ctx context.Context) *boothSite {
 	s := &boothSite{dir: t.TempDir()}
 	var err error
 	s.Site, err = sim.StartSite(ctx, sim.SiteOptions{
-		Options: sim.Options{Dir: t.TempDir(), Issuer: electiontest.Issuer(t), Questions: []ballot.Question{motion, council}, Title: "Assemblea 2026"},
+		Options: sim.Options{Dir: t.TempDir(), Issuer: electiontest.Issuer(t), Questions: []ballot.Question{motion, council}, Title: "Assemblea 2026",
+			Opens: "2026-12-01T09:00:00+01:00", Closes: "2026-12-14T21:00:00+01:00"},
 		Voters:  6,
 		Front: func(issuerURL, boardURL string, api http.Handler) ([]string, http.Handler, error) {
 			return []string{boardURL}, booth.Mount(s.hold.wrap(api), booth.Handler(os.DirFS(s.dir))), nil
@@ -358,6 +359,9 @@ func TestBoothInBrowser(t *testing.T) {
 	if loc := run(a, chromedp.Location()); strings.Contains(loc, "c=") || strings.Contains(loc, s.Voters[0][1]) {
 		t.Errorf("the code stayed in the address bar: %s", loc)
 	}
+	if got := a.text("login-times"); !strings.Contains(got, "14 December 2026") {
+		t.Errorf("English closing time: %q", got)
+	}
 	if got := run(a, chromedp.Value(chromedp.ID("voter-id"))); got != s.Voters[0][0] {
 		t.Errorf("voter id %q from the link, want %q", got, s.Voters[0][0])
 	}
@@ -450,6 +454,10 @@ func TestBoothInBrowser(t *testing.T) {
 	b.screen("s-login", "1-login")
 	if h := run(b, chromedp.Text(chromedp.CSS("#s-login h1"))); h != "Identificati" {
 		t.Errorf("an Italian browser got %q", h)
+	}
+	// The manifest's closing time, 21:00 in Rome, in the voter's words.
+	if got := b.text("login-times"); !strings.Contains(got, "14 dicembre 2026") {
+		t.Errorf("Italian closing time: %q", got)
 	}
 	b.do(chromedp.SendKeys(chromedp.ID("code"), "WRONG-CODE"), chromedp.Click(chromedp.CSS("#login-form button")))
 	b.do(chromedp.WaitVisible(chromedp.ID("login-error")))

@@ -170,7 +170,9 @@
     show("s-phase", () => {
       const closed = election.phase === "closed";
       $("phase-title").textContent = t(closed ? "phase.closed.title" : "phase.not_open.title");
-      $("phase-body").textContent = t(closed ? "phase.closed.body" : "phase.not_open.body");
+      let body = t(closed ? "phase.closed.body" : "phase.not_open.body");
+      if (!closed && cfg.opens) body += " " + t("phase.opens", { date: fmtDate(cfg.opens) });
+      $("phase-body").textContent = body;
     });
   }
 

@@ -43,6 +43,8 @@ type Options struct {
 	// Title and Origin name the election and its board; "" means "Test
 	// election" and "board.test".
 	Title, Origin string
+	// Opens and Closes are the manifest's times (ballot.ParseTime), if any.
+	Opens, Closes string
 }
 
 // YesNo is a yes/no question.
@@ -125,6 +127,7 @@ func create(o Options) (*Election, *ballot.Manifest, error) {
 	m, err := ballot.NewManifest(ballot.Manifest{
 		Version: 1, ElectionID: id, Title: o.Title, Questions: o.Questions,
 		Trustees: ballot.Trustees{N: o.N, T: o.T, Keys: keys}, IssuerKey: o.Issuer.Public().Bytes(), Revoting: o.Revoting, MinBallots: o.MinBallots,
+		Opens: o.Opens, Closes: o.Closes,
 	})
 	if err != nil {
 		log.Close()
