@@ -127,7 +127,7 @@ func startBoothSite(t testing.TB, ctx context.Context) *boothSite {
 	s.Site, err = sim.StartSite(ctx, sim.SiteOptions{
 		Options: sim.Options{Dir: t.TempDir(), Issuer: electiontest.Issuer(t), Questions: []ballot.Question{motion, council}, Title: "Assemblea 2026",
 			Opens: "2026-12-01T09:00:00+01:00", Closes: "2026-12-14T21:00:00+01:00"},
-		Voters:  6,
+		Voters: 6,
 		Front: func(issuerURL, boardURL string, api http.Handler) ([]string, http.Handler, error) {
 			return []string{boardURL}, booth.Mount(s.hold.wrap(api), booth.Handler(os.DirFS(s.dir))), nil
 		},

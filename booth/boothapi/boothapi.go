@@ -24,13 +24,13 @@ import (
 // to trust for it. The board's key and the manifest's hash are pinned
 // here, never taken from the board.
 type Config struct {
-	Version      int    `json:"version"`       // 1
-	ElectionID   string `json:"election_id"`   // hex
-	Title        string `json:"title"`         // the manifest's, shown before the board answers
+	Version      int    `json:"version"`          // 1
+	ElectionID   string `json:"election_id"`      // hex
+	Title        string `json:"title"`            // the manifest's, shown before the board answers
 	Opens        string `json:"opens,omitempty"`  // the manifest's, shown before voting opens
 	Closes       string `json:"closes,omitempty"` // the manifest's
-	ManifestHash string `json:"manifest_hash"` // hex
-	BoardKey     string `json:"board_key"`     // the board's note verifier key
+	ManifestHash string `json:"manifest_hash"`    // hex
+	BoardKey     string `json:"board_key"`        // the board's note verifier key
 	// Board and Issuer are the services' base URLs; "" means the booth's
 	// own origin (evote board serve --booth serves the booth beside the
 	// board's API).
