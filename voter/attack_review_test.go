@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	evballot "github.com/evote/evote/ballot"
 	"net/http/httptest"
 	"strings"
 	"testing"
@@ -193,7 +194,9 @@ func TestAttackReceiptAfterClose(t *testing.T) {
 			t.Fatal(err)
 		}
 		lh := store.LeafHash(ballot)
-		rc := &voter.Receipt{Index: c.at, LeafHash: hex.EncodeToString(lh[:]), Checkpoint: string(signed), Inclusion: boardapi.EncodeHashes(proof)}
+		tc := evballot.TrackingCode(ballot[1:])
+		rc := &voter.Receipt{ElectionID: hex.EncodeToString(e.Board.Manifest().ID()), TrackingCode: hex.EncodeToString(tc[:]),
+			Index: c.at, LeafHash: hex.EncodeToString(lh[:]), Checkpoint: string(signed), Inclusion: boardapi.EncodeHashes(proof)}
 		vc := &voter.Client{Board: bc, BoardKey: e.Verifier}
 		if _, err := vc.CheckReceipt(ctx, rc); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Fatalf("%s: got %v, want %q", name, err, c.want)
@@ -220,5 +223,34 @@ func TestAttackReceiptFromAnotherHistory(t *testing.T) {
 	_, err = c.Cast(context.Background(), el, e.Ballot(t, e.Voter(t), []int{0}))
 	if !errors.Is(err, voter.ErrSplitView) {
 		t.Fatalf("a receipt from another history: got %v, want ErrSplitView", err)
+	}
+}
+
+// TestAttackReceiptNamesAnotherBallot: a receipt whose tracking code (or
+// election) was changed, its leaf, index and proofs left as they were, so
+// that it borrows another ballot's place in the log: "your code is in the
+// log" for a ballot that is not. The check proves the leaf at the index
+// and refuses a receipt that does not name it; the genuine one checks.
+func TestAttackReceiptNamesAnotherBallot(t *testing.T) {
+	_, c, el := auditElection(t)
+	tk := sealed(t, c, el, "voter-r", [][]int{{0}, {1}})
+	rc, err := c.CastTicket(context.Background(), el, tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.CheckReceipt(context.Background(), rc); err != nil {
+		t.Fatalf("the genuine receipt: %v", err)
+	}
+	for name, alter := range map[string]func(r *voter.Receipt){
+		"another tracking code": func(r *voter.Receipt) { r.TrackingCode = strings.Repeat("0", 64) },
+		"another election":      func(r *voter.Receipt) { r.ElectionID = strings.Repeat("ab", 32) },
+	} {
+		forged := *rc
+		alter(&forged)
+		if _, err := c.CheckReceipt(context.Background(), &forged); err == nil {
+			t.Errorf("%s: the receipt checked", name)
+		} else {
+			t.Logf("%s: %v", name, err)
+		}
 	}
 }

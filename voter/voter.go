@@ -403,12 +403,31 @@ func (c *Client) CheckReceipt(ctx context.Context, r *Receipt) (*store.Checkpoin
 	if err := store.VerifyConsistency(old, now, tp); err != nil {
 		return nil, fmt.Errorf("voter: the board's log is not an extension of the one the receipt was signed in: %w", err)
 	}
-	proof, err := c.Board.Inclusion(ctx, r.Index, now.Size)
+	// The leaf itself, proven in the newest tree, must be what the
+	// receipt names: a ballot whose tracking code is the receipt's, in the
+	// election the receipt names. A leaf hash alone would let a receipt
+	// lend another ballot's place in the log to any tracking code.
+	leaf, err := c.provenLeaf(ctx, now, r.Index)
 	if err != nil {
-		return nil, err
-	}
-	if err := tlog.CheckRecord(proof, int64(now.Size), now.Hash, int64(r.Index), lh); err != nil {
 		return nil, fmt.Errorf("voter: the ballot is no longer in the board's log: %w", err)
+	}
+	if store.LeafHash(leaf) != lh {
+		return nil, fmt.Errorf("voter: the board's entry %d is not the receipt's leaf: the ballot is no longer in the board's log", r.Index)
+	}
+	if store.EntryType(leaf[0]) != store.Ballot {
+		return nil, fmt.Errorf("voter: the receipt's entry %d is a %s entry, not a ballot", r.Index, store.EntryType(leaf[0]))
+	}
+	if tc := ballot.TrackingCode(leaf[1:]); r.TrackingCode != hex.EncodeToString(tc[:]) {
+		return nil, fmt.Errorf("voter: the receipt's tracking code %.16s… is not that of the ballot at entry %d (%x…): the receipt was altered", r.TrackingCode, r.Index, tc[:8])
+	}
+	first, err := c.provenLeaf(ctx, now, 0)
+	if err != nil {
+		return nil, fmt.Errorf("voter: the board's manifest entry: %w", err)
+	}
+	if m, err := ballot.ParseManifest(first[1:]); err != nil || store.EntryType(first[0]) != store.Manifest {
+		return nil, errors.New("voter: the board's entry 0 is not a manifest")
+	} else if r.ElectionID != hex.EncodeToString(m.ID()) {
+		return nil, fmt.Errorf("voter: the receipt names election %.16s…, the board's log is of election %x…", r.ElectionID, m.ID()[:8])
 	}
 	if err := c.castWhileOpen(ctx, now, r.Index); err != nil {
 		return nil, err
