@@ -159,7 +159,7 @@ func TestCataloguesComplete(t *testing.T) {
 		used[m[1]] = true
 	}
 	// Keys the script composes.
-	for _, k := range []string{"work.token.title", "work.seal.title", "work.cast.title", "work.audit.title", "work.token.body", "work.seal.body", "work.cast.body", "work.audit.body"} {
+	for _, k := range []string{"work.token.title", "work.seal.title", "work.cast.title", "work.audit.title", "work.recheck.title", "work.token.body", "work.seal.body", "work.cast.body", "work.audit.body", "work.recheck.body", "err.receipt_bad", "err.link_bad", "err.link_other_election", "err.booth_load"} {
 		used[k] = true
 	}
 	voterMeets := []string{

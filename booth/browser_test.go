@@ -179,6 +179,9 @@ func newPage(t *testing.T, bctx context.Context, lang string, mobile bool) *page
 			if err != nil {
 				return
 			}
+			if os.Getenv("EVOTE_BOOTH_CONSOLE") != "" {
+				t.Logf("%s console: %s", lang, m.String())
+			}
 			if m.IsException() || strings.Contains(m.String(), "Content Security Policy") || strings.Contains(m.String(), "integrity") {
 				mu.Lock()
 				*p.errs = append(*p.errs, m.String())
@@ -519,6 +522,11 @@ func TestBoothInBrowser(t *testing.T) {
 	case <-time.After(60 * time.Second):
 		t.Fatal("the cast never reached the board")
 	}
+	// What the device saved before sending cannot open the ballot: an
+	// audit of a ballot that may be on the board would prove the vote.
+	if saved := c.storage("evote.ticket." + eid + "." + s.Voters[2][0]); saved == "" || strings.Contains(saved, `opening`) {
+		t.Errorf("the ticket saved before the cast holds the opening (or is missing): %.200s", saved)
+	}
 	c.cancel() // the tab closes; its cast's answer is lost
 	close(s.hold.release)
 	if n, _ := s.Log.Size(); n != sizeBefore+1 {
@@ -541,11 +549,22 @@ func TestBoothInBrowser(t *testing.T) {
 	}
 	c2.checkSavedReceipt()
 
+	// Another invitation opened in the same tab is read, and its code
+	// leaves the address bar: the tab now serves that voter.
+	c2.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`location.hash = %q`, strings.SplitN(s.link(t, 5, true), "#", 2)[1])),
+		chromedp.WaitVisible(chromedp.ID("s-login")))
+	if loc := run(c2, chromedp.Location()); strings.Contains(loc, "#") {
+		t.Errorf("the second link stayed in the address bar: %s", loc)
+	}
+	if got := run(c2, chromedp.Value(chromedp.ID("voter-id"))); got != s.Voters[5][0] {
+		t.Errorf("after a second link the form names %q, want %q", got, s.Voters[5][0])
+	}
+
 	// Voter 3 votes with the keyboard alone, in the page's focus order:
 	// each screen's heading takes the focus, Tab walks the choices and
 	// buttons, Space picks, Enter acts. And a link for another election is
 	// refused.
-	d := newPage(t, en, "en", false)
+	d := newPage(t, newBrowser(t, ctx, "en-US"), "en", false) // a device of its own
 	d.do(chromedp.Navigate(s.link(t, 3, true)), chromedp.WaitVisible(chromedp.ID("s-login")))
 	d.do(chromedp.Focus(chromedp.ID("code")), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.ID("s-ballot")))
 	d.keys(kb.Tab, " ", kb.Tab, " ", kb.Tab, " ", kb.Tab, kb.Tab, kb.Tab, kb.Tab, kb.Enter) // Yes; Anna, Luca; Review
@@ -556,6 +575,15 @@ func TestBoothInBrowser(t *testing.T) {
 	d.do(chromedp.WaitVisible(chromedp.ID("s-receipt")))
 	count([]int{0}, []int{0, 1})
 	d.checkSavedReceipt()
+	// Back on the booth, the device's receipt is shown once the board
+	// proves it again; an altered one is refused, not shown as a vote.
+	d.do(chromedp.Navigate(s.BoardURL+"/"), chromedp.WaitVisible(chromedp.ID("s-receipt")))
+	rkey := "evote.receipt." + eid + "." + s.Voters[3][0]
+	d.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const r = JSON.parse(localStorage.getItem(%q)); const x = JSON.parse(r.receipt); x.tracking_code = "00".repeat(32); r.receipt = JSON.stringify(x); localStorage.setItem(%q, JSON.stringify(r)); })()`, rkey, rkey)),
+		chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("s-error")))
+	if got := d.text("error-body"); !strings.Contains(got, "does NOT check out") {
+		t.Errorf("an altered receipt on the device: %q", got)
+	}
 	other := strings.Replace(s.link(t, 4, true), "e="+eid, "e="+strings.Repeat("0", 64), 1)
 	x := newPage(t, it, "it", true)
 	x.do(chromedp.Navigate(other))
@@ -568,6 +596,9 @@ func TestBoothInBrowser(t *testing.T) {
 	res, err := s.Tally(1, 2)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if _, err := checker.CheckReceipt(ctx, rc); err != nil {
+		t.Errorf("after the tally, a receipt: %v", err)
 	}
 	a.do(chromedp.Navigate(s.BoardURL + "/"))
 	a.screen("s-phase", "12-closed")

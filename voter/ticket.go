@@ -205,6 +205,13 @@ func (c *Client) Seal(e *ballot.Election, t *Ticket, selections [][]int) error {
 	return nil
 }
 
+// ForgetOpening drops the sealed ballot's opening, which an audit would
+// reveal. Once sent, a ballot may be on the board (a lost reply leaves no
+// way to tell), and it must never be audited: a device that saves its
+// ticket calls ForgetOpening and saves the ticket before sending the
+// ballot, so that no saved copy can open it. CastTicket calls it too.
+func (t *Ticket) ForgetOpening() { t.Opening = nil }
+
 // SameChoices reports whether the ticket's ballot encrypts selections.
 func (t *Ticket) SameChoices(selections [][]int) bool {
 	return slices.EqualFunc(t.Choices, selections, slices.Equal[[]int])
@@ -237,9 +244,7 @@ func (c *Client) CastTicket(ctx context.Context, e *ballot.Election, t *Ticket) 
 			return nil, err
 		}
 	}
-	// Once sent, the ballot may be on the board (a lost reply leaves no
-	// way to tell): it must never be audited, so its opening goes now.
-	t.Opening = nil
+	t.ForgetOpening()
 	rc, err := c.Cast(ctx, e, raw)
 	if errors.Is(err, boardapi.ErrBallotOnBoard) {
 		rc, err = c.receiptOf(ctx, e, raw)

@@ -50,6 +50,7 @@ const (
 	OpToken        = "token"         // TicketArg{Ticket, Code}; TicketResult{Ticket}
 	OpSeal         = "seal"          // TicketArg{Ticket, Choices}; TicketResult{Ticket, Fingerprint}
 	OpAudit        = "audit"         // TicketArg{Ticket}; TicketResult{Ticket, Audit, Fingerprint}
+	OpPrepareCast  = "prepare_cast"  // TicketArg{Ticket}; TicketResult{Ticket}: without the opening, to save before OpCast
 	OpCast         = "cast"          // TicketArg{Ticket}; TicketResult{Ticket, Receipt, TrackingCode, Index}
 	OpCheckReceipt = "check_receipt" // ReceiptArg; TicketResult{TrackingCode, Index, Size}
 	OpCheckAudit   = "check_audit"   // TicketArg{Audit}; TicketResult{Fingerprint, Choices}

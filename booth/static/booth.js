@@ -114,10 +114,13 @@
     if (h) h.focus();
     window.scrollTo(0, 0);
   }
+  // Said when no catalogue could be loaded (altered, or not reachable).
+  const NO_CATALOGUE = "The booth could not start: do not vote here, and tell your election office. / La cabina non è riuscita ad avviarsi: non votare qui e avvisa l'ufficio elettorale.";
   function errorText(f) {
     const code = (f && f.code) || "check_failed";
     const key = "err." + code;
-    return cat[key] !== undefined || (cats.en || {})[key] !== undefined ? t(key) : t("err.check_failed");
+    if (!cats.en) return NO_CATALOGUE;
+    return cat[key] !== undefined || cats.en[key] !== undefined ? t(key) : t("err.check_failed");
   }
   function fail(f, again) {
     if (f && f.message) console.warn("evote booth:", f.code, f.message);
@@ -135,18 +138,22 @@
   // ---- the invitation link ----
   let link = null;
   function readLink() {
-    if (location.hash === "" || location.hash === "#check") return;
+    if (location.hash === "" || location.hash === "#check") return false;
     const p = new URLSearchParams(location.hash.slice(1));
-    if (!p.has("e") && !p.has("v") && !p.has("c")) return;
-    link = { e: p.get("e") || "", v: p.get("v") || "", c: p.get("c") || "" };
+    if (!p.has("e") && !p.has("v") && !p.has("c")) return false;
     // The code leaves the address bar and the history at once.
     history.replaceState(null, "", location.pathname + location.search);
+    const keys = [...p.keys()];
+    const ok = keys.every((k) => ["e", "v", "c"].includes(k)) && new Set(keys).size === keys.length;
+    link = ok ? { e: p.get("e") || "", v: p.get("v") || "", c: p.get("c") || "" } : { bad: true };
+    return true;
   }
 
   // ---- the voter's path ----
   let election = null;
   async function route() {
     if (location.hash === "#check") return showCheck();
+    if (link && link.bad) return fail({ code: "link_bad" }, null);
     if (link && link.e && link.e !== cfg.election_id) return fail({ code: "link_other_election" }, null);
     show("s-loading");
     try {
@@ -160,7 +167,7 @@
     if (state && state.step === "cast") return cast();
     if (state && state.step === "sealed") return showSealed();
     if (state && state.step === "choose") return showBallot();
-    if (!state && voterID && loadJSON(keyReceipt(voterID))) return showReceipt();
+    if (!state && voterID && loadJSON(keyReceipt(voterID))) return recheckReceipt();
     $("voter-id").value = voterID || "";
     $("code").value = (link && link.c && link.v === voterID) ? link.c : "";
     showLogin();
@@ -197,7 +204,7 @@
     if (typed !== voterID) {
       voterID = typed;
       state = loadJSON(keyTicket(voterID));
-      if (!state && loadJSON(keyReceipt(voterID))) return showReceipt();
+      if (!state && loadJSON(keyReceipt(voterID))) return recheckReceipt();
     }
     working("token");
     try {
@@ -346,11 +353,17 @@
   const group = (hex) => (hex || "").replace(/(.{8})/g, "$1 ").trim();
 
   async function cast() {
-    state.step = "cast";
-    save();
     working("cast");
     let r;
     try {
+      if (state.step !== "cast") {
+        // Saved without its opening before it is sent: a ballot that may
+        // be on the board can never be audited, from any copy.
+        r = await call("prepare_cast", { ticket: state.ticket });
+        state.ticket = r.ticket;
+        state.step = "cast";
+        save();
+      }
       r = await call("cast", { ticket: state.ticket });
     } catch (f) {
       return fail(f, cast);
@@ -361,6 +374,19 @@
     showReceipt();
   }
   const savedReceipt = () => (voterID ? loadJSON(keyReceipt(voterID)) : null);
+  // recheckReceipt shows a receipt found on the device only once the board
+  // proves it again: storage is not proof that the vote was cast.
+  async function recheckReceipt() {
+    working("recheck");
+    try {
+      await call("check_receipt", { receipt: savedReceipt().receipt });
+    } catch (f) {
+      const code = (f && f.code) || "";
+      if (code === "network" || code.startsWith("board.")) return fail(f, recheckReceipt);
+      return fail({ code: "receipt_bad", message: f && f.message }, null);
+    }
+    showReceipt();
+  }
   function showReceipt() {
     const saved = savedReceipt();
     show("s-receipt", () => {
@@ -430,6 +456,7 @@
       }
       out.className = "ok";
     } catch (f) {
+      if (f && f.message) console.warn("evote booth:", f.code, f.message);
       out.className = "error";
       out.textContent = t(doc && doc.opening ? "check.audit_bad" : "check.receipt_bad") + " " + errorText(f);
     }
@@ -440,7 +467,7 @@
     $("lang-switch").addEventListener("click", () => {
       const l = lang === "it" ? "en" : "it";
       localStorage.setItem(KEY_LANG, l);
-      setLang(l);
+      setLang(l).catch((e) => fail({ code: "booth_load", message: String(e) }, () => location.reload()));
     });
     $("login-form").addEventListener("submit", login);
     $("ballot-form").addEventListener("submit", review);
@@ -465,10 +492,19 @@
       history.pushState(null, "", location.pathname + location.search);
       route();
     });
-    window.addEventListener("hashchange", route);
+    window.addEventListener("hashchange", () => {
+      // Another invitation opened in this tab: read it (and clear it
+      // from the address bar) and start again for its voter.
+      if (readLink()) {
+        state = null;
+        voterID = null;
+      }
+      route();
+    });
   }
 
   async function boot() {
+    $("loading-stuck").hidden = true;
     wire();
     try {
       await setLang(initialLang());

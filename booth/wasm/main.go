@@ -139,6 +139,9 @@ func run(op string, arg []byte) (any, error) {
 			return nil, err
 		}
 		return boothapi.TicketResult{Ticket: string(t.Marshal()), Audit: string(au.Marshal()), Fingerprint: au.Fingerprint}, nil
+	case boothapi.OpPrepareCast:
+		t.ForgetOpening()
+		return boothapi.TicketResult{Ticket: string(t.Marshal())}, nil
 	case boothapi.OpCast:
 		rc, err := st.client.CastTicket(ctx, e, t)
 		if err != nil {
