@@ -63,10 +63,12 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io/fs"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -315,4 +317,25 @@ func (b *Booth) Data(name string) []byte {
 		}
 	}
 	return nil
+}
+
+// configBlock finds the configuration in a built page.
+var configBlock = regexp.MustCompile(`(?s)<script type="application/json" id="evote-config">(.*?)</script>`)
+
+// ReadConfig reads the configuration of the booth built in fsys (its
+// index.html), so that a server can check the booth is for its election.
+func ReadConfig(fsys fs.FS) (*boothapi.Config, error) {
+	page, err := fs.ReadFile(fsys, "index.html")
+	if err != nil {
+		return nil, fmt.Errorf("booth: no booth here (make one with evote booth build): %w", err)
+	}
+	m := configBlock.FindSubmatch(page)
+	if m == nil {
+		return nil, errors.New("booth: index.html holds no booth configuration: it is not a page evote booth build wrote")
+	}
+	var c boothapi.Config
+	if err := json.Unmarshal(m[1], &c); err != nil || c.Version != 1 {
+		return nil, fmt.Errorf("booth: index.html's configuration does not parse (version %d): %v", c.Version, err)
+	}
+	return &c, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -115,7 +116,8 @@ func TestPagePinsEverything(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"booth.js", "style.css"} {
-		if !strings.Contains(page, `integrity="`+sriOf(b.Data(name))+`"`) {
+		// html/template writes a + in an attribute as &#43;.
+		if !strings.Contains(html.UnescapeString(page), `integrity="`+sriOf(b.Data(name))+`"`) {
 			t.Errorf("the page loads %s without its integrity digest", name)
 		}
 	}
@@ -167,7 +169,7 @@ func TestCataloguesComplete(t *testing.T) {
 		"issuer." + issuerapi.CodePurged, "issuer." + issuerapi.CodeRateLimited, "issuer." + issuerapi.CodeOverloaded, "issuer." + issuerapi.CodeInternal,
 		"board." + boardapi.CodeAlreadyVoted, "board." + boardapi.CodeClosed, "board." + boardapi.CodeNotOpen, "board." + boardapi.CodeInvalidBallot,
 		"board." + boardapi.CodeRateLimited, "board." + boardapi.CodeOverloaded, "board." + boardapi.CodeStorage, "board." + boardapi.CodeInternal,
-		boothapi.CodeNetwork, boothapi.CodeCodeForm, boothapi.CodeSplitView, boothapi.CodeAuditMismatch, boothapi.CodeCheckFailed,
+		boothapi.CodeNetwork, boothapi.CodeCodeForm, boothapi.CodeFileFormat, boothapi.CodeSplitView, boothapi.CodeAuditMismatch, boothapi.CodeCheckFailed,
 	}
 	for _, c := range voterMeets {
 		used["err."+c] = true

@@ -297,7 +297,7 @@ func (p *page) checkSavedReceipt() {
 	p.t.Helper()
 	p.do(chromedp.Click(chromedp.CSS(`#s-receipt a[href="#check"]`)), chromedp.WaitVisible(chromedp.ID("s-check")),
 		chromedp.Click(chromedp.ID("check-saved")), chromedp.WaitVisible(chromedp.CSS("#check-result.ok")))
-	if got := p.text("check-result"); !strings.Contains(got, "newest signed checkpoint") && !strings.Contains(got, "più recente") {
+	if got := p.text("check-result"); !strings.Contains(got, "latest signed state") && !strings.Contains(got, "ultimo stato firmato") {
 		p.t.Errorf("%s check page says %q", p.lang, got)
 	}
 }
@@ -333,8 +333,10 @@ func (p *page) accessible() {
 // voters on a yes/no and a 2-of-5 question, one stopped over-voting and
 // under-voting, one auditing a ballot before casting, one closing the tab
 // while the board's answer to the cast is on its way, one in Italian on a
-// phone's width; each checks the receipt on the check page; then the
-// election is tallied and the record verifies with exactly those votes.
+// phone's width, one by keyboard alone, one whose cast's reply is lost and
+// who comes back only after the close; each checks the receipt on the
+// check page; then the election is tallied and the record verifies with
+// exactly those votes.
 func TestBoothInBrowser(t *testing.T) {
 	chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -449,6 +451,11 @@ func TestBoothInBrowser(t *testing.T) {
 		t.Errorf("audit check says %q", got)
 	}
 	a.screen("s-check", "10-check-audit")
+	// The wrong file is called the wrong file, not evidence.
+	junk := filepath.Join(t.TempDir(), "notes.txt")
+	os.WriteFile(junk, []byte("my notes, not a receipt"), 0o600)
+	a.do(chromedp.SetUploadFiles(chromedp.ID("check-file"), []string{junk}),
+		chromedp.Poll[chromedp.Void](`document.getElementById("check-result").textContent.includes("not a receipt")`))
 
 	// Voter 1, in Italian at 360 px, types the code; it too over-votes
 	// and audits before casting.
@@ -592,11 +599,32 @@ func TestBoothInBrowser(t *testing.T) {
 	xe.do(chromedp.Navigate(other))
 	xe.screen("s-error", "11-error-other-election")
 
+	// Voter 5, in the tab the second link turned to it, loses the reply
+	// to its cast, and comes back only after voting has closed: the booth
+	// still gets the receipt of the ballot it sent in time.
+	c2.do(chromedp.Click(chromedp.CSS("#login-form button")), chromedp.WaitVisible(chromedp.ID("s-ballot")))
+	c2.choose(0, 1)
+	c2.choose(1, 3, 4)
+	c2.do(chromedp.Click(chromedp.CSS("#ballot-form > button")), chromedp.WaitVisible(chromedp.ID("s-review")), chromedp.Click(chromedp.ID("review-seal")), chromedp.WaitVisible(chromedp.ID("s-sealed")))
+	s.hold.arm()
+	c2.do(chromedp.Click(chromedp.ID("sealed-cast")))
+	select {
+	case <-s.hold.arrived:
+	case <-time.After(60 * time.Second):
+		t.Fatal("the cast never reached the board")
+	}
+	c2.cancel()
+	close(s.hold.release)
+	count([]int{1}, []int{3, 4})
+
 	// Close and tally; the booth says so, and receipts still check.
 	res, err := s.Tally(1, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
+	late := newPage(t, en, "en", true)
+	late.do(chromedp.Navigate(s.BoardURL+"/"), chromedp.WaitVisible(chromedp.ID("s-receipt")))
+	late.checkSavedReceipt()
 	if _, err := checker.CheckReceipt(ctx, rc); err != nil {
 		t.Errorf("after the tally, a receipt: %v", err)
 	}
@@ -614,7 +642,7 @@ func TestBoothInBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the record does not verify: %v", err)
 	}
-	if rep.Counted != 4 || !slices.EqualFunc(rep.Result.Counts, want, slices.Equal[[]uint64]) || !res.Equal(rep.Result) {
-		t.Errorf("the record counts %d ballots, %v; the voters cast 4, %v", rep.Counted, rep.Result.Counts, want)
+	if rep.Counted != 5 || !slices.EqualFunc(rep.Result.Counts, want, slices.Equal[[]uint64]) || !res.Equal(rep.Result) {
+		t.Errorf("the record counts %d ballots, %v; the voters cast 5, %v", rep.Counted, rep.Result.Counts, want)
 	}
 }

@@ -246,8 +246,15 @@ func (c *Client) CastTicket(ctx context.Context, e *ballot.Election, t *Ticket) 
 	}
 	t.ForgetOpening()
 	rc, err := c.Cast(ctx, e, raw)
-	if errors.Is(err, boardapi.ErrBallotOnBoard) {
+	switch {
+	case errors.Is(err, boardapi.ErrBallotOnBoard):
 		rc, err = c.receiptOf(ctx, e, raw)
+	case errors.Is(err, boardapi.ErrClosed):
+		// Closed since: a ballot sent before (its reply lost) is on the
+		// board all the same, and its receipt is had by its code.
+		if held, herr := c.receiptOf(ctx, e, raw); herr == nil {
+			rc, err = held, nil
+		}
 	}
 	if err != nil {
 		return nil, err

@@ -115,12 +115,17 @@ const (
 	CodeAuditMismatch = "audit_mismatch" // the audited ballot does not encrypt what was shown
 	CodeCheckFailed   = "check_failed"   // an answer or a file failed a check
 	CodeCodeForm      = "code_form"      // what was typed cannot be an enrolment code (issuerapi.NormalizeCode)
+	CodeFileFormat    = "file_format"    // a file given to check is not a receipt or audit file
 )
 
 // ErrNetwork is a request that got no answer: the network failed, or the
 // service did not answer this origin (CORS). The worker's transport wraps
 // it.
 var ErrNetwork = errors.New("booth: the service could not be reached")
+
+// ErrFileFormat is a receipt or audit file that does not parse: the
+// wrong file, not evidence.
+var ErrFileFormat = errors.New("booth: not a receipt or audit file")
 
 // FailureOf classifies err for the page.
 func FailureOf(err error) Failure {
@@ -137,6 +142,8 @@ func FailureOf(err error) Failure {
 		f.Code = "board." + boardapi.CodeClosed
 	case errors.Is(err, boardapi.ErrNotOpen):
 		f.Code = "board." + boardapi.CodeNotOpen
+	case errors.Is(err, ErrFileFormat):
+		f.Code = CodeFileFormat
 	case errors.Is(err, issuerapi.ErrMalformedCode):
 		f.Code = CodeCodeForm
 	case errors.Is(err, voter.ErrSplitView):

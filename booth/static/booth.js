@@ -122,10 +122,16 @@
     if (!cats.en) return NO_CATALOGUE;
     return cat[key] !== undefined || cats.en[key] !== undefined ? t(key) : t("err.check_failed");
   }
+  // Refusals that trying again cannot change: no "try again", and no
+  // promise that the vote is kept.
+  const FINAL = new Set(["issuer.already_issued", "issuer.purged", "issuer.locked", "board.already_voted", "board.closed",
+    "split_view", "audit_mismatch", "receipt_bad", "link_bad", "link_other_election"]);
   function fail(f, again) {
     if (f && f.message) console.warn("evote booth:", f.code, f.message);
-    retry = again;
-    $("error-retry").hidden = !again;
+    const final = FINAL.has(f && f.code);
+    retry = final ? null : again;
+    $("error-retry").hidden = !retry;
+    document.querySelector('#s-error [data-i18n="error.saved"]').hidden = final;
     show("s-error", () => { $("error-body").textContent = errorText(f); });
   }
   function working(kind) {
@@ -161,9 +167,14 @@
     } catch (f) {
       return fail(f, route);
     }
-    if (election.phase !== "open") return showPhase();
     voterID = (link && link.v) || localStorage.getItem(KEY_VOTER) || null;
     state = voterID ? loadJSON(keyTicket(voterID)) : null;
+    if (election.phase !== "open") {
+      // A ballot sent before the close (its reply lost) may be on the
+      // board: ask for its receipt. Any other unfinished vote was not cast.
+      if (election.phase === "closed" && state && state.step === "cast") return cast();
+      return showPhase(Boolean(state && state.step !== "token"));
+    }
     if (state && state.step === "cast") return cast();
     if (state && state.step === "sealed") return showSealed();
     if (state && state.step === "choose") return showBallot();
@@ -173,11 +184,11 @@
     showLogin();
   }
 
-  function showPhase() {
+  function showPhase(unfinished) {
     show("s-phase", () => {
       const closed = election.phase === "closed";
       $("phase-title").textContent = t(closed ? "phase.closed.title" : "phase.not_open.title");
-      let body = t(closed ? "phase.closed.body" : "phase.not_open.body");
+      let body = t(closed ? (unfinished ? "phase.closed.not_cast" : "phase.closed.body") : "phase.not_open.body");
       if (!closed && cfg.opens) body += " " + t("phase.opens", { date: fmtDate(cfg.opens) });
       $("phase-body").textContent = body;
     });
@@ -427,11 +438,34 @@
   }
 
   // ---- the check page ----
+  // savedVoters are the voters with a receipt on this device, for this
+  // election: one device may serve a household.
+  function savedVoters() {
+    const prefix = keyReceipt("");
+    const out = [];
+    for (let i = 0; i < localStorage.length; i++) {
+      const k = localStorage.key(i);
+      if (k.startsWith(prefix)) out.push(k.slice(prefix.length));
+    }
+    return out.sort();
+  }
   function showCheck() {
     if (!voterID) voterID = (link && link.v) || localStorage.getItem(KEY_VOTER) || null;
-    const saved = savedReceipt();
     show("s-check", () => {
-      $("check-saved-wrap").hidden = !saved;
+      const voters = savedVoters();
+      const wrap = $("check-saved-wrap");
+      wrap.hidden = voters.length === 0;
+      for (const b of wrap.querySelectorAll("button.saved-of")) b.remove();
+      $("check-saved").hidden = !savedReceipt();
+      for (const v of voters) {
+        if (v === voterID) continue;
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "saved-of";
+        b.textContent = t("check.saved_of", { voter: v });
+        b.addEventListener("click", () => check(loadJSON(keyReceipt(v)).receipt));
+        wrap.append(b);
+      }
     });
     $("check-result").textContent = "";
     $("check-list").textContent = "";
@@ -444,6 +478,11 @@
     out.textContent = t("check.working");
     let doc;
     try { doc = JSON.parse(text); } catch (_) { doc = null; }
+    if (!doc || typeof doc !== "object" || (!doc.opening && !doc.leaf_hash)) {
+      out.className = "error";
+      out.textContent = t("check.not_a_file");
+      return;
+    }
     try {
       if (doc && doc.opening) {
         if (!election || election.phase !== "open") election = await call("election");
@@ -458,7 +497,9 @@
     } catch (f) {
       if (f && f.message) console.warn("evote booth:", f.code, f.message);
       out.className = "error";
-      out.textContent = t(doc && doc.opening ? "check.audit_bad" : "check.receipt_bad") + " " + errorText(f);
+      if (f && f.code === "file_format") out.textContent = t("check.not_a_file");
+      else if (f && (f.code === "network" || (f.code || "").startsWith("board."))) out.textContent = errorText(f);
+      else out.textContent = t(doc.opening ? "check.audit_bad" : "check.receipt_bad") + " " + errorText(f);
     }
   }
 

@@ -151,7 +151,7 @@ func run(op string, arg []byte) (any, error) {
 	case boothapi.OpCheckAudit:
 		au, err := voter.ParseAudit([]byte(a.Audit))
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %v", boothapi.ErrFileFormat, err)
 		}
 		if err := voter.CheckAudit(e, au); err != nil {
 			return nil, err
@@ -193,7 +193,7 @@ func election(ctx context.Context) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if info.Phase != "open" {
+	if info.OpenIndex == 0 {
 		// Said by the board and not trusted for more than the message: a
 		// board that lies about its phase only keeps its voters away.
 		return boothapi.ElectionResult{Phase: info.Phase}, nil
@@ -204,6 +204,8 @@ func election(ctx context.Context) (any, error) {
 	}
 	st.election = e
 	m := e.Manifest
+	// Once open, and after close (for audits and a reply lost before it),
+	// the election is read and checked.
 	return boothapi.ElectionResult{
 		Phase: info.Phase, ElectionID: hex.EncodeToString(m.ID()), Title: m.Title,
 		Questions: m.Questions, Opens: m.Opens, Closes: m.Closes, Revoting: m.Revoting,
@@ -224,7 +226,7 @@ func sealed(t *voter.Ticket) (any, error) {
 func checkReceipt(ctx context.Context, text string) (any, error) {
 	r, err := voter.ParseReceipt([]byte(text))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", boothapi.ErrFileFormat, err)
 	}
 	cp, err := st.client.CheckReceipt(ctx, r)
 	if err != nil {

@@ -3,14 +3,15 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 
+	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/booth"
 	"github.com/evote/evote/cmd/evote/internal/ops"
@@ -174,8 +175,8 @@ nothing that identifies a voter.`,
 			}
 			var h http.Handler = board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins})
 			if boothDir != "" {
-				if _, err := os.Stat(filepath.Join(boothDir, "index.html")); err != nil {
-					return usagef("--booth %s: no booth there (make one with evote booth build --out %s): %v", boothDir, boothDir, err)
+				if err := checkServedBooth(boothDir, b.Manifest()); err != nil {
+					return err
 				}
 				h = booth.Mount(h, booth.Handler(os.DirFS(boothDir)))
 				g.logf("serving the booth in %s at / beside the API\n", boothDir)
@@ -196,6 +197,26 @@ nothing that identifies a voter.`,
 	f.IntVar(&burst, "burst", board.DefaultBurst, "burst of POST requests per client IP")
 	sf.add(c, "127.0.0.1:8080")
 	return c
+}
+
+// checkServedBooth refuses a booth the board cannot serve: one built for
+// another election, or one that would ask the board for tokens (its issuer
+// left to the booth's own origin, which here is the board).
+func checkServedBooth(dir string, m *ballot.Manifest) error {
+	cfg, err := booth.ReadConfig(os.DirFS(dir))
+	if err != nil {
+		return usagef("--booth %s: %v", dir, err)
+	}
+	if h := m.Hash(); cfg.ManifestHash != hex.EncodeToString(h[:]) {
+		return usagef("--booth %s: that booth is for another election (manifest %.16s…, this board's is %x…): rebuild it with evote booth build --manifest of this election", dir, cfg.ManifestHash, h[:8])
+	}
+	if cfg.Issuer == "" {
+		return usagef("--booth %s: that booth asks its own origin for voting tokens, and here its origin is the board, which issues none: rebuild it with --issuer URL (the issuer's address as voters' browsers reach it)", dir)
+	}
+	if cfg.Board != "" {
+		return usagef("--booth %s: that booth was built to reach the board at %s; served by the board itself it must reach its own origin: rebuild it without --board", dir, cfg.Board)
+	}
+	return nil
 }
 
 func boardPostCmd(g *globals) *cobra.Command {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/booth"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/spf13/cobra"
 )
 
@@ -64,6 +65,9 @@ booth's origin: evote issuer serve --cors-origin https://BOOTH-HOST.`,
 			if b, err := os.ReadFile(boardKey); err == nil {
 				key = string(b)
 			}
+			if issuerURL == "" {
+				g.logf("no --issuer: the booth will ask its own origin for voting tokens (a proxy in front of both services); when the board serves the booth, give --issuer\n")
+			}
 			g.logf("compiling the voter client to WebAssembly (half a minute the first time)…\n")
 			b, err := booth.Build(cmd.Context(), booth.Options{Manifest: mb, BoardKey: key, Board: boardURL, Issuer: issuerURL, Source: src})
 			if err != nil {
@@ -87,6 +91,7 @@ booth's origin: evote issuer serve --cors-origin https://BOOTH-HOST.`,
 			}
 			g.printf("%-64s  %9d  %9d  in all (what a phone downloads: %.2f MB)\n", "", total, gz, float64(gz)/1e6)
 			g.printf("\nbuilt with %s into %s (sums in %s)\n", b.GoVersion, out, filepath.Join(out, "SHA256SUMS"))
+			g.printf("the booth reaches the board at %s and the issuer at %s\n", orOwn(boardURL), orOwn(issuerURL))
 			g.printf("index.html's SHA-256 fixes every other file: the page refuses any file whose digest differs.\n")
 			return nil
 		},
@@ -100,6 +105,13 @@ booth's origin: evote issuer serve --cors-origin https://BOOTH-HOST.`,
 	f.StringVar(&src, "src", ".", "the evote source `DIR` to compile the voter client from")
 	f.BoolVar(&asJSON, "json", false, "print the files and their sums as JSON")
 	return c
+}
+
+func orOwn(u string) string {
+	if u == "" {
+		return "its own origin"
+	}
+	return u
 }
 
 func boothLinkCmd(g *globals) *cobra.Command {
@@ -128,6 +140,11 @@ Without --code the voter types the code from the invitation.`,
 			}
 			if code == "" {
 				code = os.Getenv("EVOTE_CODE")
+			}
+			if code != "" {
+				if _, err := issuerapi.NormalizeCode(code); err != nil {
+					return usageError{fmt.Errorf("--code: %w", err)}
+				}
 			}
 			l, err := booth.Link(boothURL, booth.Invitation{ElectionID: hex.EncodeToString(m.ID()), VoterID: voterID, Code: code})
 			if err != nil {
