@@ -146,19 +146,19 @@ func Build(ctx context.Context, o Options) (*Booth, error) {
 		}
 		origins = append(origins, u.Scheme+"://"+u.Host)
 	}
-	wasm, goVersion, err := compile(ctx, o.Source, o.Go)
+	wasm, goVersion, err := CompileWASM(ctx, o.Source, o.Go, "./booth/wasm")
 	if err != nil {
 		return nil, err
 	}
-	execJS, err := os.ReadFile(filepath.Join(goVersion.root, "lib", "wasm", "wasm_exec.js"))
+	execJS, err := goVersion.ExecJS()
 	if err != nil {
-		return nil, fmt.Errorf("booth: Go's wasm_exec.js (the loader the WebAssembly module needs): %w", err)
+		return nil, err
 	}
 	workerJS, err := static.ReadFile("static/worker.js")
 	if err != nil {
 		return nil, err
 	}
-	b := &Booth{GoVersion: goVersion.version}
+	b := &Booth{GoVersion: goVersion.Version}
 	add := func(name string, data []byte) string {
 		b.Files = append(b.Files, newFile(name, data))
 		return sri(data)
@@ -235,19 +235,38 @@ func gzipped(data []byte) []byte {
 	return buf.Bytes()
 }
 
-type goInfo struct{ version, root string }
+// GoVersion is the Go toolchain that compiled a WebAssembly module.
+type GoVersion struct {
+	Version string // go env GOVERSION, such as "go1.25.1"
+	Root    string // go env GOROOT
+}
 
-// compile builds booth/wasm from the module at src.
-func compile(ctx context.Context, src, goCmd string) ([]byte, goInfo, error) {
+// ExecJS returns the toolchain's wasm_exec.js, the loader a module it
+// compiled needs in the browser (it must match the compiler's version).
+func (g GoVersion) ExecJS() ([]byte, error) {
+	js, err := os.ReadFile(filepath.Join(g.Root, "lib", "wasm", "wasm_exec.js"))
+	if err != nil {
+		return nil, fmt.Errorf("booth: Go's wasm_exec.js (the loader the WebAssembly module needs): %w", err)
+	}
+	return js, nil
+}
+
+// CompileWASM compiles the main package pkg (such as "./booth/wasm") of the
+// evote module whose source is at src ("" means ".") for GOOS=js
+// GOARCH=wasm, with -trimpath and no build id, so the module depends only
+// on the source and the Go version; goCmd names the go command ("" means
+// "go"). The booth and the in-browser verifier (package report/page) are
+// both built with it.
+func CompileWASM(ctx context.Context, src, goCmd, pkg string) ([]byte, GoVersion, error) {
 	if goCmd == "" {
 		goCmd = "go"
 	}
 	if src == "" {
 		src = "."
 	}
-	var gi goInfo
+	var gi GoVersion
 	if _, err := exec.LookPath(goCmd); err != nil {
-		return nil, gi, fmt.Errorf("booth: building the booth compiles its voter client to WebAssembly, which needs the Go toolchain (%s) on the PATH: %w", goCmd, err)
+		return nil, gi, fmt.Errorf("booth: compiling %s to WebAssembly needs the Go toolchain (%s) on the PATH: %w", pkg, goCmd, err)
 	}
 	mod, err := os.ReadFile(filepath.Join(src, "go.mod"))
 	if err != nil || !strings.HasPrefix(string(mod), "module "+Module+"\n") {
@@ -262,14 +281,14 @@ func compile(ctx context.Context, src, goCmd string) ([]byte, goInfo, error) {
 	if len(lines) != 2 {
 		return nil, gi, errors.New("booth: go env printed no GOVERSION and GOROOT")
 	}
-	gi = goInfo{version: lines[0], root: lines[1]}
-	dir, err := os.MkdirTemp("", "evote-booth-")
+	gi = GoVersion{Version: lines[0], Root: lines[1]}
+	dir, err := os.MkdirTemp("", "evote-wasm-")
 	if err != nil {
 		return nil, gi, err
 	}
 	defer os.RemoveAll(dir)
-	wasm := filepath.Join(dir, fileWasm)
-	if _, err := goOutput(ctx, src, goCmd, env, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", wasm, "./booth/wasm"); err != nil {
+	wasm := filepath.Join(dir, "module.wasm")
+	if _, err := goOutput(ctx, src, goCmd, env, "build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", wasm, pkg); err != nil {
 		return nil, gi, err
 	}
 	data, err := os.ReadFile(wasm)
