@@ -9,7 +9,7 @@
 // gather a quorum of honest witnesses. This package holds what a verifier
 // needs to check that: it links neither net/http nor a database, so the
 // voter, verify and the booth may import it. The witness server and its
-// client are in witness/server.
+// client are in witness/httpwitness.
 //
 // A cosignature/v1 signature line is a note signature whose key ID is
 // SHA-256(name || 0x0A || 0x04 || pubkey)[:4] and whose 72 signature bytes
