@@ -7,7 +7,8 @@
 // on this machine.
 //
 // Exit codes: 0 success, 1 failure (including a record that does not
-// verify), 2 usage error.
+// verify), 2 usage error, 3 the board could not be reached (evote monitor
+// --once).
 package main
 
 import (
@@ -59,6 +60,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fmt.Fprintf(stderr, "evote: %v\n", err)
 	if hint := networkHint(err); hint != "" {
 		fmt.Fprintf(stderr, "  %s\n", hint)
+	}
+	if code, ok := exitCode(err); ok {
+		return code
 	}
 	return 1
 }
@@ -158,6 +162,7 @@ Start with "evote demo": a whole election on this machine in seconds.`,
 		electionCmd(g), issuerCmd(g), boardCmd(g), trusteeCmd(g),
 		voteCmd(g), auditCmd(g), receiptCmd(g), boothCmd(g), tallyCmd(g), verifyCmd(g), demoCmd(g),
 		benchCmd(g), loadtestCmd(g),
+		monitorCmd(g),
 	)
 	return root
 }
