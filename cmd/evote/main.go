@@ -160,6 +160,7 @@ Start with "evote demo": a whole election on this machine in seconds.`,
 	pf.BoolVar(&g.progress, "progress", false, "draw progress bars on stderr even when it is not a terminal")
 	root.AddCommand(
 		electionCmd(g), issuerCmd(g), boardCmd(g), trusteeCmd(g),
+		witnessCmd(g),
 		voteCmd(g), auditCmd(g), receiptCmd(g), boothCmd(g), tallyCmd(g), verifyCmd(g), demoCmd(g),
 		benchCmd(g), loadtestCmd(g),
 		monitorCmd(g),

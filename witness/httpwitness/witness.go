@@ -28,11 +28,13 @@ package httpwitness
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net/http"
 	"os"
@@ -41,6 +43,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evote/evote/internal/service"
 	"github.com/evote/evote/witness"
 	"github.com/transparency-dev/formats/log"
 	bbolt "go.etcd.io/bbolt"
@@ -301,18 +304,48 @@ func (w *Witness) Add(old uint64, proof tlog.TreeProof, signed []byte) ([]byte, 
 	return []byte("— " + w.signer.Name() + " " + base64.StdEncoding.EncodeToString(append(h[:], sig...)) + "\n"), nil
 }
 
-// Handler serves POST /add-checkpoint under its root.
-func (w *Witness) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /add-checkpoint", w.serveAdd)
-	return mux
+// HandlerConfig configures the witness's HTTP handler.
+type HandlerConfig struct {
+	Logger      *slog.Logger // one line per request, nil for none
+	MaxInFlight int          // add-checkpoint requests worked on at once (0: 64, negative: no bound); beyond it 503
 }
 
-func (w *Witness) serveAdd(rw http.ResponseWriter, r *http.Request) {
+// Handler serves POST /add-checkpoint under its root, and GET /healthz and
+// GET /metrics (Prometheus) for operators.
+func (w *Witness) Handler(cfg HandlerConfig) http.Handler {
+	svc := service.New("witness", cfg.Logger)
+	cosigned := svc.Metrics.Counter(svc.MetricName("add_checkpoint_total"), "add-checkpoint requests, by HTTP status.", "code")
+	var gate *service.Gate
+	switch {
+	case cfg.MaxInFlight == 0:
+		gate = service.NewGate(64)
+	case cfg.MaxInFlight > 0:
+		gate = service.NewGate(cfg.MaxInFlight)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /add-checkpoint", func(rw http.ResponseWriter, r *http.Request) {
+		if gate != nil {
+			if !gate.TryEnter() {
+				service.Overloaded(rw)
+				return
+			}
+			defer gate.Leave()
+		}
+		code := w.serveAdd(rw, r, cfg.Logger)
+		cosigned.With(strconv.Itoa(code)).Inc()
+	})
+	mux.HandleFunc("GET "+service.PathHealth, svc.Health(func(context.Context) error {
+		return w.db.View(func(*bbolt.Tx) error { return nil })
+	}))
+	mux.HandleFunc("GET "+service.PathMetrics, svc.ServeMetrics)
+	return svc.Wrap(mux)
+}
+
+func (w *Witness) serveAdd(rw http.ResponseWriter, r *http.Request, log *slog.Logger) int {
 	body, err := io.ReadAll(http.MaxBytesReader(rw, r.Body, MaxBodySize))
 	if err != nil {
 		http.Error(rw, fmt.Sprintf("httpwitness: request body over %d bytes or unreadable", MaxBodySize), http.StatusRequestEntityTooLarge)
-		return
+		return http.StatusRequestEntityTooLarge
 	}
 	old, proof, signed, err := ParseRequest(body)
 	var cos []byte
@@ -324,13 +357,20 @@ func (w *Witness) serveAdd(rw http.ResponseWriter, r *http.Request) {
 	case err == nil:
 		rw.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		rw.Write(cos)
+		return http.StatusOK
 	case errors.As(err, &e) && e.Code == http.StatusConflict:
 		rw.Header().Set("Content-Type", "text/x.tlog.size")
 		rw.WriteHeader(http.StatusConflict)
 		fmt.Fprintf(rw, "%d\n", e.Size)
+		return e.Code
 	case errors.As(err, &e):
 		http.Error(rw, e.Error(), e.Code)
+		return e.Code
 	default:
+		if log != nil {
+			log.Error("add-checkpoint", "err", err.Error())
+		}
 		http.Error(rw, "httpwitness: internal error; see the witness's log", http.StatusInternalServerError)
+		return http.StatusInternalServerError
 	}
 }

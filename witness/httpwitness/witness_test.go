@@ -117,7 +117,7 @@ func (f *fixture) start(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.w = w
-	f.srv = httptest.NewServer(w.Handler()) // loopback only
+	f.srv = httptest.NewServer(w.Handler(HandlerConfig{})) // loopback only
 	f.url = f.srv.URL
 	t.Cleanup(f.stop)
 }
