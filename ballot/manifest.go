@@ -34,6 +34,8 @@ import (
 	"filippo.io/edwards25519"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/strictjson"
+	"github.com/evote/evote/witness"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Limits on a manifest, so that a ballot's size and verification cost are
@@ -72,12 +74,20 @@ type Manifest struct {
 	MinBallots int    `json:"min_ballots,omitempty"`
 	Opens      string `json:"opens,omitempty"`  // a time (ParseTime), informational: the board's phases rule
 	Closes     string `json:"closes,omitempty"` // a time (ParseTime), informational
+	// Witnesses are the note verifier keys of the witnesses (C2SP
+	// tlog-witness, package witness) whose cosignatures make the board's
+	// checkpoints trusted, and WitnessQuorum how many of them a checkpoint
+	// needs: voters' receipts, the exported record and a trustee's decrypt
+	// require it. Left out, no witness is asked for (a board's word alone).
+	Witnesses     []string `json:"witnesses,omitempty"`
+	WitnessQuorum int      `json:"witness_quorum,omitempty"`
 
-	raw      []byte
-	hash     [32]byte
-	id       []byte
-	issuer   *token.PublicKey
-	trustees []ed25519.PublicKey
+	raw       []byte
+	witnesses []note.Verifier
+	hash      [32]byte
+	id        []byte
+	issuer    *token.PublicKey
+	trustees  []ed25519.PublicKey
 }
 
 // Question is one question: choose between Min and Max of Choices.
@@ -212,6 +222,9 @@ func (m *Manifest) validate() error {
 	}
 	if m.MinBallots < 0 {
 		return fmt.Errorf("min_ballots must be 0 (no minimum) or more, not %d", m.MinBallots)
+	}
+	if err := m.parseWitnesses(); err != nil {
+		return err
 	}
 	if m.Revoting != RevotingRefuse && m.Revoting != RevotingLastCounts {
 		return fmt.Errorf("revoting must be %q or %q, not %q", RevotingRefuse, RevotingLastCounts, m.Revoting)
@@ -484,3 +497,41 @@ func (q Question) SumRange() (lo, hi uint64, needed bool) {
 	}
 	return lo, hi, !(lo == 0 && hi == uint64(k))
 }
+
+// MaxWitnesses bounds a manifest's witnesses.
+const MaxWitnesses = 32
+
+// parseWitnesses checks the witness keys (each a cosignature/v1 note
+// verifier key, distinct by name) and the quorum (1 to their number, or
+// both left out).
+func (m *Manifest) parseWitnesses() error {
+	if len(m.Witnesses) == 0 {
+		if m.WitnessQuorum != 0 {
+			return fmt.Errorf("witness_quorum is %d but no witnesses are named", m.WitnessQuorum)
+		}
+		return nil
+	}
+	if len(m.Witnesses) > MaxWitnesses {
+		return fmt.Errorf("%d witnesses, at most %d", len(m.Witnesses), MaxWitnesses)
+	}
+	if m.WitnessQuorum < 1 || m.WitnessQuorum > len(m.Witnesses) {
+		return fmt.Errorf("witness_quorum must be 1 to %d (the witnesses named), not %d", len(m.Witnesses), m.WitnessQuorum)
+	}
+	names := map[string]bool{}
+	m.witnesses = nil
+	for i, k := range m.Witnesses {
+		v, err := witness.NewVerifier(k)
+		if err != nil {
+			return fmt.Errorf("witnesses[%d]: %w", i, err)
+		}
+		if names[v.Name()] {
+			return fmt.Errorf("witnesses[%d]: the name %q is an earlier witness's; each witness once", i, v.Name())
+		}
+		names[v.Name()] = true
+		m.witnesses = append(m.witnesses, v)
+	}
+	return nil
+}
+
+// WitnessVerifiers are the witnesses' keys, parsed, in manifest order.
+func (m *Manifest) WitnessVerifiers() []note.Verifier { return m.witnesses }

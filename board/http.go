@@ -12,6 +12,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/evote/evote/board/boardapi"
@@ -73,6 +74,10 @@ type HandlerConfig struct {
 	// error, so if one does not parse it logs that at Error and allows no
 	// origin at all (fails closed).
 	CORSOrigins []string
+	// Cosigner, when the manifest names witnesses, gathers their
+	// cosignatures on the board's checkpoints: GET /v1/checkpoint/cosigned
+	// answers from it, and every cast asks it for a round.
+	Cosigner *Cosigner
 }
 
 // An export holds about 1.3 MiB while it streams (its batch of entries
@@ -101,6 +106,7 @@ type handler struct {
 	exportsPer *service.Uploads
 	casts      *service.CounterVec
 	castTime   *service.Histogram
+	cosigner   *Cosigner
 }
 
 // Cast outcomes, the result label of evote_board_casts_total.
@@ -127,6 +133,7 @@ const (
 //	GET  /v1/entries/I                     leaf I, as hashed
 //	GET  /v1/receipts/CODE                 the receipt of the ballot with tracking code CODE
 //	GET  /v1/export                        the whole record (store's export format)
+//	GET  /tlog/checkpoint, /tlog/tile/...  the log by C2SP tlog-tiles (see [TlogPrefix])
 //	POST /v1/partials                      a trustee's partial decryption -> 201 boardapi.IndexResponse
 //	POST /v1/admin/ceremony|open|close|result  (bearer token) -> 201 boardapi.IndexResponse
 //	GET  /healthz                          200 "ok" when the log answers, else 503
@@ -149,7 +156,7 @@ const (
 // already_voted, invalid, closed, not_open, overloaded, rate_limited,
 // error), cast_duration_seconds (histogram), log_entries.
 func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
-	h := &handler{b: b, admin: []byte(cfg.AdminToken), log: cfg.Logger, clientIP: cfg.ClientIP}
+	h := &handler{b: b, admin: []byte(cfg.AdminToken), log: cfg.Logger, clientIP: cfg.ClientIP, cosigner: cfg.Cosigner}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -189,6 +196,7 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	route("GET", boardapi.PathElection, h.election)
 	route("POST", boardapi.PathBallots, h.cast)
 	route("GET", boardapi.PathCheckpoint, h.checkpoint)
+	route("GET", boardapi.PathCosigned, h.cosigned)
 	route("GET", boardapi.PathInclusion, h.inclusion)
 	route("GET", boardapi.PathConsistency, h.consistency)
 	route("GET", boardapi.PathEntries+"{index}", h.entry)
@@ -214,7 +222,16 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	if err != nil {
 		h.log.Error("no cross-origin access allowed: a configured origin is refused", "err", err)
 	}
-	return h.svc.Wrap(cors.Wrap(mux))
+	// The tlog-tiles API is served before the mux, which would redirect a
+	// non-canonical path to its cleaned form instead of refusing it.
+	root := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, TlogPrefix) {
+			h.serveTlog(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+	return h.svc.Wrap(cors.Wrap(root))
 }
 
 // allow applies the per-address rate limit, answering 429 when it refuses.
@@ -455,6 +472,9 @@ func (h *handler) cast(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	if h.cosigner != nil {
+		h.cosigner.Kick()
+	}
 	writeJSON(w, http.StatusCreated, rc)
 }
 
@@ -515,6 +535,37 @@ func (h *handler) checkpoint(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write(cp.Signed)
 }
+
+// cosigned answers the newest checkpoint cosigned by a quorum of the
+// manifest's witnesses, of at least the size asked for (?size=N, default
+// 1), waiting a few seconds for a round to reach it: 404 not_found if none
+// does in time, or if the election names no witnesses.
+func (h *handler) cosigned(w http.ResponseWriter, r *http.Request) {
+	if h.cosigner == nil {
+		h.refuse(w, boardapi.ErrNotFound, "this election names no witnesses")
+		return
+	}
+	min := uint64(1)
+	if r.URL.Query().Has("size") {
+		n, err := uintParam(r, "size")
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		min = n
+	}
+	signed, err := h.cosigner.Cosigned(r.Context(), min, cosignedWait)
+	if err != nil {
+		h.refuse(w, boardapi.ErrNotFound, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write(signed)
+}
+
+// cosignedWait bounds how long a request for a cosigned checkpoint waits
+// for a round of the witnesses: on loopback a round takes milliseconds.
+const cosignedWait = 10 * time.Second
 
 func (h *handler) inclusion(w http.ResponseWriter, r *http.Request) {
 	i, err := uintParam(r, "index")
@@ -606,11 +657,38 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.exports.Leave()
+	// With witnesses, the record ends with the newest checkpoint a quorum
+	// cosigned, covering at least every entry there is now (after the
+	// result, the whole log): the record verifiers require.
+	var cp *store.Checkpoint
+	if h.cosigner != nil {
+		n, err := h.b.log.Size()
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		signed, err := h.cosigner.Cosigned(r.Context(), n, cosignedWait)
+		if err == nil {
+			cp, err = store.ParseCosignedCheckpoint(signed, h.cosigner.board)
+		}
+		if err != nil {
+			h.log.Error("no cosigned checkpoint to end the export with", "err", err)
+			w.Header().Set("Retry-After", "5")
+			service.WriteError(w, http.StatusServiceUnavailable, service.CodeOverloaded, "the witnesses have not cosigned the board's newest checkpoint yet; retry in 5 s")
+			return
+		}
+	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="record.evr"`)
 	// Export writes straight to the client; a failure midway can only cut
 	// the stream, which the strict reader on the other end reports.
-	if err := h.b.log.Export(w); err != nil {
+	var err error
+	if cp != nil {
+		err = h.b.log.ExportAt(w, cp)
+	} else {
+		err = h.b.log.Export(w)
+	}
+	if err != nil {
 		h.log.Error("export failed", "err", err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/evote/evote/monitor"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
+	"github.com/evote/evote/witness"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -469,4 +470,90 @@ func TestRunStops(t *testing.T) {
 	if m.Last() == nil {
 		t.Fatal("Run checked nothing")
 	}
+}
+
+// cosigning is a board client that also hands out its newest checkpoint
+// cosigned by the given witnesses (GET /v1/checkpoint/cosigned).
+type cosigning struct {
+	*boardapi.Client
+	board     note.Signer
+	key       note.Verifier
+	witnesses []note.Signer
+}
+
+func (c cosigning) Cosigned(ctx context.Context, _ uint64) ([]byte, error) {
+	signed, err := c.Checkpoint(ctx, 0)
+	if err != nil {
+		return nil, err
+	}
+	n, err := note.Open(signed, note.VerifierList(c.key))
+	if err != nil {
+		return nil, err
+	}
+	return note.Sign(&note.Note{Text: n.Text}, append([]note.Signer{c.board}, c.witnesses...)...)
+}
+
+// TestAttackWitnessQuorum: the board's cosigned checkpoint carries one of
+// the two witnesses' cosignatures where the quorum is two (the other
+// witness refused it, or the board skipped it): a no_quorum alert. With
+// both, the check passes.
+func TestAttackWitnessQuorum(t *testing.T) {
+	f := newFixture(t)
+	f.cast(t, 1)
+	var signers []note.Signer
+	var verifiers []note.Verifier
+	for _, name := range []string{"witness-a.example", "witness-b.example"} {
+		skey, vkey, err := witness.GenerateKey(rand.Reader, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := witness.NewSigner(skey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := witness.NewVerifier(vkey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		signers, verifiers = append(signers, s), append(verifiers, v)
+	}
+	for _, tc := range []struct {
+		cosigners int
+		want      monitor.Kind
+	}{{2, monitor.Ok}, {1, monitor.NoQuorum}} {
+		f.state = filepath.Join(t.TempDir(), "monitor.json")
+		m := f.monitor(t, func(c *monitor.Config) {
+			c.Board = cosigning{f.site.client(), f.e.Signer, f.e.Verifier, signers[:tc.cosigners]}
+			c.Witnesses, c.Quorum = verifiers, 2
+		})
+		wantKind(t, m.Check(t.Context()), tc.want)
+	}
+}
+
+// FuzzState: a state file of any bytes is refused or read, never a panic;
+// one read holds a checkpoint the board key signed.
+func FuzzState(f *testing.F) {
+	f.Add([]byte(`{"checkpoint":"x","grew_at":1}`))
+	f.Add([]byte(`{"checkpoint":"board.test\n1\nAAAA\n\n— board.test AAAA\n","grew_at":0,"manifest_hash":"00"}`))
+	_, vkey, err := note.GenerateKey(rand.Reader, "board.test")
+	if err != nil {
+		f.Fatal(err)
+	}
+	key, err := note.NewVerifier(vkey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		path := filepath.Join(t.TempDir(), "state.json")
+		os.WriteFile(path, b, 0o600)
+		m, err := monitor.New(monitor.Config{Board: boardapi.NewClient("http://127.0.0.1:1", nil), BoardKey: key, State: path})
+		if err != nil {
+			return
+		}
+		if cp := m.Last(); cp != nil {
+			if _, err := store.ParseCheckpoint(cp.Signed, key); err != nil {
+				t.Fatalf("read a state file whose checkpoint does not verify: %v", err)
+			}
+		}
+	})
 }

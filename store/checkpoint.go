@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
@@ -20,6 +21,11 @@ type Checkpoint struct {
 	Size   uint64    // number of leaves covered, at least 1
 	Hash   tlog.Hash // RFC 6962 root hash of the first Size leaves
 	Signed []byte    // the whole signed note, as handed out
+	// Cosignatures are the signature lines after the board's, as given
+	// (witnesses' cosignatures, C2SP tlog-cosignature), unverified: only
+	// ParseCosignedCheckpoint sets them, and the caller checks the ones it
+	// trusts (package witness). Signed holds the board's signature only.
+	Cosignatures []byte
 }
 
 // MaxCheckpointSize bounds the signed note text ParseCheckpoint accepts.
@@ -88,6 +94,51 @@ func ParseCheckpoint(signed []byte, verifier note.Verifier) (*Checkpoint, error)
 	}
 	cp := &Checkpoint{Origin: c.Origin, Size: c.Size, Signed: bytes.Clone(signed)}
 	copy(cp.Hash[:], c.Hash)
+	return cp, nil
+}
+
+// ParseCosignedCheckpoint is ParseCheckpoint for a checkpoint that may
+// carry, after the board's signature line, other signature lines:
+// witnesses' cosignatures. The note up to the board's line must be exactly
+// what ParseCheckpoint accepts; each further line must be a well-formed
+// signature line ("— name base64\n", canonical base64, a name without
+// spaces), and they are kept, unverified, in Cosignatures: whose they are
+// and whether they verify is for the caller (witness.OpenCosigned).
+func ParseCosignedCheckpoint(signed []byte, verifier note.Verifier) (*Checkpoint, error) {
+	if len(signed) > MaxCheckpointSize {
+		return nil, fmt.Errorf("store: checkpoint is %d bytes, over the %d-byte limit", len(signed), MaxCheckpointSize)
+	}
+	// The body, the blank line, then the board's line: its end is the
+	// first newline after the blank line.
+	body := bytes.Index(signed, []byte("\n\n"))
+	if body < 0 {
+		return nil, errors.New("store: checkpoint has no blank line before its signatures")
+	}
+	end := bytes.IndexByte(signed[body+2:], '\n')
+	if end < 0 {
+		return nil, errors.New("store: checkpoint's signature line has no newline")
+	}
+	cut := body + 2 + end + 1
+	cp, err := ParseCheckpoint(signed[:cut], verifier)
+	if err != nil {
+		return nil, err
+	}
+	rest := signed[cut:]
+	for line := rest; len(line) > 0; {
+		i := bytes.IndexByte(line, '\n')
+		if i < 0 {
+			return nil, errors.New("store: a cosignature line has no newline")
+		}
+		name, b64, ok := strings.Cut(strings.TrimPrefix(string(line[:i]), "— "), " ")
+		raw, err := base64.StdEncoding.Strict().DecodeString(b64)
+		if !strings.HasPrefix(string(line[:i]), "— ") || !ok || name == "" || strings.ContainsAny(name, " +") || err != nil || len(raw) < 5 || base64.StdEncoding.EncodeToString(raw) != b64 {
+			return nil, fmt.Errorf("store: cosignature line %q is not a canonical signature line", line[:i])
+		}
+		line = line[i+1:]
+	}
+	if len(rest) > 0 {
+		cp.Cosignatures = bytes.Clone(rest)
+	}
 	return cp, nil
 }
 

@@ -131,7 +131,8 @@ func (w *Writer) Append(leaf []byte) error {
 }
 
 // Finish writes the end marker and cp, which must sign exactly the leaves
-// written, and flushes. It does not close the underlying writer.
+// written, followed by its Cosignatures, and flushes. It does not close
+// the underlying writer.
 func (w *Writer) Finish(cp *Checkpoint) error {
 	if w.err != nil {
 		return w.err
@@ -151,9 +152,10 @@ func (w *Writer) Finish(cp *Checkpoint) error {
 		return fmt.Errorf("store: checkpoint root hash %v does not match the %d leaves written (%v)", cp.Hash, w.e.n, root)
 	}
 	var b [8]byte
-	binary.BigEndian.PutUint32(b[4:], uint32(len(cp.Signed)))
+	binary.BigEndian.PutUint32(b[4:], uint32(len(cp.Signed)+len(cp.Cosignatures)))
 	w.w.Write(b[:])
 	w.w.Write(cp.Signed)
+	w.w.Write(cp.Cosignatures)
 	return w.w.Flush()
 }
 
@@ -275,7 +277,7 @@ func (r *Reader) finish() error {
 	if err := r.read(signed, -1, "the checkpoint"); err != nil {
 		return err
 	}
-	cp, err := ParseCheckpoint(signed, r.v)
+	cp, err := ParseCosignedCheckpoint(signed, r.v)
 	if err != nil {
 		return r.fail(-1, "%v", err)
 	}

@@ -307,6 +307,34 @@ func (l *engineLog) Leaf(index uint64) ([]byte, error) {
 	return leaves[0], nil
 }
 
+func (l *engineLog) Leaves(start, end uint64, maxBytes int) ([][]byte, error) {
+	ctx := context.Background()
+	leaves, err := l.e.Leaves(ctx, start, end, maxBytes)
+	if errors.Is(err, ErrNotFound) {
+		if n, err := l.e.Size(ctx); err == nil && start >= n {
+			return nil, fmt.Errorf("%w: entry %d; the log holds %d", ErrNotFound, start, n)
+		}
+	}
+	return leaves, err
+}
+
+func (l *engineLog) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	ctx := context.Background()
+	n, err := l.e.Size(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// What lies below the size never changes, so hashes checked against
+	// it now are there when read.
+	stored := tlog.StoredHashCount(int64(n))
+	for _, x := range indexes {
+		if x < 0 || x >= stored {
+			return nil, fmt.Errorf("%w: tree hash %d; the log of %d entries stores %d", ErrNotFound, x, n, stored)
+		}
+	}
+	return l.e.Hashes(ctx, indexes)
+}
+
 func (l *engineLog) Lookup(key []byte) (uint64, bool, error) {
 	if len(key) == 0 {
 		return 0, false, nil
@@ -415,10 +443,22 @@ const (
 // checkpoint's size never change, so reading them in many batches gives
 // the same bytes as reading them at once.
 func (l *engineLog) Export(w io.Writer) error {
-	ctx := context.Background()
-	cp, err := l.Checkpoint(ctx)
+	cp, err := l.Checkpoint(context.Background())
 	if err != nil {
 		return err
+	}
+	return l.ExportAt(w, cp)
+}
+
+// ExportAt writes the export file of the log's first cp.Size leaves,
+// ending with cp: a checkpoint of the log's (ParseCheckpoint), and its
+// Cosignatures if any.
+func (l *engineLog) ExportAt(w io.Writer, cp *Checkpoint) error {
+	ctx := context.Background()
+	if n, err := l.Size(); err != nil {
+		return err
+	} else if cp.Size > n {
+		return fmt.Errorf("store: export: a checkpoint of %d leaves, but the log holds %d", cp.Size, n)
 	}
 	ew := NewWriter(w)
 	for i := uint64(0); i < cp.Size; {

@@ -184,6 +184,17 @@ type Log interface {
 	Size() (uint64, error)
 	// Leaf returns leaf index, or an error wrapping ErrNotFound.
 	Leaf(index uint64) ([]byte, error)
+	// Leaves returns leaves start to end-1, in order, each exactly as
+	// appended, but none after the first that takes their total size to
+	// maxBytes or more (so at least one); fewer if the log ends sooner, and
+	// an error wrapping ErrNotFound if it holds no leaf at start. The
+	// board serves them as tlog-tiles entry bundles.
+	Leaves(start, end uint64, maxBytes int) ([][]byte, error)
+	// ReadHashes returns the tree's stored hashes at the given tlog
+	// stored-hash indexes (tlog.StoredHashIndex): a Log is a
+	// tlog.HashReader, so tlog.ReadTileData reads its hash tiles. An index
+	// the log does not hold yet is an error wrapping ErrNotFound.
+	ReadHashes(indexes []int64) ([]tlog.Hash, error)
 	// Lookup returns the index a key points to.
 	Lookup(key []byte) (index uint64, ok bool, err error)
 	// Checkpoint returns a signed checkpoint covering at least every leaf
@@ -201,6 +212,10 @@ type Log interface {
 	// Export writes the export file (see Writer) of the log up to a fresh
 	// checkpoint, streaming, in constant memory.
 	Export(w io.Writer) error
+	// ExportAt writes the export file of the log's first cp.Size leaves,
+	// ending with cp (a checkpoint of this log, such as one CheckpointAt
+	// gave) and its Cosignatures: the record as witnesses cosigned it.
+	ExportAt(w io.Writer, cp *Checkpoint) error
 	// Close waits for the appends already submitted, then releases the
 	// log and its engine.
 	Close() error

@@ -19,6 +19,7 @@ import (
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/tally"
+	"github.com/evote/evote/witness"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -27,6 +28,7 @@ import (
 const (
 	CheckFormat     = "format"     // the export file's framing and leaf rules
 	CheckCheckpoint = "checkpoint" // the signed checkpoint and the tree root
+	CheckWitnesses  = "witnesses"  // the checkpoint's cosignatures reach the manifest's witness quorum
 	CheckManifest   = "manifest"
 	CheckCeremony   = "ceremony"
 	CheckOpen       = "open"
@@ -112,6 +114,7 @@ type Report struct {
 
 	Entries      uint64            // entries read
 	Checkpoint   *store.Checkpoint // the verified checkpoint, or nil
+	Cosigners    []string          // the witnesses whose cosignatures on it verify, when the manifest names witnesses
 	Manifest     *ballot.Manifest  // entry 0, if it parsed
 	ManifestHash [32]byte
 	ElectionKey  []byte // from the ceremony as the verifier decided it
@@ -203,6 +206,7 @@ func Record(r io.Reader, boardKey note.Verifier, opts Options) (*Report, error) 
 		v.complete()
 		v.add(Check{Name: CheckCheckpoint, First: -1, Last: -1, OK: true, Detail: fmt.Sprintf(
 			"signed by %s (key hash %08x); the %d entries hash to its root %s", boardKey.Name(), boardKey.KeyHash(), cp.Size, cp.Hash)})
+		v.witnesses(cp, boardKey)
 	case errors.As(readErr, &rerr):
 		msg := fmt.Sprintf("%v (at byte %d)", rerr.Err, rerr.Offset)
 		switch {
@@ -235,6 +239,25 @@ func Record(r io.Reader, boardKey note.Verifier, opts Options) (*Report, error) 
 	e := &Error{Check: *first, Failures: rep.Failures}
 	e.RootMismatch = rootMismatch && first.Name != CheckCheckpoint
 	return rep, e
+}
+
+// witnesses checks, when the manifest names witnesses, that the record's
+// checkpoint carries a quorum of their cosignatures (SPEC.md §10.5): the
+// record is then the history the witnesses saw, not one the board made for
+// this verifier.
+func (v *verifier) witnesses(cp *store.Checkpoint, boardKey note.Verifier) {
+	if v.m == nil || len(v.m.Witnesses) == 0 {
+		return
+	}
+	signed := append(bytes.Clone(cp.Signed), cp.Cosignatures...)
+	cs, err := witness.OpenCosigned(signed, boardKey, v.m.WitnessVerifiers(), v.m.WitnessQuorum)
+	if err != nil {
+		v.add(Check{Name: CheckWitnesses, First: -1, Last: -1, Detail: err.Error()})
+		return
+	}
+	v.rep.Cosigners = cs.Cosigners
+	v.add(Check{Name: CheckWitnesses, First: -1, Last: -1, OK: true, Detail: fmt.Sprintf(
+		"cosigned by %d of the manifest's %d witnesses (%s), the quorum %d", len(cs.Cosigners), len(v.m.Witnesses), strings.Join(cs.Cosigners, ", "), v.m.WitnessQuorum)})
 }
 
 // sizeOf asks r for its length, if it can tell.

@@ -23,6 +23,7 @@ package voter
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -36,6 +37,7 @@ import (
 	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
+	"github.com/evote/evote/witness"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -276,9 +278,13 @@ type Receipt struct {
 	ElectionID   string   `json:"election_id"`
 	TrackingCode string   `json:"tracking_code"`
 	Index        uint64   `json:"index"`
-	LeafHash     string   `json:"leaf_hash"` // hex, RFC 6962 leaf hash of the ballot entry
-	Checkpoint   string   `json:"checkpoint"`
+	LeafHash     string   `json:"leaf_hash"`  // hex, RFC 6962 leaf hash of the ballot entry
+	Checkpoint   string   `json:"checkpoint"` // signed note; cosigned by the witnesses when the election names them
 	Inclusion    []string `json:"inclusion"`
+	// Ballot is the ballot itself (base64), in a receipt whose checkpoint
+	// the witnesses cosigned: with it the receipt checks with no network
+	// (CheckReceiptOffline).
+	Ballot string `json:"ballot,omitempty"`
 }
 
 // Cast posts an encoded ballot and checks the board's receipt: the tracking
@@ -291,6 +297,63 @@ func (c *Client) Cast(ctx context.Context, e *ballot.Election, raw []byte) (*Rec
 		return nil, err
 	}
 	return c.checkBoardReceipt(ctx, e, raw, rc)
+}
+
+// CosignedBoard is a Board that also serves checkpoints cosigned by the
+// election's witnesses; *boardapi.Client is one. An election whose
+// manifest names witnesses needs it.
+type CosignedBoard interface {
+	// Cosigned returns the newest checkpoint cosigned by a quorum of the
+	// witnesses, of at least minSize leaves, as signed note text.
+	Cosigned(ctx context.Context, minSize uint64) ([]byte, error)
+}
+
+// ErrNoWitnesses means the election names witnesses but the board client
+// cannot fetch cosigned checkpoints.
+var ErrNoWitnesses = errors.New("voter: the election names witnesses, but this board client serves no cosigned checkpoints")
+
+// cosign turns a checked receipt into one whose checkpoint a quorum of
+// the election's witnesses cosigned (SPEC.md §10.5), when the manifest
+// names witnesses: the board's newest cosigned checkpoint that covers the
+// ballot, proven consistent with the receipt's and with every checkpoint
+// this client saw, and the ballot's inclusion in it. The receipt then
+// carries the ballot itself, so that it checks with no network at all
+// (CheckReceiptOffline).
+func (c *Client) cosign(ctx context.Context, m *ballot.Manifest, raw []byte, rc *Receipt) (*Receipt, error) {
+	if len(m.Witnesses) == 0 {
+		return rc, nil
+	}
+	cb, ok := c.Board.(CosignedBoard)
+	if !ok {
+		return nil, ErrNoWitnesses
+	}
+	signed, err := cb.Cosigned(ctx, rc.Index+1)
+	if err != nil {
+		return nil, fmt.Errorf("voter: the ballot is cast, but no checkpoint cosigned by the election's witnesses covers it yet (check the receipt again later): %w", err)
+	}
+	cs, err := witness.OpenCosigned(signed, c.BoardKey, m.WitnessVerifiers(), m.WitnessQuorum)
+	if err != nil {
+		return nil, fmt.Errorf("voter: the board's cosigned checkpoint: %w", err)
+	}
+	now := cs.Checkpoint
+	if now.Size <= rc.Index {
+		return nil, fmt.Errorf("voter: the board's cosigned checkpoint (size %d) does not cover the ballot at entry %d", now.Size, rc.Index)
+	}
+	if err := c.extendsSeen(ctx, now); err != nil {
+		return nil, err
+	}
+	leaf := store.Leaf(store.Ballot, raw)
+	proof, err := c.Board.Inclusion(ctx, rc.Index, now.Size)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.VerifyInclusion(now, rc.Index, leaf, proof); err != nil {
+		return nil, fmt.Errorf("voter: the ballot is not in the witnesses' cosigned tree: %w", err)
+	}
+	out := *rc
+	out.Checkpoint, out.Inclusion = string(signed), boardapi.EncodeHashes(proof)
+	out.Ballot = base64.StdEncoding.EncodeToString(raw)
+	return &out, nil
 }
 
 // receiptOf asks the board for the receipt of a ballot it already holds
@@ -330,10 +393,10 @@ func (c *Client) checkBoardReceipt(ctx context.Context, e *ballot.Election, raw 
 		return nil, err
 	}
 	lh := store.LeafHash(leaf)
-	return &Receipt{
+	return c.cosign(ctx, e.Manifest, raw, &Receipt{
 		ElectionID: hex.EncodeToString(e.Manifest.ID()), TrackingCode: rc.TrackingCode, Index: rc.Index,
 		LeafHash: hex.EncodeToString(lh[:]), Checkpoint: rc.Checkpoint, Inclusion: rc.Inclusion,
-	}, nil
+	})
 }
 
 // extendsSeen checks that cp and the newest checkpoint this client checked
@@ -372,7 +435,7 @@ func (c *Client) extendsSeen(ctx context.Context, cp *store.Checkpoint) error {
 // consistent with the newest one, and the ballot's leaf is included in it.
 // It returns the newest checkpoint.
 func (c *Client) CheckReceipt(ctx context.Context, r *Receipt) (*store.Checkpoint, error) {
-	old, err := store.ParseCheckpoint([]byte(r.Checkpoint), c.BoardKey)
+	old, err := store.ParseCosignedCheckpoint([]byte(r.Checkpoint), c.BoardKey)
 	if err != nil {
 		return nil, fmt.Errorf("voter: the receipt's checkpoint: %w", err)
 	}
@@ -392,6 +455,38 @@ func (c *Client) CheckReceipt(ctx context.Context, r *Receipt) (*store.Checkpoin
 	now, err := c.checkpoint(ctx, 0)
 	if err != nil {
 		return nil, err
+	}
+	// The election's manifest (entry 0, proven) says which witnesses must
+	// cosign: then the receipt's checkpoint and the newest one both carry
+	// their quorum, and the newest is the witnesses'.
+	first, err := c.provenLeaf(ctx, now, 0)
+	if err != nil {
+		return nil, fmt.Errorf("voter: the board's manifest entry: %w", err)
+	}
+	m, err := ballot.ParseManifest(first[1:])
+	if err != nil || store.EntryType(first[0]) != store.Manifest {
+		return nil, errors.New("voter: the board's entry 0 is not a manifest")
+	}
+	if r.ElectionID != hex.EncodeToString(m.ID()) {
+		return nil, fmt.Errorf("voter: the receipt names election %.16s…, the board's log is of election %x…", r.ElectionID, m.ID()[:8])
+	}
+	if len(m.Witnesses) > 0 {
+		if _, err := witness.OpenCosigned([]byte(r.Checkpoint), c.BoardKey, m.WitnessVerifiers(), m.WitnessQuorum); err != nil {
+			return nil, fmt.Errorf("voter: the receipt's checkpoint: %w", err)
+		}
+		cb, ok := c.Board.(CosignedBoard)
+		if !ok {
+			return nil, ErrNoWitnesses
+		}
+		signed, err := cb.Cosigned(ctx, old.Size)
+		if err != nil {
+			return nil, fmt.Errorf("voter: no checkpoint cosigned by the election's witnesses extends the receipt's: %w", err)
+		}
+		cs, err := witness.OpenCosigned(signed, c.BoardKey, m.WitnessVerifiers(), m.WitnessQuorum)
+		if err != nil {
+			return nil, fmt.Errorf("voter: the board's newest cosigned checkpoint: %w", err)
+		}
+		now = cs.Checkpoint
 	}
 	if now.Size < old.Size {
 		return nil, fmt.Errorf("voter: the board's newest checkpoint (size %d) is older than the receipt's (size %d): the log was rolled back", now.Size, old.Size)
@@ -420,19 +515,56 @@ func (c *Client) CheckReceipt(ctx context.Context, r *Receipt) (*store.Checkpoin
 	if tc := ballot.TrackingCode(leaf[1:]); r.TrackingCode != hex.EncodeToString(tc[:]) {
 		return nil, fmt.Errorf("voter: the receipt's tracking code %.16s… is not that of the ballot at entry %d (%x…): the receipt was altered", r.TrackingCode, r.Index, tc[:8])
 	}
-	first, err := c.provenLeaf(ctx, now, 0)
-	if err != nil {
-		return nil, fmt.Errorf("voter: the board's manifest entry: %w", err)
-	}
-	if m, err := ballot.ParseManifest(first[1:]); err != nil || store.EntryType(first[0]) != store.Manifest {
-		return nil, errors.New("voter: the board's entry 0 is not a manifest")
-	} else if r.ElectionID != hex.EncodeToString(m.ID()) {
-		return nil, fmt.Errorf("voter: the receipt names election %.16s…, the board's log is of election %x…", r.ElectionID, m.ID()[:8])
-	}
 	if err := c.castWhileOpen(ctx, now, r.Index); err != nil {
 		return nil, err
 	}
 	return now, nil
+}
+
+// CheckReceiptOffline checks a receipt with no network: it must carry its
+// ballot and a checkpoint cosigned by a quorum of the witnesses manifest m
+// names (without witnesses, signed by the board), the ballot must be the
+// receipt's (tracking code, leaf hash) in election m, and the inclusion
+// proof must put it at the receipt's index of that signed tree. It returns
+// the receipt's checkpoint. What it cannot check offline, CheckReceipt
+// does: that the log still holds the ballot, extended consistently, and
+// that the ballot lies between the open and the close entries.
+func CheckReceiptOffline(r *Receipt, boardKey note.Verifier, m *ballot.Manifest) (*store.Checkpoint, error) {
+	if r.ElectionID != hex.EncodeToString(m.ID()) {
+		return nil, fmt.Errorf("voter: the receipt names election %.16s…, the manifest is of election %x…", r.ElectionID, m.ID()[:8])
+	}
+	if r.Ballot == "" {
+		return nil, errors.New("voter: the receipt carries no ballot, so it cannot be checked offline: check it against the board (evote receipt check without --offline)")
+	}
+	raw, err := base64.StdEncoding.Strict().DecodeString(r.Ballot)
+	if err != nil {
+		return nil, errors.New("voter: the receipt's ballot is not canonical base64")
+	}
+	if tc := ballot.TrackingCode(raw); r.TrackingCode != hex.EncodeToString(tc[:]) {
+		return nil, errors.New("voter: the receipt's tracking code is not its ballot's: the receipt was altered")
+	}
+	leaf := store.Leaf(store.Ballot, raw)
+	if lh := store.LeafHash(leaf); r.LeafHash != hex.EncodeToString(lh[:]) {
+		return nil, errors.New("voter: the receipt's leaf hash is not its ballot's: the receipt was altered")
+	}
+	var cp *store.Checkpoint
+	if len(m.Witnesses) > 0 {
+		cs, err := witness.OpenCosigned([]byte(r.Checkpoint), boardKey, m.WitnessVerifiers(), m.WitnessQuorum)
+		if err != nil {
+			return nil, fmt.Errorf("voter: the receipt's checkpoint: %w", err)
+		}
+		cp = cs.Checkpoint
+	} else if cp, err = store.ParseCheckpoint([]byte(r.Checkpoint), boardKey); err != nil {
+		return nil, fmt.Errorf("voter: the receipt's checkpoint: %w", err)
+	}
+	proof, err := boardapi.DecodeHashes(r.Inclusion)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.VerifyInclusion(cp, r.Index, leaf, proof); err != nil {
+		return nil, fmt.Errorf("voter: the receipt does not prove its ballot is in the signed tree: %w", err)
+	}
+	return cp, nil
 }
 
 // castWhileOpen checks that entry i of the log now signs lies after the

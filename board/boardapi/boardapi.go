@@ -52,6 +52,7 @@ const (
 	PathElection    = "/v1/election"
 	PathBallots     = "/v1/ballots"
 	PathCheckpoint  = "/v1/checkpoint"
+	PathCosigned    = "/v1/checkpoint/cosigned" // ?size=N: the newest checkpoint with a quorum of witness cosignatures, of at least N leaves
 	PathInclusion   = "/v1/proof/inclusion"
 	PathConsistency = "/v1/proof/consistency"
 	PathEntries     = "/v1/entries/"  // + the entry's index

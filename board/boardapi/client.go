@@ -143,6 +143,14 @@ func (c *Client) Checkpoint(ctx context.Context, size uint64) ([]byte, error) {
 	return c.getBytes(ctx, path, store.MaxCheckpointSize)
 }
 
+// Cosigned returns the newest checkpoint the board holds with a quorum of
+// its witnesses' cosignatures, of at least minSize leaves (the board waits
+// a few seconds for its witnesses), as note text, unverified; an error
+// matching [ErrNotFound] if there is none.
+func (c *Client) Cosigned(ctx context.Context, minSize uint64) ([]byte, error) {
+	return c.getBytes(ctx, fmt.Sprintf("%s?size=%d", PathCosigned, minSize), 64<<10)
+}
+
 // Inclusion returns the proof that leaf index is in the tree of size.
 func (c *Client) Inclusion(ctx context.Context, index, size uint64) (tlog.RecordProof, error) {
 	return c.proof(ctx, fmt.Sprintf("%s?index=%d&size=%d", PathInclusion, index, size))

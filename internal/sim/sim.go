@@ -45,6 +45,10 @@ type Options struct {
 	Title, Origin string
 	// Opens and Closes are the manifest's times (ballot.ParseTime), if any.
 	Opens, Closes string
+	// Witnesses and WitnessQuorum are the manifest's witness keys (note
+	// verifier keys, witness.GenerateKey) and quorum, if any.
+	Witnesses     []string
+	WitnessQuorum int
 }
 
 // YesNo is a yes/no question.
@@ -127,7 +131,7 @@ func create(o Options) (*Election, *ballot.Manifest, error) {
 	m, err := ballot.NewManifest(ballot.Manifest{
 		Version: 1, ElectionID: id, Title: o.Title, Questions: o.Questions,
 		Trustees: ballot.Trustees{N: o.N, T: o.T, Keys: keys}, IssuerKey: o.Issuer.Public().Bytes(), Revoting: o.Revoting, MinBallots: o.MinBallots,
-		Opens: o.Opens, Closes: o.Closes,
+		Opens: o.Opens, Closes: o.Closes, Witnesses: o.Witnesses, WitnessQuorum: o.WitnessQuorum,
 	})
 	if err != nil {
 		log.Close()

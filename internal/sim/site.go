@@ -5,14 +5,20 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/csv"
+	"fmt"
 	"net"
 	"net/http"
+	"path/filepath"
 	"time"
 
+	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/service"
 	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/witness"
+	"github.com/evote/evote/witness/httpwitness"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // SiteOptions shape a Site: the election (Options), the voters on the roll
@@ -24,6 +30,11 @@ type SiteOptions struct {
 	// Board configures the board's HTTP API; its AdminToken is set by the
 	// site.
 	Board board.HandlerConfig
+	// Witnesses, if not 0, stands up that many witnesses (package
+	// witness/httpwitness) on loopback, names them in the manifest with
+	// quorum WitnessQuorum (0: all of them), and has the board gather
+	// their cosignatures.
+	Witnesses, WitnessQuorum int
 	// Front, if set, is called once the issuer's and the board's
 	// addresses are known and before either serves: it returns the
 	// origins whose pages may call the issuer (CORS) and the handler the
@@ -46,12 +57,28 @@ type Site struct {
 	RollCSV             []byte
 	Voters              [][2]string
 	IssuerURL, BoardURL string
+	WitnessURLs         []string // the witnesses', when SiteOptions.Witnesses asked for some
 	AdminToken          string
 	stops               []func()
 }
 
 // StartSite stands up a site; Stop shuts it down.
 func StartSite(ctx context.Context, o SiteOptions) (s *Site, err error) {
+	var wkeys []string
+	for i := range o.Witnesses {
+		skey, vkey, err := witness.GenerateKey(nil, fmt.Sprintf("witness-%d.test", i+1))
+		if err != nil {
+			return nil, err
+		}
+		wkeys = append(wkeys, skey)
+		o.Options.Witnesses = append(o.Options.Witnesses, vkey)
+	}
+	if o.Witnesses > 0 {
+		o.Options.WitnessQuorum = o.WitnessQuorum
+		if o.WitnessQuorum == 0 {
+			o.Options.WitnessQuorum = o.Witnesses
+		}
+	}
 	e, m, err := create(o.Options)
 	if err != nil {
 		return nil, err
@@ -94,6 +121,11 @@ func StartSite(ctx context.Context, o SiteOptions) (s *Site, err error) {
 	s.IssuerURL, s.BoardURL = "http://"+il.Addr().String(), "http://"+bl.Addr().String()
 	bc := o.Board
 	bc.AdminToken = s.AdminToken
+	if len(wkeys) > 0 {
+		if bc.Cosigner, err = s.startWitnesses(ctx, o.Dir, wkeys, m); err != nil {
+			return nil, err
+		}
+	}
 	boardHandler := board.NewHandler(e.Board, bc)
 	ic := issuer.HandlerConfig{Limits: service.Limits{RatePerSecond: -1}}
 	if o.Front != nil {
@@ -123,6 +155,38 @@ func (s *Site) Admin(hc *http.Client) *boardapi.Client {
 	c := boardapi.NewClient(s.BoardURL, hc)
 	c.AdminToken = s.AdminToken
 	return c
+}
+
+// startWitnesses serves a witness of the board's log for each key, on
+// loopback with its state under dir, and starts the board's cosigner of
+// them.
+func (s *Site) startWitnesses(ctx context.Context, dir string, skeys []string, m *ballot.Manifest) (*board.Cosigner, error) {
+	var ws []board.Witness
+	for i, skey := range skeys {
+		signer, err := witness.NewSigner(skey)
+		if err != nil {
+			return nil, err
+		}
+		w, err := httpwitness.Open(filepath.Join(dir, fmt.Sprintf("witness-%d", i+1)), signer, []note.Verifier{s.Verifier})
+		if err != nil {
+			return nil, err
+		}
+		s.stops = append(s.stops, func() { w.Close() })
+		l, err := s.listen()
+		if err != nil {
+			return nil, err
+		}
+		s.serve(l, w.Handler(httpwitness.HandlerConfig{}))
+		u := "http://" + l.Addr().String()
+		s.WitnessURLs = append(s.WitnessURLs, u)
+		ws = append(ws, board.HTTPWitness(u, nil))
+	}
+	c := board.NewCosigner(s.Log, s.Verifier, ws, m.WitnessVerifiers(), m.WitnessQuorum, nil)
+	cctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { c.Run(cctx, 200*time.Millisecond); close(done) }()
+	s.stops = append(s.stops, func() { cancel(); <-done })
+	return c, nil
 }
 
 // listen takes a loopback port, closed by Stop.

@@ -347,6 +347,11 @@ func checkLog(t *testing.T, l store.Log, v note.Verifier, leaves [][]byte, cps [
 				t.Fatal(err)
 			}
 		}
+		// The Log is a tlog.HashReader over the stored hashes (the board's
+		// hash tiles read it): the root it gives is the checkpoint's.
+		if root, err := tlog.TreeHash(int64(cp.Size), l); err != nil || root != cp.Hash {
+			t.Fatalf("tree hash of size %d read through Log.ReadHashes: %v, %v; want %v", cp.Size, root, err, cp.Hash)
+		}
 		for _, cp2 := range cps {
 			if cp.Size <= cp2.Size {
 				p, err := l.ProveConsistency(cp.Size, cp2.Size)
@@ -359,6 +364,7 @@ func checkLog(t *testing.T, l store.Log, v note.Verifier, leaves [][]byte, cps [
 			}
 		}
 	}
+	checkReads(t, l, leaves)
 	var buf bytes.Buffer
 	if err := l.Export(&buf); err != nil {
 		t.Fatal(err)
@@ -378,6 +384,49 @@ func checkLog(t *testing.T, l store.Log, v note.Verifier, leaves [][]byte, cps [
 	}
 	if r.Count() != uint64(len(leaves)) {
 		t.Fatalf("exported %d leaves, want %d", r.Count(), len(leaves))
+	}
+}
+
+// checkReads checks the Log's range reads, Leaves and ReadHashes, on a log
+// holding exactly leaves: every range and byte bound, and nothing read
+// beyond the log.
+func checkReads(t *testing.T, l store.Log, leaves [][]byte) {
+	t.Helper()
+	n := uint64(len(leaves))
+	for start := range n {
+		for _, end := range []uint64{start + 1, start + 2, n, n + 5} {
+			got, err := l.Leaves(start, end, 1<<20)
+			if err != nil {
+				t.Fatalf("Leaves(%d, %d): %v", start, end, err)
+			}
+			if want := leaves[start:min(end, n)]; len(got) != len(want) {
+				t.Fatalf("Leaves(%d, %d) returned %d leaves, want %d", start, end, len(got), len(want))
+			}
+			for i, leaf := range got {
+				if !bytes.Equal(leaf, leaves[start+uint64(i)]) {
+					t.Fatalf("Leaves(%d, %d)[%d] differs", start, end, i)
+				}
+			}
+		}
+		if got, err := l.Leaves(start, n, 1); err != nil || len(got) != 1 {
+			t.Fatalf("Leaves(%d, %d, 1 byte) returned %d leaves (%v), want the first only", start, n, len(got), err)
+		}
+	}
+	if _, err := l.Leaves(n, n+1, 1<<20); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Leaves past the log of %d: %v, want ErrNotFound", n, err)
+	}
+	stored := tlog.StoredHashCount(int64(n))
+	all := make([]int64, stored)
+	for x := range all {
+		all[x] = int64(x)
+	}
+	if got, err := l.ReadHashes(all); err != nil || int64(len(got)) != stored || got[0] != store.LeafHash(leaves[0]) {
+		t.Fatalf("ReadHashes of all %d stored hashes: %v", stored, err)
+	}
+	for _, x := range []int64{-1, stored, stored + 100} {
+		if _, err := l.ReadHashes([]int64{0, x}); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("ReadHashes(%d) of %d stored: %v, want ErrNotFound", x, stored, err)
+		}
 	}
 }
 
