@@ -74,6 +74,10 @@ type HandlerConfig struct {
 	// error, so if one does not parse it logs that at Error and allows no
 	// origin at all (fails closed).
 	CORSOrigins []string
+	// BoardKey is the board's note verifier key (its text form), with
+	// which GET /report.html verifies the board's own export before it
+	// shows the result; empty: no report is served.
+	BoardKey string
 	// Cosigner, when the manifest names witnesses, gathers their
 	// cosignatures on the board's checkpoints: GET /v1/checkpoint/cosigned
 	// answers from it, and every cast asks it for a round.
@@ -133,6 +137,7 @@ const (
 //	GET  /v1/entries/I                     leaf I, as hashed
 //	GET  /v1/receipts/CODE                 the receipt of the ballot with tracking code CODE
 //	GET  /v1/export                        the whole record (store's export format)
+//	GET  /report.html                      the report for people (package report), once the result is in
 //	GET  /tlog/checkpoint, /tlog/tile/...  the log by C2SP tlog-tiles (see [TlogPrefix])
 //	POST /v1/partials                      a trustee's partial decryption -> 201 boardapi.IndexResponse
 //	POST /v1/admin/ceremony|open|close|result  (bearer token) -> 201 boardapi.IndexResponse
@@ -202,6 +207,7 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	route("GET", boardapi.PathEntries+"{index}", h.entry)
 	route("GET", boardapi.PathReceipts+"{code}", h.receipt)
 	route("GET", boardapi.PathExport, h.export)
+	route("GET", PathReport, newReportPage(h, cfg.BoardKey))
 	route("POST", boardapi.PathPartials, h.post(false, func(ctx context.Context, body []byte) (uint64, error) { return b.PostPartial(ctx, body) }))
 	route("POST", boardapi.PathCeremony, h.post(true, b.PostCeremony))
 	route("POST", boardapi.PathOpen, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) {

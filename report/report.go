@@ -274,3 +274,18 @@ func shellQuote(s string) string {
 	}
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
+
+// PinManifest compares the record's manifest with the election's
+// published one, whose hash is want, and fails rep if they differ: a board
+// holds the key that signs its record, so only the published manifest
+// says the record is of this election. It returns whether they match.
+func PinManifest(rep *verify.Report, want [32]byte) bool {
+	if rep.Manifest != nil && rep.ManifestHash == want {
+		return true
+	}
+	rep.OK = false
+	rep.Failures++
+	rep.Checks = append(rep.Checks, verify.Check{Name: verify.CheckManifest, First: 0, Last: 0,
+		Detail: fmt.Sprintf("the record's manifest has hash %x, the election's published one %x: this record is of another election", rep.ManifestHash, want)})
+	return false
+}

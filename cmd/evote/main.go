@@ -161,7 +161,7 @@ Start with "evote demo": a whole election on this machine in seconds.`,
 	root.AddCommand(
 		electionCmd(g), issuerCmd(g), boardCmd(g), trusteeCmd(g),
 		witnessCmd(g),
-		voteCmd(g), auditCmd(g), receiptCmd(g), boothCmd(g), tallyCmd(g), verifyCmd(g), demoCmd(g),
+		voteCmd(g), auditCmd(g), receiptCmd(g), boothCmd(g), tallyCmd(g), verifyCmd(g), reportCmd(g), demoCmd(g),
 		benchCmd(g), loadtestCmd(g),
 		monitorCmd(g),
 	)

@@ -1,0 +1,90 @@
+package board_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/evote/evote/board"
+	"github.com/evote/evote/internal/electiontest"
+)
+
+func getReport(t *testing.T, url string) (int, string, http.Header) {
+	t.Helper()
+	resp, err := http.Get(url + board.PathReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b), resp.Header
+}
+
+func TestReportServedOnceTheResultIsIn(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{})
+	srv := httptest.NewServer(board.NewHandler(e.Board, board.HandlerConfig{BoardKey: e.VKey}))
+	defer srv.Close()
+	for _, sel := range []int{0, 0, 1} {
+		e.Cast(t, e.Voter(t), []int{sel})
+	}
+	code, body, hdr := getReport(t, srv.URL)
+	var er struct{ Code, Error string }
+	if code != http.StatusNotFound || hdr.Get("Content-Type") != "application/json" || json.Unmarshal([]byte(body), &er) != nil || er.Code == "" {
+		t.Fatalf("before the result: %d %s %q, want 404 with a JSON error", code, hdr.Get("Content-Type"), body)
+	}
+	e.Tally(t)
+
+	// Many readers at once: each gets the same page, built once.
+	var wg sync.WaitGroup
+	pages := make([]string, 8)
+	for i := range pages {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, body, hdr := getReport(t, srv.URL)
+			if code != http.StatusOK || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(hdr.Get("Content-Security-Policy"), "default-src 'none'") {
+				t.Errorf("after the result: %d %s CSP %q", code, hdr.Get("Content-Type"), hdr.Get("Content-Security-Policy"))
+			}
+			pages[i] = body
+		}()
+	}
+	wg.Wait()
+	for _, p := range pages[1:] {
+		if p != pages[0] {
+			t.Fatal("two requests got different reports")
+		}
+	}
+	for _, want := range []string{`<td class="num count">2</td>`, `<td class="num count">1</td>`, "Verified: every check on the record holds.", "Verificato"} {
+		if !strings.Contains(pages[0], want) {
+			t.Errorf("the board's report lacks %q", want)
+		}
+	}
+}
+
+func TestReportNeedsTheBoardKey(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{})
+	e.Cast(t, e.Voter(t), []int{0})
+	e.Tally(t)
+	srv := httptest.NewServer(board.NewHandler(e.Board, board.HandlerConfig{}))
+	defer srv.Close()
+	if code, body, _ := getReport(t, srv.URL); code != http.StatusNotFound || !strings.Contains(body, "verifier key") {
+		t.Fatalf("no key: %d %q, want 404 saying the board has no verifier key", code, body)
+	}
+	if code, _, _ := func() (int, string, http.Header) {
+		resp, err := http.Post(srv.URL+board.PathReport, "text/plain", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, "", nil
+	}(); code != http.StatusMethodNotAllowed {
+		t.Fatalf("POST %s: %d, want 405", board.PathReport, code)
+	}
+}
