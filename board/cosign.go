@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/evote/evote/store"
-	"github.com/evote/evote/witness"
 	"github.com/evote/evote/witness/httpwitness"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -141,7 +140,7 @@ func (c *Cosigner) Round(ctx context.Context) {
 	for _, l := range lines {
 		signed = append(signed, l...)
 	}
-	_, err = witness.OpenCosigned(signed, c.board, c.verifiers, c.quorum)
+	_, err = store.OpenCosigned(signed, c.board, c.verifiers, c.quorum)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {

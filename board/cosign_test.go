@@ -16,7 +16,6 @@ import (
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/verify"
 	"github.com/evote/evote/voter"
-	"github.com/evote/evote/witness"
 )
 
 // witnessedSite is an election with three witnesses, quorum two, and its
@@ -57,7 +56,7 @@ func TestCosignedReceipts(t *testing.T) {
 		vc = &voter.Client{Issuer: vc.Issuer, Board: bc, BoardKey: s.Verifier, ManifestHash: m.Hash()}
 	}
 	for _, rc := range receipts {
-		cs, err := witness.OpenCosigned([]byte(rc.Checkpoint), s.Verifier, m.WitnessVerifiers(), m.WitnessQuorum)
+		cs, err := store.OpenCosigned([]byte(rc.Checkpoint), s.Verifier, m.WitnessVerifiers(), m.WitnessQuorum)
 		if err != nil {
 			t.Fatalf("receipt's checkpoint: %v", err)
 		}

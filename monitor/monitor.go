@@ -59,7 +59,6 @@ import (
 	"github.com/evote/evote/internal/service"
 	"github.com/evote/evote/internal/strictjson"
 	"github.com/evote/evote/store"
-	"github.com/evote/evote/witness"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -610,7 +609,7 @@ func (m *Monitor) unreachableAlert(cause error) error {
 // cosignature lines are allowed (C2SP tlog-cosignature); the checkpoint
 // returned holds the board's signature only.
 func (m *Monitor) open(signed []byte) (*store.Checkpoint, []string, error) {
-	c, err := witness.OpenCosigned(signed, m.cfg.BoardKey, m.cfg.Witnesses, 0)
+	c, err := store.OpenCosigned(signed, m.cfg.BoardKey, m.cfg.Witnesses, 0)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -103,7 +103,7 @@ func ParseCheckpoint(signed []byte, verifier note.Verifier) (*Checkpoint, error)
 // what ParseCheckpoint accepts; each further line must be a well-formed
 // signature line ("— name base64\n", canonical base64, a name without
 // spaces), and they are kept, unverified, in Cosignatures: whose they are
-// and whether they verify is for the caller (witness.OpenCosigned).
+// and whether they verify is for the caller (store.OpenCosigned).
 func ParseCosignedCheckpoint(signed []byte, verifier note.Verifier) (*Checkpoint, error) {
 	if len(signed) > MaxCheckpointSize {
 		return nil, fmt.Errorf("store: checkpoint is %d bytes, over the %d-byte limit", len(signed), MaxCheckpointSize)

@@ -19,7 +19,6 @@ import (
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/tally"
-	"github.com/evote/evote/witness"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -250,7 +249,7 @@ func (v *verifier) witnesses(cp *store.Checkpoint, boardKey note.Verifier) {
 		return
 	}
 	signed := append(bytes.Clone(cp.Signed), cp.Cosignatures...)
-	cs, err := witness.OpenCosigned(signed, boardKey, v.m.WitnessVerifiers(), v.m.WitnessQuorum)
+	cs, err := store.OpenCosigned(signed, boardKey, v.m.WitnessVerifiers(), v.m.WitnessQuorum)
 	if err != nil {
 		v.add(Check{Name: CheckWitnesses, First: -1, Last: -1, Detail: err.Error()})
 		return

@@ -37,7 +37,6 @@ import (
 	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
-	"github.com/evote/evote/witness"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
 )
@@ -331,7 +330,7 @@ func (c *Client) cosign(ctx context.Context, m *ballot.Manifest, raw []byte, rc 
 	if err != nil {
 		return nil, fmt.Errorf("voter: the ballot is cast, but no checkpoint cosigned by the election's witnesses covers it yet (check the receipt again later): %w", err)
 	}
-	cs, err := witness.OpenCosigned(signed, c.BoardKey, m.WitnessVerifiers(), m.WitnessQuorum)
+	cs, err := store.OpenCosigned(signed, c.BoardKey, m.WitnessVerifiers(), m.WitnessQuorum)
 	if err != nil {
 		return nil, fmt.Errorf("voter: the board's cosigned checkpoint: %w", err)
 	}
@@ -471,7 +470,7 @@ func (c *Client) CheckReceipt(ctx context.Context, r *Receipt) (*store.Checkpoin
 		return nil, fmt.Errorf("voter: the receipt names election %.16s…, the board's log is of election %x…", r.ElectionID, m.ID()[:8])
 	}
 	if len(m.Witnesses) > 0 {
-		if _, err := witness.OpenCosigned([]byte(r.Checkpoint), c.BoardKey, m.WitnessVerifiers(), m.WitnessQuorum); err != nil {
+		if _, err := store.OpenCosigned([]byte(r.Checkpoint), c.BoardKey, m.WitnessVerifiers(), m.WitnessQuorum); err != nil {
 			return nil, fmt.Errorf("voter: the receipt's checkpoint: %w", err)
 		}
 		cb, ok := c.Board.(CosignedBoard)
@@ -482,7 +481,7 @@ func (c *Client) CheckReceipt(ctx context.Context, r *Receipt) (*store.Checkpoin
 		if err != nil {
 			return nil, fmt.Errorf("voter: no checkpoint cosigned by the election's witnesses extends the receipt's: %w", err)
 		}
-		cs, err := witness.OpenCosigned(signed, c.BoardKey, m.WitnessVerifiers(), m.WitnessQuorum)
+		cs, err := store.OpenCosigned(signed, c.BoardKey, m.WitnessVerifiers(), m.WitnessQuorum)
 		if err != nil {
 			return nil, fmt.Errorf("voter: the board's newest cosigned checkpoint: %w", err)
 		}
@@ -549,7 +548,7 @@ func CheckReceiptOffline(r *Receipt, boardKey note.Verifier, m *ballot.Manifest)
 	}
 	var cp *store.Checkpoint
 	if len(m.Witnesses) > 0 {
-		cs, err := witness.OpenCosigned([]byte(r.Checkpoint), boardKey, m.WitnessVerifiers(), m.WitnessQuorum)
+		cs, err := store.OpenCosigned([]byte(r.Checkpoint), boardKey, m.WitnessVerifiers(), m.WitnessQuorum)
 		if err != nil {
 			return nil, fmt.Errorf("voter: the receipt's checkpoint: %w", err)
 		}

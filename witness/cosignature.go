@@ -38,7 +38,6 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/evote/evote/store"
 	"github.com/transparency-dev/formats/log"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -48,11 +47,6 @@ const algCosignatureV1 = 0x04
 
 // sigSize is the length of a cosignature/v1 signature: timestamp || Ed25519.
 const sigSize = 8 + ed25519.SignatureSize
-
-// ErrNoQuorum means a checkpoint carries fewer valid witness cosignatures
-// than the quorum asks: gather more cosignatures (or the log forked and the
-// witnesses refused it).
-var ErrNoQuorum = errors.New("witness: checkpoint lacks a quorum of witness cosignatures")
 
 // ErrKey means a witness key is malformed or not in canonical form.
 var ErrKey = errors.New("witness: malformed witness key")
@@ -247,72 +241,4 @@ func Timestamp(sig note.Signature) (int64, error) {
 		return 0, fmt.Errorf("witness: cosignature of %q has time %d out of range", sig.Name, t)
 	}
 	return int64(t), nil
-}
-
-// Cosigned is a checkpoint signed by its log's key and cosigned by witnesses.
-type Cosigned struct {
-	Checkpoint *store.Checkpoint // the board's checkpoint; Signed holds the board's signature only
-	Cosigners  []string          // names of the known witnesses whose cosignatures verify, in note order
-	Times      []int64           // the Unix time of each cosignature, parallel to Cosigners
-}
-
-// OpenCosigned opens a checkpoint note signed by the board's key board and
-// cosigned by witnesses. The body and the board's signature line must be as
-// store.ParseCheckpoint asks (canonical C2SP tlog-checkpoint, the origin the
-// key's name); then every other signature line is matched against
-// witnesses, by name and key ID: a line of an unknown key is ignored (C2SP
-// tlog-cosignature), as is one that does not verify, and each witness counts
-// once. Fewer than quorum distinct cosigners is ErrNoQuorum.
-func OpenCosigned(signed []byte, board note.Verifier, witnesses []note.Verifier, quorum int) (*Cosigned, error) {
-	if len(signed) > store.MaxCheckpointSize+100*(len("— \n")+255+4*((4+sigSize+2)/3)) {
-		return nil, fmt.Errorf("witness: cosigned checkpoint is %d bytes, too large", len(signed))
-	}
-	// note.Open with the board's key only: every cosignature is then an
-	// unverified signature, which we check ourselves so that a bad line of a
-	// known witness does not make the whole note unreadable.
-	n, err := note.Open(signed, note.VerifierList(board))
-	if err != nil {
-		var unverified *note.UnverifiedNoteError
-		if errors.As(err, &unverified) {
-			return nil, fmt.Errorf("witness: checkpoint is not signed by the log key %q (%08x): check it comes from this board", board.Name(), board.KeyHash())
-		}
-		return nil, fmt.Errorf("witness: checkpoint signature does not verify with the log key %q: %w", board.Name(), err)
-	}
-	if len(n.Sigs) != 1 {
-		return nil, fmt.Errorf("witness: checkpoint carries %d signatures by the log key; want one", len(n.Sigs))
-	}
-	boardOnly := []byte(n.Text + "\n— " + n.Sigs[0].Name + " " + n.Sigs[0].Base64 + "\n")
-	cp, err := store.ParseCheckpoint(boardOnly, board)
-	if err != nil {
-		return nil, fmt.Errorf("witness: %w", err)
-	}
-	out := &Cosigned{Checkpoint: cp}
-	type id struct {
-		name string
-		hash uint32
-	}
-	seen := map[id]bool{}
-	for _, s := range n.UnverifiedSigs {
-		for _, w := range witnesses {
-			if w == nil || seen[id{s.Name, s.Hash}] || w.Name() != s.Name || w.KeyHash() != s.Hash {
-				continue
-			}
-			raw, err := base64.StdEncoding.Strict().DecodeString(s.Base64)
-			if err != nil || len(raw) < 4 || !w.Verify([]byte(n.Text), raw[4:]) {
-				continue
-			}
-			t, err := Timestamp(s)
-			if err != nil {
-				continue
-			}
-			seen[id{s.Name, s.Hash}] = true
-			out.Cosigners = append(out.Cosigners, w.Name())
-			out.Times = append(out.Times, t)
-		}
-	}
-	if len(out.Cosigners) < quorum {
-		return nil, fmt.Errorf("%w: %d of %d known witnesses cosigned checkpoint %d of %q, the quorum is %d",
-			ErrNoQuorum, len(out.Cosigners), len(witnesses), cp.Size, cp.Origin, quorum)
-	}
-	return out, nil
 }

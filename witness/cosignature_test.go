@@ -108,7 +108,7 @@ func TestTorchwoodSignsWeVerify(t *testing.T) {
 		t.Fatalf("key ID %08x/%s, torchwood says %08x/%s", v.KeyHash(), v.Name(), tw.KeyHash(), tw.Name())
 	}
 	signed := cosign(t, cp.Signed, tw)
-	c, err := OpenCosigned(signed, bv, []note.Verifier{v}, 1)
+	c, err := store.OpenCosigned(signed, bv, []note.Verifier{v}, 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestQuorum(t *testing.T) {
 	ws := []note.Verifier{v1, v2, v3}
 
 	signed := cosign(t, cp.Signed, w1, stranger, w1, w2)
-	c, err := OpenCosigned(signed, bv, ws, 2)
+	c, err := store.OpenCosigned(signed, bv, ws, 2)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,22 +212,22 @@ func TestQuorum(t *testing.T) {
 	if !bytes.Equal(c.Checkpoint.Signed, cp.Signed) {
 		t.Fatal("Checkpoint.Signed is not the board-only note")
 	}
-	_, err = OpenCosigned(signed, bv, ws, 3)
-	if !errors.Is(err, ErrNoQuorum) || !strings.Contains(err.Error(), "2 of 3") {
+	_, err = store.OpenCosigned(signed, bv, ws, 3)
+	if !errors.Is(err, store.ErrNoQuorum) || !strings.Contains(err.Error(), "2 of 3") {
 		t.Fatalf("quorum 3 of 2 cosigners: %v", err)
 	}
 	// The same witness listed twice counts once.
-	if _, err := OpenCosigned(cosign(t, cp.Signed, w1), bv, []note.Verifier{v1, v1}, 2); !errors.Is(err, ErrNoQuorum) {
+	if _, err := store.OpenCosigned(cosign(t, cp.Signed, w1), bv, []note.Verifier{v1, v1}, 2); !errors.Is(err, store.ErrNoQuorum) {
 		t.Fatalf("one witness counted twice: %v", err)
 	}
 	// Without the board's signature, nothing.
 	wOnly := cosign(t, []byte(strings.SplitAfter(string(cp.Signed), "\n\n")[0]+"— x AAAA\n"), w1, w2)
-	if _, err := OpenCosigned(wOnly, bv, ws, 0); err == nil {
+	if _, err := store.OpenCosigned(wOnly, bv, ws, 0); err == nil {
 		t.Fatal("note without the board's signature opened")
 	}
 	// Another board's key.
 	_, other := boardKey(t, "example.org/board")
-	if _, err := OpenCosigned(signed, other, ws, 0); err == nil {
+	if _, err := store.OpenCosigned(signed, other, ws, 0); err == nil {
 		t.Fatal("opened with another board key")
 	}
 }
@@ -247,13 +247,13 @@ func TestAttackMovedCosignature(t *testing.T) {
 	}
 	good := cosign(t, a.Signed, w)
 	cosLine := lines(good)[len(lines(good))-1]
-	if _, err := OpenCosigned(good, bv, ws, 1); err != nil {
+	if _, err := store.OpenCosigned(good, bv, ws, 1); err != nil {
 		t.Fatal(err)
 	}
 
 	// Moved onto another checkpoint of the same log.
 	moved := append(bytes.Clone(b.Signed), cosLine+"\n"...)
-	if _, err := OpenCosigned(moved, bv, ws, 1); !errors.Is(err, ErrNoQuorum) {
+	if _, err := store.OpenCosigned(moved, bv, ws, 1); !errors.Is(err, store.ErrNoQuorum) {
 		t.Fatalf("cosignature of another checkpoint counted: %v", err)
 	}
 
@@ -271,15 +271,15 @@ func TestAttackMovedCosignature(t *testing.T) {
 	}
 	// A line of the key hash alone makes the note malformed for
 	// x/mod/sumdb/note: refused whole.
-	if _, err := OpenCosigned(edit(func(r []byte) []byte { return r[:4] }), bv, ws, 0); err == nil {
+	if _, err := store.OpenCosigned(edit(func(r []byte) []byte { return r[:4] }), bv, ws, 0); err == nil {
 		t.Error("key hash only: opened")
 	}
 	for n, signed := range cases {
-		if _, err := OpenCosigned(signed, bv, ws, 1); !errors.Is(err, ErrNoQuorum) {
+		if _, err := store.OpenCosigned(signed, bv, ws, 1); !errors.Is(err, store.ErrNoQuorum) {
 			t.Errorf("%s: counted (%v)", n, err)
 		}
 		// Below quorum the note still opens: unknown or bad lines are ignored.
-		if _, err := OpenCosigned(signed, bv, ws, 0); err != nil {
+		if _, err := store.OpenCosigned(signed, bv, ws, 0); err != nil {
 			t.Errorf("%s: quorum 0 refused: %v", n, err)
 		}
 	}
@@ -352,7 +352,7 @@ func FuzzOpenCosigned(f *testing.F) {
 	f.Add(cosign(f, cp.Signed, w))
 	f.Add(cp.Signed)
 	f.Fuzz(func(t *testing.T, signed []byte) {
-		c, err := OpenCosigned(signed, bv, []note.Verifier{v}, 0)
+		c, err := store.OpenCosigned(signed, bv, []note.Verifier{v}, 0)
 		if err != nil {
 			return
 		}

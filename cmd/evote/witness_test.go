@@ -98,7 +98,7 @@ func TestWitnessServe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := witness.OpenCosigned(append(bytes.Clone(cp.Signed), lines...), bv, []note.Verifier{wv}, 1)
+	c, err := store.OpenCosigned(append(bytes.Clone(cp.Signed), lines...), bv, []note.Verifier{wv}, 1)
 	if err != nil || c.Cosigners[0] != "witness.example" {
 		t.Fatalf("cosigned checkpoint: %v", err)
 	}

@@ -48,7 +48,7 @@ const maxResponse = 16 << 10
 // cosign signed, a checkpoint note, given a consistency proof from oldSize,
 // the size the caller believes the witness last cosigned (0 at first). It
 // returns the witness's signature lines: append them to signed and open the
-// result with witness.OpenCosigned to check them. A 409 is a *ConflictError
+// result with store.OpenCosigned to check them. A 409 is a *ConflictError
 // (errors.Is ErrConflict) naming the witness's size.
 func AddCheckpoint(ctx context.Context, baseURL string, hc *http.Client, oldSize uint64, proof tlog.TreeProof, signed []byte) ([]byte, error) {
 	if hc == nil {

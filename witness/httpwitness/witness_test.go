@@ -145,7 +145,7 @@ func (f *fixture) mustAdd(t *testing.T, old int64, tr *tree) {
 	if err != nil {
 		t.Fatalf("add-checkpoint %d -> %d: %v", old, tr.size(), err)
 	}
-	c, err := witness.OpenCosigned(append(bytes.Clone(cp.Signed), lines...), f.bv, []note.Verifier{f.wv}, 1)
+	c, err := store.OpenCosigned(append(bytes.Clone(cp.Signed), lines...), f.bv, []note.Verifier{f.wv}, 1)
 	if err != nil {
 		t.Fatalf("cosignature of size %d: %v", tr.size(), err)
 	}
