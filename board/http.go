@@ -74,10 +74,12 @@ type HandlerConfig struct {
 	// error, so if one does not parse it logs that at Error and allows no
 	// origin at all (fails closed).
 	CORSOrigins []string
-	// BoardKey is the board's note verifier key (its text form), with
-	// which GET /report.html verifies the board's own export before it
-	// shows the result; empty: no report is served.
-	BoardKey string
+	// Report, if set, writes the election's report for people (an HTML
+	// page) from the board's record, read from record: GET /report.html
+	// serves it once the result is in. The board links no verifier, so
+	// the command sets it (evote board serve: package verify, then
+	// package report). nil: no report is served.
+	Report func(w io.Writer, record io.Reader) error
 	// Cosigner, when the manifest names witnesses, gathers their
 	// cosignatures on the board's checkpoints: GET /v1/checkpoint/cosigned
 	// answers from it, and every cast asks it for a round.
@@ -207,7 +209,7 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	route("GET", boardapi.PathEntries+"{index}", h.entry)
 	route("GET", boardapi.PathReceipts+"{code}", h.receipt)
 	route("GET", boardapi.PathExport, h.export)
-	route("GET", PathReport, newReportPage(h, cfg.BoardKey))
+	route("GET", PathReport, newReportPage(h, cfg.Report))
 	route("POST", boardapi.PathPartials, h.post(false, func(ctx context.Context, body []byte) (uint64, error) { return b.PostPartial(ctx, body) }))
 	route("POST", boardapi.PathCeremony, h.post(true, b.PostCeremony))
 	route("POST", boardapi.PathOpen, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) {

@@ -11,7 +11,22 @@ import (
 
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/internal/electiontest"
+	"github.com/evote/evote/report"
+	"github.com/evote/evote/verify"
 )
+
+// reportOf is what evote board serve gives the board: verify the record,
+// then write package report's page.
+func reportOf(t *testing.T, vkey string) func(io.Writer, io.Reader) error {
+	key, err := verify.BoardKey(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(w io.Writer, r io.Reader) error {
+		_, err := report.FromRecord(w, r, key, report.Options{BoardKey: vkey})
+		return err
+	}
+}
 
 func getReport(t *testing.T, url string) (int, string, http.Header) {
 	t.Helper()
@@ -29,7 +44,7 @@ func getReport(t *testing.T, url string) (int, string, http.Header) {
 
 func TestReportServedOnceTheResultIsIn(t *testing.T) {
 	e := electiontest.New(t, electiontest.Options{})
-	srv := httptest.NewServer(board.NewHandler(e.Board, board.HandlerConfig{BoardKey: e.VKey}))
+	srv := httptest.NewServer(board.NewHandler(e.Board, board.HandlerConfig{Report: reportOf(t, e.VKey)}))
 	defer srv.Close()
 	for _, sel := range []int{0, 0, 1} {
 		e.Cast(t, e.Voter(t), []int{sel})
@@ -68,14 +83,14 @@ func TestReportServedOnceTheResultIsIn(t *testing.T) {
 	}
 }
 
-func TestReportNeedsTheBoardKey(t *testing.T) {
+func TestReportNeedsAWriter(t *testing.T) {
 	e := electiontest.New(t, electiontest.Options{})
 	e.Cast(t, e.Voter(t), []int{0})
 	e.Tally(t)
 	srv := httptest.NewServer(board.NewHandler(e.Board, board.HandlerConfig{}))
 	defer srv.Close()
-	if code, body, _ := getReport(t, srv.URL); code != http.StatusNotFound || !strings.Contains(body, "verifier key") {
-		t.Fatalf("no key: %d %q, want 404 saying the board has no verifier key", code, body)
+	if code, body, _ := getReport(t, srv.URL); code != http.StatusNotFound || !strings.Contains(body, "serves no report") {
+		t.Fatalf("no report writer: %d %q, want 404 saying the board serves no report", code, body)
 	}
 	if code, _, _ := func() (int, string, http.Header) {
 		resp, err := http.Post(srv.URL+board.PathReport, "text/plain", nil)

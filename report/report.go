@@ -44,6 +44,7 @@ import (
 	_ "embed"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -51,6 +52,7 @@ import (
 	"strings"
 
 	"github.com/evote/evote/verify"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // Options say what the report cannot take from the record. The zero value
@@ -111,6 +113,20 @@ func Write(w io.Writer, rep *verify.Report, opts Options) error {
 	return err
 }
 
+// FromRecord verifies the record read from r under boardKey, as evote
+// verify does, and writes its report to w. A record that fails
+// verification still gets its report, which says so (rep.OK is false and
+// the error nil); the error is for a record that could not be read at all
+// or a report that could not be written, and then w holds nothing.
+func FromRecord(w io.Writer, r io.Reader, boardKey note.Verifier, opts Options) (*verify.Report, error) {
+	rep, err := verify.Record(r, boardKey, verify.Options{})
+	var ve *verify.Error
+	if err != nil && !errors.As(err, &ve) {
+		return rep, err
+	}
+	return rep, Write(w, rep, opts)
+}
+
 type data struct {
 	CSS, CSP  template.CSS
 	CSPAttr   string
@@ -131,6 +147,7 @@ type data struct {
 	CP        *checkpoint
 	Cosigners []string
 	Checks    []check
+	Failed    []check // the first failing checks, for the banner
 	Failures  int
 	Omitted   int
 	Pinned    bool
@@ -204,6 +221,11 @@ func build(rep *verify.Report, o Options) *data {
 			e = strconv.FormatInt(c.First, 10) + "–" + strconv.FormatInt(c.Last, 10)
 		}
 		d.Checks = append(d.Checks, check{Name: c.Name, Entries: e, OK: c.OK, Detail: c.Detail})
+	}
+	for _, c := range d.Checks {
+		if !c.OK && len(d.Failed) < 10 {
+			d.Failed = append(d.Failed, c)
+		}
 	}
 	if !rep.OK {
 		// Nothing of a record that does not verify is shown as fact: no

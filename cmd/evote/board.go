@@ -123,9 +123,14 @@ nothing that identifies a voter.`,
 				return err
 			}
 			signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
+			// GET /report.html verifies the record with this key's verifier.
+			reportOf, rerr := boardReport(skey)
 			clear(skey) // the signer keeps its own copy
 			if err != nil {
 				return fmt.Errorf("%s: %w", key, err)
+			}
+			if rerr != nil {
+				return fmt.Errorf("%s: %w", key, rerr)
 			}
 			tok := ""
 			if tokFile != "" {
@@ -173,7 +178,7 @@ nothing that identifies a voter.`,
 			if rate < 0 {
 				return usagef("--rate must be 0 (no limit) or more")
 			}
-			var h http.Handler = board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins})
+			var h http.Handler = board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins, Report: reportOf})
 			if boothDir != "" {
 				if err := checkServedBooth(boothDir, b.Manifest()); err != nil {
 					return err

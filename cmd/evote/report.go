@@ -3,8 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/ed25519"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +17,7 @@ import (
 	"github.com/evote/evote/report/page"
 	"github.com/evote/evote/verify"
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 )
 
 func reportCmd(g *globals) *cobra.Command {
@@ -197,4 +201,49 @@ func writeFileAtomic(name string, data []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), name)
+}
+
+// boardReport is the board's report writer (board.HandlerConfig.Report):
+// it verifies the board's record under the board's own verifier key, made
+// from its signing key skey, and writes package report's page.
+func boardReport(skey []byte) (func(io.Writer, io.Reader) error, error) {
+	vkey, err := verifierKeyOf(skey)
+	if err != nil {
+		return nil, err
+	}
+	key, err := verify.BoardKey(vkey)
+	if err != nil {
+		return nil, err
+	}
+	return func(w io.Writer, r io.Reader) error {
+		_, err := report.FromRecord(w, r, key, report.Options{RecordName: "record.evr", BoardKey: vkey})
+		return err
+	}, nil
+}
+
+// verifierKeyOf returns the note verifier key of the Ed25519 note signer
+// key skey ("PRIVATE+KEY+name+hash+key", as note.GenerateKey makes it). It
+// copies no secret byte it does not clear: the caller clears skey.
+func verifierKeyOf(skey []byte) (string, error) {
+	parts := bytes.SplitN(bytes.TrimSpace(skey), []byte("+"), 5)
+	if len(parts) != 5 || string(parts[0]) != "PRIVATE" || string(parts[1]) != "KEY" {
+		return "", errors.New("the board's key is not a note signer key (PRIVATE+KEY+name+hash+key)")
+	}
+	raw := make([]byte, base64.StdEncoding.DecodedLen(len(parts[4])))
+	defer clear(raw)
+	n, err := base64.StdEncoding.Decode(raw, parts[4])
+	if err != nil || n != 1+ed25519.SeedSize || raw[0] != 1 {
+		return "", errors.New("the board's key is not an Ed25519 note signer key")
+	}
+	priv := ed25519.NewKeyFromSeed(raw[1:n])
+	defer clear(priv)
+	vkey, err := note.NewEd25519VerifierKey(string(parts[2]), priv.Public().(ed25519.PublicKey))
+	if err != nil {
+		return "", err
+	}
+	// The verifier key made must be the one the signer names.
+	if v, err := note.NewVerifier(vkey); err != nil || fmt.Sprintf("%08x", v.KeyHash()) != string(parts[3]) {
+		return "", errors.New("the board's signer key's hash does not match its key")
+	}
+	return vkey, nil
 }

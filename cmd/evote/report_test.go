@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/rand"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/mod/sumdb/note"
 )
 
 // TestReportCommand runs a demo election, writes its report, and checks
@@ -61,6 +64,22 @@ func TestReportCommand(t *testing.T) {
 	} {
 		if _, _, code := evote(t, args...); code != 2 {
 			t.Errorf("evote %s: exit %d, want 2", strings.Join(args, " "), code)
+		}
+	}
+}
+
+func TestVerifierKeyOf(t *testing.T) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, "board.example.org/e1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := verifierKeyOf([]byte(skey + "\n"))
+	if err != nil || got != vkey {
+		t.Fatalf("verifierKeyOf = %q, %v; want %q", got, err, vkey)
+	}
+	for _, bad := range []string{vkey, "PRIVATE+KEY+x", skey[:len(skey)-4] + "AAAA", strings.Replace(skey, "+", "+0", 3)} {
+		if _, err := verifierKeyOf([]byte(bad)); err == nil {
+			t.Errorf("verifierKeyOf(%q) succeeded", bad)
 		}
 	}
 }
