@@ -132,7 +132,9 @@ func ReadCheckpoint(path string, key note.Verifier) (*store.Checkpoint, error) {
 		}
 		b = []byte(r.Checkpoint)
 	}
-	cp, err := store.ParseCheckpoint(b, key)
+	// A receipt's checkpoint may carry witnesses' cosignatures; the record
+	// must extend it all the same (its own quorum is verify's check).
+	cp, err := store.ParseCosignedCheckpoint(b, key)
 	if err != nil {
 		return nil, fmt.Errorf("trustee: %s: %w", path, err)
 	}

@@ -4,11 +4,13 @@ import (
 	"crypto/rand"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/strictjson"
+	"github.com/evote/evote/witness"
 	"github.com/spf13/cobra"
 )
 
@@ -29,7 +31,8 @@ func electionInitCmd(g *globals) *cobra.Command {
 	var (
 		title, revoting, opens, closes, issuerKey, from, out string
 		questions, trusteeKeys                               []string
-		n, t, minBallots                                     int
+		n, t, minBallots, witnessQuorum                      int
+		witnessKeys                                          []string
 		force, minority                                      bool
 	)
 	c := &cobra.Command{
@@ -145,6 +148,26 @@ given.`,
 					*tm.v = tm.s
 				}
 			}
+			if len(witnessKeys) > 0 {
+				m.Witnesses = nil
+				for _, file := range witnessKeys {
+					b, err := os.ReadFile(file)
+					if err != nil {
+						return usageError{err}
+					}
+					k := strings.TrimSpace(string(b))
+					if _, err := witness.NewVerifier(k); err != nil {
+						return usagef("--witness-key %s: %v (a witness's public key is the .pub of evote witness keygen)", file, err)
+					}
+					m.Witnesses = append(m.Witnesses, k)
+				}
+				m.WitnessQuorum = witnessQuorum
+				if m.WitnessQuorum == 0 {
+					m.WitnessQuorum = len(m.Witnesses)/2 + 1
+				}
+			} else if witnessQuorum != 0 {
+				return usagef("--witness-quorum needs the witnesses: --witness-key FILE, once per witness")
+			}
 			if issuerKey != "" {
 				b, err := os.ReadFile(issuerKey)
 				if err != nil {
@@ -180,6 +203,9 @@ given.`,
 			for i, k := range mm.Trustees.Keys {
 				g.printf("  trustee %d signs with %s\n", i+1, k)
 			}
+			if len(mm.Witnesses) > 0 {
+				g.printf("  checkpoints need %d of %d witnesses' cosignatures\n", mm.WitnessQuorum, len(mm.Witnesses))
+			}
 			return nil
 		},
 	}
@@ -191,6 +217,8 @@ given.`,
 	fl.StringArrayVar(&trusteeKeys, "trustee-key", nil, "a trustee's public key `FILE` (trustee.pub from evote trustee keygen); once per trustee, in index order")
 	fl.StringVar(&revoting, "revoting", ballot.RevotingRefuse, "what a second ballot with the same token does: refuse | last-ballot-counts")
 	fl.BoolVar(&minority, "minority-threshold", false, "allow a threshold of half the trustees or fewer (two separate groups could then each decrypt a different log)")
+	fl.StringArrayVar(&witnessKeys, "witness-key", nil, "a witness's public key `FILE` (the .pub of evote witness keygen; repeatable): the board's checkpoints must carry their cosignatures")
+	fl.IntVar(&witnessQuorum, "witness-quorum", 0, "how many of the witnesses must cosign a checkpoint (default: a majority of them)")
 	fl.IntVar(&minBallots, "min-ballots", 10, "trustees decrypt no tally of fewer counted ballots (0: no minimum); a tally of a few tells how each voted")
 	fl.StringVar(&opens, "opens", "", "when voting opens, such as 2025-06-01T08:00:00Z or 2025-06-01T10:00:00+02:00 (informational; the board's open entry rules)")
 	fl.StringVar(&closes, "closes", "", "when voting closes, in the form of --opens (informational; the board's close entry rules)")

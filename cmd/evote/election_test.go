@@ -12,6 +12,7 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/internal/electiontest"
+	"github.com/evote/evote/witness"
 )
 
 // initFixture writes an issuer key and three trustee keys to a fresh
@@ -155,5 +156,35 @@ func TestAttackElectionInitMinorityThreshold(t *testing.T) {
 	refusedInit(t, dir, append(append(args, q...), "--trustees", "3", "--threshold", "1"), "choose a threshold above half the trustees (--threshold 2)")
 	if _, errs, code := evote(t, append(append(args, q...), "--trustees", "3", "--threshold", "1", "--minority-threshold")...); code != 0 {
 		t.Fatalf("--minority-threshold: exit %d\n%s", code, errs)
+	}
+}
+
+// TestElectionInitWitnesses: the witnesses' keys go into the manifest with
+// a majority quorum by default; a key that is not a witness's, a quorum
+// above their number, or a quorum without witnesses is refused.
+func TestElectionInitWitnesses(t *testing.T) {
+	dir, base := initFixture(t)
+	base = append(base, "--title", "T", "--question", "q:Q?:yes,no:1:1")
+	var keys []string
+	for i := range 3 {
+		_, vkey, err := witness.GenerateKey(nil, fmt.Sprintf("w%d.example", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := filepath.Join(dir, fmt.Sprintf("w%d.pub", i))
+		os.WriteFile(f, []byte(vkey+"\n"), 0o644)
+		keys = append(keys, "--witness-key", f)
+	}
+	bad := filepath.Join(dir, "bad.pub")
+	os.WriteFile(bad, []byte("board.example+01234567+AQ==\n"), 0o644)
+	refusedInit(t, dir, append(append([]string(nil), base...), "--witness-key", bad), "--witness-key "+bad)
+	refusedInit(t, dir, append(append(append([]string(nil), base...), keys...), "--witness-quorum", "4"), "witness_quorum must be 1 to 3")
+	refusedInit(t, dir, append(append([]string(nil), base...), "--witness-quorum", "1"), "--witness-quorum needs the witnesses")
+	if _, errs, code := evote(t, append(append([]string(nil), base...), keys...)...); code != 0 {
+		t.Fatalf("exit %d\n%s", code, errs)
+	}
+	m, err := ballot.ParseManifest(mustRead(t, filepath.Join(dir, "manifest.json")))
+	if err != nil || len(m.Witnesses) != 3 || m.WitnessQuorum != 2 || len(m.WitnessVerifiers()) != 3 {
+		t.Fatalf("manifest: %v, %d witnesses, quorum %d", err, len(m.Witnesses), m.WitnessQuorum)
 	}
 }

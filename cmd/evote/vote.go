@@ -175,6 +175,14 @@ func selections(m *ballot.Manifest, choose []string) ([][]int, error) {
 	return sel, nil
 }
 
+// cosignedBy says whose cosignatures a manifest's checkpoints carry.
+func cosignedBy(m *ballot.Manifest) string {
+	if len(m.Witnesses) == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" and cosigned by at least %d of the election's %d witnesses", m.WitnessQuorum, len(m.Witnesses))
+}
+
 func questionIDs(m *ballot.Manifest) string {
 	var ids []string
 	for _, q := range m.Questions {
@@ -189,6 +197,8 @@ func receiptCmd(g *globals) *cobra.Command {
 		Short: "Check a voter's receipt",
 	}
 	var bf boardFlags
+	var offline bool
+	var manifest string
 	check := &cobra.Command{
 		Use:   "check RECEIPT",
 		Short: "Prove the board still holds a cast ballot",
@@ -198,13 +208,10 @@ receipt's checkpoint is consistent with the newest one (the log only grew),
 the ballot's leaf is included in it, and it lies after the open entry and
 before the close entry (a ballot elsewhere does not count). A failure is evidence against the
 board: keep the receipt.`,
-		Example: `  evote receipt check --board http://127.0.0.1:8080 --board-key board.vkey receipt.json`,
-		Args:    args(cobra.ExactArgs(1)),
+		Example: `  evote receipt check --board http://127.0.0.1:8080 --board-key board.vkey receipt.json
+  evote receipt check --offline --manifest manifest.json --board-key board.vkey receipt.json`,
+		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
-			bc, err := bf.client(false)
-			if err != nil {
-				return err
-			}
 			key, err := ops.BoardKey(bf.key)
 			if err != nil {
 				return usageError{err}
@@ -217,6 +224,30 @@ board: keep the receipt.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", a[0], err)
 			}
+			if offline {
+				if manifest == "" {
+					return usagef("--offline needs the election's --manifest FILE: it names the witnesses whose cosignatures the receipt must carry")
+				}
+				mb, err := os.ReadFile(manifest)
+				if err != nil {
+					return usageError{err}
+				}
+				m, err := ballot.ParseManifest(mb)
+				if err != nil {
+					return fmt.Errorf("%s: %w", manifest, err)
+				}
+				cp, err := voter.CheckReceiptOffline(r, key, m)
+				if err != nil {
+					return fmt.Errorf("the receipt does not check out: %w", err)
+				}
+				g.printf("ballot %s is entry %d of the board's log in its checkpoint of size %d, signed by the board%s; checked with no network: run without --offline to prove the board still holds it\n",
+					r.TrackingCode, r.Index, cp.Size, cosignedBy(m))
+				return nil
+			}
+			bc, err := bf.client(false)
+			if err != nil {
+				return err
+			}
 			vc := &voter.Client{Board: bc, BoardKey: key}
 			cp, err := vc.CheckReceipt(cmd.Context(), r)
 			if err != nil {
@@ -228,6 +259,8 @@ board: keep the receipt.`,
 		},
 	}
 	bf.add(check, false, true)
+	check.Flags().BoolVar(&offline, "offline", false, "check the receipt with no network: its ballot, its inclusion proof and its checkpoint's signatures (needs --manifest)")
+	check.Flags().StringVar(&manifest, "manifest", "", "the election's manifest `FILE`, for --offline")
 	c.AddCommand(check)
 	return c
 }
