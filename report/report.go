@@ -71,7 +71,9 @@ type Options struct {
 	// Turnout holds the figures the record does not.
 	Turnout Turnout
 	// Cosigners are the witnesses that cosigned the checkpoint, as the
-	// reader should see them named (such as their key names).
+	// reader should see them named; nil means the verifier's
+	// (verify.Report.Cosigners: the manifest's witnesses whose
+	// cosignatures verified).
 	Cosigners []string
 }
 
@@ -196,6 +198,9 @@ func build(rep *verify.Report, o Options) *data {
 		Entries: rep.Entries, Ballots: rep.Ballots, Counted: rep.Counted,
 		Turnout: o.Turnout, Cosigners: o.Cosigners, Failures: rep.Failures, Omitted: rep.Omitted,
 		Pinned: o.ManifestPinned,
+	}
+	if len(d.Cosigners) == 0 {
+		d.Cosigners = rep.Cosigners // verify's witnesses check, when the manifest names witnesses
 	}
 	d.Langs = []lang{en, it}
 	name := o.RecordName

@@ -2,14 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
@@ -74,6 +77,7 @@ since voters and verifiers check every checkpoint against it. Its name,
 
 func boardServeCmd(g *globals) *cobra.Command {
 	var key, manifest, tokFile, boothDir string
+	var witnessURLs []string
 	var st storeFlag
 	var sf serviceFlags
 	var rate float64
@@ -125,12 +129,16 @@ nothing that identifies a voter.`,
 			signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
 			// GET /report.html verifies the record with this key's verifier.
 			reportOf, rerr := boardReport(skey)
+			vkey, verr := verifierKeyOf(skey)
 			clear(skey) // the signer keeps its own copy
 			if err != nil {
 				return fmt.Errorf("%s: %w", key, err)
 			}
 			if rerr != nil {
 				return fmt.Errorf("%s: %w", key, rerr)
+			}
+			if verr != nil {
+				return fmt.Errorf("%s: %w", key, verr)
 			}
 			tok := ""
 			if tokFile != "" {
@@ -178,7 +186,11 @@ nothing that identifies a voter.`,
 			if rate < 0 {
 				return usagef("--rate must be 0 (no limit) or more")
 			}
-			var h http.Handler = board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins, Report: reportOf})
+			cosigner, err := startCosigner(ctx, b, log, vkey, witnessURLs, logger)
+			if err != nil {
+				return err
+			}
+			var h http.Handler = board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins, Report: reportOf, Cosigner: cosigner})
 			if boothDir != "" {
 				if err := checkServedBooth(boothDir, b.Manifest()); err != nil {
 					return err
@@ -197,11 +209,40 @@ nothing that identifies a voter.`,
 	f.StringVar(&key, "key", "board.key", "the board's signer key `FILE` (age-encrypted)")
 	f.StringVar(&manifest, "manifest", "", "the election manifest `FILE`, to create the board")
 	f.StringVar(&tokFile, "admin-token-file", "", "`FILE` holding the admin token")
+	f.StringArrayVar(&witnessURLs, "witness", nil, "a witness's add-checkpoint `URL` (evote witness serve; repeatable): the board asks each to cosign its checkpoints, as the manifest's witnesses require")
 	f.StringVar(&boothDir, "booth", "", "also serve the voting booth built in `DIR` (evote booth build) at /, beside the API")
 	f.Float64Var(&rate, "rate", board.DefaultRatePerSecond, "POST requests per second per client IP (-1: no limit)")
 	f.IntVar(&burst, "burst", board.DefaultBurst, "burst of POST requests per client IP")
 	sf.add(c, "127.0.0.1:8080")
 	return c
+}
+
+// startCosigner starts gathering the witnesses' cosignatures when the
+// manifest names witnesses, refusing to serve without enough of them to
+// reach the quorum: receipts, exports and trustees would all fail.
+func startCosigner(ctx context.Context, b *board.Board, log store.Log, vkey string, urls []string, logger *slog.Logger) (*board.Cosigner, error) {
+	m := b.Manifest()
+	if len(m.Witnesses) == 0 {
+		if len(urls) > 0 {
+			return nil, usagef("--witness given, but this election's manifest names no witnesses (election init --witness-key)")
+		}
+		return nil, nil
+	}
+	if len(urls) < m.WitnessQuorum {
+		return nil, usagef("the manifest asks %d of its %d witnesses to cosign every checkpoint: give at least %d --witness URL (each witness's evote witness serve address)", m.WitnessQuorum, len(m.Witnesses), m.WitnessQuorum)
+	}
+	verifier, err := note.NewVerifier(vkey)
+	if err != nil {
+		return nil, err
+	}
+	hc := &http.Client{Timeout: 10 * time.Second}
+	var ws []board.Witness
+	for _, u := range urls {
+		ws = append(ws, board.HTTPWitness(strings.TrimRight(u, "/"), hc))
+	}
+	c := board.NewCosigner(log, verifier, ws, m.WitnessVerifiers(), m.WitnessQuorum, logger)
+	go c.Run(ctx, time.Second)
+	return c, nil
 }
 
 // checkServedBooth refuses a booth the board cannot serve: one built for

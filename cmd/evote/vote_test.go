@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/electiontest"
@@ -47,5 +48,36 @@ func TestReceiptCheckOffline(t *testing.T) {
 	}
 	if _, errs, code := evote(t, "receipt", "check", "--offline", "--manifest", p("manifest.json"), "--board-key", p("board.vkey"), p("altered.json")); code != 1 || !strings.Contains(errs, "altered") {
 		t.Errorf("altered receipt: exit %d\n%s", code, errs)
+	}
+}
+
+// TestBoardServeWitnesses: board serve gathers cosignatures from the
+// --witness URLs when the manifest names witnesses, and refuses to start
+// with fewer than the quorum, or with --witness for an election that
+// names none.
+func TestBoardServeWitnesses(t *testing.T) {
+	ctx := context.Background()
+	s, err := sim.StartSite(ctx, sim.SiteOptions{
+		Options: sim.Options{Dir: t.TempDir(), Issuer: electiontest.Issuer(t)}, Voters: 1, Witnesses: 2, WitnessQuorum: 2,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	if _, err := startCosigner(ctx, s.Board, s.Log, s.VKey, s.WitnessURLs[:1], nil); err == nil || !strings.Contains(err.Error(), "at least 2 --witness") {
+		t.Errorf("one witness for a quorum of two: %v", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	c, err := startCosigner(cctx, s.Board, s.Log, s.VKey, s.WitnessURLs, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Cosigned(ctx, 1, 10*time.Second); err != nil {
+		t.Errorf("no cosigned checkpoint: %v", err)
+	}
+	plain := electiontest.New(t, electiontest.Options{})
+	if _, err := startCosigner(ctx, plain.Board, plain.Log, plain.VKey, s.WitnessURLs, nil); err == nil || !strings.Contains(err.Error(), "names no witnesses") {
+		t.Errorf("--witness for an election without witnesses: %v", err)
 	}
 }
