@@ -158,3 +158,55 @@ func httpWitnesses(s *sim.Site) []board.Witness {
 	}
 	return ws
 }
+
+// downWitnesses is the board's client while its witnesses do not answer.
+type downWitnesses struct{ *boardapi.Client }
+
+func (downWitnesses) Cosigned(context.Context, uint64) ([]byte, error) {
+	return nil, boardapi.ErrNotFound
+}
+
+// TestWitnessesDown: while no quorum cosigns, a cast stores the ballot but
+// gives no receipt (voter.ErrNotCosigned, not a refusal); once they
+// answer, casting the same ticket again gets the cosigned receipt, and the
+// ballot is on the board once.
+func TestWitnessesDown(t *testing.T) {
+	s := witnessedSite(t)
+	ctx := context.Background()
+	m := s.Board.Manifest()
+	bc := boardapi.NewClient(s.BoardURL, nil)
+	down := &voter.Client{Issuer: issuerapi.NewClient(s.IssuerURL, nil), Board: downWitnesses{bc}, BoardKey: s.Verifier, ManifestHash: m.Hash()}
+	e, err := down.Election(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := voter.NewTicket(nil, e, s.Voters[0][0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := down.GetToken(ctx, e, tk, s.Voters[0][1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := down.Seal(e, tk, [][]int{{0}}); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := s.Log.Size()
+	if _, err := down.CastTicket(ctx, e, tk); !errors.Is(err, voter.ErrNotCosigned) {
+		t.Fatalf("witnesses down: %v, want ErrNotCosigned", err)
+	}
+	up := &voter.Client{Board: bc, BoardKey: s.Verifier, ManifestHash: m.Hash()}
+	e, err = up.Election(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := up.CastTicket(ctx, e, tk)
+	if err != nil {
+		t.Fatalf("witnesses back: %v", err)
+	}
+	if _, err := voter.CheckReceiptOffline(rc, s.Verifier, m); err != nil {
+		t.Errorf("the receipt: %v", err)
+	}
+	if n, _ := s.Log.Size(); n != before+1 {
+		t.Errorf("the ballot is on the board %d times", n-before)
+	}
+}

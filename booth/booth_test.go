@@ -169,7 +169,7 @@ func TestCataloguesComplete(t *testing.T) {
 		"issuer." + issuerapi.CodePurged, "issuer." + issuerapi.CodeRateLimited, "issuer." + issuerapi.CodeOverloaded, "issuer." + issuerapi.CodeInternal,
 		"board." + boardapi.CodeAlreadyVoted, "board." + boardapi.CodeClosed, "board." + boardapi.CodeNotOpen, "board." + boardapi.CodeInvalidBallot,
 		"board." + boardapi.CodeRateLimited, "board." + boardapi.CodeOverloaded, "board." + boardapi.CodeStorage, "board." + boardapi.CodeInternal,
-		boothapi.CodeNetwork, boothapi.CodeCodeForm, boothapi.CodeFileFormat, boothapi.CodeSplitView, boothapi.CodeAuditMismatch, boothapi.CodeCheckFailed,
+		boothapi.CodeNetwork, boothapi.CodeCodeForm, boothapi.CodeFileFormat, boothapi.CodeNotCosigned, boothapi.CodeSplitView, boothapi.CodeAuditMismatch, boothapi.CodeCheckFailed,
 	}
 	for _, c := range voterMeets {
 		used["err."+c] = true

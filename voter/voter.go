@@ -307,6 +307,12 @@ type CosignedBoard interface {
 	Cosigned(ctx context.Context, minSize uint64) ([]byte, error)
 }
 
+// ErrNotCosigned means the board holds the ballot (its own receipt
+// checked) but no checkpoint of its witnesses' quorum covers it yet: the
+// witnesses are slow or unreachable. Nothing is lost: cast the same ballot
+// again later (CastTicket), and the receipt is fetched and cosigned then.
+var ErrNotCosigned = errors.New("voter: the ballot is on the board, but the election's witnesses have not cosigned a checkpoint that covers it yet; try again in a minute for the receipt")
+
 // ErrNoWitnesses means the election names witnesses but the board client
 // cannot fetch cosigned checkpoints.
 var ErrNoWitnesses = errors.New("voter: the election names witnesses, but this board client serves no cosigned checkpoints")
@@ -328,7 +334,7 @@ func (c *Client) cosign(ctx context.Context, m *ballot.Manifest, raw []byte, rc 
 	}
 	signed, err := cb.Cosigned(ctx, rc.Index+1)
 	if err != nil {
-		return nil, fmt.Errorf("voter: the ballot is cast, but no checkpoint cosigned by the election's witnesses covers it yet (check the receipt again later): %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrNotCosigned, err)
 	}
 	cs, err := store.OpenCosigned(signed, c.BoardKey, m.WitnessVerifiers(), m.WitnessQuorum)
 	if err != nil {

@@ -116,6 +116,7 @@ const (
 	CodeCheckFailed   = "check_failed"   // an answer or a file failed a check
 	CodeCodeForm      = "code_form"      // what was typed cannot be an enrolment code (issuerapi.NormalizeCode)
 	CodeFileFormat    = "file_format"    // a file given to check is not a receipt or audit file
+	CodeNotCosigned   = "not_cosigned"   // the ballot is cast, but the witnesses have not cosigned it yet
 )
 
 // ErrNetwork is a request that got no answer: the network failed, or the
@@ -142,6 +143,8 @@ func FailureOf(err error) Failure {
 		f.Code = "board." + boardapi.CodeClosed
 	case errors.Is(err, boardapi.ErrNotOpen):
 		f.Code = "board." + boardapi.CodeNotOpen
+	case errors.Is(err, voter.ErrNotCosigned):
+		f.Code = CodeNotCosigned
 	case errors.Is(err, ErrFileFormat):
 		f.Code = CodeFileFormat
 	case errors.Is(err, issuerapi.ErrMalformedCode):
