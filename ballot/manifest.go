@@ -524,10 +524,13 @@ func (m *Manifest) parseWitnesses() error {
 		if err != nil {
 			return fmt.Errorf("witnesses[%d]: %w", i, err)
 		}
-		if names[v.Name()] {
-			return fmt.Errorf("witnesses[%d]: the name %q is an earlier witness's; each witness once", i, v.Name())
+		// A cosignature does not sign the witness's name, so one key under
+		// two names would count twice toward the quorum.
+		pub := k[strings.LastIndexByte(k, '+')+1:]
+		if names[v.Name()] || names["key:"+pub] {
+			return fmt.Errorf("witnesses[%d]: the name %q or its key is an earlier witness's; each witness once, with a key of its own", i, v.Name())
 		}
-		names[v.Name()] = true
+		names[v.Name()], names["key:"+pub] = true, true
 		m.witnesses = append(m.witnesses, v)
 	}
 	return nil

@@ -60,7 +60,8 @@ type Cosigner struct {
 
 type slot struct {
 	w     Witness
-	known uint64 // the size the witness last cosigned (0: none yet)
+	busy  sync.Mutex // held while the witness is asked; known is under it
+	known uint64     // the size the witness last cosigned (0: none yet)
 }
 
 // NewCosigner returns a cosigner of log's checkpoints (signed by board) by
@@ -108,8 +109,18 @@ func (c *Cosigner) Run(ctx context.Context, interval time.Duration) {
 	}
 }
 
+// witnessTimeout bounds one witness's answer, well under what a receipt
+// waits for a cosigned checkpoint (cosignedWait): a witness that is slow
+// or silent cannot hold a round back.
+const witnessTimeout = 3 * time.Second
+
 // Round asks every witness, at once, to cosign the board's newest
-// checkpoint, and keeps the result if it reaches the quorum.
+// checkpoint, and keeps it as soon as the witnesses' lines that verify
+// reach the quorum; slower witnesses finish in the background (a witness
+// still busy with an earlier round is not asked again). Each witness's
+// answer is checked on its own, and only its one line that verifies is
+// kept: a witness that answers garbage, many lines or lines of other keys
+// spoils nothing.
 func (c *Cosigner) Round(ctx context.Context) {
 	cp, err := c.log.Checkpoint(ctx)
 	if err != nil {
@@ -121,24 +132,43 @@ func (c *Cosigner) Round(ctx context.Context) {
 	if cp.Size <= have {
 		return
 	}
-	lines := make([][]byte, len(c.slots))
-	var wg sync.WaitGroup
+	type answer struct {
+		line []byte
+		name string
+	}
+	answers := make(chan answer, len(c.slots))
+	asked := 0
 	for i, s := range c.slots {
-		wg.Add(1)
+		if !s.busy.TryLock() {
+			continue
+		}
+		asked++
 		go func() {
-			defer wg.Done()
-			l, err := c.ask(ctx, s, cp)
+			defer s.busy.Unlock()
+			actx, cancel := context.WithTimeout(ctx, witnessTimeout)
+			defer cancel()
+			l, err := c.ask(actx, s, cp)
 			if err != nil {
 				c.logger.Warn("a witness did not cosign", "witness", i, "size", cp.Size, "err", err)
+				answers <- answer{}
 				return
 			}
-			lines[i] = l
+			line, name := c.verifiedLine(cp, l)
+			answers <- answer{line, name}
 		}()
 	}
-	wg.Wait()
 	signed := bytes.Clone(cp.Signed)
-	for _, l := range lines {
-		signed = append(signed, l...)
+	got := map[string]bool{}
+	for range asked {
+		a := <-answers
+		if a.line == nil || got[a.name] {
+			continue
+		}
+		signed = append(signed, a.line...)
+		got[a.name] = true
+		if len(got) >= c.quorum {
+			break
+		}
 	}
 	_, err = store.OpenCosigned(signed, c.board, c.verifiers, c.quorum)
 	c.mu.Lock()
@@ -152,6 +182,21 @@ func (c *Cosigner) Round(ctx context.Context) {
 		c.best, c.size, c.fail = signed, cp.Size, nil
 		c.cond.Broadcast()
 	}
+}
+
+// verifiedLine is the one line of a witness's answer that cosigns cp
+// under one of the manifest's witness keys, and that witness's name; nil
+// if none does.
+func (c *Cosigner) verifiedLine(cp *store.Checkpoint, answer []byte) ([]byte, string) {
+	for _, line := range bytes.SplitAfter(answer, []byte("\n")) {
+		if len(line) == 0 || line[len(line)-1] != '\n' {
+			continue
+		}
+		if cs, err := store.OpenCosigned(append(bytes.Clone(cp.Signed), line...), c.board, c.verifiers, 1); err == nil {
+			return line, cs.Cosigners[0]
+		}
+	}
+	return nil, ""
 }
 
 // ask gets one witness's cosignature lines for cp, proving consistency

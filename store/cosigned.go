@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 
 	"golang.org/x/mod/sumdb/note"
 )
@@ -26,54 +28,38 @@ type Cosigned struct {
 }
 
 // OpenCosigned opens a checkpoint note signed by the board's key board and
-// cosigned by witnesses. The body and the board's signature line must be as
-// ParseCheckpoint asks (canonical C2SP tlog-checkpoint, the origin the
-// key's name); then every other signature line is matched against
-// witnesses, by name and key ID: a line of an unknown key is ignored (C2SP
-// tlog-cosignature), as is one that does not verify, and each witness counts
-// once. Fewer than quorum distinct cosigners is ErrNoQuorum.
+// cosigned by witnesses. It reads the note as ParseCosignedCheckpoint
+// does (the board's canonical checkpoint and signature line first, then
+// canonical signature lines, 8 KiB in all), then matches every further
+// line against witnesses by name and key ID: a line of an unknown key is
+// ignored (C2SP tlog-cosignature), as is one that does not verify, and
+// each witness counts once. Fewer than quorum distinct cosigners is
+// ErrNoQuorum.
 func OpenCosigned(signed []byte, board note.Verifier, witnesses []note.Verifier, quorum int) (*Cosigned, error) {
-	if len(signed) > MaxCheckpointSize+100*(len("— \n")+255+4*((4+cosigSize+2)/3)) {
-		return nil, fmt.Errorf("store: cosigned checkpoint is %d bytes, too large", len(signed))
-	}
-	// note.Open with the board's key only: every cosignature is then an
-	// unverified signature, which we check ourselves so that a bad line of a
-	// known witness does not make the whole note unreadable.
-	n, err := note.Open(signed, note.VerifierList(board))
+	cp, err := ParseCosignedCheckpoint(signed, board)
 	if err != nil {
-		var unverified *note.UnverifiedNoteError
-		if errors.As(err, &unverified) {
-			return nil, fmt.Errorf("store: checkpoint is not signed by the log key %q (%08x): check it comes from this board", board.Name(), board.KeyHash())
-		}
-		return nil, fmt.Errorf("store: checkpoint signature does not verify with the log key %q: %w", board.Name(), err)
+		return nil, err
 	}
-	if len(n.Sigs) != 1 {
-		return nil, fmt.Errorf("store: checkpoint carries %d signatures by the log key; want one", len(n.Sigs))
-	}
-	boardOnly := []byte(n.Text + "\n— " + n.Sigs[0].Name + " " + n.Sigs[0].Base64 + "\n")
-	cp, err := ParseCheckpoint(boardOnly, board)
-	if err != nil {
-		return nil, fmt.Errorf("store: %w", err)
-	}
+	text := signed[:bytes.Index(signed, []byte("\n\n"))+1] // the body, with its final newline
 	out := &Cosigned{Checkpoint: cp}
-	type id struct {
-		name string
-		hash uint32
-	}
-	seen := map[id]bool{}
-	for _, s := range n.UnverifiedSigs {
+	seen := map[note.Verifier]bool{}
+	for _, line := range strings.SplitAfter(string(cp.Cosignatures), "\n") {
+		name, b64, ok := strings.Cut(strings.TrimSuffix(strings.TrimPrefix(line, "— "), "\n"), " ")
+		if !ok {
+			continue
+		}
+		raw, err := base64.StdEncoding.Strict().DecodeString(b64)
+		if err != nil || len(raw) != 4+cosigSize {
+			continue
+		}
+		hash := binary.BigEndian.Uint32(raw)
 		for _, w := range witnesses {
-			if w == nil || seen[id{s.Name, s.Hash}] || w.Name() != s.Name || w.KeyHash() != s.Hash {
+			if w == nil || seen[w] || w.Name() != name || w.KeyHash() != hash || !w.Verify(text, raw[4:]) {
 				continue
 			}
-			raw, err := base64.StdEncoding.Strict().DecodeString(s.Base64)
-			if err != nil || len(raw) < 12 || !w.Verify([]byte(n.Text), raw[4:]) {
-				continue
-			}
-			t := int64(binary.BigEndian.Uint64(raw[4:12]))
-			seen[id{s.Name, s.Hash}] = true
+			seen[w] = true
 			out.Cosigners = append(out.Cosigners, w.Name())
-			out.Times = append(out.Times, t)
+			out.Times = append(out.Times, int64(binary.BigEndian.Uint64(raw[4:12])))
 		}
 	}
 	if len(out.Cosigners) < quorum {

@@ -165,6 +165,9 @@ given.`,
 				if m.WitnessQuorum == 0 {
 					m.WitnessQuorum = len(m.Witnesses)/2 + 1
 				}
+				if 2*m.WitnessQuorum <= len(m.Witnesses) {
+					return usagef("a witness quorum of %d of %d lets two separate groups of honest witnesses each cosign a different history of the board's log; choose more than half (--witness-quorum %d)", m.WitnessQuorum, len(m.Witnesses), len(m.Witnesses)/2+1)
+				}
 			} else if witnessQuorum != 0 {
 				return usagef("--witness-quorum needs the witnesses: --witness-key FILE, once per witness")
 			}
