@@ -138,7 +138,7 @@ func (c *Cosigner) Round(ctx context.Context) {
 	}
 	answers := make(chan answer, len(c.slots))
 	asked := 0
-	for i, s := range c.slots {
+	for _, s := range c.slots {
 		if !s.busy.TryLock() {
 			continue
 		}
@@ -149,7 +149,7 @@ func (c *Cosigner) Round(ctx context.Context) {
 			defer cancel()
 			l, err := c.ask(actx, s, cp)
 			if err != nil {
-				c.logger.Warn("a witness did not cosign", "witness", i, "size", cp.Size, "err", err)
+				c.logger.Warn("a witness did not cosign", "witness", fmt.Sprint(s.w), "size", cp.Size, "err", err)
 				answers <- answer{}
 				return
 			}
@@ -278,6 +278,8 @@ func (w httpWitness) AddCheckpoint(ctx context.Context, oldSize uint64, proof tl
 	}
 	return lines, err
 }
+
+func (w httpWitness) String() string { return w.url }
 
 type sizeError struct{ *httpwitness.ConflictError }
 

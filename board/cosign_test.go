@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"testing"
 	"time"
@@ -13,9 +14,11 @@ import (
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/internal/sim"
 	"github.com/evote/evote/issuer/issuerapi"
+	"github.com/evote/evote/report"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/verify"
 	"github.com/evote/evote/voter"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // witnessedSite is an election with three witnesses, quorum two, and its
@@ -23,11 +26,19 @@ import (
 func witnessedSite(t *testing.T) *sim.Site {
 	t.Helper()
 	ctx := context.Background()
+	var verifier note.Verifier
 	s, err := sim.StartSite(ctx, sim.SiteOptions{
 		Options:   sim.Options{Dir: t.TempDir(), Issuer: electiontest.Issuer(t)},
 		Voters:    4,
 		Witnesses: 3, WitnessQuorum: 2,
+		Board: board.HandlerConfig{Report: func(w io.Writer, r io.Reader) error {
+			_, err := report.FromRecord(w, r, verifier, report.Options{})
+			return err
+		}},
 	})
+	if s != nil {
+		verifier = s.Verifier
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +95,16 @@ func TestCosignedReceipts(t *testing.T) {
 	rep, err := verify.Record(bytes.NewReader(rec.Bytes()), s.Verifier, verify.Options{})
 	if err != nil {
 		t.Fatalf("the cosigned record does not verify: %v", err)
+	}
+	// The board's own report page reads the same cosigned record.
+	resp, err := http.Get(s.BoardURL + board.PathReport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || bytes.Contains(page, []byte("NOT VERIFIED")) {
+		t.Errorf("the board's report: %d, not verified: %v", resp.StatusCode, bytes.Contains(page, []byte("NOT VERIFIED")))
 	}
 	if len(rep.Cosigners) < 2 {
 		t.Errorf("the record's checkpoint has cosigners %v", rep.Cosigners)
@@ -208,5 +229,38 @@ func TestWitnessesDown(t *testing.T) {
 	}
 	if n, _ := s.Log.Size(); n != before+1 {
 		t.Errorf("the ballot is on the board %d times", n-before)
+	}
+}
+
+// BenchmarkVote is one voter's whole vote over loopback HTTP (token,
+// ballot, cast, receipt checked), without witnesses and with three
+// (quorum two), in the same run: what waiting for the witnesses' round
+// adds to a receipt.
+//
+//	go test -run '^$' -bench Vote -benchtime 40x ./board/
+func BenchmarkVote(b *testing.B) {
+	for _, w := range []int{0, 3} {
+		name := "plain"
+		if w > 0 {
+			name = "witnessed"
+		}
+		b.Run(name, func(b *testing.B) {
+			s, err := sim.StartSite(context.Background(), sim.SiteOptions{
+				Options: sim.Options{Dir: b.TempDir(), Issuer: electiontest.Issuer(b)}, Voters: b.N, Witnesses: w, WitnessQuorum: 2 * w / 3,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Stop()
+			m := s.Board.Manifest()
+			bc := boardapi.NewClient(s.BoardURL, nil)
+			b.ResetTimer()
+			for i := range b.N {
+				vc := &voter.Client{Issuer: issuerapi.NewClient(s.IssuerURL, nil), Board: bc, BoardKey: s.Verifier, ManifestHash: m.Hash()}
+				if _, err := vc.Vote(context.Background(), s.Voters[i][0], s.Voters[i][1], [][]int{{i % 2}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -546,8 +546,8 @@ func (h *handler) checkpoint(w http.ResponseWriter, r *http.Request) {
 
 // cosigned answers the newest checkpoint cosigned by a quorum of the
 // manifest's witnesses, of at least the size asked for (?size=N, default
-// 1), waiting a few seconds for a round to reach it: 404 not_found if none
-// does in time, or if the election names no witnesses.
+// 1), waiting a few seconds for a round to reach it: 503 with Retry-After
+// if none does in time, 404 if the election names no witnesses.
 func (h *handler) cosigned(w http.ResponseWriter, r *http.Request) {
 	if h.cosigner == nil {
 		h.refuse(w, boardapi.ErrNotFound, "this election names no witnesses")
@@ -564,7 +564,10 @@ func (h *handler) cosigned(w http.ResponseWriter, r *http.Request) {
 	}
 	signed, err := h.cosigner.Cosigned(r.Context(), min, cosignedWait)
 	if err != nil {
-		h.refuse(w, boardapi.ErrNotFound, err.Error())
+		// Witnesses slow or down: a state that passes, not a missing page.
+		w.Header().Set("Retry-After", "10")
+		service.WriteError(w, http.StatusServiceUnavailable, service.CodeOverloaded, "a quorum of the election's witnesses has not cosigned a checkpoint of that size yet; retry in a while")
+		h.log.Warn("no cosigned checkpoint of the size asked", "size", min, "err", err)
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -652,6 +655,33 @@ func orDefault(n, def int) int {
 	return n
 }
 
+// recordCheckpoint is the checkpoint a record ends with: with witnesses,
+// the newest one a quorum cosigned, covering at least every entry there is
+// now (after the result, the whole log), as verifiers require; without,
+// nil (a fresh one of the board's).
+func (h *handler) recordCheckpoint(ctx context.Context) (*store.Checkpoint, error) {
+	if h.cosigner == nil {
+		return nil, nil
+	}
+	n, err := h.b.log.Size()
+	if err != nil {
+		return nil, err
+	}
+	signed, err := h.cosigner.Cosigned(ctx, n, cosignedWait)
+	if err != nil {
+		return nil, err
+	}
+	return store.ParseCosignedCheckpoint(signed, h.cosigner.board)
+}
+
+// exportAt writes the record ending with cp (nil: a fresh checkpoint).
+func (h *handler) exportAt(w io.Writer, cp *store.Checkpoint) error {
+	if cp == nil {
+		return h.b.log.Export(w)
+	}
+	return h.b.log.ExportAt(w, cp)
+}
+
 func (h *handler) export(w http.ResponseWriter, r *http.Request) {
 	ip := h.clientIP(r)
 	if !h.exportsPer.TryEnter(ip) {
@@ -665,37 +695,18 @@ func (h *handler) export(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.exports.Leave()
-	// With witnesses, the record ends with the newest checkpoint a quorum
-	// cosigned, covering at least every entry there is now (after the
-	// result, the whole log): the record verifiers require.
-	var cp *store.Checkpoint
-	if h.cosigner != nil {
-		n, err := h.b.log.Size()
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		signed, err := h.cosigner.Cosigned(r.Context(), n, cosignedWait)
-		if err == nil {
-			cp, err = store.ParseCosignedCheckpoint(signed, h.cosigner.board)
-		}
-		if err != nil {
-			h.log.Error("no cosigned checkpoint to end the export with", "err", err)
-			w.Header().Set("Retry-After", "5")
-			service.WriteError(w, http.StatusServiceUnavailable, service.CodeOverloaded, "the witnesses have not cosigned the board's newest checkpoint yet; retry in 5 s")
-			return
-		}
+	cp, err := h.recordCheckpoint(r.Context())
+	if err != nil {
+		h.log.Error("no cosigned checkpoint to end the export with", "err", err)
+		w.Header().Set("Retry-After", "5")
+		service.WriteError(w, http.StatusServiceUnavailable, service.CodeOverloaded, "a quorum of the election's witnesses has not cosigned the board's newest checkpoint yet, and the record must end with one; retry once they answer")
+		return
 	}
 	w.Header().Set("Content-Type", "application/octet-stream")
 	w.Header().Set("Content-Disposition", `attachment; filename="record.evr"`)
 	// Export writes straight to the client; a failure midway can only cut
 	// the stream, which the strict reader on the other end reports.
-	var err error
-	if cp != nil {
-		err = h.b.log.ExportAt(w, cp)
-	} else {
-		err = h.b.log.Export(w)
-	}
+	err = h.exportAt(w, cp)
 	if err != nil {
 		h.log.Error("export failed", "err", err)
 	}

@@ -2,6 +2,7 @@ package board
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"net/http"
 	"sync"
@@ -87,10 +88,16 @@ const reportPolicy = "default-src 'none'; style-src 'unsafe-inline'; img-src dat
 
 // build streams the board's export into the page writer.
 func (p *reportPage) build() ([]byte, error) {
+	// The record as /v1/export gives it: with witnesses, ending with
+	// their cosigned checkpoint, which the report's verification requires.
+	cp, err := p.h.recordCheckpoint(context.Background())
+	if err != nil {
+		return nil, err
+	}
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(p.h.b.log.Export(pw)) }()
+	go func() { pw.CloseWithError(p.h.exportAt(pw, cp)) }()
 	var buf bytes.Buffer
-	err := p.write(&buf, pr)
+	err = p.write(&buf, pr)
 	pr.CloseWithError(io.ErrClosedPipe) // stop the export if the writer stopped early
 	if err != nil {
 		return nil, err

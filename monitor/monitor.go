@@ -634,8 +634,18 @@ func (m *Monitor) checkCosigned(ctx context.Context) error {
 	if !ok {
 		return fmt.Errorf("monitor: a witness quorum is set but this board client cannot fetch cosigned checkpoints")
 	}
-	signed, err := cb.Cosigned(ctx, 0)
+	// A checkpoint the witnesses cosigned that covers the board's newest
+	// accepted one: the board waits a round for it, and answers 503 when
+	// no quorum cosigns (witnesses down, or refusing a fork).
+	var want uint64 = 1
+	if m.last != nil {
+		want = m.last.Size
+	}
+	signed, err := cb.Cosigned(ctx, want)
 	if err != nil {
+		if errors.Is(err, boardapi.ErrOverloaded) {
+			return m.alert(NoQuorum, []byte(err.Error()), fmt.Errorf("%w: no checkpoint of %d entries or more is cosigned by a quorum of the witnesses: they are down, slow or refusing the board's log: %v", ErrNoQuorum, want, err))
+		}
 		if transient(err) {
 			return m.unreachableAlert(err)
 		}

@@ -557,3 +557,33 @@ func FuzzState(f *testing.F) {
 		}
 	})
 }
+
+// witnessesDown is a board whose witnesses do not cosign: its cosigned
+// endpoint answers 503, as board serve does when no quorum forms in time.
+type witnessesDown struct{ *boardapi.Client }
+
+func (witnessesDown) Cosigned(context.Context, uint64) ([]byte, error) {
+	return nil, &boardapi.Error{StatusCode: 503, Code: boardapi.CodeOverloaded, Message: "a quorum of the election's witnesses has not cosigned"}
+}
+
+// TestAttackWitnessesDown: the board goes on signing while no quorum of
+// witnesses cosigns (they are down, or refuse its log): the monitor alerts
+// no_quorum rather than accepting the board's word or calling the board
+// unreachable.
+func TestAttackWitnessesDown(t *testing.T) {
+	f := newFixture(t)
+	f.cast(t, 1)
+	_, vkey, err := witness.GenerateKey(rand.Reader, "witness-a.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := witness.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.monitor(t, func(c *monitor.Config) {
+		c.Board = witnessesDown{f.site.client()}
+		c.Witnesses, c.Quorum = []note.Verifier{v}, 1
+	})
+	wantKind(t, m.Check(t.Context()), monitor.NoQuorum)
+}

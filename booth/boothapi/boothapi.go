@@ -135,6 +135,8 @@ func FailureOf(err error) Failure {
 	var ie *issuerapi.Error
 	var ue *url.Error
 	switch {
+	case errors.Is(err, voter.ErrNotCosigned): // before the board's own word, which it wraps
+		f.Code = CodeNotCosigned
 	case errors.As(err, &be):
 		f.Code = "board." + be.Code
 	case errors.As(err, &ie):
@@ -143,8 +145,6 @@ func FailureOf(err error) Failure {
 		f.Code = "board." + boardapi.CodeClosed
 	case errors.Is(err, boardapi.ErrNotOpen):
 		f.Code = "board." + boardapi.CodeNotOpen
-	case errors.Is(err, voter.ErrNotCosigned):
-		f.Code = CodeNotCosigned
 	case errors.Is(err, ErrFileFormat):
 		f.Code = CodeFileFormat
 	case errors.Is(err, issuerapi.ErrMalformedCode):

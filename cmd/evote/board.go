@@ -209,7 +209,7 @@ nothing that identifies a voter.`,
 	f.StringVar(&key, "key", "board.key", "the board's signer key `FILE` (age-encrypted)")
 	f.StringVar(&manifest, "manifest", "", "the election manifest `FILE`, to create the board")
 	f.StringVar(&tokFile, "admin-token-file", "", "`FILE` holding the admin token")
-	f.StringArrayVar(&witnessURLs, "witness", nil, "a witness's add-checkpoint `URL` (evote witness serve; repeatable): the board asks each to cosign its checkpoints, as the manifest's witnesses require")
+	f.StringArrayVar(&witnessURLs, "witness", nil, "a witness's base `URL` (where evote witness serve listens; the board posts to URL/add-checkpoint; repeatable): the board asks each to cosign its checkpoints, as the manifest's witnesses require")
 	f.StringVar(&boothDir, "booth", "", "also serve the voting booth built in `DIR` (evote booth build) at /, beside the API")
 	f.Float64Var(&rate, "rate", board.DefaultRatePerSecond, "POST requests per second per client IP (-1: no limit)")
 	f.IntVar(&burst, "burst", board.DefaultBurst, "burst of POST requests per client IP")

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/monitor"
 	"github.com/evote/evote/witness"
@@ -97,6 +98,20 @@ not be reached. Without, it runs until interrupted.`,
 			if cfg.Witnesses, err = witnessVerifiers(witnessKeys); err != nil {
 				return usageError{err}
 			}
+			// The manifest file names the witnesses and the quorum; the
+			// flags stand in when it is not given (or is only a hash).
+			if b, err := os.ReadFile(manifest); err == nil && len(witnessKeys) == 0 {
+				if m, err := ballot.ParseManifest(b); err == nil && len(m.Witnesses) > 0 {
+					cfg.Witnesses = m.WitnessVerifiers()
+					if quorum == 0 {
+						quorum = m.WitnessQuorum
+					}
+				}
+			}
+			if quorum == 0 && len(cfg.Witnesses) > 0 {
+				quorum = len(cfg.Witnesses)/2 + 1 // a majority, as election init's default
+			}
+			cfg.Quorum = quorum
 			if quorum < 0 || quorum > len(cfg.Witnesses) {
 				return usagef("--witness-quorum %d: give 0 to %d (the --witness-key files given)", quorum, len(cfg.Witnesses))
 			}
