@@ -49,6 +49,7 @@ var phrases = map[string][2]string{ // key: {en, it}
 	"closes":             {"Voting closes", "Chiusura del voto"},
 	"results":            {"Results", "Risultati"},
 	"choose":             {"Choose from %d to %d", "Scegliere da %d a %d"},
+	"choose_n":           {"Choose %d", "Scegliere %d"},
 	"multi_note":         {"A ballot may mark more than one choice here: each percentage is of ballots counted, so they may add up to more than 100%.", "Qui una scheda può indicare più di una scelta: ogni percentuale è sulle schede conteggiate, quindi la somma può superare il 100%."},
 	"pct_note":           {"Percentages are of ballots counted.", "Le percentuali sono sulle schede conteggiate."},
 	"choice":             {"Choice", "Scelta"},
@@ -88,7 +89,7 @@ var phrases = map[string][2]string{ // key: {en, it}
 	"howto":              {"Verify it yourself", "Verificatelo voi stessi"},
 	"howto_sub":          {"Download the record and the board's key the election published, install evote, and run:", "Scaricate il registro e la chiave dell'urna pubblicata dalla votazione, installate evote ed eseguite:"},
 	"howto_after":        {"It re-checks everything above, needs no secret and trusts no one, and prints the same result. Or drop the record on the election's in-browser verifier page: the file does not leave your browser.", "Ricontrolla tutto quanto sopra, non richiede alcun segreto e non si fida di nessuno, e stampa lo stesso risultato. Oppure trascinate il registro nella pagina di verifica nel browser della votazione: il file non lascia il vostro browser."},
-	"summary":            {"%d entries, %d ballots on the record, %d counted.", "%d voci, %d schede nel registro, %d conteggiate."},
+	"summary":            {"%d entries, %d ballots on the record, %d counted.", "%d elementi nel registro, di cui %d schede, %d conteggiate."},
 	"made_by":            {"Made by evote from the election's record alone.", "Prodotto da evote dal solo registro della votazione."},
 
 	"check.format":     {"file format", "formato del file"},
@@ -103,6 +104,7 @@ var phrases = map[string][2]string{ // key: {en, it}
 	"check.partial":    {"partial decryption", "decifratura parziale"},
 	"check.result":     {"result", "risultato"},
 	"check.complete":   {"completeness", "completezza"},
+	"check.witnesses":  {"witnesses' cosignatures", "cofirme dei testimoni"},
 }
 
 var en, it = func() (lang, lang) {
