@@ -43,8 +43,6 @@ var (
 		vkey   string
 		err    error
 	}
-	issuerOnce sync.Once
-	issuerKey  *token.PrivateKey
 )
 
 // tallied returns the record of the test election, made once per test
