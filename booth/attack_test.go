@@ -25,6 +25,7 @@ import (
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/booth"
+	"github.com/evote/evote/internal/browsertest"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/internal/sim"
 	"github.com/evote/evote/issuer"
@@ -47,7 +48,7 @@ type attackSite struct {
 
 func startAttackSite(t *testing.T, ctx context.Context) *attackSite {
 	t.Helper()
-	chromium(t)
+	browsertest.Chromium(t)
 	a := &attackSite{roll: issuer.NewMemRoll()}
 	var err error
 	a.Site, err = sim.StartSite(ctx, sim.SiteOptions{
@@ -243,7 +244,7 @@ func TestAttackTamperedBoothFiles(t *testing.T) {
 			a.serve(dir)
 			defer a.serve(pristine)
 			before := a.stored(t)
-			bctx := newBrowser(t, ctx, "en-GB")
+			bctx := browsertest.New(t, ctx, "en-GB")
 			pg := quietPage(t, bctx)
 			pg.do(chromedp.Navigate(a.link(t, 0, true)))
 			switch name {
@@ -313,7 +314,7 @@ func TestAttackBoardNotPinned(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			a.serve(a.build(t, ctx, c.o))
 			before := a.stored(t)
-			bctx := newBrowser(t, ctx, "en-GB")
+			bctx := browsertest.New(t, ctx, "en-GB")
 			pg := quietPage(t, bctx)
 			l := strings.Replace(a.link(t, 0, true), "e="+a.eid(), "e="+c.eid, 1)
 			pg.do(chromedp.Navigate(l), chromedp.WaitVisible(chromedp.ID("s-error")))
@@ -338,7 +339,7 @@ func TestAttackLinkInjection(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	a := startAttackSite(t, ctx)
-	bctx := newBrowser(t, ctx, "en-GB")
+	bctx := browsertest.New(t, ctx, "en-GB")
 	before := a.stored(t)
 	evilID := `"><img src=x onerror="window.pwned=1"><script>window.pwned=2</script>` + "\u202e\u200b\u0000"
 	evilCode := `</script><svg onload="window.pwned=3">` + "\u202eABCDE"
@@ -393,7 +394,7 @@ func TestAttackCodeNeverLogged(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	a := startAttackSite(t, ctx)
-	bctx := newBrowser(t, ctx, "en-GB")
+	bctx := browsertest.New(t, ctx, "en-GB")
 	pg := quietPage(t, bctx)
 	pg.do(chromedp.Navigate(a.link(t, 1, true)), chromedp.WaitVisible(chromedp.ID("s-login")), chromedp.Click(chromedp.CSS("#login-form button")),
 		chromedp.WaitVisible(chromedp.ID("s-ballot")))
@@ -462,7 +463,7 @@ async function try1(name, f) { try { results[name] = await f(); } catch (e) { re
 	}))
 	defer evil.Close()
 	before := a.stored(t)
-	bctx := newBrowser(t, ctx, "en-GB")
+	bctx := browsertest.New(t, ctx, "en-GB")
 	pg := quietPage(t, bctx)
 	pg.do(chromedp.Navigate(evil.URL), chromedp.Poll[chromedp.Void](`window.results && results.done === "yes"`), chromedp.Sleep(time.Second))
 	res := run(pg, chromedp.Evaluate[map[string]string](`results`))
@@ -539,7 +540,7 @@ func TestAttackStorage(t *testing.T) {
 	defer cancel()
 	a := startAttackSite(t, ctx)
 	eid := a.eid()
-	bctx := newBrowser(t, ctx, "en-GB")
+	bctx := browsertest.New(t, ctx, "en-GB")
 	keyTicket := func(v string) string { return "evote.ticket." + eid + "." + v }
 
 	t.Run("a ticket for another election", func(t *testing.T) {
@@ -679,7 +680,7 @@ func TestAttackAuditFiles(t *testing.T) {
 	}
 	a.unchanged(t, before)
 
-	bctx := newBrowser(t, ctx, "en-GB")
+	bctx := browsertest.New(t, ctx, "en-GB")
 	pg := quietPage(t, bctx)
 	pg.do(chromedp.Navigate(a.BoardURL+"/#check"), chromedp.WaitVisible(chromedp.ID("s-check")))
 	for _, name := range []string{"other-choices", "other-election", "other-body", "huge", "garbage", "nested"} {

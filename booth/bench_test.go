@@ -10,6 +10,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/evote/evote/board/boardapi"
+	"github.com/evote/evote/internal/browsertest"
 	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/voter"
 )
@@ -57,7 +58,7 @@ func BenchmarkSeal(b *testing.B) {
 	})
 	outer := b
 	b.Run("chromium", func(b *testing.B) {
-		chromium(b)
+		browsertest.Chromium(b)
 		if tab == nil {
 			tab = chromiumWorker(outer, ctx, s)
 		}
@@ -75,7 +76,7 @@ func BenchmarkSeal(b *testing.B) {
 // (boothapi): the same files, digests checked, as the page runs; it gets
 // a voter's token, and leaves benchCall and benchTicket on the page.
 func chromiumWorker(b *testing.B, ctx context.Context, s *boothSite) context.Context {
-	tab, cancel := chromedp.NewContext(newBrowser(b, ctx, "en-GB"))
+	tab, cancel := chromedp.NewContext(browsertest.New(b, ctx, "en-GB"))
 	b.Cleanup(cancel)
 	{
 		if err := chromedp.Do(tab, chromedp.Navigate(s.BoardURL+"/"), chromedp.WaitVisible(chromedp.ID("s-login"))); err != nil {

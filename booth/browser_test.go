@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -21,52 +20,12 @@ import (
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/booth"
+	"github.com/evote/evote/internal/browsertest"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/internal/sim"
 	"github.com/evote/evote/verify"
 	"github.com/evote/evote/voter"
 )
-
-// chromium finds the browser the booth is tested in, or skips: CI installs
-// Debian's chromium and sets EVOTE_REQUIRE_BROWSER=1, so there a missing
-// browser fails instead.
-func chromium(t testing.TB) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("EVOTE_REQUIRE_BROWSER") != "" {
-		t.Fatal("EVOTE_REQUIRE_BROWSER is set but no chromium is on the PATH (apt-get install chromium)")
-	}
-	t.Skip("no chromium on the PATH: the booth's browser tests need it (apt-get install chromium); CI installs it and never skips")
-	return ""
-}
-
-// newBrowser starts a headless chromium with its own profile; lang sets
-// the languages it tells pages it prefers.
-func newBrowser(t testing.TB, ctx context.Context, lang string) context.Context {
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("lang", lang),
-		chromedp.Flag("accept-lang", lang),
-	)
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatal(err)
-	}
-	return bctx
-}
 
 // hold keeps the answer to the next cast back once armed: the ballot is
 // stored, its receipt not yet sent, as when a phone loses its connection.
@@ -338,7 +297,7 @@ func (p *page) accessible() {
 // check page; then the election is tallied and the record verifies with
 // exactly those votes.
 func TestBoothInBrowser(t *testing.T) {
-	chromium(t)
+	browsertest.Chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	s := startBoothSite(t, ctx)
@@ -346,8 +305,8 @@ func TestBoothInBrowser(t *testing.T) {
 	eid := fmt.Sprintf("%x", e.Manifest.ID())
 	board := boardapi.NewClient(s.BoardURL, nil)
 	checker := &voter.Client{Board: board, BoardKey: s.Verifier}
-	en := newBrowser(t, ctx, "en-GB")
-	it := newBrowser(t, ctx, "it-IT")
+	en := browsertest.New(t, ctx, "en-GB")
+	it := browsertest.New(t, ctx, "it-IT")
 	want := [][]uint64{{0, 0}, {0, 0, 0, 0, 0}}
 	count := func(sel ...[]int) {
 		for q, cs := range sel {
@@ -571,7 +530,7 @@ func TestBoothInBrowser(t *testing.T) {
 	// each screen's heading takes the focus, Tab walks the choices and
 	// buttons, Space picks, Enter acts. And a link for another election is
 	// refused.
-	d := newPage(t, newBrowser(t, ctx, "en-US"), "en", false) // a device of its own
+	d := newPage(t, browsertest.New(t, ctx, "en-US"), "en", false) // a device of its own
 	d.do(chromedp.Navigate(s.link(t, 3, true)), chromedp.WaitVisible(chromedp.ID("s-login")))
 	d.do(chromedp.Focus(chromedp.ID("code")), chromedp.KeyEvent(kb.Enter), chromedp.WaitVisible(chromedp.ID("s-ballot")))
 	d.keys(kb.Tab, " ", kb.Tab, " ", kb.Tab, " ", kb.Tab, kb.Tab, kb.Tab, kb.Tab, kb.Enter) // Yes; Anna, Luca; Review

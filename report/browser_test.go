@@ -6,55 +6,17 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/evote/evote/internal/browsertest"
 	"github.com/evote/evote/report"
 	"github.com/evote/evote/report/page"
 	"github.com/evote/evote/verify"
 )
-
-// chromium and newBrowser are booth/browser_test.go's, copied (they are in
-// another package's test files).
-func chromium(t testing.TB) string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("EVOTE_REQUIRE_BROWSER") != "" {
-		t.Fatal("EVOTE_REQUIRE_BROWSER is set but no chromium is on the PATH (apt-get install chromium)")
-	}
-	t.Skip("no chromium on the PATH: the report's browser tests need it (apt-get install chromium); CI installs it and never skips")
-	return ""
-}
-
-func newBrowser(t testing.TB, ctx context.Context, lang string) context.Context {
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("lang", lang),
-		chromedp.Flag("accept-lang", lang),
-	)
-	if os.Geteuid() == 0 {
-		opts = append(opts, chromedp.NoSandbox)
-	}
-	actx, cancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatal(err)
-	}
-	return bctx
-}
 
 // shot saves a full-page screenshot under testdata/screenshots, for a
 // person to look at.
@@ -90,7 +52,7 @@ func visibleText(t *testing.T, ctx context.Context, sel string) string {
 // record file on it, and checks the report it makes is the same, byte for
 // byte. A tampered record dropped on it gets a report saying so.
 func TestBrowserReportAndVerifierPage(t *testing.T) {
-	chromium(t)
+	browsertest.Chromium(t)
 	record, vkey := tallied(t)
 	dir := t.TempDir()
 	recPath := filepath.Join(dir, "record.evr")
@@ -113,7 +75,7 @@ func TestBrowserReportAndVerifierPage(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(t.Context(), 4*time.Minute)
 	defer cancel()
-	b := newBrowser(t, ctx, "it")
+	b := browsertest.New(t, ctx, "it")
 	for _, vp := range []struct {
 		name string
 		w, h int64
