@@ -80,13 +80,19 @@ var (
 	council = ballot.Question{ID: "council", Text: "Elect two members of the council", Choices: []string{"Anna Bianchi", "Luca Rossi", "Giulia Conti", "Marco Ricci", "Sara Greco"}, Min: 2, Max: 2}
 )
 
-func startBoothSite(t testing.TB, ctx context.Context) *boothSite {
+// startBoothSite stands the election up; witnesses, if given, is how many
+// witnesses cosign its checkpoints (quorum: a majority).
+func startBoothSite(t testing.TB, ctx context.Context, witnesses ...int) *boothSite {
+	w := 0
+	if len(witnesses) > 0 {
+		w = witnesses[0]
+	}
 	s := &boothSite{dir: t.TempDir()}
 	var err error
 	s.Site, err = sim.StartSite(ctx, sim.SiteOptions{
 		Options: sim.Options{Dir: t.TempDir(), Issuer: electiontest.Issuer(t), Questions: []ballot.Question{motion, council}, Title: "Assemblea 2026",
 			Opens: "2026-12-01T09:00:00+01:00", Closes: "2026-12-14T21:00:00+01:00"},
-		Voters: 6,
+		Voters: 6, Witnesses: w, WitnessQuorum: w/2 + min(w, 1),
 		Front: func(issuerURL, boardURL string, api http.Handler) ([]string, http.Handler, error) {
 			return []string{boardURL}, booth.Mount(s.hold.wrap(api), booth.Handler(os.DirFS(s.dir))), nil
 		},
@@ -300,7 +306,7 @@ func TestBoothInBrowser(t *testing.T) {
 	browsertest.Chromium(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	s := startBoothSite(t, ctx)
+	s := startBoothSite(t, ctx, 3) // three witnesses, quorum two: receipts are cosigned
 	e := s.Board.Election()
 	eid := fmt.Sprintf("%x", e.Manifest.ID())
 	board := boardapi.NewClient(s.BoardURL, nil)
@@ -510,6 +516,11 @@ func TestBoothInBrowser(t *testing.T) {
 	if _, err := checker.CheckReceipt(ctx, rc); err != nil {
 		t.Errorf("the resumed voter's receipt: %v", err)
 	}
+	// The booth's receipt is the witnesses': cosigned by a quorum, with
+	// its ballot, so it checks with no network.
+	if _, err := voter.CheckReceiptOffline(rc, s.Verifier, e.Manifest); err != nil || rc.Ballot == "" {
+		t.Errorf("the booth's receipt offline: %v", err)
+	}
 	if n, _ := s.Log.Size(); n != sizeBefore+1 {
 		t.Errorf("resuming the cast stored %d entries, want 1", n-sizeBefore)
 	}
@@ -593,10 +604,11 @@ func TestBoothInBrowser(t *testing.T) {
 	b.screen("s-phase", "12-closed")
 	a.do(chromedp.Navigate(s.BoardURL+"/#check"), chromedp.WaitVisible(chromedp.ID("s-check")), chromedp.Click(chromedp.ID("check-saved")), chromedp.WaitVisible(chromedp.CSS("#check-result.ok")))
 
-	rec, err := s.Export()
-	if err != nil {
+	var recBuf bytes.Buffer
+	if err := board.Export(ctx, &recBuf); err != nil { // the cosigned record, as anyone downloads it
 		t.Fatal(err)
 	}
+	rec := recBuf.Bytes()
 	rep, err := verify.Record(bytes.NewReader(rec), s.Verifier, verify.Options{})
 	if err != nil {
 		t.Fatalf("the record does not verify: %v", err)
