@@ -87,6 +87,9 @@ over.`,
 				return usageError{err}
 			}
 			rc, again, err := voteWithTicket(ctx, g, vc, e, ticket, voterID, code, sel)
+			if errors.Is(err, voter.ErrNotCosigned) {
+				return fmt.Errorf("%w\n  the ballot is kept in %s: run the same command again in a minute and it fetches the receipt, casting nothing twice", err, ticket)
+			}
 			if err != nil {
 				return err
 			}
