@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	filippo.io/age v1.3.2
+	filippo.io/bigmod v0.1.0
 	filippo.io/edwards25519 v1.2.0
 	filippo.io/torchwood v0.6.1
 	github.com/chromedp/chromedp v0.23.0

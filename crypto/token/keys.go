@@ -54,9 +54,9 @@ type PublicKey struct {
 
 // PrivateKey is an issuer's signing key. It is safe for concurrent use.
 type PrivateKey struct {
-	key    *rsa.PrivateKey
-	pub    *PublicKey
-	signer blindrsa.Signer
+	key *rsa.PrivateKey
+	pub *PublicKey
+	crt *crtKey // the private operation's precomputed values (crt.go)
 }
 
 // GenerateKey makes a new issuer key of the given modulus size in bits
@@ -95,7 +95,11 @@ func newPrivateKey(k *rsa.PrivateKey) (*PrivateKey, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &PrivateKey{key: k, pub: pub, signer: blindrsa.NewSigner(k)}, nil
+	crt, err := newCRTKey(k)
+	if err != nil {
+		return nil, err
+	}
+	return &PrivateKey{key: k, pub: pub, crt: crt}, nil
 }
 
 func newPublicKey(k *rsa.PublicKey) (*PublicKey, error) {

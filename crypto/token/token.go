@@ -173,10 +173,14 @@ func Finalize(state *BlindState, blindSig []byte) (*Token, error) {
 	return &Token{Prefix: state.prefix, Signature: sig}, nil
 }
 
-// Sign is the issuer's step: it signs a blinded message (exactly
-// pk.Public().Size() bytes, an integer in [1, N)) after the caller has
-// checked that the voter may have a token. It uses crypto/rand for RSA
-// blinding and checks its result against the public key (fault attacks).
+// Sign is the issuer's step, RFC 9474 §4.3 BlindSign: it signs a blinded
+// message (exactly pk.Public().Size() bytes, an integer in [1, N)) after
+// the caller has checked that the voter may have a token, and returns the
+// blind signature, exactly the modulus length. The private operation is
+// constant-time RSA-CRT on filippo.io/bigmod (see the package doc), and
+// its result is checked against the public key before it is returned: an
+// input of the wrong length or outside [1, N) gives an error wrapping
+// [ErrMalformed], a result that does not check gives [ErrFault].
 func (sk *PrivateKey) Sign(blinded []byte) ([]byte, error) {
 	if want := sk.pub.Size(); len(blinded) != want {
 		return nil, fmt.Errorf("%w: blinded message is %d bytes, want %d (the issuer modulus length)", ErrMalformed, len(blinded), want)
@@ -185,11 +189,7 @@ func (sk *PrivateKey) Sign(blinded []byte) ([]byte, error) {
 	if m.Sign() == 0 || m.Cmp(sk.key.N) >= 0 {
 		return nil, fmt.Errorf("%w: blinded message is not an integer in [1, N)", ErrMalformed)
 	}
-	s, err := sk.signer.BlindSign(blinded)
-	if err != nil {
-		return nil, fmt.Errorf("token: blind signing: %w", err)
-	}
-	return s, nil
+	return sk.crt.sign(blinded)
 }
 
 // Verify checks that tok is the issuer's signature, under pub, on the token
