@@ -21,7 +21,7 @@ var (
 )
 
 // Languages are the languages invitations are written in; the first is the
-// default for a contact whose lang is empty.
+// default, for a contact whose lang is empty or another language.
 var Languages = []string{"it", "en"}
 
 // A Voter is one line of the roll joined with its contact.
@@ -29,13 +29,14 @@ type Voter struct {
 	ID    string
 	Code  string // the enrolment code as the roll gives it
 	Email string // "" when the contacts give none
-	Lang  string // "it" or "en"
+	Lang  string // the invitation's language: "it" or "en"
 }
 
 // A RollEntry is one line of the roll.
 type RollEntry struct{ VoterID, Code string }
 
-// A Contact is one line of the contacts file.
+// A Contact is one line of the contacts file. Lang is as the file gives
+// it, a lower-case ISO 639 code or empty.
 type Contact struct{ VoterID, Email, Phone, Lang string }
 
 var (
@@ -102,7 +103,9 @@ func ReadRoll(r io.Reader) ([]RollEntry, error) {
 
 // ReadContacts reads the contacts CSV "voter_id,email,phone,lang". An
 // e-mail address, when given, is a bare address (no display name, no
-// spaces, no line breaks); lang is "it", "en" or empty (Italian).
+// spaces, no line breaks); lang is empty or a lower-case ISO 639 code, as
+// "evote issuer import" writes it (invitations are in Italian unless it is
+// "en").
 func ReadContacts(r io.Reader) ([]Contact, error) {
 	var out []Contact
 	err := readCSV(r, "contacts", contactHeader, func(line int, rec []string) error {
@@ -112,11 +115,8 @@ func ReadContacts(r io.Reader) ([]Contact, error) {
 				return lineErr(line, "the e-mail address is not a bare address such as name@example.org")
 			}
 		}
-		if c.Lang == "" {
-			c.Lang = Languages[0]
-		}
-		if !isLanguage(c.Lang) {
-			return lineErr(line, "lang is %q; want it, en or empty (it)", c.Lang)
+		if c.Lang != "" && (len(c.Lang) < 2 || len(c.Lang) > 3 || strings.IndexFunc(c.Lang, func(r rune) bool { return r < 'a' || r > 'z' }) >= 0) {
+			return lineErr(line, "lang is %q; want a lower-case language code such as it or en, or nothing", c.Lang)
 		}
 		out = append(out, c)
 		return nil
@@ -150,7 +150,7 @@ func checkAddress(a string) error {
 // Join joins the roll with the contacts, in the roll's order. A contact for
 // a voter not on the roll is refused ([ErrNotOnRoll]): the two files belong
 // to different elections, or one is stale. Voters with no contact get no
-// e-mail and the default language.
+// e-mail; voters whose language has no template get the default (it).
 func Join(roll []RollEntry, contacts []Contact) ([]Voter, error) {
 	byID := make(map[string]Contact, len(contacts))
 	for _, c := range contacts {
@@ -160,7 +160,10 @@ func Join(roll []RollEntry, contacts []Contact) ([]Voter, error) {
 	for _, e := range roll {
 		v := Voter{ID: e.VoterID, Code: e.Code, Lang: Languages[0]}
 		if c, ok := byID[e.VoterID]; ok {
-			v.Email, v.Lang = c.Email, c.Lang
+			v.Email = c.Email
+			if isLanguage(c.Lang) {
+				v.Lang = c.Lang
+			}
 			delete(byID, e.VoterID)
 		}
 		out = append(out, v)

@@ -1,4 +1,9 @@
-package invite
+// Package smtptest runs a real SMTP server (github.com/emersion/go-smtp's
+// server) in process on loopback, for tests: STARTTLS or implicit TLS on a
+// self-signed certificate made at start, AUTH PLAIN, and the messages it
+// accepts kept in memory to read back. It is not a mock of a client: the
+// code under test speaks SMTP to it over TCP.
+package smtptest
 
 import (
 	"crypto/ecdsa"
@@ -18,33 +23,41 @@ import (
 	"github.com/emersion/go-smtp"
 )
 
-// A real SMTP server (github.com/emersion/go-smtp's server) on loopback,
-// with STARTTLS on a certificate made here and AUTH PLAIN, keeping what it
-// is sent in memory.
-
-type received struct {
+// A Received is one message the server accepted.
+type Received struct {
 	From, To string
 	Data     []byte
 }
 
-type testServer struct {
-	Addr   string
-	CAs    *x509.CertPool
-	User   string
-	Pass   string
-	mu     sync.Mutex
-	mails  []received
-	reject map[string]bool // recipients refused at RCPT
+// A Server is a running test server.
+type Server struct {
+	Addr    string
+	CAs     *x509.CertPool
+	CertDER []byte // the server's self-signed certificate, its own CA
+	User    string
+	Pass    string
+	mu      sync.Mutex
+	mails   []Received
+	reject  map[string]bool
 }
 
-func (s *testServer) Mails() []received {
+// Reject makes the server refuse mail to the address to at RCPT (550
+// 5.1.1), or, with refuse false, accept it again.
+func (s *Server) Reject(to string, refuse bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]received(nil), s.mails...)
+	s.reject[to] = refuse
+}
+
+// Mails returns the messages accepted so far.
+func (s *Server) Mails() []Received {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Received(nil), s.mails...)
 }
 
 type testSession struct {
-	s        *testServer
+	s        *Server
 	authed   bool
 	from, to string
 }
@@ -68,7 +81,10 @@ func (ss *testSession) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 func (ss *testSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	if ss.s.reject[to] {
+	ss.s.mu.Lock()
+	refuse := ss.s.reject[to]
+	ss.s.mu.Unlock()
+	if refuse {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
 	}
 	ss.to = to
@@ -80,40 +96,42 @@ func (ss *testSession) Data(r io.Reader) error {
 		return err
 	}
 	ss.s.mu.Lock()
-	ss.s.mails = append(ss.s.mails, received{ss.from, ss.to, b})
+	ss.s.mails = append(ss.s.mails, Received{ss.from, ss.to, b})
 	ss.s.mu.Unlock()
 	return nil
 }
 func (ss *testSession) Reset()        { ss.from, ss.to = "", "" }
 func (ss *testSession) Logout() error { return nil }
 
-type serverMode int
+// Mode is how the server speaks TLS.
+type Mode int
 
 const (
-	offerSTARTTLS serverMode = iota
-	implicitTLS              // TLS from the first byte, as on port 465
-	noTLS                    // no STARTTLS offered
+	STARTTLS    Mode = iota // offers STARTTLS, as on port 587
+	ImplicitTLS             // TLS from the first byte, as on port 465
+	NoTLS                   // offers no STARTTLS, allows AUTH in plaintext
 )
 
-// startServer starts the server on a loopback port.
-func startServer(t *testing.T, mode serverMode) *testServer {
+// Start starts a server on a loopback port, stopped at the test's end. Its
+// Addr is host:port, CAs trusts its certificate, and User and Pass log in.
+func Start(t testing.TB, mode Mode) *Server {
 	t.Helper()
 	cert, pool := selfSigned(t)
-	ts := &testServer{CAs: pool, User: "mailer", Pass: "correct horse", reject: map[string]bool{}}
+	ts := &Server{CAs: pool, CertDER: cert.Certificate[0], User: "mailer", Pass: "correct horse", reject: map[string]bool{}}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) {
 		return &testSession{s: ts}, nil
 	}))
 	srv.Domain = "localhost"
 	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
 	tlsConfig := srv.TLSConfig
-	if mode == noTLS {
+	if mode == NoTLS {
 		srv.TLSConfig, srv.AllowInsecureAuth = nil, true
 	}
 	srv.ReadTimeout, srv.WriteTimeout = 10*time.Second, 10*time.Second
 	srv.ErrorLog = testLogger{t}
 	var l net.Listener
 	var err error
-	if mode == implicitTLS {
+	if mode == ImplicitTLS {
 		l, err = tls.Listen("tcp", "127.0.0.1:0", tlsConfig)
 	} else {
 		l, err = net.Listen("tcp", "127.0.0.1:0")
@@ -127,12 +145,12 @@ func startServer(t *testing.T, mode serverMode) *testServer {
 	return ts
 }
 
-type testLogger struct{ t *testing.T }
+type testLogger struct{ t testing.TB }
 
 func (l testLogger) Printf(f string, v ...any) { l.t.Logf("smtp server: "+f, v...) }
 func (l testLogger) Println(v ...any)          { l.t.Log(append([]any{"smtp server:"}, v...)...) }
 
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
+func selfSigned(t testing.TB) (tls.Certificate, *x509.CertPool) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
