@@ -24,7 +24,6 @@ it signs, so it cannot link a voter to a ballot. It shares no store and no key
 with the board.`,
 	}
 	c.AddCommand(issuerKeygenCmd(g), issuerRollCmd(g), issuerServeCmd(g), issuerPurgeCmd(g), issuerInviteCmd(g))
-	c.AddCommand(issuerImportCmd(g))
 	return c
 }
 
