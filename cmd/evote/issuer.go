@@ -23,7 +23,7 @@ blind-signs one eligibility token for them (RFC 9474). It never sees the token
 it signs, so it cannot link a voter to a ballot. It shares no store and no key
 with the board.`,
 	}
-	c.AddCommand(issuerKeygenCmd(g), issuerRollCmd(g), issuerServeCmd(g), issuerPurgeCmd(g))
+	c.AddCommand(issuerKeygenCmd(g), issuerRollCmd(g), issuerServeCmd(g), issuerPurgeCmd(g), issuerInviteCmd(g))
 	c.AddCommand(issuerImportCmd(g))
 	return c
 }
