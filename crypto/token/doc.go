@@ -49,13 +49,31 @@
 // refuses any other length and any signature not below the modulus, so each
 // token has exactly one encoding.
 //
-// # Cost
+// # The private operation
 //
-// The issuer's signature is the expensive step: circl computes it as one
-// blinded, non-CRT modular exponentiation with math/big (about 3 ms for
-// RSA-2048 on one core; BenchmarkSign measures it). Go's crypto/rsa does
-// the same private-key operation in constant time with CRT, several times
-// faster, but exposes it only behind PKCS #1 v1.5 or PSS padding, never as
-// the raw operation a blind signature needs; a faster signer therefore needs
-// a library that offers raw RSA-CRT, not arithmetic written here.
+// The issuer's blind signature (RFC 9474 §4.3, BlindSign) is the raw RSA
+// private operation s = m^d mod N on the blinded message m. [PrivateKey.Sign]
+// computes it with the Chinese remainder theorem (m^dP mod p and m^dQ mod q,
+// recombined with qInv), as Go's crypto/rsa does, on filippo.io/bigmod: the
+// constant-time modular arithmetic crypto/rsa is built on, published as a
+// module. CRT makes it fast: two exponentiations on numbers half the size,
+// about 3 times faster than circl's single math/big exponentiation modulo
+// N (BenchmarkBlindSign measures circl, this and crypto/rsa's SignPSS side
+// by side; BENCHMARKS.md has the figures). bigmod makes it safe: its
+// operations take the same time and touch the same memory whatever the key
+// and the message, so the private key does not leak through timing.
+// crypto/rsa offers the operation only behind PKCS #1 v1.5 or PSS padding,
+// never raw; this package composes the same vetted library in the same way
+// (crypto/internal/fips140/rsa's decrypt), not arithmetic of its own. The
+// CRT values come from the key's crypto/rsa precomputation and are turned
+// into bigmod moduli once, when the key is loaded, where one test signature
+// refuses a key whose CRT values do not belong to it.
+//
+// Every signature is checked before it leaves: s^e mod N must give back the
+// blinded message. A fault in a CRT half (a glitch, a flipped bit in memory)
+// would give a signature that reveals a factor of N to whoever receives it;
+// with the check, Sign returns [ErrFault] and nothing else. circl remains
+// the implementation of the rest of the protocol: preparing, blinding and
+// finalizing on the voter's side, and the RFC 9474 reference for the tests,
+// which compare Sign with circl's BlindSign byte for byte.
 package token
