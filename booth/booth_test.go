@@ -234,8 +234,10 @@ func TestHandlerHeaders(t *testing.T) {
 	if r := get("/booth.wasm.gz", ""); r.StatusCode != 404 {
 		t.Errorf("GET /booth.wasm.gz: %d, want 404", r.StatusCode)
 	}
-	if r := get("/v1/election", ""); r.Header.Get("Content-Security-Policy") != "" {
-		t.Errorf("the API got the booth's headers: %v", r.Header)
+	for _, p := range []string{"/v1/election", "/tlog/checkpoint", "/report.html", "/healthz"} {
+		if r := get(p, ""); r.Header.Get("Content-Security-Policy") != "" || r.StatusCode != 200 {
+			t.Errorf("%s did not reach the API: %d %v", p, r.StatusCode, r.Header)
+		}
 	}
 }
 

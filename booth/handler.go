@@ -66,12 +66,13 @@ func contentType(name string) string {
 	return "application/octet-stream"
 }
 
-// Mount serves a service's API (paths under /v1/, /healthz and /metrics)
-// beside a booth served at the root: `evote board serve --booth DIR`.
+// Mount serves a service's API (paths under /v1/ and /tlog/, /healthz,
+// /metrics and /report.html) beside a booth served at the root: `evote
+// board serve --booth DIR`.
 func Mount(api, booth http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p := r.URL.Path
-		if strings.HasPrefix(p, "/v1/") || p == "/healthz" || p == "/metrics" {
+		if strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/tlog/") || p == "/healthz" || p == "/metrics" || p == "/report.html" {
 			api.ServeHTTP(w, r)
 			return
 		}
