@@ -177,8 +177,8 @@ func ImportRoll(ctx context.Context, roll Roll, r io.Reader) (int, error) {
 			return 0, fmt.Errorf("issuer: reading roll: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
-		id := rec[0]
-		if err := CheckVoterID(id); err != nil {
+		id, err := NormalizeVoterID(rec[0]) // one spelling per member, as Issue looks them up
+		if err != nil {
 			return 0, &lineError{line, err}
 		}
 		if prev, dup := seen[id]; dup {

@@ -116,7 +116,10 @@ func (is *Issuer) PublicKey() *token.PublicKey { return is.key.Public() }
 // errors: [ErrBadRequest] (malformed input), [ErrBadCredentials],
 // [ErrLocked], [ErrPurged].
 func (is *Issuer) Issue(ctx context.Context, voterID, code string, blinded []byte) ([]byte, error) {
-	if err := CheckVoterID(voterID); err != nil {
+	// The roll keeps ids normalised (NormalizeVoterID): a voter who types
+	// "Rossi-1004" is the roll's "rossi-1004".
+	voterID, err := NormalizeVoterID(voterID)
+	if err != nil {
 		return nil, badRequest(err)
 	}
 	if _, err := issuerapi.NormalizeCode(code); err != nil {

@@ -594,3 +594,27 @@ func TestAttackRollMembershipByLockout(t *testing.T) {
 		t.Fatalf("the voter's right code while locked: %v, want the wrong-code answer", err)
 	}
 }
+
+// TestVoterIDSpellings: the roll keeps one spelling of each member's id
+// (NormalizeVoterID), and a voter who types it in another case, with a
+// zero-width space or in full-width letters, is the same voter and gets
+// the token.
+func TestVoterIDSpellings(t *testing.T) {
+	f := newFixture(t, 2, nil, HandlerConfig{})
+	id := f.ids[0] // "voter-000001"
+	// The first gets the token; the others are the same voter asking for
+	// a second (ErrAlreadyIssued), not strangers (ErrBadCredentials).
+	for _, typed := range []string{strings.ToUpper(id), "\u200b" + id, "ＶＯＴＥＲ-000001"} {
+		b, _ := blind(t, newTokenKey(t))
+		if _, err := f.is.Issue(context.Background(), typed, f.codes[id], b); err != nil && !errors.Is(err, ErrAlreadyIssued) {
+			t.Errorf("%q: %v", typed, err)
+		}
+	}
+	// And an import of the roll with two spellings of one id refuses it.
+	c1, _ := GenerateCode()
+	c2, _ := GenerateCode()
+	_, err := ImportRoll(context.Background(), NewMemRoll(), strings.NewReader("voter_id,enrolment_code\nRossi-1004,"+c1+"\nrossi-1004,"+c2+"\n"))
+	if !errors.Is(err, ErrDuplicateVoter) {
+		t.Errorf("two spellings of one id imported: %v", err)
+	}
+}
