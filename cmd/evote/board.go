@@ -51,18 +51,11 @@ since voters and verifiers check every checkpoint against it. Its name,
 		Example: `  EVOTE_PASSPHRASE=... evote board keygen --origin board.example.org/ga2025`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kr, err := g.keyring()
-			if err != nil {
-				return err
-			}
 			skey, vk, err := note.GenerateKey(rand.Reader, origin)
 			if err != nil {
 				return usageError{fmt.Errorf("--origin %q: %w", origin, err)}
 			}
-			if err := kr.WriteFile(key, []byte(skey+"\n"), false); err != nil {
-				return err
-			}
-			if err := writeNew(vkey, []byte(vk+"\n"), 0o644, false); err != nil {
+			if err := writeKeyPair(g, key, skey, vkey, vk); err != nil {
 				return err
 			}
 			g.printf("wrote %s (age-encrypted) and %s\n  verifier key %s\n", key, vkey, vk)
@@ -73,6 +66,20 @@ since voters and verifiers check every checkpoint against it. Its name,
 	c.Flags().StringVar(&vkey, "vkey", "board.vkey", "where to write the verifier key (public)")
 	c.Flags().StringVar(&origin, "origin", "evote.example/board", "the log's origin: a name for this board, such as its host and election")
 	return c
+}
+
+// writeKeyPair writes a note key pair: the signer key age-encrypted to
+// key, the verifier key in the clear to pub, neither over an existing
+// file.
+func writeKeyPair(g *globals, key, skey, pub, vkey string) error {
+	kr, err := g.keyring()
+	if err != nil {
+		return err
+	}
+	if err := kr.WriteFile(key, []byte(skey+"\n"), false); err != nil {
+		return err
+	}
+	return writeNew(pub, []byte(vkey+"\n"), 0o644, false)
 }
 
 func boardServeCmd(g *globals) *cobra.Command {

@@ -40,18 +40,11 @@ authority, who names it in the manifest's witness set.`,
 		Example: `  EVOTE_PASSPHRASE=... evote witness keygen --name witness.example.org --key witness.key --pub witness.vkey`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kr, err := g.keyring()
-			if err != nil {
-				return err
-			}
 			skey, vkey, err := witness.GenerateKey(rand.Reader, name)
 			if err != nil {
 				return usageError{fmt.Errorf("--name %q: %w", name, err)}
 			}
-			if err := kr.WriteFile(key, []byte(skey+"\n"), false); err != nil {
-				return err
-			}
-			if err := writeNew(pub, []byte(vkey+"\n"), 0o644, false); err != nil {
+			if err := writeKeyPair(g, key, skey, pub, vkey); err != nil {
 				return err
 			}
 			g.printf("wrote %s (age-encrypted) and %s\n  witness key %s\n", key, pub, vkey)
