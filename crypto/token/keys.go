@@ -2,6 +2,7 @@ package token
 
 import (
 	"bytes"
+	"crypto/hkdf"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -231,4 +232,24 @@ func unPEM(data []byte, typ string) ([]byte, error) {
 		return nil, fmt.Errorf("token: data after the %q PEM block", typ)
 	}
 	return block.Bytes, nil
+}
+
+// DeriveSecret returns 32 bytes derived from the private key for one
+// purpose, named by label: HKDF-SHA256 (RFC 5869) with the key's PKCS #8
+// DER as the input keying material, no salt, and the label as info. The
+// issuer keeps one secret file, its issuing key; the keys it needs besides
+// (the statement signing key, the roll's sealing key) are derived from it
+// with labels of the form "evote/issuer/<purpose>/v1", so each is a
+// different key and none can be had from another or from the public key.
+func (sk *PrivateKey) DeriveSecret(label string) []byte {
+	der, err := x509.MarshalPKCS8PrivateKey(sk.key)
+	if err != nil {
+		panic("token: encoding a validated RSA key: " + err.Error()) // cannot happen
+	}
+	defer clear(der)
+	out, err := hkdf.Key(sha256.New, der, nil, label, 32)
+	if err != nil {
+		panic("token: HKDF: " + err.Error()) // cannot happen: 32 bytes of SHA-256
+	}
+	return out
 }
