@@ -205,7 +205,7 @@ func TestWitnessesDown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := down.GetToken(ctx, e, tk, s.Voters[0][1]); err != nil {
+	if err := down.GetToken(ctx, e, tk, s.Voters[0][1], ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := down.Seal(e, tk, [][]int{{0}}); err != nil {

@@ -500,7 +500,7 @@ func (a *attackSite) sealedTicket(t *testing.T, ctx context.Context, i int, choi
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.GetToken(ctx, e, tk, a.Voters[i][1]); err != nil {
+	if err := c.GetToken(ctx, e, tk, a.Voters[i][1], ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Seal(e, tk, choices); err != nil {

@@ -39,7 +39,7 @@ func BenchmarkSeal(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if err := vc.GetToken(ctx, e, tk, s.Voters[5][1]); err != nil {
+	if err := vc.GetToken(ctx, e, tk, s.Voters[5][1], ""); err != nil {
 		b.Fatal(err)
 	}
 	var tab context.Context

@@ -47,7 +47,7 @@ func (e *election) tokenFor(ctx context.Context) (*ballot.Election, *voterToken)
 		e.t.Fatal(err)
 	}
 	id, code := e.voter()
-	sig, err := ic.RequestToken(ctx, id, code, blinded)
+	sig, err := ic.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: code}, blinded)
 	if err != nil {
 		e.t.Fatal(err)
 	}

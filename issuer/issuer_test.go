@@ -39,7 +39,7 @@ func TestIssuanceRoundTrip(t *testing.T) {
 		}
 		// Voters type codes loosely: lower case, no dashes.
 		code := strings.ToLower(strings.ReplaceAll(f.codes[id], "-", ""))
-		sig, err := f.client.RequestToken(ctx, id, code, blinded)
+		sig, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: code}, blinded)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -62,11 +62,11 @@ func TestSameBlindedMessageTwice(t *testing.T) {
 	f := newFixture(t, 1, nil, HandlerConfig{})
 	id := f.ids[0]
 	blinded, st := blind(t, newTokenKey(t))
-	sig1, err := f.client.RequestToken(ctx, id, f.codes[id], blinded)
+	sig1, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[id]}, blinded)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sig2, err := f.client.RequestToken(ctx, id, f.codes[id], blinded)
+	sig2, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[id]}, blinded)
 	if err != nil {
 		t.Fatalf("repeating the same request (lost reply): %v", err)
 	}
@@ -86,10 +86,10 @@ func TestAttackIssuerSecondBlindedMessage(t *testing.T) {
 	id := f.ids[0]
 	b1, _ := blind(t, newTokenKey(t))
 	b2, _ := blind(t, newTokenKey(t))
-	if _, err := f.client.RequestToken(ctx, id, f.codes[id], b1); err != nil {
+	if _, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[id]}, b1); err != nil {
 		t.Fatal(err)
 	}
-	_, err := f.client.RequestToken(ctx, id, f.codes[id], b2)
+	_, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[id]}, b2)
 	var apiErr *issuerapi.Error
 	if !errors.Is(err, issuerapi.ErrAlreadyIssued) || !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusConflict {
 		t.Fatalf("second blinded message: err = %v, want 409 ErrAlreadyIssued", err)
@@ -117,7 +117,7 @@ func TestAttackIssuerConcurrentBlindedMessages(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			<-start
-			_, err := f.client.RequestToken(ctx, id, f.codes[id], blinded[i])
+			_, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[id]}, blinded[i])
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -143,7 +143,7 @@ func TestAttackWrongCodeCounted(t *testing.T) {
 	id, other := f.ids[0], f.ids[1]
 	blinded, _ := blind(t, newTokenKey(t))
 	// Another voter's valid code is a wrong code here.
-	_, err := f.client.RequestToken(ctx, id, f.codes[other], blinded)
+	_, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[other]}, blinded)
 	if !errors.Is(err, issuerapi.ErrBadCredentials) {
 		t.Fatalf("wrong code: err = %v, want 401", err)
 	}
@@ -151,7 +151,7 @@ func TestAttackWrongCodeCounted(t *testing.T) {
 	if err != nil || rec.Failures != 1 || rec.Issued() {
 		t.Fatalf("after a wrong code: failures = %d, issued = %v, err = %v", rec.Failures, rec.Issued(), err)
 	}
-	if _, err := f.client.RequestToken(ctx, id, f.codes[id], blinded); err != nil {
+	if _, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[id]}, blinded); err != nil {
 		t.Fatalf("right code after one wrong one: %v", err)
 	}
 }
@@ -160,8 +160,8 @@ func TestAttackUnknownVoter(t *testing.T) {
 	f := newFixture(t, 1, nil, HandlerConfig{})
 	blinded, _ := blind(t, newTokenKey(t))
 	code, _ := GenerateCode()
-	_, errUnknown := f.client.RequestToken(ctx, "no-such-voter", code, blinded)
-	_, errWrong := f.client.RequestToken(ctx, f.ids[0], code, blinded)
+	_, errUnknown := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: "no-such-voter", Code: code}, blinded)
+	_, errWrong := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: f.ids[0], Code: code}, blinded)
 	var a, b *issuerapi.Error
 	if !errors.As(errUnknown, &a) || !errors.As(errWrong, &b) {
 		t.Fatalf("errors: %v, %v", errUnknown, errWrong)
@@ -186,7 +186,7 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 	for range guesses {
 		wg.Go(func() {
 			code, _ := GenerateCode()
-			_, err := f.client.RequestToken(ctx, id, code, blinded)
+			_, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: code}, blinded)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -210,7 +210,7 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 
 	// Locked: even the right code is refused, untested, answered as a
 	// wrong code whose message points to the help desk.
-	_, err := f.client.RequestToken(ctx, id, f.codes[id], blinded)
+	_, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[id]}, blinded)
 	var apiErr *issuerapi.Error
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized || !strings.Contains(apiErr.Message, "help desk") {
 		t.Fatalf("right code while locked: %v, want 401 naming the help desk", err)
@@ -221,7 +221,7 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 	if err := f.is.Unlock(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.client.RequestToken(ctx, id, f.codes[id], blinded); err != nil {
+	if _, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[id]}, blinded); err != nil {
 		t.Fatalf("right code after unlock: %v", err)
 	}
 	// The lockout and the unlock are logged, but not whose they are.
@@ -255,7 +255,7 @@ func TestAttackRateLimit(t *testing.T) {
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" {
 		t.Fatalf("4th request: %d Retry-After %q, want 429 and 1", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	_, err = f.client.RequestToken(ctx, "x", "y", []byte{0})
+	_, err = f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: "x", Code: "y"}, []byte{0})
 	if !errors.Is(err, issuerapi.ErrRateLimited) {
 		t.Fatalf("client error %v does not match ErrRateLimited", err)
 	}
@@ -369,7 +369,7 @@ func TestPurge(t *testing.T) {
 	f := newFixture(t, 5, roll, HandlerConfig{})
 	for _, id := range f.ids[:2] {
 		b, _ := blind(t, newTokenKey(t))
-		if _, err := f.client.RequestToken(ctx, id, f.codes[id], b); err != nil {
+		if _, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[id]}, b); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -384,7 +384,7 @@ func TestPurge(t *testing.T) {
 		t.Fatalf("second Purge = %+v, %v", c2, err)
 	}
 	b, _ := blind(t, newTokenKey(t))
-	_, err = f.client.RequestToken(ctx, f.ids[3], f.codes[f.ids[3]], b)
+	_, err = f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: f.ids[3], Code: f.codes[f.ids[3]]}, b)
 	if !errors.Is(err, issuerapi.ErrPurged) {
 		t.Fatalf("request after purge: %v, want 410 ErrPurged", err)
 	}
@@ -546,7 +546,7 @@ func TestAttackRollMembershipByLockout(t *testing.T) {
 		var out []string
 		for range DefaultMaxFailures + 3 {
 			code, _ := GenerateCode()
-			_, err := f.client.RequestToken(ctx, id, code, blinded)
+			_, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: code}, blinded)
 			var e *issuerapi.Error
 			if !errors.As(err, &e) {
 				t.Fatalf("guess for %s: %v", id, err)
@@ -589,7 +589,7 @@ func TestAttackRollMembershipByLockout(t *testing.T) {
 			t.Fatalf("the public metrics tell a voter on the roll from one that is not: %s went up by %v for one, %v for the other", k, mk[k], mu[k])
 		}
 	}
-	_, err := f.client.RequestToken(ctx, f.ids[0], f.codes[f.ids[0]], blinded)
+	_, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: f.ids[0], Code: f.codes[f.ids[0]]}, blinded)
 	if !errors.Is(err, issuerapi.ErrBadCredentials) {
 		t.Fatalf("the voter's right code while locked: %v, want the wrong-code answer", err)
 	}

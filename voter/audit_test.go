@@ -57,7 +57,7 @@ func sealed(t *testing.T, c *voter.Client, el *ballot.Election, voterID string, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.GetToken(context.Background(), el, tk, "any"); err != nil {
+	if err := c.GetToken(context.Background(), el, tk, "any", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Seal(el, tk, sel); err != nil {

@@ -102,7 +102,7 @@ func (m memIssuer) Info(ctx context.Context) (*issuerapi.Info, error) {
 	return &issuerapi.Info{ElectionID: m.electionID, PublicKey: pub, KeyID: pub.ID()}, nil
 }
 
-func (m memIssuer) RequestToken(ctx context.Context, voterID, code string, blinded []byte) ([]byte, error) {
+func (m memIssuer) RequestToken(ctx context.Context, cred issuerapi.Credentials, blinded []byte) ([]byte, error) {
 	return m.key.Sign(blinded)
 }
 

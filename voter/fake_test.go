@@ -60,7 +60,7 @@ func TestClientOverFakes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.GetToken(ctx, el, tk, "any"); err != nil {
+	if err := c.GetToken(ctx, el, tk, "any", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Seal(el, tk, [][]int{{0}}); err != nil {
@@ -126,7 +126,7 @@ func mustTicket(t *testing.T, c *voter.Client, el *ballot.Election) *voter.Ticke
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.GetToken(context.Background(), el, tk, "any"); err != nil {
+	if err := c.GetToken(context.Background(), el, tk, "any", ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.Seal(el, tk, [][]int{{1}}); err != nil {

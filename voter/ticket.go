@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/evote/evote/issuer/issuerapi"
 	"io"
 	"slices"
 
@@ -131,8 +132,11 @@ func (t *Ticket) token(e *ballot.Election) (*token.Token, error) {
 // GetToken gets the ticket's token from the issuer, if it has none yet. It
 // sends the blinded message the ticket's seed gives, the same every time,
 // so after a lost reply the issuer answers again with the same signature
-// instead of refusing a second token.
-func (c *Client) GetToken(ctx context.Context, e *ballot.Election, t *Ticket, code string) error {
+// instead of refusing a second token. secondFactor is the one-time code,
+// "" until the issuer asks for it with an error matching
+// [issuerapi.ErrSecondFactorRequired] (whose Factor and SentTo say which
+// and where it was sent): then call again with it.
+func (c *Client) GetToken(ctx context.Context, e *ballot.Election, t *Ticket, code, secondFactor string) error {
 	if t.Token != "" {
 		return nil
 	}
@@ -158,7 +162,7 @@ func (c *Client) GetToken(ctx context.Context, e *ballot.Election, t *Ticket, co
 	if err != nil {
 		return err
 	}
-	sig, err := c.Issuer.RequestToken(ctx, t.VoterID, code, blinded)
+	sig, err := c.Issuer.RequestToken(ctx, issuerapi.Credentials{VoterID: t.VoterID, Code: code}, blinded)
 	if err != nil {
 		return err
 	}

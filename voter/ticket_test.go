@@ -91,7 +91,7 @@ func TestResumeAfterCut(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := c.GetToken(ctx, e, tk, code); err != nil {
+			if err := c.GetToken(ctx, e, tk, code, ""); err != nil {
 				return err
 			}
 			saved = tk.Marshal()
@@ -173,7 +173,7 @@ func TestRevoteWithTicket(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := s.client.GetToken(ctx, e, tk, s.codes[0][1]); err != nil {
+		if err := s.client.GetToken(ctx, e, tk, s.codes[0][1], ""); err != nil {
 			t.Fatal(err)
 		}
 		if err := s.client.Seal(e, tk, [][]int{{0}}); err != nil {

@@ -74,9 +74,10 @@ type Issuer interface {
 	// Info returns the issuer's election ID and public key.
 	Info(ctx context.Context) (*issuerapi.Info, error)
 	// RequestToken asks for the blind signature of blinded, for the voter
-	// voterID whose enrolment code is code. The same blinded message
-	// again gets the same signature.
-	RequestToken(ctx context.Context, voterID, code string, blinded []byte) ([]byte, error)
+	// cred names. The same blinded message again gets the same signature.
+	// An issuer that wants a second factor the request lacks answers an
+	// error matching [issuerapi.ErrSecondFactorRequired].
+	RequestToken(ctx context.Context, cred issuerapi.Credentials, blinded []byte) ([]byte, error)
 }
 
 var (
@@ -262,7 +263,7 @@ func (c *Client) Vote(ctx context.Context, voterID, code string, selections [][]
 	if err != nil {
 		return nil, err
 	}
-	if err := c.GetToken(ctx, e, t, code); err != nil {
+	if err := c.GetToken(ctx, e, t, code, ""); err != nil {
 		return nil, err
 	}
 	if err := c.Seal(e, t, selections); err != nil {

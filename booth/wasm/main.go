@@ -124,7 +124,7 @@ func run(op string, arg []byte) (any, error) {
 		if _, err := issuerapi.NormalizeCode(a.Code); err != nil {
 			return nil, err
 		}
-		if err := st.client.GetToken(ctx, e, t, a.Code); err != nil {
+		if err := st.client.GetToken(ctx, e, t, a.Code, ""); err != nil {
 			return nil, err
 		}
 		return boothapi.TicketResult{Ticket: string(t.Marshal())}, nil

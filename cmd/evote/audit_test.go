@@ -46,7 +46,7 @@ func TestAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := vc.GetToken(ctx, e, tk, s.Voters[0][1]); err != nil {
+	if err := vc.GetToken(ctx, e, tk, s.Voters[0][1], ""); err != nil {
 		t.Fatal(err)
 	}
 	if err := vc.Seal(e, tk, [][]int{{1}, {0, 2}}); err != nil {

@@ -56,7 +56,7 @@ func voteWithTicket(ctx context.Context, g *globals, vc *voter.Client, e *ballot
 		if code == "" {
 			return nil, false, usagef("the enrolment code is needed: --code CODE or EVOTE_CODE")
 		}
-		if err := vc.GetToken(ctx, e, t, code); err != nil {
+		if err := vc.GetToken(ctx, e, t, code, ""); err != nil {
 			switch {
 			case errors.Is(err, issuerapi.ErrAlreadyIssued):
 				return nil, false, fmt.Errorf("a token was already issued to voter %s for another request: the one from the device (or the ticket file) that first asked. Only that ticket can finish or change this vote; run evote vote there, with its ticket (%s here is not it)", voterID, path)

@@ -65,9 +65,12 @@ func (c *Client) Info(ctx context.Context) (*Info, error) {
 // RequestToken sends POST /v1/token and returns the blind signature. It is
 // safe to repeat with the same arguments after a lost reply: the issuer
 // answers the same blinded message with the same signature, and another
-// one with an error matching [ErrAlreadyIssued].
-func (c *Client) RequestToken(ctx context.Context, voterID, code string, blinded []byte) ([]byte, error) {
-	body, err := json.Marshal(TokenRequest{VoterID: voterID, Code: code, BlindedMsg: Base64.EncodeToString(blinded)})
+// one with an error matching [ErrAlreadyIssued]. An issuer that wants a
+// second factor answers a request without one with an error matching
+// [ErrSecondFactorRequired]: ask the voter for it and call again with
+// cred.SecondFactor set.
+func (c *Client) RequestToken(ctx context.Context, cred Credentials, blinded []byte) ([]byte, error) {
+	body, err := json.Marshal(TokenRequest{VoterID: cred.VoterID, Code: cred.Code, SecondFactor: cred.SecondFactor, BlindedMsg: Base64.EncodeToString(blinded)})
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +108,7 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, conte
 		if len(er.Error) > 512 {
 			er.Error = er.Error[:512]
 		}
-		return &Error{StatusCode: resp.StatusCode, Code: er.Code, Message: er.Error, RetryAfter: retryAfter(resp.RetryAfter)}
+		return &Error{StatusCode: resp.StatusCode, Code: er.Code, Message: er.Error, RetryAfter: retryAfter(resp.RetryAfter), Factor: er.Factor, SentTo: er.SentTo}
 	}
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()

@@ -48,6 +48,29 @@ type InfoResponse struct {
 	// PublicKey is the PKIX DER of the issuer's public key, in standard
 	// base64 with padding.
 	PublicKey string `json:"public_key"`
+	// SecondFactor is the second factor the issuer asks for after the
+	// enrolment code, one of the Factor constants ("email", "sms"; a voter
+	// who enrolled an authenticator app is asked for "totp" instead), or
+	// absent when it asks for none.
+	SecondFactor string `json:"second_factor,omitempty"`
+}
+
+// The second factors an issuer asks for (SPEC.md §11).
+const (
+	FactorEmail = "email" // a one-time code sent to the voter's registered e-mail address
+	FactorSMS   = "sms"   // a one-time code sent to the voter's registered phone
+	FactorTOTP  = "totp"  // a code from the authenticator app the voter enrolled (RFC 6238)
+)
+
+// Credentials are what a voter proves who they are with.
+type Credentials struct {
+	VoterID string
+	Code    string // the enrolment code
+	// SecondFactor is the one-time code (sent by e-mail or SMS, or shown
+	// by an authenticator app), or "" when none was asked for yet: an
+	// issuer that wants one answers [ErrSecondFactorRequired], after
+	// sending the code if it sends one.
+	SecondFactor string
 }
 
 // TokenRequest is the body of POST /v1/token.
@@ -56,6 +79,9 @@ type TokenRequest struct {
 	Code    string `json:"code"`
 	// BlindedMsg is the blinded message in standard base64 with padding.
 	BlindedMsg string `json:"blinded_msg"`
+	// SecondFactor is the one-time code, once the issuer has asked for it
+	// (an answer with code second_factor_required).
+	SecondFactor string `json:"second_factor,omitempty"`
 }
 
 // TokenResponse is the body of a successful POST /v1/token.
@@ -68,6 +94,12 @@ type TokenResponse struct {
 type ErrorResponse struct {
 	Code  string `json:"code"`  // one of the Code constants
 	Error string `json:"error"` // for people: what failed and what to do
+	// Factor and SentTo come with second_factor_required and
+	// bad_second_factor: which factor the issuer asks for (a Factor
+	// constant) and, for a code it sent, where to, masked
+	// ("m•••@e•••.it", "•••• 4567").
+	Factor string `json:"factor,omitempty"`
+	SentTo string `json:"sent_to,omitempty"`
 }
 
 // Base64 is the encoding of the API's binary fields: standard base64 with
@@ -93,8 +125,15 @@ const (
 	CodeTooLarge         = "too_large"              // 413
 	CodeUnsupportedType  = "unsupported_media_type" // 415
 	CodeRateLimited      = "rate_limited"           // 429, with Retry-After
-	CodeInternal         = "internal"               // 500
-	CodeOverloaded       = "overloaded"             // 503, with Retry-After: 1
+	// The second factor's answers, given only to a request whose voter ID
+	// and enrolment code are right.
+	CodeSecondFactorRequired = "second_factor_required" // 401: send the one-time code (factor, sent_to say which and where)
+	CodeBadSecondFactor      = "bad_second_factor"      // 401: the one-time code is wrong or expired
+	CodeNoSecondFactor       = "no_second_factor"       // 403: no e-mail, phone or app registered for the second factor
+	CodeTooManyCodes         = "too_many_codes"         // 429: too many one-time codes sent to this voter, with Retry-After
+	CodeSendFailed           = "send_failed"            // 503: the one-time code could not be sent, with Retry-After
+	CodeInternal             = "internal"               // 500
+	CodeOverloaded           = "overloaded"             // 503, with Retry-After: 1
 )
 
 // Sentinels an [*Error] matches with errors.Is, one for each code.
@@ -113,6 +152,15 @@ var (
 	ErrRateLimited     = errors.New("issuerapi: rate limited")
 	ErrInternal        = errors.New("issuerapi: internal error")
 	ErrOverloaded      = errors.New("issuerapi: overloaded")
+	// ErrSecondFactorRequired means the voter ID and enrolment code are
+	// right and the issuer wants the second factor: ask the voter for the
+	// one-time code ([Error.Factor] and [Error.SentTo] say which and where)
+	// and send the same request again with it.
+	ErrSecondFactorRequired = errors.New("issuerapi: a second factor is required")
+	ErrBadSecondFactor      = errors.New("issuerapi: the one-time code is wrong or expired")
+	ErrNoSecondFactor       = errors.New("issuerapi: no second factor is registered for this voter")
+	ErrTooManyCodes         = errors.New("issuerapi: too many one-time codes were sent to this voter")
+	ErrSendFailed           = errors.New("issuerapi: the one-time code could not be sent")
 )
 
 var sentinels = map[string]error{
@@ -120,6 +168,8 @@ var sentinels = map[string]error{
 	CodeNotFound: ErrNotFound, CodeMethodNotAllowed: ErrMethodNotAllowed, CodeAlreadyIssued: ErrAlreadyIssued,
 	CodePurged: ErrPurged, CodeTooLarge: ErrTooLarge, CodeUnsupportedType: ErrUnsupportedType,
 	CodeRateLimited: ErrRateLimited, CodeInternal: ErrInternal, CodeOverloaded: ErrOverloaded,
+	CodeSecondFactorRequired: ErrSecondFactorRequired, CodeBadSecondFactor: ErrBadSecondFactor,
+	CodeNoSecondFactor: ErrNoSecondFactor, CodeTooManyCodes: ErrTooManyCodes, CodeSendFailed: ErrSendFailed,
 }
 
 // Error is an error response from the issuer.
@@ -129,6 +179,9 @@ type Error struct {
 	Message    string // the issuer's words, for people
 	// RetryAfter is the Retry-After header's wait (429, 503), or 0.
 	RetryAfter time.Duration
+	// Factor and SentTo are the second factor asked for and where its
+	// code went (ErrorResponse's fields), or "".
+	Factor, SentTo string
 }
 
 func (e *Error) Error() string {

@@ -50,7 +50,7 @@ func TestClientReadsErrors(t *testing.T) {
 	}))
 	defer srv.Close()
 	c := issuerapi.NewClient(srv.URL, nil)
-	_, err := c.RequestToken(context.Background(), "v", "c", []byte{1})
+	_, err := c.RequestToken(context.Background(), issuerapi.Credentials{VoterID: "v", Code: "c"}, []byte{1})
 	var ae *issuerapi.Error
 	if !errors.As(err, &ae) || ae.StatusCode != 429 || ae.RetryAfter != 2*time.Second || !errors.Is(err, issuerapi.ErrRateLimited) {
 		t.Fatalf("rate limited: %#v", err)

@@ -21,6 +21,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"github.com/evote/evote/issuer/issuerapi"
 	"net/http"
 	"runtime"
 	"slices"
@@ -131,7 +132,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if err != nil {
 			return err
 		}
-		sig, err := cfg.Issuer.RequestToken(ctx, cfg.Voters[i].ID, cfg.Voters[i].Code, blinded)
+		sig, err := cfg.Issuer.RequestToken(ctx, issuerapi.Credentials{VoterID: cfg.Voters[i].ID, Code: cfg.Voters[i].Code}, blinded)
 		if err != nil {
 			return fmt.Errorf("token for %s: %w", cfg.Voters[i].ID, err)
 		}
