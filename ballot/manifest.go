@@ -66,7 +66,13 @@ type Manifest struct {
 	Questions  []Question `json:"questions"`
 	Trustees   Trustees   `json:"trustees"`
 	IssuerKey  []byte     `json:"issuer_key"` // RSA public key, DER (base64 in JSON)
-	Revoting   string     `json:"revoting"`
+	// IssuanceKey is the Ed25519 public key (32 bytes, base64 in JSON)
+	// with which the issuer signs its statement of eligible voters and
+	// tokens issued at close (package issuance); left out, the record
+	// holds no such counts. It is not the RSA key above, whose blind
+	// signatures any voter can have made on any value.
+	IssuanceKey []byte `json:"issuance_key,omitempty"`
+	Revoting    string `json:"revoting"`
 	// MinBallots is the fewest counted ballots whose tally a trustee
 	// decrypts; 0 (left out) sets no minimum. A tally of very few ballots
 	// tells how each voted, and a board that forks its log to isolate one
@@ -88,6 +94,7 @@ type Manifest struct {
 	id        []byte
 	issuer    *token.PublicKey
 	trustees  []ed25519.PublicKey
+	issuance  ed25519.PublicKey
 }
 
 // Question is one question: choose between Min and Max of Choices.
@@ -234,6 +241,12 @@ func (m *Manifest) validate() error {
 	}
 	if !bytes.Equal(m.issuer.Bytes(), m.IssuerKey) {
 		return errors.New("issuer_key must be the key's PKIX DER (base64 in JSON), not PEM")
+	}
+	if len(m.IssuanceKey) > 0 {
+		if err := checkTrusteeKey(m.IssuanceKey); err != nil {
+			return fmt.Errorf("issuance_key is refused: it is %w; evote issuer keygen (or evote issuer pub, for an older key) writes the issuer's in issuer.pub", err)
+		}
+		m.issuance = ed25519.PublicKey(m.IssuanceKey)
 	}
 	if n := m.BallotSize(); n > MaxEntrySize {
 		return fmt.Errorf("a ballot would be %d bytes, over the %d a log entry holds: ask fewer questions or offer fewer choices", n, MaxEntrySize)
@@ -473,6 +486,10 @@ func (m *Manifest) ID() []byte { return m.id }
 
 // Issuer returns the identity authority's token-signing key.
 func (m *Manifest) Issuer() *token.PublicKey { return m.issuer }
+
+// Issuance returns the key the issuer's statement of its counts must
+// be signed with, or nil if the manifest names none.
+func (m *Manifest) Issuance() ed25519.PublicKey { return m.issuance }
 
 // Encrypted returns how many of question q's choices a ballot encrypts: all
 // of them, or all but the last when min == max (the last is implied).

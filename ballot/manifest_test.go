@@ -3,6 +3,7 @@ package ballot
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/hex"
 	"strings"
 	"testing"
@@ -241,5 +242,53 @@ func TestAttackDuplicateOrEmptyChoices(t *testing.T) {
 	m.Questions = []Question{{ID: "q1", Text: "Approve?", Choices: []string{"yes", "no", "yes, with changes", "blank vote"}, Min: 1, Max: 1}}
 	if _, err := NewManifest(m); err != nil {
 		t.Errorf("distinct choices: %v", err)
+	}
+}
+
+// The issuer's statement key (issuance_key) is optional: left out, the
+// manifest's bytes are what they were before the field existed, so
+// existing manifests keep their hashes. Present, it is 32 bytes of
+// canonical base64 naming a canonical Ed25519 point not of small order
+// (anyone could sign under the identity, so a forged count would verify),
+// and present empty is refused.
+func TestAttackIssuanceKey(t *testing.T) {
+	te := newElection(t, yesNo)
+	if te.Manifest.Issuance() != nil || bytes.Contains(te.Manifest.Bytes(), []byte("issuance_key")) {
+		t.Fatalf("a manifest without the key writes or returns one: %s", te.Manifest.Bytes())
+	}
+	pub, _, _ := ed25519.GenerateKey(nil)
+	m := *te.Manifest
+	m.IssuanceKey = pub
+	with, err := NewManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(with.Issuance(), pub) || !bytes.Contains(with.Bytes(), []byte(`"issuance_key": "`)) {
+		t.Fatalf("the key is not in the manifest: %s", with.Bytes())
+	}
+	again, err := ParseManifest(with.Bytes())
+	if err != nil || !bytes.Equal(again.Issuance(), pub) {
+		t.Fatalf("the manifest with the key does not read back: %v", err)
+	}
+	b64 := func(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+	identity, _ := hex.DecodeString(smallOrderCanonical[0])
+	nonCanonical, _ := hex.DecodeString(largeOrderNonCanonical[0])
+	for _, c := range []struct{ name, value, want string }{
+		{"empty", `""`, "issuance_key"},
+		{"31 bytes", `"` + b64(pub[:31]) + `"`, "issuance_key is refused: it is 31 bytes"},
+		{"the identity", `"` + b64(identity) + `"`, "issuance_key is refused: it is a point of small order"},
+		{"non-canonical point", `"` + b64(nonCanonical) + `"`, "issuance_key is refused: it is a non-canonical encoding"},
+		{"base64 without padding", `"` + strings.TrimRight(b64(pub), "=") + `"`, "base64"},
+		{"hex", `"` + hex.EncodeToString(pub) + `"`, "issuance_key"},
+		{"array of bytes", "[1,2,3]", "base64"},
+	} {
+		edited := bytes.Replace(with.Bytes(), []byte(`"`+b64(pub)+`"`), []byte(c.value), 1)
+		if _, err := ParseManifest(edited); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: ParseManifest error %v, want %q", c.name, err, c.want)
+		}
+	}
+	m.IssuanceKey = identity
+	if _, err := NewManifest(m); err == nil || !strings.Contains(err.Error(), "small order") {
+		t.Errorf("NewManifest with the identity as issuance key: %v", err)
 	}
 }
