@@ -21,7 +21,8 @@ const (
 	// PhaseVoting: after the open entry, before the close entry: ballots, and
 	// the close entry.
 	PhaseVoting
-	// PhaseTally: after the close entry: partial decryptions and the result.
+	// PhaseTally: after the close entry: partial decryptions, the result
+	// and the issuer's statement of its counts.
 	PhaseTally
 )
 
@@ -75,7 +76,7 @@ func (p Phase) Admits(t store.EntryType) error {
 		case PhaseTally:
 			return ErrClosed
 		}
-	case store.Partial, store.Result:
+	case store.Partial, store.Result, store.Issuance:
 		if p != PhaseTally {
 			return ErrNotClosed
 		}

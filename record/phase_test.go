@@ -23,6 +23,7 @@ func TestPhaseAdmits(t *testing.T) {
 		{PhaseVoting, store.Partial, ErrNotClosed}, {PhaseVoting, store.Result, ErrNotClosed},
 		{PhaseTally, store.Ceremony, ErrAlreadyOpen}, {PhaseTally, store.Ballot, ErrClosed}, {PhaseTally, store.Close, ErrClosed},
 		{PhaseTally, store.Partial, nil}, {PhaseTally, store.Result, nil},
+		{PhaseCeremony, store.Issuance, ErrNotClosed}, {PhaseVoting, store.Issuance, ErrNotClosed}, {PhaseTally, store.Issuance, nil},
 		{PhaseCeremony, store.Manifest, ErrNotEntry}, {PhaseTally, store.Manifest, ErrNotEntry},
 	} {
 		if err := c.p.Admits(c.t); !errors.Is(err, c.want) || (c.want == nil) != (err == nil) {

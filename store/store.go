@@ -76,10 +76,13 @@ const (
 	Partial  EntryType = 5
 	Result   EntryType = 6
 	Open     EntryType = 7
+	// Issuance is the issuer's signed statement of eligible voters and
+	// tokens issued, after close (package issuance).
+	Issuance EntryType = 8
 )
 
 var typeNames = [...]string{Manifest: "manifest", Ceremony: "ceremony", Ballot: "ballot",
-	Close: "close", Partial: "partial", Result: "result", Open: "open"}
+	Close: "close", Partial: "partial", Result: "result", Open: "open", Issuance: "issuance"}
 
 // String returns the type's name, or "unknown(N)".
 func (t EntryType) String() string {
@@ -90,7 +93,7 @@ func (t EntryType) String() string {
 }
 
 // Known reports whether t is one of the defined entry types.
-func (t EntryType) Known() bool { return t >= Manifest && t <= Open }
+func (t EntryType) Known() bool { return t >= Manifest && t <= Issuance }
 
 // MaxLeafSize is the largest leaf, type byte included: C2SP tlog-tiles frames
 // entries with a 2-byte length.
