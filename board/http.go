@@ -142,7 +142,7 @@ const (
 //	GET  /report.html                      the report for people (package report), once the result is in
 //	GET  /tlog/checkpoint, /tlog/tile/...  the log by C2SP tlog-tiles (see [TlogPrefix])
 //	POST /v1/partials                      a trustee's partial decryption -> 201 boardapi.IndexResponse
-//	POST /v1/admin/ceremony|open|close|result  (bearer token) -> 201 boardapi.IndexResponse
+//	POST /v1/admin/ceremony|open|close|result|issuance  (bearer token) -> 201 boardapi.IndexResponse
 //	GET  /healthz                          200 "ok" when the log answers, else 503
 //	GET  /metrics                          Prometheus text format
 //
@@ -221,6 +221,7 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	}))
 	route("POST", boardapi.PathClose, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) { return b.CloseVoting(ctx) }))
 	route("POST", boardapi.PathResult, h.post(true, b.PostResult))
+	route("POST", boardapi.PathIssuance, h.post(true, b.PostIssuance))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		h.refuse(w, boardapi.ErrNotFound, "")
 	})

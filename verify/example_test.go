@@ -50,5 +50,5 @@ func Example() {
 	// Output:
 	// yes: 2
 	// no: 1
-	// ballots: 3 checks: 12
+	// ballots: 3 checks: 13
 }

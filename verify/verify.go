@@ -37,6 +37,7 @@ const (
 	CheckAggregate  = "aggregate"
 	CheckPartial    = "partial"
 	CheckResult     = "result"
+	CheckIssuance   = "issuance" // the issuer's signed counts: counted ≤ issued ≤ eligible (SPEC.md §10 step 10)
 	CheckComplete   = "complete" // the record has its open, close and result entries (SPEC.md §8)
 )
 
@@ -123,6 +124,10 @@ type Report struct {
 	// Result is the result the verifier computed from the partial
 	// decryptions; Posted is the result entry as the board posted it.
 	Result, Posted *tally.Result
+	// Issuance is the issuer's statement of its counts, when the record
+	// holds a valid one; nil when the manifest names no issuance key, the
+	// statement is not posted yet, or it failed its check.
+	Issuance *Issuance
 }
 
 // Error is the error Record returns when a check fails.
@@ -173,7 +178,7 @@ func Record(r io.Reader, boardKey note.Verifier, opts Options) (*Report, error) 
 	if opts.Size <= 0 {
 		opts.Size = sizeOf(r)
 	}
-	v := &verifier{opts: opts, rep: &Report{}, openAt: -1, closeAt: -1, resultAt: -1,
+	v := &verifier{opts: opts, rep: &Report{}, openAt: -1, closeAt: -1, resultAt: -1, issuanceAt: -1,
 		dealEntry: map[int]uint64{}, shares: map[int]share{}}
 	cr := &countingReader{r: r, opts: &opts}
 	sr := store.NewReader(cr, boardKey)
@@ -317,8 +322,10 @@ type verifier struct {
 	openAt    int64
 	closeAt   int64
 	resultAt  int64
-	open      *record.Open     // the ceremony's outcome (or the posted one if none)
-	el        *ballot.Election // nil until a usable open entry
+	// issuanceAt is the issuer's statement's entry, or -1.
+	issuanceAt int64
+	open       *record.Open     // the ceremony's outcome (or the posted one if none)
+	el         *ballot.Election // nil until a usable open entry
 
 	pool         *pool
 	ballotsFirst int64
@@ -382,7 +389,7 @@ func (v *verifier) report() *Report {
 // detail turns a package's error into a message without its package prefix.
 func detail(err error) string {
 	s := err.Error()
-	for _, p := range []string{"ballot: ", "record: ", "tally: ", "store: ", "dkg: ", "ceremony: "} {
+	for _, p := range []string{"ballot: ", "record: ", "tally: ", "store: ", "dkg: ", "ceremony: ", "issuance: "} {
 		s = strings.TrimPrefix(s, p)
 	}
 	return s
@@ -425,6 +432,8 @@ func (v *verifier) entry(i uint64, leaf []byte) {
 		v.partial(i, body)
 	case store.Result:
 		v.result(i, body)
+	case store.Issuance:
+		v.issuance(i, body)
 	}
 }
 
@@ -450,6 +459,8 @@ func (v *verifier) misplaced(typ store.EntryType, i uint64, err error) {
 		v.fail(CheckPartial, i, "a %s entry before the close entry; the tally starts only after voting closed", CheckPartial)
 	case typ == store.Result:
 		v.fail(CheckResult, i, "a %s entry before the close entry; the tally starts only after voting closed", CheckResult)
+	case typ == store.Issuance:
+		v.fail(CheckIssuance, i, "an issuance statement before the close entry; the issuer states its counts only once voting has closed")
 	}
 }
 
@@ -644,7 +655,7 @@ func (v *verifier) closeEntry(i uint64, body []byte) {
 	} else if canon, _ := json.Marshal(cb); !bytes.Equal(canon, body) {
 		v.fail(CheckClose, i, "the close entry is not in its canonical encoding")
 	} else {
-		v.ok(CheckClose, i, "voting closed at %s; only partial decryptions and the result may follow", cb.Closed)
+		v.ok(CheckClose, i, "voting closed at %s; only partial decryptions, the result and the issuer's statement of its counts may follow", cb.Closed)
 	}
 	v.finishBallots()
 }
@@ -752,6 +763,7 @@ func (v *verifier) complete() {
 	if v.m == nil {
 		return
 	}
+	v.issuanceSummary()
 	var missing string
 	switch {
 	case v.openAt < 0:
@@ -763,9 +775,15 @@ func (v *verifier) complete() {
 		if need := v.need(); need > 0 {
 			missing += fmt.Sprintf(" (%d valid partial decryptions, the result needs %d)", len(v.order), need)
 		}
+	case v.m.Issuance() != nil && v.issuanceAt < 0:
+		missing = "no issuance statement: the manifest names the issuer's statement key, and the issuer has not posted its counts of eligible voters and tokens issued (evote issuer statement, then evote board issuance)"
 	default:
+		also := ""
+		if v.issuanceAt >= 0 {
+			also = fmt.Sprintf(", and the issuer's statement (entry %d)", v.issuanceAt)
+		}
 		v.add(Check{Name: CheckComplete, First: -1, Last: -1, OK: true, Detail: fmt.Sprintf(
-			"the record is complete: open (entry %d), close (entry %d) and result (entry %d)", v.openAt, v.closeAt, v.resultAt)})
+			"the record is complete: open (entry %d), close (entry %d) and result (entry %d)%s", v.openAt, v.closeAt, v.resultAt, also)})
 		return
 	}
 	if v.opts.AllowIncomplete {

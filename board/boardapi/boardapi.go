@@ -63,6 +63,7 @@ const (
 	PathOpen        = "/v1/admin/open"
 	PathClose       = "/v1/admin/close"
 	PathResult      = "/v1/admin/result"
+	PathIssuance    = "/v1/admin/issuance" // the issuer's signed statement of its counts, after close
 	PathHealth      = "/healthz"
 	PathMetrics     = "/metrics"
 )
@@ -134,7 +135,7 @@ func DecodeHashes(ss []string) ([]tlog.Hash, error) {
 const (
 	CodeBadRequest         = "bad_request"            // 400: a malformed request (query, path, body)
 	CodeInvalidBallot      = "invalid_ballot"         // 400: the ballot does not check
-	CodeInvalidEntry       = "invalid_entry"          // 400: a ceremony message, partial or result that does not check, or is there already
+	CodeInvalidEntry       = "invalid_entry"          // 400: a ceremony message, partial, result or issuance statement that does not check, or is there already
 	CodeUnauthorized       = "unauthorized"           // 401: an admin endpoint without the admin token
 	CodeNotOpen            = "not_open"               // 403: the election is not open yet
 	CodeClosed             = "closed"                 // 403: the election is closed

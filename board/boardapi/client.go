@@ -223,3 +223,9 @@ func (c *Client) PostPartial(ctx context.Context, body []byte) (uint64, error) {
 func (c *Client) PostResult(ctx context.Context, body []byte) (uint64, error) {
 	return c.post(ctx, PathResult, body, true)
 }
+
+// PostIssuance posts the issuer's signed statement of eligible voters and
+// tokens issued (package issuance), after close (admin).
+func (c *Client) PostIssuance(ctx context.Context, body []byte) (uint64, error) {
+	return c.post(ctx, PathIssuance, body, true)
+}
