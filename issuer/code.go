@@ -155,15 +155,64 @@ func GenerateRoll(n int) ([]byte, error) {
 // well-formed ([NormalizeCode]). It returns the number of voters added.
 // Errors name the line at fault.
 func ImportRoll(ctx context.Context, roll Roll, r io.Reader) (int, error) {
+	recs, err := readRoll(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	if err := roll.Add(ctx, recs); err != nil {
+		return 0, err
+	}
+	return len(recs), nil
+}
+
+// ImportRoll is the package's ImportRoll with the voters' contacts, where
+// one-time codes are sent (the second factor), sealed into their entries
+// (seal.go). contacts is keyed by voter ID, in any spelling
+// [NormalizeVoterID] makes one; a contact for a voter not in the roll file
+// is an error, and voters without one may be (they cannot pass an e-mail
+// or SMS second factor until the help desk adds one).
+func (is *Issuer) ImportRoll(ctx context.Context, r io.Reader, contacts map[string]Contact) (int, error) {
+	recs, err := readRoll(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	byID := make(map[string]int, len(recs))
+	for i := range recs {
+		byID[recs[i].VoterID] = i
+	}
+	for id, c := range contacts {
+		norm, err := NormalizeVoterID(id)
+		if err != nil {
+			return 0, fmt.Errorf("issuer: contacts: voter %q: %w", id, err)
+		}
+		i, ok := byID[norm]
+		if !ok {
+			return 0, fmt.Errorf("issuer: contacts name voter %q, who is not in the roll file; give the contacts file made with this roll (evote issuer import)", id)
+		}
+		if recs[i].Contact != nil {
+			return 0, fmt.Errorf("issuer: contacts name voter %q twice", norm)
+		}
+		if recs[i].Contact, err = is.SealContact(norm, c); err != nil {
+			return 0, err
+		}
+	}
+	if err := is.roll.Add(ctx, recs); err != nil {
+		return 0, err
+	}
+	return len(recs), nil
+}
+
+// readRoll reads and hashes a roll file for ImportRoll.
+func readRoll(ctx context.Context, r io.Reader) ([]RollEntry, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = 2
 	cr.ReuseRecord = true
 	head, err := cr.Read()
 	if err != nil {
-		return 0, fmt.Errorf("issuer: reading roll header: %w", err)
+		return nil, fmt.Errorf("issuer: reading roll header: %w", err)
 	}
 	if len(head) != 2 || strings.TrimPrefix(head[0], "\ufeff") != rollHeader[0] || head[1] != rollHeader[1] {
-		return 0, fmt.Errorf("issuer: roll header is %q, want %q", strings.Join(head, ","), strings.Join(rollHeader, ","))
+		return nil, fmt.Errorf("issuer: roll header is %q, want %q", strings.Join(head, ","), strings.Join(rollHeader, ","))
 	}
 	type row struct{ id, code string }
 	var rows []row
@@ -174,20 +223,20 @@ func ImportRoll(ctx context.Context, roll Roll, r io.Reader) (int, error) {
 			break
 		}
 		if err != nil {
-			return 0, fmt.Errorf("issuer: reading roll: %w", err)
+			return nil, fmt.Errorf("issuer: reading roll: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
 		id, err := NormalizeVoterID(rec[0]) // one spelling per member, as Issue looks them up
 		if err != nil {
-			return 0, &lineError{line, err}
+			return nil, &lineError{line, err}
 		}
 		if prev, dup := seen[id]; dup {
-			return 0, &lineError{line, fmt.Errorf("%w: voter %q is already on line %d", ErrDuplicateVoter, id, prev)}
+			return nil, &lineError{line, fmt.Errorf("%w: voter %q is already on line %d", ErrDuplicateVoter, id, prev)}
 		}
 		seen[id] = line
 		norm, err := issuerapi.NormalizeCode(rec[1])
 		if err != nil {
-			return 0, &lineError{line, err}
+			return nil, &lineError{line, err}
 		}
 		rows = append(rows, row{id, norm})
 	}
@@ -223,15 +272,12 @@ func ImportRoll(ctx context.Context, roll Roll, r io.Reader) (int, error) {
 	close(next)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return nil, err
 	}
 	if firstErr != nil {
-		return 0, firstErr
+		return nil, firstErr
 	}
-	if err := roll.Add(ctx, recs); err != nil {
-		return 0, err
-	}
-	return len(recs), nil
+	return recs, nil
 }
 
 // lineError names the roll line an import error is on.

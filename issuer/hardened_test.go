@@ -127,7 +127,7 @@ func TestHealth(t *testing.T) {
 	}
 }
 
-// blockingRoll is a roll whose TakeAttempt waits until release is closed: a
+// blockingRoll is a roll whose Update waits until release is closed: a
 // token request that reaches it has passed the gate and stays in flight.
 type blockingRoll struct {
 	*MemRoll
@@ -139,10 +139,14 @@ func newBlockingRoll() *blockingRoll {
 	return &blockingRoll{MemRoll: NewMemRoll(), entered: make(chan struct{}, 100), release: make(chan struct{})}
 }
 
-func (r *blockingRoll) TakeAttempt(ctx context.Context, voterID string, limit int) (RollEntry, error) {
-	r.entered <- struct{}{}
-	<-r.release
-	return r.MemRoll.TakeAttempt(ctx, voterID, limit)
+func (r *blockingRoll) Update(ctx context.Context, voterID string, change func(*RollEntry) error) (RollEntry, error) {
+	select {
+	case <-r.release:
+	default:
+		r.entered <- struct{}{}
+		<-r.release
+	}
+	return r.MemRoll.Update(ctx, voterID, change)
 }
 
 // Token requests in flight fill the issuer's bound; the next is refused at

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/evote/evote/crypto/token"
@@ -75,7 +76,8 @@ const (
 	tokIssued         = "issued"
 	tokInvalid        = "invalid"
 	tokBadCredentials = "bad_credentials"
-	tokLocked         = "locked"
+	tokSecondFactor   = "second_factor"
+	tokBadSecond      = "bad_second_factor"
 	tokAlreadyIssued  = "already_issued"
 	tokPurged         = "purged"
 	tokOverloaded     = "overloaded"
@@ -105,15 +107,16 @@ const (
 // otherwise) and GET /metrics (Prometheus text format; all prefixed
 // evote_issuer_): http_requests_total{endpoint,code},
 // http_requests_in_flight, tokens_total{result} (issued, invalid,
-// bad_credentials, locked, already_issued, purged, overloaded,
+// bad_credentials, second_factor (asked for, or not sent), bad_second_factor, already_issued, purged, overloaded,
 // rate_limited, error), token_duration_seconds (histogram).
 func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 	pub := is.PublicKey()
 	info, err := json.Marshal(issuerapi.InfoResponse{
-		ElectionID: hex.EncodeToString(is.electionID),
-		Variant:    token.Variant,
-		KeyID:      pub.ID().String(),
-		PublicKey:  issuerapi.Base64.EncodeToString(pub.Bytes()),
+		ElectionID:   hex.EncodeToString(is.electionID),
+		Variant:      token.Variant,
+		KeyID:        pub.ID().String(),
+		PublicKey:    issuerapi.Base64.EncodeToString(pub.Bytes()),
+		SecondFactor: is.secondFactor,
 	})
 	if err != nil {
 		panic(err) // cannot happen: only strings
@@ -130,7 +133,7 @@ func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 	h.uploads = service.NewUploads(cfg.MaxUploadsPerAddress)
 	h.svc = service.New("issuer", h.log)
 	h.tokens = h.svc.Metrics.Counter(h.svc.MetricName("tokens_total"), "Token requests, by result.", "result")
-	for _, r := range []string{tokIssued, tokInvalid, tokBadCredentials, tokLocked, tokAlreadyIssued, tokPurged, tokOverloaded, tokRateLimited, tokError} {
+	for _, r := range []string{tokIssued, tokInvalid, tokBadCredentials, tokSecondFactor, tokBadSecond, tokAlreadyIssued, tokPurged, tokOverloaded, tokRateLimited, tokError} {
 		h.tokens.With(r)
 	}
 	h.tokenTime = h.svc.Metrics.Histogram(h.svc.MetricName("token_duration_seconds"), "Time to answer POST /v1/token.", service.LatencyBuckets)
@@ -163,8 +166,10 @@ func tokenResult(err error) string {
 		// must not count it apart, or a stranger reading them would learn
 		// that the ID is on the roll.
 		return tokBadCredentials
-	case errors.Is(err, ErrLocked):
-		return tokLocked
+	case errors.Is(err, ErrSecondFactorRequired), errors.Is(err, ErrTooManyCodes), errors.Is(err, ErrSendFailed), errors.Is(err, ErrNoSecondFactor):
+		return tokSecondFactor
+	case errors.Is(err, ErrBadSecondFactor):
+		return tokBadSecond
 	case errors.Is(err, ErrAlreadyIssued):
 		return tokAlreadyIssued
 	case errors.Is(err, ErrPurged):
@@ -197,8 +202,12 @@ type answer struct {
 // are the refusals the handler makes before the issuer is asked.
 var answers = []answer{
 	{ErrBadRequest, http.StatusBadRequest, issuerapi.CodeBadRequest, "malformed token request"},
-	{ErrBadCredentials, http.StatusUnauthorized, issuerapi.CodeBadCredentials, "voter ID or enrolment code is wrong; check both and try again, and if both are right, the ID may be locked after too many wrong codes: ask the election's help desk"},
-	{ErrLocked, http.StatusForbidden, issuerapi.CodeLocked, "too many wrong enrolment codes for this voter; contact the election's help desk to unlock"},
+	{ErrBadCredentials, http.StatusUnauthorized, issuerapi.CodeBadCredentials, "voter ID or enrolment code is wrong; check both and try again, and if you are sure of both, wait 15 minutes (after many wrong codes the issuer waits before it tests another) or ask the election's help desk"},
+	{ErrSecondFactorRequired, http.StatusUnauthorized, issuerapi.CodeSecondFactorRequired, "enter the one-time code: send this request again with second_factor"},
+	{ErrBadSecondFactor, http.StatusUnauthorized, issuerapi.CodeBadSecondFactor, "the one-time code is wrong or expired; check it, or ask for a new one (send the request without second_factor)"},
+	{ErrNoSecondFactor, http.StatusForbidden, issuerapi.CodeNoSecondFactor, "no e-mail address, phone number or authenticator app is registered for this voter's second factor; ask the election's help desk"},
+	{ErrTooManyCodes, http.StatusTooManyRequests, issuerapi.CodeTooManyCodes, "too many one-time codes were sent to this voter; use the last one, wait, or ask the election's help desk"},
+	{ErrSendFailed, http.StatusServiceUnavailable, issuerapi.CodeSendFailed, "the one-time code could not be sent; try again in a minute"},
 	{ErrAlreadyIssued, http.StatusConflict, issuerapi.CodeAlreadyIssued, "a token was already issued to this voter for a different blinded message; resend the first request's blinded message to get its signature again"},
 	{ErrPurged, http.StatusGone, issuerapi.CodePurged, "the voter roll was purged after the election; no tokens are issued any more"},
 	{issuerapi.ErrBadRequest, http.StatusBadRequest, issuerapi.CodeBadRequest, "malformed token request"},
@@ -231,7 +240,19 @@ func refuse(w http.ResponseWriter, err error, detail string) {
 	if detail != "" {
 		msg += ": " + detail
 	}
-	service.WriteError(w, a.status, a.code, msg)
+	var sf *SecondFactorError
+	if !errors.As(err, &sf) {
+		service.WriteError(w, a.status, a.code, msg)
+		return
+	}
+	switch {
+	case sf.RetryAfter > 0:
+		w.Header().Set("Retry-After", strconv.Itoa(int((sf.RetryAfter+time.Second-1)/time.Second)))
+	case errors.Is(err, ErrSendFailed):
+		w.Header().Set("Retry-After", "60")
+	}
+	body, _ := json.Marshal(issuerapi.ErrorResponse{Code: a.code, Error: msg, Factor: sf.Factor, SentTo: sf.SentTo})
+	writeJSON(w, a.status, body)
 }
 
 func (h *handler) serveInfo(w http.ResponseWriter, r *http.Request) {
@@ -302,7 +323,8 @@ func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer h.gate.Leave()
-	sig, err := h.is.Issue(r.Context(), req.VoterID, req.Code, blinded)
+	cred := issuerapi.Credentials{VoterID: req.VoterID, Code: req.Code, SecondFactor: req.SecondFactor}
+	sig, err := h.is.Issue(r.Context(), cred, blinded, ip)
 	result = tokenResult(err)
 	if err != nil {
 		detail := ""
@@ -347,6 +369,11 @@ func (h *handler) decodeTokenRequest(body []byte) (issuerapi.TokenRequest, []byt
 	}
 	if _, err := issuerapi.NormalizeCode(req.Code); err != nil {
 		return req, nil, fmt.Sprintf("code is not an enrolment code: %d Crockford base32 characters, dashes and spaces aside", issuerapi.CodeChars)
+	}
+	if req.SecondFactor != "" {
+		if _, err := NormalizeSecondFactor(req.SecondFactor); err != nil {
+			return req, nil, fmt.Sprintf("second_factor is not a one-time code: %d digits, spaces and dashes aside", OTPDigits)
+		}
 	}
 	blinded, err := issuerapi.Base64.DecodeString(req.BlindedMsg)
 	if err != nil {

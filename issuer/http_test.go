@@ -131,7 +131,8 @@ func TestAttackSlowUploads(t *testing.T) {
 func TestAnswersAgreeWithAPI(t *testing.T) {
 	sentinels := []error{issuerapi.ErrBadRequest, issuerapi.ErrBadCredentials, issuerapi.ErrLocked, issuerapi.ErrNotFound,
 		issuerapi.ErrMethodNotAllowed, issuerapi.ErrAlreadyIssued, issuerapi.ErrPurged, issuerapi.ErrTooLarge,
-		issuerapi.ErrUnsupportedType, issuerapi.ErrRateLimited, issuerapi.ErrInternal, issuerapi.ErrOverloaded}
+		issuerapi.ErrUnsupportedType, issuerapi.ErrRateLimited, issuerapi.ErrInternal, issuerapi.ErrOverloaded,
+		issuerapi.ErrSecondFactorRequired, issuerapi.ErrBadSecondFactor, issuerapi.ErrNoSecondFactor, issuerapi.ErrTooManyCodes, issuerapi.ErrSendFailed}
 	status := map[string]int{issuerapi.CodeRateLimited: 429, issuerapi.CodeOverloaded: 503, issuerapi.CodeInternal: 500}
 	for _, a := range answers {
 		known := false

@@ -10,37 +10,32 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/issuer/issuerapi"
 )
-
-// DefaultMaxFailures is how many wrong codes lock a voter out.
-const DefaultMaxFailures = 10
 
 // Errors [Issuer.Issue] returns; the HTTP API maps each to a status code.
 var (
 	// ErrBadCredentials means the voter ID is not on the roll or the code is
 	// wrong; the two are not told apart. (HTTP 401)
 	ErrBadCredentials = errors.New("issuer: voter ID or enrolment code is wrong; check both and try again")
-	// ErrLocked means too many wrong codes were tried for this voter; the
-	// election's help desk can unlock them. (HTTP 403)
-	ErrLocked = errors.New("issuer: too many wrong enrolment codes for this voter; contact the election's help desk to unlock")
 	// ErrBadRequest means the request is malformed (HTTP 400).
 	ErrBadRequest = errors.New("issuer: bad request")
-	// ErrNotTested is a code that was not tested because the voter is
-	// locked out (the limit of wrong codes is reached), right or wrong. It
-	// Is ErrBadCredentials and is answered as one (HTTP 401), so that a
-	// stranger cannot tell a locked voter ID, one on the roll, from an
-	// unknown one; the answer tells a voter sure of their code to ask the
-	// help desk, which unlocks them.
+	// ErrNotTested is a code that was not tested because its address must
+	// wait after too many wrong codes for this voter (guard.go). It Is
+	// ErrBadCredentials and is answered as one (HTTP 401, the same time),
+	// so that a stranger cannot tell a voter ID in back-off, one on the
+	// roll, from an unknown one; the answer tells a voter sure of their
+	// code to wait a few minutes.
 	ErrNotTested error = notTested{}
 )
 
 type notTested struct{}
 
 func (notTested) Error() string {
-	return "issuer: voter ID or enrolment code is wrong (not tested: too many wrong codes for this voter)"
+	return "issuer: voter ID or enrolment code is wrong (not tested: too many wrong codes for this voter from this address; wait)"
 }
 func (notTested) Is(target error) bool { return target == ErrBadCredentials }
 
@@ -49,28 +44,39 @@ type Config struct {
 	// ElectionID is the 32-byte election ID (the manifest's election_id) that tokens
 	// are issued for.
 	ElectionID []byte
-	// Key is the issuing key.
+	// Key is the issuing key. The roll key (seal.go) is derived from it.
 	Key *token.PrivateKey
 	// Roll is the voter roll.
 	Roll Roll
-	// MaxFailures is how many wrong codes lock a voter; 0 means
-	// [DefaultMaxFailures].
-	MaxFailures int
+	// SecondFactor is the second factor asked for after the enrolment
+	// code: issuerapi.FactorEmail or FactorSMS (a one-time code sent by
+	// Sender to the voter's contact), or "" for none. A voter who enrolled
+	// an authenticator app (EnrolTOTP) is asked for its code instead,
+	// whatever SecondFactor says.
+	SecondFactor string
+	// Sender sends the one-time codes; needed when SecondFactor is set.
+	Sender Sender
+	// Now is the clock for back-offs and one-time codes; nil means
+	// time.Now.
+	Now func() time.Time
 	// Logger receives operational events; nil discards them. Voter IDs,
-	// codes, blinded messages and signatures are never logged.
+	// codes, contacts, blinded messages and signatures are never logged.
 	Logger *slog.Logger
 }
 
 // Issuer authenticates voters and issues one token per voter. It is safe
 // for concurrent use.
 type Issuer struct {
-	electionID  []byte
-	key         *token.PrivateKey
-	roll        Roll
-	maxFailures int
-	log         *slog.Logger
-	seed        maphash.Seed
-	queues      [256]sync.Mutex
+	electionID   []byte
+	key          *token.PrivateKey
+	rollKey      []byte
+	roll         Roll
+	secondFactor string
+	sender       Sender
+	now          func() time.Time
+	log          *slog.Logger
+	seed         maphash.Seed
+	queues       [256]sync.Mutex
 }
 
 // New returns an Issuer for cfg.
@@ -84,19 +90,28 @@ func New(cfg Config) (*Issuer, error) {
 	if cfg.Roll == nil {
 		return nil, errors.New("issuer: no voter roll configured")
 	}
-	if cfg.MaxFailures < 0 {
-		return nil, fmt.Errorf("issuer: MaxFailures is %d, want 0 (default) or more", cfg.MaxFailures)
+	switch cfg.SecondFactor {
+	case "":
+	case issuerapi.FactorEmail, issuerapi.FactorSMS:
+		if cfg.Sender == nil {
+			return nil, fmt.Errorf("issuer: the second factor %q needs a Sender for its one-time codes", cfg.SecondFactor)
+		}
+	default:
+		return nil, fmt.Errorf("issuer: second factor %q is not one of %q, %q or none", cfg.SecondFactor, issuerapi.FactorEmail, issuerapi.FactorSMS)
 	}
 	is := &Issuer{
-		electionID:  bytes.Clone(cfg.ElectionID),
-		key:         cfg.Key,
-		roll:        cfg.Roll,
-		maxFailures: cfg.MaxFailures,
-		log:         cfg.Logger,
-		seed:        maphash.MakeSeed(),
+		electionID:   bytes.Clone(cfg.ElectionID),
+		key:          cfg.Key,
+		rollKey:      cfg.Key.DeriveSecret(rollKeyLabel),
+		roll:         cfg.Roll,
+		secondFactor: cfg.SecondFactor,
+		sender:       cfg.Sender,
+		now:          cfg.Now,
+		log:          cfg.Logger,
+		seed:         maphash.MakeSeed(),
 	}
-	if is.maxFailures == 0 {
-		is.maxFailures = DefaultMaxFailures
+	if is.now == nil {
+		is.now = time.Now
 	}
 	if is.log == nil {
 		is.log = slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -110,26 +125,45 @@ func (is *Issuer) ElectionID() []byte { return bytes.Clone(is.electionID) }
 // PublicKey returns the issuer's public key.
 func (is *Issuer) PublicKey() *token.PublicKey { return is.key.Public() }
 
-// Issue authenticates voterID with code and returns the blind signature on
-// blinded. A voter gets at most one blinded message signed: the same one
-// again returns the same signature, another one [ErrAlreadyIssued]. Other
-// errors: [ErrBadRequest] (malformed input), [ErrBadCredentials],
-// [ErrLocked], [ErrPurged].
-func (is *Issuer) Issue(ctx context.Context, voterID, code string, blinded []byte) ([]byte, error) {
+// SecondFactor returns the second factor the issuer asks for
+// (issuerapi.FactorEmail or FactorSMS), or "" for none.
+func (is *Issuer) SecondFactor() string { return is.secondFactor }
+
+// Issue authenticates a voter and returns the blind signature on blinded.
+// A voter gets at most one blinded message signed: the same one again
+// returns the same signature (with the enrolment code alone: only the
+// voter's device can make that blinded message), another one
+// [ErrAlreadyIssued]. addr is the client's address, which wrong codes back
+// off by (guard.go); "" is one address for every request. With a second
+// factor configured, a request without cred.SecondFactor is answered
+// [ErrSecondFactorRequired] (after a one-time code is sent) and one with a
+// wrong one [ErrBadSecondFactor], both [*SecondFactorError]s. Other
+// errors: [ErrBadRequest] (malformed input), [ErrBadCredentials] (or
+// [ErrNotTested], which Is it), [ErrNoSecondFactor], [ErrTooManyCodes],
+// [ErrSendFailed], [ErrPurged].
+func (is *Issuer) Issue(ctx context.Context, cred issuerapi.Credentials, blinded []byte, addr string) ([]byte, error) {
 	// The roll keeps ids normalised (NormalizeVoterID): a voter who types
 	// "Rossi-1004" is the roll's "rossi-1004".
-	voterID, err := NormalizeVoterID(voterID)
+	voterID, err := NormalizeVoterID(cred.VoterID)
 	if err != nil {
 		return nil, badRequest(err)
 	}
+	code := cred.Code
 	if _, err := issuerapi.NormalizeCode(code); err != nil {
 		return nil, badRequest(err)
+	}
+	second := ""
+	if cred.SecondFactor != "" {
+		if second, err = NormalizeSecondFactor(cred.SecondFactor); err != nil {
+			return nil, badRequest(err)
+		}
 	}
 	if size := is.key.Public().Size(); len(blinded) != size {
 		return nil, fmt.Errorf("%w: blinded message is %d bytes, want %d (the issuer key's modulus length)", ErrBadRequest, len(blinded), size)
 	}
 
-	rec, err := is.authenticate(ctx, voterID, code)
+	tag := is.addrTag(addr)
+	rec, err := is.authenticate(ctx, voterID, code, tag)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +174,11 @@ func (is *Issuer) Issue(ctx context.Context, voterID, code string, blinded []byt
 		}
 		return nil, ErrAlreadyIssued
 	}
+	if is.secondFactor != "" || rec.TOTP != nil {
+		if err := is.secondFactorCheck(ctx, rec, second, string(tag)); err != nil {
+			return nil, err
+		}
+	}
 	sig, err := is.key.Sign(blinded)
 	if err != nil {
 		if errors.Is(err, token.ErrMalformed) {
@@ -149,8 +188,14 @@ func (is *Issuer) Issue(ctx context.Context, voterID, code string, blinded []byt
 		return nil, fmt.Errorf("issuer: signing: %w", err)
 	}
 	// The compare-and-set decides between concurrent requests.
-	out, err := is.roll.SetIssued(ctx, voterID, blinded, sig)
-	if err != nil {
+	var out []byte
+	if _, err := is.roll.Update(ctx, voterID, func(r *RollEntry) error {
+		out, err = r.Issue(blinded, sig)
+		if err == nil {
+			r.succeed(tag)
+		}
+		return err
+	}); err != nil {
 		return nil, err
 	}
 	is.log.Info("token issued")
@@ -172,58 +217,69 @@ func (is *Issuer) queue(voterID string) *sync.Mutex {
 	return m
 }
 
-// authenticate checks the code and counts failures. The attempt is counted
-// in the roll before the code is tested, in one compare-and-set
-// (Roll.TakeAttempt), and given back if the code is right: so the limit
-// holds however many requests, and issuer processes sharing the roll, test
-// codes for one voter at once. (While a right code is being tested, the
-// voter's count is one higher: if requests for one voter reach several
-// issuers at once, at the limit's last attempts one may be refused as
-// locked, which errs on the safe side.)
-func (is *Issuer) authenticate(ctx context.Context, voterID, code string) (RollEntry, error) {
+// authenticate checks the enrolment code, with the back-off of the
+// client's address (tag) for this voter. The attempt is counted as a wrong
+// code in the roll before the code is tested, in one Update, and given
+// back if the code is right: so however many requests, and issuer
+// processes sharing the roll, test codes for one voter from one address at
+// once, at most FreeFailures+1 are tested before the address must wait.
+// Every path costs one roll write and one code hash, for a voter on the
+// roll or not, waiting or not, so that neither the answer nor its time
+// tells a stranger who is on the roll.
+func (is *Issuer) authenticate(ctx context.Context, voterID, code string, tag []byte) (RollEntry, error) {
 	mu := is.queue(voterID)
 	defer mu.Unlock()
-	rec, err := is.roll.TakeAttempt(ctx, voterID, is.maxFailures)
+	now := is.now()
+	var waiting bool
+	rec, err := is.roll.Update(ctx, voterID, func(r *RollEntry) error {
+		waiting = r.waiting(tag, now)
+		if !waiting {
+			r.fail(tag, now)
+		}
+		return nil // written either way, for the time's sake
+	})
 	if errors.Is(err, ErrUnknownVoter) {
 		dummyHash.Verify(code) // same cost as a known voter
 		return RollEntry{}, ErrBadCredentials
 	}
-	if errors.Is(err, ErrLocked) {
-		// A locked voter's code is not tested, the right one neither (so
-		// the limit bounds the codes ever tested), and the answer is the
-		// one an unknown ID or a wrong code gets: a stranger who tries ten
-		// codes for a guessed ID learns nothing, from a 403, about whether
-		// it is on the roll (SECURITY.md). The message tells a voter sure
-		// of their code to ask the help desk.
-		dummyHash.Verify(code) // the time a tested code takes
-		return RollEntry{}, ErrNotTested
-	}
 	if err != nil {
 		return RollEntry{}, err
 	}
+	if waiting {
+		// Not tested, the right code neither (so the back-off bounds the
+		// codes tested), and answered as an unknown ID or a wrong code is.
+		dummyHash.Verify(code) // the time a tested code takes
+		return RollEntry{}, ErrNotTested
+	}
 	if !rec.Code.Verify(code) {
-		if rec.Failures >= is.maxFailures {
+		if b := rec.backoff(tag); b != nil && b.Failures == FreeFailures+1 {
 			// No voter ID: the log must not say who tried (SECURITY.md).
-			// The voter, with the right code, is told (403) and brings
-			// their ID to the help desk; others keep getting 401.
-			is.log.Warn("a voter was locked out after wrong enrolment codes", "failures", rec.Failures)
+			is.log.Warn("an address must wait after wrong enrolment codes for one voter", "failures", b.Failures)
 		}
 		return RollEntry{}, ErrBadCredentials
 	}
-	if err := is.roll.ReturnAttempt(ctx, voterID); err != nil {
-		return RollEntry{}, err
-	}
-	rec.Failures--
-	return rec, nil
+	// Give the attempt back; the address's back-off is cleared once the
+	// token is issued (Issue), not yet: a wrong second factor still counts.
+	return is.roll.Update(ctx, voterID, func(r *RollEntry) error {
+		r.unfail(tag)
+		return nil
+	})
 }
 
-// Unlock clears a voter's failure count, after the help desk has checked
-// who is asking.
+// Unlock clears a voter's failure count and every back-off, after the
+// help desk has checked who is asking.
 func (is *Issuer) Unlock(ctx context.Context, voterID string) error {
-	if err := is.roll.ResetFailures(ctx, voterID); err != nil {
+	voterID, err := NormalizeVoterID(voterID)
+	if err != nil {
 		return err
 	}
-	is.log.Info("a voter was unlocked") // no voter ID, as for the lockout
+	if _, err := is.roll.Update(ctx, voterID, func(r *RollEntry) error {
+		r.Failures, r.Backoffs = 0, nil
+		return nil
+	}); err != nil {
+		return err
+	}
+	is.log.Info("a voter was unlocked") // no voter ID, as for the back-off
 	return nil
 }
 

@@ -175,8 +175,9 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 	f := newFixture(t, 1, nil, HandlerConfig{})
 	id := f.ids[0]
 	blinded, _ := blind(t, newTokenKey(t))
-	// Many guesses in parallel must not test more than DefaultMaxFailures
-	// codes: each attempt is counted in the roll before its code is tested.
+	// Many guesses in parallel from one address must not test more than
+	// FreeFailures+1 codes: each attempt is counted in the roll before its
+	// code is tested, and the last of them starts the address's wait.
 	const guesses = 40
 	var (
 		wg     sync.WaitGroup
@@ -200,23 +201,25 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 	wg.Wait()
 	// Every wrong guess gets 401, tested or not: a stranger learns nothing
 	// from the answers about whether the ID is on the roll. The roll
-	// counted exactly the limit: no more codes than that were tested.
+	// counted exactly the free failures and one: no more codes than that
+	// were tested.
 	if tested != guesses {
 		t.Fatalf("%d parallel guesses: %d answered 401, want all", guesses, tested)
 	}
-	if rec, err := f.roll.Get(ctx, id); err != nil || rec.Failures != DefaultMaxFailures {
-		t.Fatalf("the roll counts %d failures (%v), want exactly %d", rec.Failures, err, DefaultMaxFailures)
+	if rec, err := f.roll.Get(ctx, id); err != nil || rec.Failures != FreeFailures+1 {
+		t.Fatalf("the roll counts %d failures (%v), want exactly %d", rec.Failures, err, FreeFailures+1)
 	}
 
-	// Locked: even the right code is refused, untested, answered as a
-	// wrong code whose message points to the help desk.
+	// Waiting: even the right code from that address is refused,
+	// untested, answered as a wrong code whose message says to wait or
+	// ask the help desk.
 	_, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[id]}, blinded)
 	var apiErr *issuerapi.Error
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized || !strings.Contains(apiErr.Message, "help desk") {
-		t.Fatalf("right code while locked: %v, want 401 naming the help desk", err)
+		t.Fatalf("right code while waiting: %v, want 401 naming the help desk", err)
 	}
-	if !strings.Contains(f.logs.String(), "locked out") {
-		t.Error("lockout was not logged")
+	if !strings.Contains(f.logs.String(), "must wait") {
+		t.Error("the back-off was not logged")
 	}
 	if err := f.is.Unlock(ctx, id); err != nil {
 		t.Fatal(err)
@@ -224,7 +227,7 @@ func TestAttackEnrolmentCodeBruteForce(t *testing.T) {
 	if _, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[id]}, blinded); err != nil {
 		t.Fatalf("right code after unlock: %v", err)
 	}
-	// The lockout and the unlock are logged, but not whose they are.
+	// The back-off and the unlock are logged, but not whose they are.
 	logs := f.logs.String()
 	if !strings.Contains(logs, "unlocked") {
 		t.Error("the unlock was not logged")
@@ -483,7 +486,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{ElectionID: testElection[:31], Key: issuerKey(t), Roll: NewMemRoll()},
 		{ElectionID: testElection, Roll: NewMemRoll()},
 		{ElectionID: testElection, Key: issuerKey(t)},
-		{ElectionID: testElection, Key: issuerKey(t), Roll: NewMemRoll(), MaxFailures: -1},
+		{ElectionID: testElection, Key: issuerKey(t), Roll: NewMemRoll(), SecondFactor: "carrier-pigeon"},
+		{ElectionID: testElection, Key: issuerKey(t), Roll: NewMemRoll(), SecondFactor: issuerapi.FactorEmail}, // no Sender
 	} {
 		if _, err := New(cfg); err == nil {
 			t.Errorf("config %d accepted", i)
@@ -532,19 +536,20 @@ func ExampleGenerateRoll() {
 	// Output: 2 <nil> voter_id,enrolment_code
 }
 
-// TestAttackRollMembershipByLockout: a stranger sends wrong codes, more
-// than the lockout limit, for a voter ID on the roll and for one that is
-// not. Every answer, status, code and message, is the same for both: the
-// lockout does not tell the stranger that the first ID is on the roll.
-// Not even the voter's own right code is tested once the ID is locked (so
-// the limit bounds the codes ever tested): it gets the same answer, whose
-// message sends a voter sure of their code to the help desk.
-func TestAttackRollMembershipByLockout(t *testing.T) {
+// TestAttackRollMembershipByBackoff: a stranger sends wrong codes, more
+// than the back-off lets be tested, for a voter ID on the roll and for one
+// that is not. Every answer, status, code and message, is the same for
+// both: the back-off does not tell the stranger that the first ID is on
+// the roll. The voter's own right code from the stranger's address is not
+// tested while it waits (so the back-off bounds the codes tested): it gets
+// the same answer; from the voter's own address it passes, so a stranger
+// cannot lock a member out.
+func TestAttackRollMembershipByBackoff(t *testing.T) {
 	f := newFixture(t, 1, nil, HandlerConfig{Limits: service.Limits{RatePerSecond: -1}})
 	blinded, _ := blind(t, newTokenKey(t))
 	answers := func(id string) []string {
 		var out []string
-		for range DefaultMaxFailures + 3 {
+		for range FreeFailures + 8 {
 			code, _ := GenerateCode()
 			_, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: id, Code: code}, blinded)
 			var e *issuerapi.Error
@@ -591,7 +596,10 @@ func TestAttackRollMembershipByLockout(t *testing.T) {
 	}
 	_, err := f.client.RequestToken(ctx, issuerapi.Credentials{VoterID: f.ids[0], Code: f.codes[f.ids[0]]}, blinded)
 	if !errors.Is(err, issuerapi.ErrBadCredentials) {
-		t.Fatalf("the voter's right code while locked: %v, want the wrong-code answer", err)
+		t.Fatalf("the voter's right code from the waiting address: %v, want the wrong-code answer", err)
+	}
+	if _, err := f.is.Issue(ctx, issuerapi.Credentials{VoterID: f.ids[0], Code: f.codes[f.ids[0]]}, blinded, "198.51.100.23"); err != nil {
+		t.Fatalf("the voter's right code from their own address while the stranger's waits: %v", err)
 	}
 }
 
@@ -606,7 +614,7 @@ func TestVoterIDSpellings(t *testing.T) {
 	// a second (ErrAlreadyIssued), not strangers (ErrBadCredentials).
 	for _, typed := range []string{strings.ToUpper(id), "\u200b" + id, "ＶＯＴＥＲ-000001"} {
 		b, _ := blind(t, newTokenKey(t))
-		if _, err := f.is.Issue(context.Background(), typed, f.codes[id], b); err != nil && !errors.Is(err, ErrAlreadyIssued) {
+		if _, err := f.is.Issue(context.Background(), issuerapi.Credentials{VoterID: typed, Code: f.codes[id]}, b, ""); err != nil && !errors.Is(err, ErrAlreadyIssued) {
 			t.Errorf("%q: %v", typed, err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -26,14 +27,27 @@ var (
 type RollEntry struct {
 	VoterID string   `json:"id"`
 	Code    CodeHash `json:"code"`
-	// Failures counts wrong codes since the roll was imported or the voter
-	// was last unlocked, and the attempts being tested right now (see
-	// [Roll.TakeAttempt]).
+	// Failures counts wrong codes (enrolment codes and second factors)
+	// since the roll was imported or the voter was last unlocked, from
+	// every address; the help desk reads it. It stops nothing: Backoffs do.
 	Failures int `json:"failures,omitempty"`
+	// Backoffs are the per-address back-offs of wrong codes (guard.go).
+	Backoffs []Backoff `json:"backoffs,omitempty"`
 	// Blinded and BlindSig are the one blinded message signed for this
 	// voter and its signature; both nil until a token is issued.
 	Blinded  []byte `json:"blinded,omitempty"`
 	BlindSig []byte `json:"blind_sig,omitempty"`
+	// Contact is where the voter's one-time codes go (an e-mail address,
+	// a phone number, a language), sealed with the issuer's roll key
+	// (seal.go); nil if none was imported.
+	Contact []byte `json:"contact,omitempty"`
+	// TOTP is the secret of the authenticator app the voter enrolled,
+	// sealed as Contact; nil if none. TOTPStep is the last RFC 6238 time
+	// step whose code was accepted: a code is accepted once (§5.2).
+	TOTP     []byte `json:"totp,omitempty"`
+	TOTPStep int64  `json:"totp_step,omitempty"`
+	// OTP is the one-time code last sent to the voter, nil if none.
+	OTP *SentCode `json:"otp,omitempty"`
 }
 
 // Issued reports whether a token was issued to the voter.
@@ -54,30 +68,28 @@ type Counts struct {
 // replicas share, from many, and each method must be atomic on its own
 // (one transaction). After [Roll.Purge] every method but Counts and Close
 // returns [ErrPurged].
+//
+// Every decision the issuer takes on one voter (an attempt counted, a
+// one-time code stored or spent, a token issued) is one [Roll.Update], a
+// read-modify-write of the voter's entry in one transaction: so the
+// limits and the one token per voter hold however many requests, and
+// issuer processes sharing the roll, decide for one voter at once.
 type Roll interface {
 	// Add adds voters, all or none: it fails with [ErrDuplicateVoter] if
 	// any ID is on the roll already (or twice in recs).
 	Add(ctx context.Context, recs []RollEntry) error
 	// Get returns a voter's entry, or [ErrUnknownVoter].
 	Get(ctx context.Context, voterID string) (RollEntry, error)
-	// TakeAttempt is the guess limit, a compare-and-set on the voter's
-	// failure count: if the count is below limit it adds one and returns
-	// the entry with the new count; otherwise it returns [ErrLocked] and
-	// changes nothing. An attempt is counted as a failure before its code
-	// is tested, and given back with ReturnAttempt if the code was right,
-	// so however many requests and issuer replicas test codes for one
-	// voter at once, at most limit wrong codes are ever tested.
-	TakeAttempt(ctx context.Context, voterID string, limit int) (RollEntry, error)
-	// ReturnAttempt gives back an attempt TakeAttempt took whose code was
-	// right: it subtracts one from the failure count, never below zero.
-	ReturnAttempt(ctx context.Context, voterID string) error
-	// ResetFailures sets a voter's failure count to zero.
-	ResetFailures(ctx context.Context, voterID string) error
-	// SetIssued is the one-token-per-voter decision, a compare-and-set: if
-	// the voter has no token yet it stores blinded and sig and returns sig;
-	// if it has one for the same blinded message it returns the stored
-	// signature; otherwise it returns [ErrAlreadyIssued].
-	SetIssued(ctx context.Context, voterID string, blinded, sig []byte) ([]byte, error)
+	// Update reads the voter's entry and calls change on it; if change
+	// returns nil, it writes the changed entry, in the same transaction,
+	// and returns it; if change returns an error, it writes nothing and
+	// returns that error. change may be called more than once (a retried
+	// transaction), so it must not act outside the entry it is given; it
+	// may not change the VoterID. The roll keeps its count of issued tokens
+	// (Counts) as entries become Issued. For a voter ID not on the roll it
+	// returns [ErrUnknownVoter] after a write of the same cost, so that the
+	// time an answer takes does not tell who is on the roll.
+	Update(ctx context.Context, voterID string, change func(*RollEntry) error) (RollEntry, error)
 	// Counts returns the number of voters on the roll and of tokens issued.
 	Counts(ctx context.Context) (Counts, error)
 	// Purge deletes every entry, keeping only the counts, and returns
@@ -87,41 +99,66 @@ type Roll interface {
 	Close() error
 }
 
-// TakeAttempt is Roll.TakeAttempt's decision on one entry, for every Roll
-// implementation: it reports whether an attempt may be taken under limit
-// and, if so, counts it.
-func (rec *RollEntry) TakeAttempt(limit int) error {
-	if rec.Failures >= limit {
-		return ErrLocked
-	}
-	rec.Failures++
-	return nil
-}
-
-// ReturnAttempt is Roll.ReturnAttempt's change to one record.
-func (rec *RollEntry) ReturnAttempt() {
-	if rec.Failures > 0 {
-		rec.Failures--
-	}
-}
-
-// Issue is Roll.SetIssued's decision on one entry, for every Roll
-// implementation: it records sig for blinded unless another blinded message
-// was signed already, and returns the signature to hand out and whether the
-// entry changed.
-func (rec *RollEntry) Issue(blinded, sig []byte) (out []byte, changed bool, err error) {
+// Issue is the one-token-per-voter decision on one entry, a
+// compare-and-set inside [Roll.Update]: it records sig for blinded unless
+// another blinded message was signed already ([ErrAlreadyIssued]), and
+// returns the signature to hand out: the stored one if the same blinded
+// message was signed before.
+func (rec *RollEntry) Issue(blinded, sig []byte) ([]byte, error) {
 	if rec.Issued() {
 		if bytes.Equal(rec.Blinded, blinded) {
-			return bytes.Clone(rec.BlindSig), false, nil
+			return bytes.Clone(rec.BlindSig), nil
 		}
-		return nil, false, ErrAlreadyIssued
+		return nil, ErrAlreadyIssued
 	}
 	if len(blinded) == 0 || len(sig) == 0 {
-		return nil, false, errors.New("issuer: SetIssued needs a blinded message and a signature")
+		return nil, errors.New("issuer: Issue needs a blinded message and a signature")
 	}
 	rec.Blinded = bytes.Clone(blinded)
 	rec.BlindSig = bytes.Clone(sig)
-	return bytes.Clone(sig), true, nil
+	return bytes.Clone(sig), nil
+}
+
+// Clone returns a deep copy of the entry.
+func (rec *RollEntry) Clone() RollEntry {
+	c := *rec
+	c.Code.Salt = bytes.Clone(rec.Code.Salt)
+	c.Code.Sum = bytes.Clone(rec.Code.Sum)
+	c.Blinded = bytes.Clone(rec.Blinded)
+	c.BlindSig = bytes.Clone(rec.BlindSig)
+	c.Contact = bytes.Clone(rec.Contact)
+	c.TOTP = bytes.Clone(rec.TOTP)
+	c.Backoffs = slices.Clone(rec.Backoffs)
+	for i := range c.Backoffs {
+		c.Backoffs[i].Addr = bytes.Clone(rec.Backoffs[i].Addr)
+	}
+	if rec.OTP != nil {
+		o := *rec.OTP
+		o.Sum = bytes.Clone(rec.OTP.Sum)
+		c.OTP = &o
+	}
+	return c
+}
+
+// ApplyUpdate is Roll.Update's step on an entry read from storage, for
+// every Roll implementation: it runs change on a copy and returns the new
+// entry and the change to the count of issued tokens (0 or 1).
+func ApplyUpdate(cur *RollEntry, change func(*RollEntry) error) (RollEntry, int, error) {
+	next := cur.Clone()
+	if err := change(&next); err != nil {
+		return RollEntry{}, 0, err
+	}
+	if next.VoterID != cur.VoterID {
+		return RollEntry{}, 0, errors.New("issuer: a roll update may not change the voter ID")
+	}
+	if cur.Issued() && !next.Issued() {
+		return RollEntry{}, 0, errors.New("issuer: a roll update may not take back an issued token")
+	}
+	issued := 0
+	if next.Issued() && !cur.Issued() {
+		issued = 1
+	}
+	return next, issued, nil
 }
 
 // MemRoll is the in-memory reference [Roll], for tests and trials: one
@@ -135,15 +172,6 @@ type MemRoll struct {
 
 // NewMemRoll returns an empty in-memory roll.
 func NewMemRoll() *MemRoll { return &MemRoll{voters: make(map[string]*RollEntry)} }
-
-func cloneRecord(r *RollEntry) RollEntry {
-	c := *r
-	c.Code.Salt = bytes.Clone(r.Code.Salt)
-	c.Code.Sum = bytes.Clone(r.Code.Sum)
-	c.Blinded = bytes.Clone(r.Blinded)
-	c.BlindSig = bytes.Clone(r.BlindSig)
-	return c
-}
 
 // Add implements [Roll].
 func (m *MemRoll) Add(ctx context.Context, recs []RollEntry) error {
@@ -164,7 +192,7 @@ func (m *MemRoll) Add(ctx context.Context, recs []RollEntry) error {
 		batch[id] = true
 	}
 	for i := range recs {
-		r := cloneRecord(&recs[i])
+		r := recs[i].Clone()
 		m.voters[r.VoterID] = &r
 		m.counts.Eligible++
 		if r.Issued() {
@@ -193,60 +221,24 @@ func (m *MemRoll) Get(ctx context.Context, voterID string) (RollEntry, error) {
 	if err != nil {
 		return RollEntry{}, err
 	}
-	return cloneRecord(r), nil
+	return r.Clone(), nil
 }
 
-// TakeAttempt implements [Roll].
-func (m *MemRoll) TakeAttempt(ctx context.Context, voterID string, limit int) (RollEntry, error) {
+// Update implements [Roll].
+func (m *MemRoll) Update(ctx context.Context, voterID string, change func(*RollEntry) error) (RollEntry, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	r, err := m.lookup(voterID)
 	if err != nil {
 		return RollEntry{}, err
 	}
-	if err := r.TakeAttempt(limit); err != nil {
+	next, issued, err := ApplyUpdate(r, change)
+	if err != nil {
 		return RollEntry{}, err
 	}
-	return cloneRecord(r), nil
-}
-
-// ReturnAttempt implements [Roll].
-func (m *MemRoll) ReturnAttempt(ctx context.Context, voterID string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, err := m.lookup(voterID)
-	if err != nil {
-		return err
-	}
-	r.ReturnAttempt()
-	return nil
-}
-
-// ResetFailures implements [Roll].
-func (m *MemRoll) ResetFailures(ctx context.Context, voterID string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, err := m.lookup(voterID)
-	if err != nil {
-		return err
-	}
-	r.Failures = 0
-	return nil
-}
-
-// SetIssued implements [Roll].
-func (m *MemRoll) SetIssued(ctx context.Context, voterID string, blinded, sig []byte) ([]byte, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	r, err := m.lookup(voterID)
-	if err != nil {
-		return nil, err
-	}
-	out, changed, err := r.Issue(blinded, sig)
-	if changed {
-		m.counts.Issued++
-	}
-	return out, err
+	*r = next
+	m.counts.Issued += issued
+	return next.Clone(), nil
 }
 
 // Counts implements [Roll].

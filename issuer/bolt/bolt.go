@@ -195,28 +195,8 @@ func (br *Roll) batch(fn func(tx *bolt.Tx, outcome *error) error) error {
 	return outcome
 }
 
-func (br *Roll) update(voterID string, change func(r *issuer.RollEntry, tx *bolt.Tx) error) error {
-	return br.batch(func(tx *bolt.Tx, outcome *error) error {
-		b, err := voters(tx)
-		if err != nil {
-			*outcome = err
-			return nil
-		}
-		r, err := getRecord(b, voterID)
-		if err != nil {
-			*outcome = err
-			return nil
-		}
-		if err := change(&r, tx); err != nil {
-			*outcome = err
-			return nil
-		}
-		return putRecord(b, &r)
-	})
-}
-
-// decoyID is the key of the decoy entry TakeAttempt writes for a voter ID
-// not on the roll.
+// decoyID is the key of the decoy entry Update writes for a voter ID not
+// on the roll.
 const decoyID = "\x00decoy"
 
 // decoyCode is the decoy entry's code hash: one of a random code, so that
@@ -231,11 +211,11 @@ func (br *Roll) decoyCode() issuer.CodeHash {
 	return br.decoy
 }
 
-// TakeAttempt implements [issuer.Roll]: the count is read, compared and
-// written in one write transaction, which bbolt runs one at a time.
+// Update implements [issuer.Roll]: the entry is read, changed and written
+// in one write transaction, which bbolt runs one at a time.
 //
 // For a voter ID not on the roll it does the same work on a decoy entry
-// of the voters bucket (read, decode, count, encode, write, sync), so that
+// of the voters bucket (read, decode, change, encode, write, sync), so that
 // the answer takes as long as a wrong code for a voter on it: without any
 // write a wrong code took about 14 ms for a voter on the roll against 2 ms
 // for an unknown ID, and one request told a stranger who is on the roll; a
@@ -243,7 +223,7 @@ func (br *Roll) decoyCode() issuer.CodeHash {
 // (BenchmarkWrongCode). The decoy's key holds a NUL byte, which no voter
 // ID may (issuer.CheckVoterID), and the counts are kept in meta, so no one
 // counts or finds it.
-func (br *Roll) TakeAttempt(ctx context.Context, voterID string, limit int) (issuer.RollEntry, error) {
+func (br *Roll) Update(ctx context.Context, voterID string, change func(*issuer.RollEntry) error) (issuer.RollEntry, error) {
 	var rec issuer.RollEntry
 	err := br.batch(func(tx *bolt.Tx, outcome *error) error {
 		b, err := voters(tx)
@@ -258,8 +238,13 @@ func (br *Roll) TakeAttempt(ctx context.Context, voterID string, limit int) (iss
 			if derr != nil {
 				d = issuer.RollEntry{VoterID: decoyID, Code: br.decoyCode()}
 			}
-			if d.TakeAttempt(1<<62) != nil {
-				d.Failures = 0
+			// The decoy takes the change an attempt makes, never a token:
+			// a change that fails on it is still written, as is.
+			if next, _, err := issuer.ApplyUpdate(&d, change); err == nil && !next.Issued() {
+				d = next
+			}
+			if d.Failures > 1<<20 {
+				d.Failures, d.Backoffs = 0, nil
 			}
 			return putRecord(b, &d)
 		}
@@ -267,60 +252,24 @@ func (br *Roll) TakeAttempt(ctx context.Context, voterID string, limit int) (iss
 			*outcome = err
 			return nil
 		}
-		if err := r.TakeAttempt(limit); err != nil {
+		next, issued, err := issuer.ApplyUpdate(&r, change)
+		if err != nil {
 			*outcome = err
 			return nil
 		}
-		rec = r
-		return putRecord(b, &r)
+		if issued > 0 {
+			meta := tx.Bucket(bucketMeta)
+			if err := putCount(meta, keyIssued, getCount(meta, keyIssued)+issued); err != nil {
+				return err
+			}
+		}
+		rec = next
+		return putRecord(b, &next)
 	})
 	if err != nil {
 		return issuer.RollEntry{}, err
 	}
 	return rec, nil
-}
-
-// ReturnAttempt implements [issuer.Roll].
-func (br *Roll) ReturnAttempt(ctx context.Context, voterID string) error {
-	return br.update(voterID, func(r *issuer.RollEntry, _ *bolt.Tx) error {
-		r.ReturnAttempt()
-		return nil
-	})
-}
-
-// ResetFailures implements [issuer.Roll].
-func (br *Roll) ResetFailures(ctx context.Context, voterID string) error {
-	return br.update(voterID, func(r *issuer.RollEntry, _ *bolt.Tx) error {
-		r.Failures = 0
-		return nil
-	})
-}
-
-// errUnchanged makes update skip the write when SetIssued changes nothing.
-var errUnchanged = errors.New("unchanged")
-
-// SetIssued implements [issuer.Roll].
-func (br *Roll) SetIssued(ctx context.Context, voterID string, blinded, sig []byte) ([]byte, error) {
-	var out []byte
-	err := br.update(voterID, func(r *issuer.RollEntry, tx *bolt.Tx) error {
-		s, changed, err := r.Issue(blinded, sig)
-		out = s
-		if err != nil {
-			return err
-		}
-		if !changed {
-			return errUnchanged
-		}
-		meta := tx.Bucket(bucketMeta)
-		return putCount(meta, keyIssued, getCount(meta, keyIssued)+1)
-	})
-	if errors.Is(err, errUnchanged) {
-		err = nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // Counts implements [issuer.Roll].

@@ -13,6 +13,7 @@ import (
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/issuer"
 	"github.com/evote/evote/issuer/bolt"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/issuer/rolltest"
 )
 
@@ -41,10 +42,10 @@ func TestPersists(t *testing.T) {
 	if err := roll.Add(ctx, []issuer.RollEntry{{VoterID: ids[0]}, {VoterID: ids[1]}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := roll.SetIssued(ctx, ids[0], []byte("b1"), []byte("s1")); err != nil {
+	if _, err := setIssued(roll, ids[0], []byte("b1"), []byte("s1")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := roll.TakeAttempt(ctx, ids[1], issuer.DefaultMaxFailures); err != nil {
+	if _, err := roll.Update(ctx, ids[1], func(e *issuer.RollEntry) error { e.Failures++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	roll.Close()
@@ -52,10 +53,10 @@ func TestPersists(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s, err := roll.SetIssued(ctx, ids[0], []byte("b1"), []byte("other")); err != nil || string(s) != "s1" {
+	if s, err := setIssued(roll, ids[0], []byte("b1"), []byte("other")); err != nil || string(s) != "s1" {
 		t.Fatalf("after reopen, the same blinded message gives %q, %v; want the stored s1", s, err)
 	}
-	if _, err := roll.SetIssued(ctx, ids[0], []byte("b2"), []byte("s2")); !errors.Is(err, issuer.ErrAlreadyIssued) {
+	if _, err := setIssued(roll, ids[0], []byte("b2"), []byte("s2")); !errors.Is(err, issuer.ErrAlreadyIssued) {
 		t.Fatalf("after reopen, another blinded message: %v", err)
 	}
 	if rec, _ := roll.Get(ctx, ids[1]); rec.Failures != 1 {
@@ -88,6 +89,16 @@ func TestPersists(t *testing.T) {
 	}
 }
 
+func setIssued(r issuer.Roll, id string, blinded, sig []byte) ([]byte, error) {
+	var out []byte
+	_, err := r.Update(ctx, id, func(e *issuer.RollEntry) error {
+		var err error
+		out, err = e.Issue(blinded, sig)
+		return err
+	})
+	return out, err
+}
+
 // BenchmarkSetIssued: concurrent issuances, each a durable write, sharing
 // fsyncs by group commit.
 func BenchmarkSetIssued(b *testing.B) {
@@ -110,7 +121,7 @@ func BenchmarkSetIssued(b *testing.B) {
 			i := next
 			next++
 			mu.Unlock()
-			if _, err := roll.SetIssued(ctx, recs[i].VoterID, []byte("b"), []byte("s")); err != nil {
+			if _, err := setIssued(roll, recs[i].VoterID, []byte("b"), []byte("s")); err != nil {
 				panic(err)
 			}
 		}
@@ -118,13 +129,14 @@ func BenchmarkSetIssued(b *testing.B) {
 }
 
 // BenchmarkWrongCode times a wrong enrolment code for a voter ID on the
-// roll and for one that is not, on bbolt: a stranger must not tell the two
-// apart by the time the answer takes (SECURITY.md). Both take an attempt
-// in one write transaction (for an unknown ID it changes nothing, but
-// bbolt commits, and syncs, all the same). Compare the two medians of a
-// few runs: go test -run '^$' -bench WrongCode -count 5 ./issuer/bolt
+// roll, for one whose address must wait (not tested), and for one that is
+// not on the roll, on bbolt: a stranger must not tell them apart by the
+// time the answer takes (SECURITY.md). Each is one write transaction (for
+// an unknown ID on the decoy entry; bbolt commits, and syncs, all the
+// same) and one code hash. Compare the medians of a few runs:
+// go test -run '^$' -bench WrongCode -count 5 ./issuer/bolt
 func BenchmarkWrongCode(b *testing.B) {
-	for _, who := range []string{"on the roll", "not on the roll"} {
+	for _, who := range []string{"on the roll", "on the roll, waiting", "not on the roll"} {
 		b.Run(who, func(b *testing.B) {
 			roll, _ := open(b)
 			defer roll.Close()
@@ -136,20 +148,34 @@ func BenchmarkWrongCode(b *testing.B) {
 			if err := roll.Add(ctx, []issuer.RollEntry{{VoterID: "voter-1", Code: h}}); err != nil {
 				b.Fatal(err)
 			}
-			is, err := issuer.New(issuer.Config{ElectionID: make([]byte, 32), Key: benchKey(b), Roll: roll, MaxFailures: 1 << 30})
+			is, err := issuer.New(issuer.Config{ElectionID: make([]byte, 32), Key: benchKey(b), Roll: roll})
 			if err != nil {
 				b.Fatal(err)
 			}
 			id := "voter-1"
-			if who != "on the roll" {
+			if who == "not on the roll" {
 				id = "voter-2"
 			}
 			wrong, _ := issuer.GenerateCode()
 			blinded := make([]byte, 256)
 			blinded[255] = 1
+			cred := issuerapi.Credentials{VoterID: id, Code: wrong}
+			if who == "on the roll, waiting" {
+				for range issuer.FreeFailures + 1 {
+					is.Issue(ctx, cred, blinded, "waiting")
+				}
+			}
 			b.ResetTimer()
+			i := 0
 			for b.Loop() {
-				if _, err := is.Issue(ctx, id, wrong, blinded); !errors.Is(err, issuer.ErrBadCredentials) {
+				// A new address each time, but for the one that waits: one
+				// address would soon wait for every voter ID on the roll.
+				addr := fmt.Sprint(i)
+				if who == "on the roll, waiting" {
+					addr = "waiting"
+				}
+				i++
+				if _, err := is.Issue(ctx, cred, blinded, addr); !errors.Is(err, issuer.ErrBadCredentials) {
 					b.Fatal(err)
 				}
 			}

@@ -4,11 +4,11 @@
 // a constructor; issuer runs it on [issuer.MemRoll], the reference, and
 // issuer/bolt on bbolt. A new roll (PostgreSQL next) passes it first.
 //
-// Beyond each method's contract it checks the two decisions that must hold
-// across issuer replicas sharing one roll: SetIssued signs one blinded
-// message per voter however requests race, and TakeAttempt lets exactly the
-// limit's number of wrong codes be tested, here with two [issuer.Issuer]
-// values guessing at once.
+// Beyond each method's contract it checks that Update is one atomic
+// read-modify-write however requests race, which the two decisions that
+// must hold across issuer replicas sharing one roll rest on: one blinded
+// message signed per voter, and the back-off of wrong codes, here with
+// two [issuer.Issuer] values guessing at once.
 package rolltest
 
 import (
@@ -21,9 +21,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/issuer/issuerapi"
 )
 
 // NewRoll returns a new, empty roll; the suite closes it.
@@ -36,10 +38,10 @@ func Run(t *testing.T, newRoll NewRoll) {
 		run  func(*testing.T, issuer.Roll)
 	}{
 		{"Add", testAdd},
-		{"Attempts", testAttempts},
-		{"AttemptsConcurrent", testAttemptsConcurrent},
-		{"SetIssued", testSetIssued},
-		{"SetIssuedConcurrent", testSetIssuedConcurrent},
+		{"Update", testUpdate},
+		{"UpdateConcurrent", testUpdateConcurrent},
+		{"Issue", testIssue},
+		{"IssueConcurrent", testIssueConcurrent},
 		{"UnknownVoter", testUnknownVoter},
 		{"Purge", testPurge},
 		{"TwoIssuersOneRoll", testTwoIssuers},
@@ -114,95 +116,96 @@ func testAdd(t *testing.T, r issuer.Roll) {
 	}
 }
 
-// TakeAttempt counts up to the limit and no further; ReturnAttempt and
-// ResetFailures count down.
-func testAttempts(t *testing.T, r issuer.Roll) {
+// Update writes what change made, or nothing if change failed, and
+// returns copies.
+func testUpdate(t *testing.T, r issuer.Roll) {
 	add(t, r, "a", "b")
-	for i := 1; i <= 3; i++ {
-		rec, err := r.TakeAttempt(ctx, "a", 3)
-		if err != nil || rec.Failures != i || rec.VoterID != "a" || !rec.Code.Verify(code) {
-			t.Fatalf("attempt %d: %+v, %v", i, rec, err)
-		}
+	rec, err := r.Update(ctx, "a", func(e *issuer.RollEntry) error {
+		e.Failures = 3
+		e.Contact = []byte("sealed")
+		e.OTP = &issuer.SentCode{Sum: []byte("sum"), Sends: 1}
+		e.Backoffs = []issuer.Backoff{{Addr: []byte("addr"), Failures: 2, Until: 7, Last: 5}}
+		return nil
+	})
+	if err != nil || rec.Failures != 3 || rec.VoterID != "a" || !rec.Code.Verify(code) {
+		t.Fatalf("Update = %+v, %v", rec, err)
 	}
-	if _, err := r.TakeAttempt(ctx, "a", 3); !errors.Is(err, issuer.ErrLocked) {
-		t.Fatalf("an attempt beyond the limit: %v, want ErrLocked", err)
+	got, err := r.Get(ctx, "a")
+	if err != nil || got.Failures != 3 || string(got.Contact) != "sealed" || got.OTP == nil || string(got.OTP.Sum) != "sum" ||
+		len(got.Backoffs) != 1 || got.Backoffs[0].Until != 7 || string(got.Backoffs[0].Addr) != "addr" {
+		t.Fatalf("Get after Update = %+v, %v", got, err)
 	}
-	if rec, _ := r.Get(ctx, "a"); rec.Failures != 3 {
-		t.Fatalf("a refused attempt changed the count to %d", rec.Failures)
+	refused := errors.New("refused")
+	if _, err := r.Update(ctx, "a", func(e *issuer.RollEntry) error {
+		e.Failures = 99
+		return refused
+	}); !errors.Is(err, refused) {
+		t.Fatalf("Update whose change fails = %v, want its error", err)
 	}
-	if rec, err := r.TakeAttempt(ctx, "a", 4); err != nil || rec.Failures != 4 {
-		t.Fatalf("an attempt under a higher limit: %+v, %v", rec, err)
+	if got, _ := r.Get(ctx, "a"); got.Failures != 3 {
+		t.Fatalf("a failed change was written: failures %d", got.Failures)
 	}
-	if err := r.ReturnAttempt(ctx, "a"); err != nil {
-		t.Fatal(err)
+	if _, err := r.Update(ctx, "a", func(e *issuer.RollEntry) error { e.VoterID = "b"; return nil }); err == nil {
+		t.Fatal("Update changed the voter ID")
 	}
-	if rec, _ := r.Get(ctx, "a"); rec.Failures != 3 {
-		t.Fatalf("after ReturnAttempt, failures = %d, want 3", rec.Failures)
+	clear(got.OTP.Sum)
+	if again, _ := r.Get(ctx, "a"); string(again.OTP.Sum) != "sum" {
+		t.Fatal("changing an entry Get returned changed the roll: Get must return a copy")
 	}
-	if err := r.ResetFailures(ctx, "a"); err != nil {
-		t.Fatal(err)
-	}
-	if rec, _ := r.Get(ctx, "a"); rec.Failures != 0 {
-		t.Fatalf("after ResetFailures, failures = %d", rec.Failures)
-	}
-	if err := r.ReturnAttempt(ctx, "a"); err != nil {
-		t.Fatal(err)
-	}
-	if rec, _ := r.Get(ctx, "a"); rec.Failures != 0 {
-		t.Fatalf("ReturnAttempt at zero made the count %d", rec.Failures)
-	}
-	if rec, _ := r.Get(ctx, "b"); rec.Failures != 0 {
-		t.Fatalf("another voter's attempts counted for b: %d", rec.Failures)
+	if got, _ := r.Get(ctx, "b"); got.Failures != 0 || got.Contact != nil {
+		t.Fatalf("another voter's entry changed: %+v", got)
 	}
 }
 
-// Attempts raced on one voter are counted one by one: exactly limit are
-// taken.
-func testAttemptsConcurrent(t *testing.T, r issuer.Roll) {
+// Updates raced on one voter are applied one by one: none is lost.
+func testUpdateConcurrent(t *testing.T, r issuer.Roll) {
 	add(t, r, "v")
-	const limit, tries = 10, 64
-	var taken, locked atomic.Int64
+	const n = 64
 	var wg sync.WaitGroup
-	for range tries {
+	for range n {
 		wg.Go(func() {
-			_, err := r.TakeAttempt(ctx, "v", limit)
-			switch {
-			case err == nil:
-				taken.Add(1)
-			case errors.Is(err, issuer.ErrLocked):
-				locked.Add(1)
-			default:
+			if _, err := r.Update(ctx, "v", func(e *issuer.RollEntry) error { e.Failures++; return nil }); err != nil {
 				t.Error(err)
 			}
 		})
 	}
 	wg.Wait()
-	if taken.Load() != limit || locked.Load() != tries-limit {
-		t.Fatalf("%d attempts raced under a limit of %d: %d taken, %d locked", tries, limit, taken.Load(), locked.Load())
-	}
-	if rec, _ := r.Get(ctx, "v"); rec.Failures != limit {
-		t.Fatalf("failures = %d, want %d", rec.Failures, limit)
+	if rec, _ := r.Get(ctx, "v"); rec.Failures != n {
+		t.Fatalf("%d racing increments left failures = %d", n, rec.Failures)
 	}
 }
 
-func testSetIssued(t *testing.T, r issuer.Roll) {
+func setIssued(r issuer.Roll, id string, blinded, sig []byte) ([]byte, error) {
+	var out []byte
+	_, err := r.Update(ctx, id, func(e *issuer.RollEntry) error {
+		var err error
+		out, err = e.Issue(blinded, sig)
+		return err
+	})
+	return out, err
+}
+
+func testIssue(t *testing.T, r issuer.Roll) {
 	add(t, r, "a", "b")
-	s, err := r.SetIssued(ctx, "a", []byte("b1"), []byte("s1"))
+	s, err := setIssued(r, "a", []byte("b1"), []byte("s1"))
 	if err != nil || string(s) != "s1" {
-		t.Fatalf("SetIssued = %q, %v", s, err)
+		t.Fatalf("Issue = %q, %v", s, err)
 	}
-	if s, err := r.SetIssued(ctx, "a", []byte("b1"), []byte("s1-other")); err != nil || string(s) != "s1" {
-		t.Fatalf("SetIssued again = %q, %v; want the stored s1", s, err)
+	if s, err := setIssued(r, "a", []byte("b1"), []byte("s1-other")); err != nil || string(s) != "s1" {
+		t.Fatalf("Issue again = %q, %v; want the stored s1", s, err)
 	}
-	if _, err := r.SetIssued(ctx, "a", []byte("b2"), []byte("s2")); !errors.Is(err, issuer.ErrAlreadyIssued) {
-		t.Fatalf("SetIssued of another blinded message = %v", err)
+	if _, err := setIssued(r, "a", []byte("b2"), []byte("s2")); !errors.Is(err, issuer.ErrAlreadyIssued) {
+		t.Fatalf("Issue of another blinded message = %v", err)
 	}
-	if _, err := r.SetIssued(ctx, "b", nil, nil); err == nil {
-		t.Fatal("SetIssued with no blinded message or signature")
+	if _, err := setIssued(r, "b", nil, nil); err == nil {
+		t.Fatal("Issue with no blinded message or signature")
+	}
+	if _, err := r.Update(ctx, "a", func(e *issuer.RollEntry) error { e.Blinded, e.BlindSig = nil, nil; return nil }); err == nil {
+		t.Fatal("Update took back an issued token")
 	}
 	rec, err := r.Get(ctx, "a")
 	if err != nil || !rec.Issued() || !bytes.Equal(rec.Blinded, []byte("b1")) || !bytes.Equal(rec.BlindSig, []byte("s1")) {
-		t.Fatalf("Get after SetIssued = %+v, %v", rec, err)
+		t.Fatalf("Get after Issue = %+v, %v", rec, err)
 	}
 	if c, err := r.Counts(ctx); err != nil || c != (issuer.Counts{Eligible: 2, Issued: 1}) {
 		t.Fatalf("Counts = %+v, %v", c, err)
@@ -211,14 +214,14 @@ func testSetIssued(t *testing.T, r issuer.Roll) {
 
 // Many requests for one voter with different blinded messages race;
 // exactly one is signed.
-func testSetIssuedConcurrent(t *testing.T, r issuer.Roll) {
+func testIssueConcurrent(t *testing.T, r issuer.Roll) {
 	add(t, r, "v")
 	const n = 16
 	var won atomic.Int64
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			_, err := r.SetIssued(ctx, "v", fmt.Appendf(nil, "blinded-%d", i), []byte("sig"))
+			_, err := setIssued(r, "v", fmt.Appendf(nil, "blinded-%d", i), []byte("sig"))
 			switch {
 			case err == nil:
 				won.Add(1)
@@ -235,22 +238,30 @@ func testSetIssuedConcurrent(t *testing.T, r issuer.Roll) {
 
 func testUnknownVoter(t *testing.T, r issuer.Roll) {
 	add(t, r, "a")
+	called := false
 	for name, op := range map[string]func() error{
-		"Get":           func() error { _, err := r.Get(ctx, "zz"); return err },
-		"TakeAttempt":   func() error { _, err := r.TakeAttempt(ctx, "zz", 10); return err },
-		"ReturnAttempt": func() error { return r.ReturnAttempt(ctx, "zz") },
-		"ResetFailures": func() error { return r.ResetFailures(ctx, "zz") },
-		"SetIssued":     func() error { _, err := r.SetIssued(ctx, "zz", []byte("b"), []byte("s")); return err },
+		"Get": func() error { _, err := r.Get(ctx, "zz"); return err },
+		"Update": func() error {
+			_, err := r.Update(ctx, "zz", func(e *issuer.RollEntry) error { called = e.VoterID == "zz"; e.Failures++; return nil })
+			return err
+		},
+		"Issue": func() error { _, err := setIssued(r, "zz", []byte("b"), []byte("s")); return err },
 	} {
 		if err := op(); !errors.Is(err, issuer.ErrUnknownVoter) {
 			t.Errorf("%s of a voter not on the roll: %v", name, err)
 		}
 	}
+	if called {
+		t.Error("Update called change with an entry for a voter not on the roll")
+	}
+	if c, _ := r.Counts(ctx); c != (issuer.Counts{Eligible: 1}) {
+		t.Errorf("updates of unknown voters changed the counts: %+v", c)
+	}
 }
 
 func testPurge(t *testing.T, r issuer.Roll) {
 	add(t, r, "a", "b")
-	if _, err := r.SetIssued(ctx, "a", []byte("b1"), []byte("s1")); err != nil {
+	if _, err := setIssued(r, "a", []byte("b1"), []byte("s1")); err != nil {
 		t.Fatal(err)
 	}
 	want := issuer.Counts{Eligible: 2, Issued: 1, Purged: true}
@@ -264,12 +275,10 @@ func testPurge(t *testing.T, r issuer.Roll) {
 		t.Fatalf("Counts after purge = %+v, %v", c, err)
 	}
 	for name, op := range map[string]func() error{
-		"Add":           func() error { return r.Add(ctx, []issuer.RollEntry{{VoterID: "late"}}) },
-		"Get":           func() error { _, err := r.Get(ctx, "a"); return err },
-		"TakeAttempt":   func() error { _, err := r.TakeAttempt(ctx, "a", 10); return err },
-		"ReturnAttempt": func() error { return r.ReturnAttempt(ctx, "a") },
-		"ResetFailures": func() error { return r.ResetFailures(ctx, "a") },
-		"SetIssued":     func() error { _, err := r.SetIssued(ctx, "b", []byte("b"), []byte("s")); return err },
+		"Add":    func() error { return r.Add(ctx, []issuer.RollEntry{{VoterID: "late"}}) },
+		"Get":    func() error { _, err := r.Get(ctx, "a"); return err },
+		"Update": func() error { _, err := r.Update(ctx, "a", func(*issuer.RollEntry) error { return nil }); return err },
+		"Issue":  func() error { _, err := setIssued(r, "b", []byte("b"), []byte("s")); return err },
 	} {
 		if err := op(); !errors.Is(err, issuer.ErrPurged) {
 			t.Errorf("%s after purge: %v, want ErrPurged", name, err)
@@ -284,9 +293,11 @@ var (
 )
 
 // Two issuers on one roll, as two issuer replicas on one database, guess
-// one voter's code at once: exactly the limit's number of wrong codes is
-// tested, the rest are refused as locked, on both; an unlock on one lets
-// the voter in on the other.
+// one voter's code from one address at once: exactly FreeFailures+1 wrong
+// codes are tested (the last of them starts the address's wait), the rest
+// are not and are answered as wrong codes, on both; the right code from
+// that address waits too, but from another address it passes; an unlock
+// on one issuer lifts the wait on the other.
 func testTwoIssuers(t *testing.T, r issuer.Roll) {
 	keyOnce.Do(func() { key, keyErr = token.GenerateKey(token.DefaultKeyBits) })
 	if keyErr != nil {
@@ -300,10 +311,10 @@ func testTwoIssuers(t *testing.T, r issuer.Roll) {
 	if err := r.Add(ctx, []issuer.RollEntry{{VoterID: "voter-1", Code: hash(t, right)}}); err != nil {
 		t.Fatal(err)
 	}
-	const limit = 5
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) // a clock that stands: the wait never ends by itself
 	var replicas [2]*issuer.Issuer
 	for i := range replicas {
-		if replicas[i], err = issuer.New(issuer.Config{ElectionID: election, Key: key, Roll: r, MaxFailures: limit}); err != nil {
+		if replicas[i], err = issuer.New(issuer.Config{ElectionID: election, Key: key, Roll: r, Now: func() time.Time { return now }}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -312,16 +323,18 @@ func testTwoIssuers(t *testing.T, r issuer.Roll) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	const guesser, voter = "203.0.113.7", "198.51.100.9"
+	cred := func(code string) issuerapi.Credentials { return issuerapi.Credentials{VoterID: "voter-1", Code: code} }
 	const guesses = 32
-	var tested, locked atomic.Int64
+	var tested, waited atomic.Int64
 	var wg sync.WaitGroup
 	for g := range guesses {
 		wg.Go(func() {
 			wrong, _ := issuer.GenerateCode()
-			_, err := replicas[g%2].Issue(ctx, "voter-1", wrong, blinded)
+			_, err := replicas[g%2].Issue(ctx, cred(wrong), blinded, guesser)
 			switch {
 			case errors.Is(err, issuer.ErrNotTested): // answered as a wrong code
-				locked.Add(1)
+				waited.Add(1)
 			case errors.Is(err, issuer.ErrBadCredentials):
 				tested.Add(1)
 			default:
@@ -330,25 +343,25 @@ func testTwoIssuers(t *testing.T, r issuer.Roll) {
 		})
 	}
 	wg.Wait()
-	if tested.Load() != limit || locked.Load() != guesses-limit {
-		t.Fatalf("%d wrong codes guessed through two issuers at once: %d tested, %d locked out; want %d and %d", guesses, tested.Load(), locked.Load(), limit, guesses-limit)
+	if want := int64(issuer.FreeFailures + 1); tested.Load() != want || waited.Load() != guesses-want {
+		t.Fatalf("%d wrong codes guessed through two issuers at once: %d tested, %d not; want %d and %d", guesses, tested.Load(), waited.Load(), want, guesses-want)
 	}
 	for i, is := range replicas {
-		if _, err := is.Issue(ctx, "voter-1", right, blinded); !errors.Is(err, issuer.ErrNotTested) {
-			t.Fatalf("the right code on issuer %d while locked: %v, want ErrNotTested (not tested, answered as a wrong code)", i, err)
+		if _, err := is.Issue(ctx, cred(right), blinded, guesser); !errors.Is(err, issuer.ErrNotTested) {
+			t.Fatalf("the right code on issuer %d from the waiting address: %v, want ErrNotTested", i, err)
 		}
+	}
+	sig, err := replicas[1].Issue(ctx, cred(right), blinded, voter)
+	if err != nil {
+		t.Fatalf("the right code from the voter's own address while a stranger's waits: %v", err)
 	}
 	if err := replicas[0].Unlock(ctx, "voter-1"); err != nil {
 		t.Fatal(err)
 	}
-	sig, err := replicas[1].Issue(ctx, "voter-1", right, blinded)
-	if err != nil {
-		t.Fatalf("the right code on one issuer after an unlock on the other: %v", err)
+	if again, err := replicas[1].Issue(ctx, cred(right), blinded, guesser); err != nil || !bytes.Equal(again, sig) {
+		t.Fatalf("the same request from the first address after an unlock on the other issuer: %v; want the same signature", err)
 	}
-	if again, err := replicas[0].Issue(ctx, "voter-1", right, blinded); err != nil || !bytes.Equal(again, sig) {
-		t.Fatalf("the same request on the other issuer: %v; want the same signature", err)
-	}
-	if rec, _ := r.Get(ctx, "voter-1"); rec.Failures != 0 {
-		t.Fatalf("right codes left the failure count at %d", rec.Failures)
+	if rec, _ := r.Get(ctx, "voter-1"); rec.Failures != 0 || len(rec.Backoffs) != 0 {
+		t.Fatalf("after the unlock and right codes: failures %d, back-offs %+v", rec.Failures, rec.Backoffs)
 	}
 }
