@@ -161,12 +161,17 @@ func TestCataloguesComplete(t *testing.T) {
 		used[m[1]] = true
 	}
 	// Keys the script composes.
-	for _, k := range []string{"work.token.title", "work.seal.title", "work.cast.title", "work.audit.title", "work.recheck.title", "work.token.body", "work.seal.body", "work.cast.body", "work.audit.body", "work.recheck.body", "err.receipt_bad", "err.link_bad", "err.link_other_election", "err.booth_load"} {
+	for _, k := range []string{"work.token.title", "work.seal.title", "work.cast.title", "work.audit.title", "work.recheck.title", "work.token.body", "work.seal.body", "work.cast.body", "work.audit.body", "work.recheck.body", "err.receipt_bad", "err.link_bad", "err.link_other_election", "err.booth_load",
+		"work.factor.title", "work.factor.body", "work.resend.title", "work.resend.body",
+		"factor.where_email", "factor.where_sms", "factor.where_totp", "factor.hint_email", "factor.hint_sms", "factor.hint_totp",
+		"factor.expired", "factor.resend_hint", "factor.resent", "factor.missing", "factor.missing_enrol"} {
 		used[k] = true
 	}
 	voterMeets := []string{
 		"issuer." + issuerapi.CodeBadCredentials, "issuer." + issuerapi.CodeLocked, "issuer." + issuerapi.CodeAlreadyIssued,
 		"issuer." + issuerapi.CodePurged, "issuer." + issuerapi.CodeRateLimited, "issuer." + issuerapi.CodeOverloaded, "issuer." + issuerapi.CodeInternal,
+		"issuer." + issuerapi.CodeSecondFactorRequired, "issuer." + issuerapi.CodeBadSecondFactor, "issuer." + issuerapi.CodeNoSecondFactor,
+		"issuer." + issuerapi.CodeTooManyCodes, "issuer." + issuerapi.CodeSendFailed, boothapi.CodeFactorForm,
 		"board." + boardapi.CodeAlreadyVoted, "board." + boardapi.CodeClosed, "board." + boardapi.CodeNotOpen, "board." + boardapi.CodeInvalidBallot,
 		"board." + boardapi.CodeRateLimited, "board." + boardapi.CodeOverloaded, "board." + boardapi.CodeStorage, "board." + boardapi.CodeInternal,
 		boothapi.CodeNetwork, boothapi.CodeCodeForm, boothapi.CodeFileFormat, boothapi.CodeNotCosigned, boothapi.CodeSplitView, boothapi.CodeAuditMismatch, boothapi.CodeCheckFailed,

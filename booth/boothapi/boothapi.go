@@ -44,10 +44,15 @@ type Config struct {
 
 // The worker's operations.
 const (
-	OpInit         = "init"          // arg: Config (its Board and Issuer resolved); no result
-	OpElection     = "election"      // no arg; ElectionResult
-	OpNewTicket    = "new_ticket"    // TicketArg{VoterID}; TicketResult{Ticket}
-	OpToken        = "token"         // TicketArg{Ticket, Code}; TicketResult{Ticket}
+	OpInit      = "init"       // arg: Config (its Board and Issuer resolved); no result
+	OpElection  = "election"   // no arg; ElectionResult
+	OpNewTicket = "new_ticket" // TicketArg{VoterID}; TicketResult{Ticket}
+	// OpToken asks for the ticket's token: TicketArg{Ticket, Code} first,
+	// and, once it failed with "issuer.second_factor_required" (Failure's
+	// Factor and SentTo say which and where it went), again with
+	// SecondFactor, the one-time code. The ticket's seed gives the same
+	// blinded message every time. TicketResult{Ticket}.
+	OpToken        = "token"
 	OpSeal         = "seal"          // TicketArg{Ticket, Choices}; TicketResult{Ticket, Fingerprint}
 	OpAudit        = "audit"         // TicketArg{Ticket}; TicketResult{Ticket, Audit, Fingerprint}
 	OpPrepareCast  = "prepare_cast"  // TicketArg{Ticket}; TicketResult{Ticket}: without the opening, to save before OpCast
@@ -72,12 +77,15 @@ type ElectionResult struct {
 
 // TicketArg is the argument of the ticket operations.
 type TicketArg struct {
-	Ticket  string  `json:"ticket,omitempty"` // voter.Ticket, as the worker last returned it
-	VoterID string  `json:"voter_id,omitempty"`
-	Code    string  `json:"code,omitempty"`
-	Choices [][]int `json:"choices,omitempty"`
-	Audit   string  `json:"audit,omitempty"` // voter.Audit JSON
-	N       int     `json:"n,omitempty"`
+	Ticket  string `json:"ticket,omitempty"` // voter.Ticket, as the worker last returned it
+	VoterID string `json:"voter_id,omitempty"`
+	Code    string `json:"code,omitempty"`
+	// SecondFactor is the one-time code as typed (OpToken normalises it:
+	// voter.NormalizeSecondFactor).
+	SecondFactor string  `json:"second_factor,omitempty"`
+	Choices      [][]int `json:"choices,omitempty"`
+	Audit        string  `json:"audit,omitempty"` // voter.Audit JSON
+	N            int     `json:"n,omitempty"`
 }
 
 // ReceiptArg is the argument of OpCheckReceipt.
@@ -104,6 +112,14 @@ type TicketResult struct {
 type Failure struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
+	// Factor and SentTo come with the issuer's second factor answers
+	// (issuerapi.Error's): the factor asked for and, for a code it sent,
+	// the masked address or number it went to.
+	Factor string `json:"factor,omitempty"`
+	SentTo string `json:"sent_to,omitempty"`
+	// RetryAfter is the service's Retry-After in seconds (429, 503), or
+	// 0: the page tells the voter how long to wait.
+	RetryAfter int `json:"retry_after,omitempty"`
 }
 
 // Failure codes not from a service. A service's refusal is "board." or
@@ -115,6 +131,7 @@ const (
 	CodeAuditMismatch = "audit_mismatch" // the audited ballot does not encrypt what was shown
 	CodeCheckFailed   = "check_failed"   // an answer or a file failed a check
 	CodeCodeForm      = "code_form"      // what was typed cannot be an enrolment code (issuerapi.NormalizeCode)
+	CodeFactorForm    = "factor_form"    // what was typed cannot be a one-time code (voter.NormalizeSecondFactor)
 	CodeFileFormat    = "file_format"    // a file given to check is not a receipt or audit file
 	CodeNotCosigned   = "not_cosigned"   // the ballot is cast, but the witnesses have not cosigned it yet
 )
@@ -138,9 +155,10 @@ func FailureOf(err error) Failure {
 	case errors.Is(err, voter.ErrNotCosigned): // before the board's own word, which it wraps
 		f.Code = CodeNotCosigned
 	case errors.As(err, &be):
-		f.Code = "board." + be.Code
+		f.Code, f.RetryAfter = "board."+be.Code, int(be.RetryAfter.Seconds())
 	case errors.As(err, &ie):
 		f.Code = "issuer." + ie.Code
+		f.Factor, f.SentTo, f.RetryAfter = ie.Factor, ie.SentTo, int(ie.RetryAfter.Seconds())
 	case errors.Is(err, boardapi.ErrClosed):
 		f.Code = "board." + boardapi.CodeClosed
 	case errors.Is(err, boardapi.ErrNotOpen):
@@ -149,6 +167,8 @@ func FailureOf(err error) Failure {
 		f.Code = CodeFileFormat
 	case errors.Is(err, issuerapi.ErrMalformedCode):
 		f.Code = CodeCodeForm
+	case errors.Is(err, voter.ErrMalformedSecondFactor):
+		f.Code = CodeFactorForm
 	case errors.Is(err, voter.ErrSplitView):
 		f.Code = CodeSplitView
 	case errors.Is(err, ballot.ErrOpeningMismatch):

@@ -7,7 +7,11 @@
   const cfg = JSON.parse(document.getElementById("evote-config").textContent);
   // Each voter's ticket and receipt are kept apart, so that two members
   // voting on one device never lose each other's vote.
-  const keyTicket = (v) => "evote.ticket." + cfg.election_id + "." + v; // {ticket, step, choices, fingerprint}
+  // step is "token" (no token yet), "factor" (the issuer asked for a second
+  // factor: factor, sent_to, sent_at and blocked_until say which, where, when
+  // the last code was sent and until when no new one can be), "choose",
+  // "sealed" or "cast". The enrolment code is never stored.
+  const keyTicket = (v) => "evote.ticket." + cfg.election_id + "." + v; // {ticket, step, choices, fingerprint, factor…}
   const keyReceipt = (v) => "evote.receipt." + cfg.election_id + "." + v; // {receipt, tracking, index}
   const KEY_VOTER = "evote.voter." + cfg.election_id; // the voter last seen on this device
   const KEY_LANG = "evote.lang";
@@ -120,11 +124,18 @@
     const code = (f && f.code) || "check_failed";
     const key = "err." + code;
     if (!cats.en) return NO_CATALOGUE;
-    return cat[key] !== undefined || cats.en[key] !== undefined ? t(key) : t("err.check_failed");
+    return cat[key] !== undefined || cats.en[key] !== undefined ? t(key, { wait: waitText(f && f.retry_after) }) : t("err.check_failed");
+  }
+  // waitText says a service's Retry-After (seconds) in the voter's words.
+  function waitText(secs) {
+    if (!secs) return t("wait.unknown");
+    const minutes = secs >= 90;
+    const n = minutes ? Math.ceil(secs / 60) : secs;
+    return new Intl.NumberFormat(lang === "it" ? "it-IT" : "en-GB", { style: "unit", unit: minutes ? "minute" : "second", unitDisplay: "long" }).format(n);
   }
   // Refusals that trying again cannot change: no "try again", and no
   // promise that the vote is kept.
-  const FINAL = new Set(["issuer.already_issued", "issuer.purged", "issuer.locked", "board.already_voted", "board.closed",
+  const FINAL = new Set(["issuer.already_issued", "issuer.purged", "issuer.locked", "issuer.no_second_factor", "board.already_voted", "board.closed",
     "split_view", "audit_mismatch", "receipt_bad", "link_bad", "link_other_election"]);
   function fail(f, again) {
     if (f && f.message) console.warn("evote booth:", f.code, f.message);
@@ -173,9 +184,15 @@
       // A ballot sent before the close (its reply lost) may be on the
       // board: ask for its receipt. Any other unfinished vote was not cast.
       if (election.phase === "closed" && state && state.step === "cast") return cast();
-      return showPhase(Boolean(state && state.step !== "token"));
+      return showPhase(Boolean(state && state.step !== "token" && state.step !== "factor"));
     }
     if (state && state.step === "cast") return cast();
+    if (state && state.step === "factor") {
+      // Back at the second factor, a code sent before still works: only
+      // the enrolment code, which this device never keeps, is asked again.
+      enrolCode = (link && link.c && link.v === voterID) ? link.c : null;
+      return showFactor();
+    }
     if (state && state.step === "sealed") return showSealed();
     if (state && state.step === "choose") return showBallot();
     if (!state && voterID && loadJSON(keyReceipt(voterID))) return recheckReceipt();
@@ -194,7 +211,7 @@
     });
   }
 
-  function showLogin(errKey) {
+  function showLogin(errKey, f) {
     show("s-login", () => {
       $("election-title").textContent = election.title || cfg.title;
       const times = [];
@@ -202,7 +219,7 @@
       $("login-times").textContent = times.join(" ");
       const err = $("login-error");
       err.hidden = !errKey;
-      err.textContent = errKey ? t(errKey) : "";
+      err.textContent = errKey ? t(errKey, { wait: waitText(f && f.retry_after) }) : "";
     });
     if (errKey) $("code").focus();
   }
@@ -225,15 +242,153 @@
         save();
       }
       const r = await call("token", { ticket: state.ticket, code });
-      state.ticket = r.ticket;
-      state.step = "choose";
-      save();
+      return gotToken(r);
     } catch (f) {
-      if (f.code === "issuer.bad_credentials" || f.code === "code_form") return showLogin("err." + f.code);
+      if (f.code === "issuer.second_factor_required") {
+        enrolCode = code;
+        return askFactor(f);
+      }
+      if (["issuer.bad_credentials", "code_form", "issuer.send_failed", "issuer.too_many_codes"].includes(f.code)) return showLogin("err." + f.code, f);
       return fail(f, () => login());
     }
-    $("code").value = "";
+  }
+  function gotToken(r) {
+    state = { ticket: r.ticket, step: "choose", choices: null };
+    save();
+    enrolCode = null;
+    for (const id of ["code", "factor-enrol", "factor-code"]) $(id).value = "";
     showBallot();
+  }
+
+  // ---- the second factor ----
+  // The issuer's rules (SPEC.md §11): a sent code lasts 10 minutes, a new
+  // one is sent at most once a minute, five wrong tries void a code.
+  const COOL_DOWN = 60 * 1000;
+  const LIFETIME = 10 * 60 * 1000;
+  // enrolCode is the enrolment code while the second factor is asked: in
+  // memory only, so a reopened tab asks for it again.
+  let enrolCode = null;
+  let factorTimer = null;
+  const FACTOR_ANSWERS = new Set(["issuer.second_factor_required", "issuer.bad_second_factor", "issuer.too_many_codes", "issuer.send_failed"]);
+  // askFactor moves to the second factor, or stays there, on the issuer's
+  // second_factor_required (f): a code was sent unless the last was sent
+  // less than a minute ago (then the issuer sends none).
+  function askFactor(f) {
+    const before = state.step === "factor" && state.sent_at;
+    const sent = f.factor !== "totp" && (!state.sent_at || Date.now() - state.sent_at >= COOL_DOWN);
+    state.step = "factor";
+    state.factor = f.factor || "email";
+    state.sent_to = f.sent_to || state.sent_to || "";
+    if (sent) state.sent_at = Date.now();
+    save();
+    showFactor(sent && before ? { key: "factor.resent", note: true } : null);
+  }
+  // showFactor draws the second factor's screen, with msg ({key, note,
+  // focus}) under the field: an error, or a note when msg.note.
+  function showFactor(msg) {
+    show("s-factor", () => {
+      const totp = state.factor === "totp";
+      const params = { to: state.sent_to || "…", wait: waitText(msg && msg.retry) };
+      $("factor-where").textContent = t(totp ? "factor.where_totp" : state.factor === "sms" ? "factor.where_sms" : "factor.where_email", params);
+      $("factor-hint").textContent = t(totp ? "factor.hint_totp" : state.factor === "sms" ? "factor.hint_sms" : "factor.hint_email");
+      $("factor-enrol-wrap").hidden = Boolean(enrolCode);
+      $("factor-resend-wrap").hidden = totp;
+      const err = $("factor-error");
+      const note = $("factor-note");
+      err.hidden = !msg || msg.note;
+      note.hidden = !msg || !msg.note;
+      err.textContent = msg && !msg.note ? t(msg.key, params) : "";
+      note.textContent = msg && msg.note ? t(msg.key, params) : "";
+      drawResend();
+    });
+    if (msg) $(msg.focus || "factor-code").focus();
+  }
+  // drawResend says whether a new code can be asked for yet. Its text
+  // changes once when the wait ends, never as a ticking count a screen
+  // reader would read out every second.
+  function drawResend() {
+    clearTimeout(factorTimer);
+    if (state.factor === "totp" || $("s-factor").hidden) return;
+    const now = Date.now();
+    const sentAt = state.sent_at || 0;
+    const btn = $("factor-resend");
+    const hint = $("factor-resend-hint");
+    const blocked = (state.blocked_until || 0) - now;
+    const cooling = sentAt + COOL_DOWN - now;
+    if (blocked > 0 || cooling > 0) {
+      btn.disabled = true;
+      hint.textContent = blocked > 0 ? t("factor.resend_blocked", { wait: waitText(Math.ceil(blocked / 1000)) }) : t("factor.resend_wait");
+      factorTimer = setTimeout(drawResend, Math.max(blocked, cooling) + 250);
+      return;
+    }
+    btn.disabled = false;
+    const expired = now - sentAt >= LIFETIME;
+    hint.textContent = t(expired ? "factor.expired" : "factor.resend_hint");
+    if (!expired) factorTimer = setTimeout(drawResend, sentAt + LIFETIME - now + 250);
+  }
+  function typedEnrolCode() {
+    return enrolCode || $("factor-enrol").value.trim();
+  }
+  async function submitFactor(ev) {
+    if (ev) ev.preventDefault();
+    const code = typedEnrolCode();
+    const typed = $("factor-code").value;
+    if (!code) return showFactor({ key: "factor.missing_enrol", focus: "factor-enrol" });
+    if (!typed.trim()) return showFactor({ key: "factor.missing" });
+    working("factor");
+    try {
+      const r = await call("token", { ticket: state.ticket, code, second_factor: typed });
+      return gotToken(r);
+    } catch (f) {
+      return factorFailed(f, code, () => submitFactor());
+    }
+  }
+  // resend asks again without the one-time code: the issuer sends a new
+  // one (once the minute since the last has passed).
+  async function resend() {
+    const code = typedEnrolCode();
+    if (!code) return showFactor({ key: "factor.missing_enrol", focus: "factor-enrol" });
+    working("resend");
+    try {
+      const r = await call("token", { ticket: state.ticket, code });
+      return gotToken(r); // the issuer no longer asks for a second factor
+    } catch (f) {
+      return factorFailed(f, code, resend);
+    }
+  }
+  function factorFailed(f, code, again) {
+    // The issuer gives its second factor's answers only to the right
+    // enrolment code: it need not be typed again.
+    if (FACTOR_ANSWERS.has(f.code)) enrolCode = code;
+    switch (f.code) {
+      case "issuer.second_factor_required":
+        return askFactor(f);
+      case "issuer.bad_second_factor":
+        $("factor-code").value = "";
+        return showFactor({ key: "err.issuer.bad_second_factor" });
+      case "factor_form":
+        return showFactor({ key: "err.factor_form" });
+      case "code_form":
+      case "issuer.bad_credentials":
+        // The enrolment code is wrong (typed again, or the link's): show
+        // it, to be corrected.
+        enrolCode = null;
+        $("factor-enrol").value = code;
+        return showFactor({ key: "err." + f.code, focus: "factor-enrol" });
+      case "issuer.too_many_codes":
+        state.blocked_until = Date.now() + (f.retry_after || 600) * 1000;
+        save();
+        return showFactor({ key: "err.issuer.too_many_codes", retry: f.retry_after });
+      case "issuer.send_failed":
+        return showFactor({ key: "err.issuer.send_failed", retry: f.retry_after });
+    }
+    return fail(f, again);
+  }
+  function otherVoter(ev) {
+    ev.preventDefault();
+    enrolCode = null;
+    for (const id of ["voter-id", "code", "factor-enrol", "factor-code"]) $(id).value = "";
+    showLogin();
   }
 
   const questions = () => election.questions || [];
@@ -511,6 +666,9 @@
       setLang(l).catch((e) => fail({ code: "booth_load", message: String(e) }, () => location.reload()));
     });
     $("login-form").addEventListener("submit", login);
+    $("factor-form").addEventListener("submit", submitFactor);
+    $("factor-resend").addEventListener("click", resend);
+    $("factor-other").addEventListener("click", otherVoter);
     $("ballot-form").addEventListener("submit", review);
     $("review-edit").addEventListener("click", showBallot);
     $("review-seal").addEventListener("click", seal);

@@ -124,7 +124,16 @@ func run(op string, arg []byte) (any, error) {
 		if _, err := issuerapi.NormalizeCode(a.Code); err != nil {
 			return nil, err
 		}
-		if err := st.client.GetToken(ctx, e, t, a.Code, ""); err != nil {
+		// The one-time code too: a slip is not a wrong try, which the
+		// issuer counts (five void a sent code).
+		var second string
+		if a.SecondFactor != "" {
+			var err error
+			if second, err = voter.NormalizeSecondFactor(a.SecondFactor); err != nil {
+				return nil, err
+			}
+		}
+		if err := st.client.GetToken(ctx, e, t, a.Code, second); err != nil {
 			return nil, err
 		}
 		return boothapi.TicketResult{Ticket: string(t.Marshal())}, nil
