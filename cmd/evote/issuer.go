@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/cmd/evote/internal/secret"
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/invite"
 	"github.com/evote/evote/issuer"
 	"github.com/spf13/cobra"
 )
@@ -24,7 +26,7 @@ it signs, so it cannot link a voter to a ballot. It shares no store and no key
 with the board.`,
 	}
 	c.AddCommand(issuerKeygenCmd(g), issuerRollCmd(g), issuerServeCmd(g), issuerPurgeCmd(g), issuerInviteCmd(g))
-	c.AddCommand(issuerImportCmd(g))
+	c.AddCommand(issuerImportCmd(g), issuerTOTPCmd(g))
 	return c
 }
 
@@ -150,7 +152,7 @@ func loadIssuerKey(g *globals, kr *secret.Keyring, path string, m *ballot.Manife
 }
 
 func issuerServeCmd(g *globals) *cobra.Command {
-	var roll, key, manifest string
+	var roll, contacts, key, manifest string
 	var st storeFlag
 	var rate float64
 	var burst int
@@ -214,25 +216,35 @@ are answered, then the roll is closed.`,
 			if err != nil {
 				return err
 			}
+			is, err := issuer.New(issuer.Config{ElectionID: m.ID(), Key: sk, Roll: r, Logger: logger})
+			if err != nil {
+				return err
+			}
 			switch {
 			case roll != "" && counts.Eligible == 0:
 				b, err := os.ReadFile(roll)
 				if err != nil {
 					return err
 				}
-				added, err := issuer.ImportRoll(ctx, r, bytes.NewReader(b))
+				cs, err := readContacts(contacts)
+				if err != nil {
+					return err
+				}
+				added, err := is.ImportRoll(ctx, bytes.NewReader(b), cs)
 				if err != nil {
 					return fmt.Errorf("%s: %w", roll, err)
 				}
-				g.logf("imported %d voters from %s\n", added, roll)
+				g.logf("imported %d voters from %s", added, roll)
+				if contacts != "" {
+					g.logf(", and the contacts of %d from %s (sealed in the roll)", len(cs), contacts)
+				}
+				g.logf("\n")
+			case contacts != "":
+				return usagef("--contacts is read only with --roll, on the first start; the roll in %s already holds %d voters", &st, counts.Eligible)
 			case roll != "":
 				g.logf("the roll in %s already holds %d voters; not importing %s again\n", &st, counts.Eligible, roll)
 			case counts.Eligible == 0:
 				return usagef("the issuer has no voters yet: give --roll roll.csv")
-			}
-			is, err := issuer.New(issuer.Config{ElectionID: m.ID(), Key: sk, Roll: r, Logger: logger})
-			if err != nil {
-				return err
 			}
 			h := issuer.NewHandler(is, issuer.HandlerConfig{Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins})
 			return ops.Serve(ctx, sf.server(ops.ServerConfig{
@@ -243,6 +255,7 @@ are answered, then the roll is closed.`,
 	}
 	f := c.Flags()
 	f.StringVar(&roll, "roll", "", "voter roll `CSV` to import on first start")
+	f.StringVar(&contacts, "contacts", "", "the voters' contacts `CSV` (voter_id,email,phone,lang, as evote issuer import writes it), imported with --roll, where one-time codes go")
 	f.StringVar(&key, "key", "issuer.key", "the issuer's private key `FILE` (age-encrypted)")
 	f.StringVar(&manifest, "election", "manifest.json", "the election manifest `FILE`")
 	st.add(c, "the issuer's roll", "issuer-data")
@@ -254,15 +267,33 @@ are answered, then the roll is closed.`,
 
 func issuerPurgeCmd(g *globals) *cobra.Command {
 	var st storeFlag
+	var erase []string
 	c := &cobra.Command{
 		Use:   "purge",
 		Short: "Delete the voter roll after the election, keeping only the counts",
-		Long: `purge deletes every voter record (IDs, code hashes, issued blinded messages)
-from the issuer's roll, keeping only the numbers of eligible voters and of
-tokens issued. Stop the issuer first. No tokens are issued afterwards.`,
-		Example: `  evote issuer purge --store bolt:issuer-data`,
-		Args:    args(cobra.NoArgs),
+		Long: `purge deletes every voter record (IDs, code hashes, issued blinded messages,
+sealed contacts and authenticator secrets, one-time codes, back-offs) from the
+issuer's roll, keeping only the numbers of eligible voters and of tokens
+issued: the roll file is rewritten, not edited, so no page of it keeps an old
+record. Stop the issuer first. No tokens are issued afterwards.
+
+Identity went to other files too: the roll and contacts CSVs that evote issuer
+import wrote, the registry export, the invitations' state file and merge file,
+the list of failed sends. Name each with --erase (repeat it, or separate with
+commas): purge overwrites it with zeros, syncs and removes it, and says which
+it erased. Overwriting in place is what a program can do; on an SSD or a
+copy-on-write or journaling file system old blocks may survive it, so keep
+these files on an encrypted volume and destroy its key too, or erase the
+medium. Purge any copy of them elsewhere (backups, mail) by hand.`,
+		Example: `  evote issuer purge --store bolt:issuer-data \
+      --erase roll.csv,contacts.csv,invite-state.json,members.csv`,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, p := range erase {
+				if _, err := os.Stat(p); err != nil {
+					return fmt.Errorf("--erase %s: %w (nothing was purged)", p, err)
+				}
+			}
 			r, err := st.openRoll(false)
 			if err != nil {
 				return err
@@ -273,9 +304,71 @@ tokens issued. Stop the issuer first. No tokens are issued afterwards.`,
 				return err
 			}
 			g.printf("purged the roll in %s: %d eligible voters, %d tokens issued\n", &st, c.Eligible, c.Issued)
+			for _, p := range erase {
+				if err := eraseFile(p); err != nil {
+					return fmt.Errorf("erasing %s: %w", p, err)
+				}
+				g.printf("erased %s\n", p)
+			}
 			return nil
 		},
 	}
 	st.add(c, "the issuer's roll", "issuer-data")
+	c.Flags().StringSliceVar(&erase, "erase", nil, "also overwrite and remove these `FILES` that hold identity data (roll and contacts CSVs, invitation state)")
 	return c
+}
+
+// eraseFile overwrites a regular file with zeros, syncs it and removes it.
+func eraseFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		if err == nil {
+			err = errors.New("not a regular file")
+		}
+		return err
+	}
+	zeros := make([]byte, 64<<10)
+	for left := fi.Size(); left > 0; {
+		n := min(left, int64(len(zeros)))
+		if _, err := f.Write(zeros[:n]); err != nil {
+			f.Close()
+			return err
+		}
+		left -= n
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	return os.Remove(path)
+}
+
+// readContacts reads a contacts file (evote issuer import's) into the map
+// Issuer.ImportRoll seals; "" is none.
+func readContacts(path string) (map[string]issuer.Contact, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	list, err := invite.ReadContacts(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out := make(map[string]issuer.Contact, len(list))
+	for _, c := range list {
+		out[c.VoterID] = issuer.Contact{Email: c.Email, Phone: c.Phone, Lang: c.Lang}
+	}
+	return out, nil
 }
