@@ -162,7 +162,7 @@ func (c *Client) GetToken(ctx context.Context, e *ballot.Election, t *Ticket, co
 	if err != nil {
 		return err
 	}
-	sig, err := c.Issuer.RequestToken(ctx, issuerapi.Credentials{VoterID: t.VoterID, Code: code}, blinded)
+	sig, err := c.Issuer.RequestToken(ctx, issuerapi.Credentials{VoterID: t.VoterID, Code: code, SecondFactor: secondFactor}, blinded)
 	if err != nil {
 		return err
 	}
