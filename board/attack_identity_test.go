@@ -69,6 +69,9 @@ func TestAttackIdentityAggregate(t *testing.T) {
 	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.PostIssuance(ctx); err != nil {
+		t.Fatal(err)
+	}
 	agg := mustAggregate(t, e)
 	if agg.Questions[0][0].A().Equal(ristretto255.NewIdentityElement()) != 1 {
 		t.Fatal("the aggregate's first component is not the identity")

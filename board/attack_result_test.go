@@ -26,6 +26,9 @@ func closedWithPartials(t *testing.T, order ...int) (*electiontest.Election, *ta
 	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.PostIssuance(ctx); err != nil {
+		t.Fatal(err)
+	}
 	agg, err := e.Board.Aggregate()
 	if err != nil {
 		t.Fatal(err)

@@ -317,6 +317,9 @@ func TestEmptyElectionTallies(t *testing.T) {
 	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := e.PostIssuance(ctx); err != nil {
+		t.Fatal(err)
+	}
 	agg, err := e.Board.Aggregate()
 	if err != nil {
 		t.Fatal(err)
@@ -447,6 +450,13 @@ func TestTwoBoardsOneStore(t *testing.T) {
 			}
 			if n, _ := logA.Size(); n != before {
 				t.Fatalf("refusals grew the log from %d to %d", before, n)
+			}
+			st, err := e.IssuanceStatement(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := b.PostIssuance(ctx, st); err != nil {
+				t.Fatal(err)
 			}
 
 			// The tally, a partial through each board, the result through one.

@@ -246,15 +246,26 @@ func TestCompleteAndIncomplete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := fmt.Sprintf("the record is complete: open (entry %d), close (entry %d) and result (entry %d)", open, closeAt, res)
+	st := index(t, ls, store.Issuance, 0)
+	want := fmt.Sprintf("the record is complete: open (entry %d), close (entry %d) and result (entry %d), and the issuer's statement (entry %d)", open, closeAt, res, st)
 	if c := findCheck(rep, verify.CheckComplete); c == nil || !c.OK || c.Detail != want {
 		t.Errorf("complete check %v, want %q", c, want)
+	}
+	// The manifest names the issuer's statement key: a record with its
+	// result but without the statement is incomplete, and only that.
+	noStatement := resign(t, slices.Delete(slices.Clone(ls), st, st+1))
+	mustFail(t, noStatement, key, "complete: the record is incomplete: no issuance statement")
+	if _, err := verify.Record(bytes.NewReader(noStatement), key, verify.Options{AllowIncomplete: true}); err != nil {
+		t.Errorf("no statement, incomplete allowed: %v", err)
 	}
 
 	// With no ballot the result follows close with no partial, and the
 	// record is complete.
 	e0 := electiontest.New(t, electiontest.Options{})
 	if _, err := e0.Board.CloseVoting(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e0.PostIssuance(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	ls0 := leaves(t, e0.Export(t), e0.Verifier)

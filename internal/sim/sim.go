@@ -16,11 +16,14 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"sync/atomic"
+	"time"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/crypto/elgamal"
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/issuance"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
 	"github.com/evote/evote/tally"
@@ -49,6 +52,16 @@ type Options struct {
 	// verifier keys, witness.GenerateKey) and quorum, if any.
 	Witnesses     []string
 	WitnessQuorum int
+	// NoIssuanceKey leaves the manifest's issuance_key out: the record
+	// then holds no statement of the issuer's counts (SPEC.md §8), as an
+	// election made before the key existed. By default the manifest names
+	// the statement key derived from Issuer, and Tally posts the statement
+	// right after close.
+	NoIssuanceKey bool
+	// Eligible is the number of voters New's issuer states as eligible
+	// (0: as many as it issued tokens to). StartSite's issuer states its
+	// roll's counts instead.
+	Eligible int
 }
 
 // YesNo is a yes/no question.
@@ -67,6 +80,12 @@ type Election struct {
 	// TrusteeKeys sign each trustee's ceremony messages; the manifest
 	// names their public halves.
 	TrusteeKeys []ed25519.PrivateKey
+
+	eligible int
+	issued   atomic.Uint64 // tokens Voter signed
+	// counts are the issuer's counts of eligible voters and issued tokens:
+	// New's from Voter, a Site's from its issuer's roll.
+	counts func(context.Context) (eligible, issued uint64, err error)
 }
 
 // New creates the board, runs the key ceremony through it and opens it.
@@ -121,16 +140,21 @@ func create(o Options) (*Election, *ballot.Manifest, error) {
 		return nil, nil, err
 	}
 	id, _ := ballot.NewElectionID(rand.Reader)
-	e := &Election{Log: log, Verifier: verifier, VKey: vkey, Signer: signer, Issuer: o.Issuer}
+	e := &Election{Log: log, Verifier: verifier, VKey: vkey, Signer: signer, Issuer: o.Issuer, eligible: o.Eligible}
 	keys, privs, err := trustee.LocalKeys(nil, o.N)
 	if err != nil {
 		log.Close()
 		return nil, nil, err
 	}
 	e.TrusteeKeys = privs
+	var statementKey []byte
+	if !o.NoIssuanceKey {
+		statementKey = issuance.DeriveKey(o.Issuer).Public().(ed25519.PublicKey)
+	}
 	m, err := ballot.NewManifest(ballot.Manifest{
 		Version: 1, ElectionID: id, Title: o.Title, Questions: o.Questions,
-		Trustees: ballot.Trustees{N: o.N, T: o.T, Keys: keys}, IssuerKey: o.Issuer.Public().Bytes(), Revoting: o.Revoting, MinBallots: o.MinBallots,
+		Trustees: ballot.Trustees{N: o.N, T: o.T, Keys: keys}, IssuerKey: o.Issuer.Public().Bytes(), IssuanceKey: statementKey,
+		Revoting: o.Revoting, MinBallots: o.MinBallots,
 		Opens: o.Opens, Closes: o.Closes, Witnesses: o.Witnesses, WitnessQuorum: o.WitnessQuorum,
 	})
 	if err != nil {
@@ -192,7 +216,75 @@ func (e *Election) Voter() (*Voter, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.issued.Add(1)
 	return &Voter{x, pk, tok}, nil
+}
+
+// Statement returns the issuer's signed statement (package issuance) that
+// eligible voters were on its roll and issued tokens were signed, for the
+// election's board: the entry the issuer posts after close.
+func (e *Election) Statement(eligible, issued uint64) ([]byte, error) {
+	st, err := issuance.Sign(issuance.DeriveKey(e.Issuer), issuance.Statement{
+		ElectionID: e.Board.Manifest().ID(), Eligible: eligible, Issued: issued, Time: time.Now()})
+	if err != nil {
+		return nil, err
+	}
+	return st.Bytes(), nil
+}
+
+// IssuanceStatement is the issuer's signed statement of its counts now
+// (Statement): a Site's, its issuer's roll's. New's issuer is the test
+// holding Issuer, which may sign tokens itself besides those Voter signs;
+// it states as issued the more of the tokens Voter signed and the distinct
+// tokens on the board (each one it signed), and Options.Eligible voters or
+// as many as it issued.
+func (e *Election) IssuanceStatement(ctx context.Context) ([]byte, error) {
+	if e.counts != nil {
+		eligible, issued, err := e.counts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return e.Statement(eligible, issued)
+	}
+	onBoard, err := e.tokensOnBoard()
+	if err != nil {
+		return nil, err
+	}
+	issued := max(e.issued.Load(), onBoard)
+	return e.Statement(max(uint64(e.eligible), issued), issued)
+}
+
+// tokensOnBoard counts the distinct eligibility tokens of the ballots on
+// the board. A token sits at a fixed place in every ballot (SPEC.md §6):
+// after the version, the election ID and the token key.
+func (e *Election) tokensOnBoard() (uint64, error) {
+	n, err := e.Log.Size()
+	if err != nil {
+		return 0, err
+	}
+	size := 32 + e.Board.Manifest().Issuer().Size()
+	seen := map[string]bool{}
+	for i := uint64(1); i < n; i++ {
+		leaf, err := e.Log.Leaf(i)
+		if err != nil {
+			return 0, err
+		}
+		if store.EntryType(leaf[0]) == store.Ballot && len(leaf) >= 1+65+size {
+			seen[string(leaf[1+65:1+65+size])] = true
+		}
+	}
+	return uint64(len(seen)), nil
+}
+
+// PostIssuance posts the issuer's statement of its counts to the board in
+// process. Tally calls it right after close when the manifest names an
+// issuance key.
+func (e *Election) PostIssuance(ctx context.Context) (uint64, error) {
+	body, err := e.IssuanceStatement(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return e.Board.PostIssuance(ctx, body)
 }
 
 // Ballot encrypts the voter's selections.
@@ -204,12 +296,18 @@ func (e *Election) Ballot(v *Voter, sel ...[]int) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// Tally closes the election, has the given trustees (1-based; default the
+// Tally closes the election, posts the issuer's statement of its counts
+// (when the manifest names an issuance key), has the given trustees (1-based; default the
 // first t) post partial decryptions, and posts and returns the result.
 func (e *Election) Tally(trustees ...int) (*tally.Result, error) {
 	ctx := context.Background()
 	if _, err := e.Board.CloseVoting(ctx); err != nil {
 		return nil, err
+	}
+	if e.Board.Manifest().Issuance() != nil {
+		if _, err := e.PostIssuance(ctx); err != nil {
+			return nil, err
+		}
 	}
 	if len(trustees) == 0 {
 		for i := 1; i <= e.Board.Manifest().Trustees.T; i++ {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/evote/evote/ballot"
@@ -41,6 +42,24 @@ type SiteOptions struct {
 	// board's address serves around the board's API (a booth beside it,
 	// evote demo --booth; a test's fault injection).
 	Front func(issuerURL, boardURL string, api http.Handler) (issuerOrigins []string, h http.Handler, err error)
+	// SecondFactor and Sender set the issuer's second factor
+	// (issuer.Config); Contacts gives each voter's contact, and nil with a
+	// second factor gives voter ID "voter-000007" the e-mail address
+	// voter-000007@voters.test and the phone +39 300 000 0007.
+	SecondFactor string
+	Sender       issuer.Sender
+	Contacts     func(voterID string) issuer.Contact
+	// Now is the issuer's clock (issuer.Config.Now); nil means time.Now.
+	Now func() time.Time
+}
+
+// TestContact is the contact SiteOptions gives a voter by default.
+func TestContact(voterID string) issuer.Contact {
+	n := strings.TrimPrefix(voterID, "voter-")
+	for len(n) < 4 {
+		n = "0" + n
+	}
+	return issuer.Contact{Email: voterID + "@voters.test", Phone: "+39 300 000 " + n[len(n)-4:], Lang: "it"}
 }
 
 // A Site is an election stood up in this process the way a deployment
@@ -97,18 +116,29 @@ func StartSite(ctx context.Context, o SiteOptions) (s *Site, err error) {
 	if roll == nil {
 		roll = issuer.NewMemRoll()
 	}
-	if _, err := issuer.ImportRoll(ctx, roll, bytes.NewReader(s.RollCSV)); err != nil {
+	if s.Issuer, err = issuer.New(issuer.Config{ElectionID: m.ID(), Key: o.Issuer, Roll: roll, SecondFactor: o.SecondFactor, Sender: o.Sender, Now: o.Now}); err != nil {
 		return nil, err
 	}
 	rows, err := csv.NewReader(bytes.NewReader(s.RollCSV)).ReadAll()
 	if err != nil {
 		return nil, err
 	}
+	contacts := map[string]issuer.Contact{}
 	for _, r := range rows[1:] {
 		s.Voters = append(s.Voters, [2]string{r[0], r[1]})
+		switch {
+		case o.Contacts != nil:
+			contacts[r[0]] = o.Contacts(r[0])
+		case o.SecondFactor != "":
+			contacts[r[0]] = TestContact(r[0])
+		}
 	}
-	if s.Issuer, err = issuer.New(issuer.Config{ElectionID: m.ID(), Key: o.Issuer, Roll: roll}); err != nil {
+	if _, err := s.Issuer.ImportRoll(ctx, bytes.NewReader(s.RollCSV), contacts); err != nil {
 		return nil, err
+	}
+	e.counts = func(ctx context.Context) (uint64, uint64, error) {
+		c, err := s.Issuer.Counts(ctx)
+		return uint64(c.Eligible), uint64(c.Issued), err
 	}
 	il, err := s.listen()
 	if err != nil {
@@ -147,6 +177,30 @@ func StartSite(ctx context.Context, o SiteOptions) (s *Site, err error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// Close ends voting through the board's admin endpoint and, when the
+// manifest names an issuance key, has the issuer state its roll's counts
+// (eligible voters, tokens issued) on the board right after, as a
+// deployment's issuer does once voting has closed (evote issuer statement,
+// evote board issuance). It returns the close entry's index.
+func (s *Site) Close(ctx context.Context) (uint64, error) {
+	admin := s.Admin(nil)
+	i, err := admin.Close(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if s.Board.Manifest().Issuance() == nil {
+		return i, nil
+	}
+	body, err := s.IssuanceStatement(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := admin.PostIssuance(ctx, body); err != nil {
+		return 0, fmt.Errorf("sim: posting the issuer's statement: %w", err)
+	}
+	return i, nil
 }
 
 // Admin is a client of the site's board holding its admin token; hc nil

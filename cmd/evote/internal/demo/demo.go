@@ -255,10 +255,13 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	}
 
 	start = time.Now()
-	if _, err := admin.Close(ctx); err != nil {
+	// The issuer states its counts (eligible voters, tokens issued) on
+	// the board right after close: the record shows turnout, and the
+	// verifier checks ballots counted ≤ tokens issued ≤ eligible.
+	if _, err := site.Close(ctx); err != nil {
 		return nil, fmt.Errorf("close: %w", err)
 	}
-	phase("close", start)
+	phase("close and the issuer's counts", start)
 
 	// Trustees 1 and 2 decrypt, each from the record it fetched and
 	// re-verified itself; then the tally combines and posts.
