@@ -33,18 +33,60 @@
 // # Enrolment codes and guessing
 //
 // Codes are generated ([GenerateCode]), never chosen: 20 Crockford base32
-// characters, 100 random bits, shown as four groups of five. Guessing is
-// stopped three ways: by that length (an online guess succeeds with
-// probability 2^-100); by a per-voter counter that locks the voter after
-// [DefaultMaxFailures] wrong codes ([Issuer.Unlock] lifts it; once locked,
-// no code is tested, the right one neither, and each is answered
-// [ErrNotTested], which is [ErrBadCredentials] as for an unknown voter ID,
-// so the lockout tells a stranger nothing of who is on the roll, and its
-// message sends a voter sure of their code to the help desk); and by a per-client-IP token bucket in the handler (HTTP 429).
-// An attempt is counted in the roll before its code is tested, by one
-// compare-and-set ([Roll.TakeAttempt]), and given back if the code was
-// right, so parallel requests, even to several issuer processes sharing one
-// roll, cannot test more codes than the lockout allows.
+// characters, 100 random bits, shown as four groups of five. What stops
+// guessing is that length: an online guess succeeds with probability
+// 2^-100, and all the guesses the issuer can answer in a year (at its
+// 1,000 a second) leave the odds of finding one voter's code below 2^-65.
+// A lock after so many wrong codes would add nothing to that and would let
+// any stranger who knows a member's ID (a political party's membership is
+// no secret to its rivals) lock that member out. So wrong codes back off
+// instead, per voter and per client address ([Backoff], guard.go): an
+// address may try [FreeFailures] wrong codes for a voter, then waits one
+// second, then two, doubling up to [MaxBackoff]; the voter's right code
+// from their own address passes whatever a stranger's address did, and a
+// right code clears the wait of the address it came from. A code from a
+// waiting address is not tested, the right one neither, and is answered
+// [ErrNotTested], which is [ErrBadCredentials] as for an unknown voter ID.
+// Every answer to a wrong or untested code, for a voter on the roll or
+// not, costs one roll write and one code hash ([Roll.Update] does a decoy
+// write for an unknown ID), so neither the answer nor its time tells a
+// stranger who is on the roll. An attempt is counted in the roll before
+// its code is tested and given back if the code was right, in one
+// [Roll.Update] each, so parallel requests, even to several issuer
+// processes sharing one roll, cannot test more codes than the back-off
+// lets through. [Issuer.Unlock] clears a voter's back-offs at the help
+// desk. The per-address token bucket in the handler (HTTP 429) is sized
+// for a carrier's NAT, thousands of phones behind one address
+// ([DefaultRatePerSecond]), and bounds load, not guessing.
+//
+// # The second factor
+//
+// With [Config.SecondFactor] set, a right enrolment code is not enough:
+// the issuer sends a one-time code ([OTPDigits] digits, valid
+// [OTPLifetime]) through a [Sender] to the voter's registered e-mail
+// address or phone (package invite has an SMTP sender and one for an SMS
+// provider's webhook) and answers [ErrSecondFactorRequired]; the same
+// request with the code gets the token. A voter who enrolled an
+// authenticator app ([Issuer.EnrolTOTP], RFC 6238) is asked for its code
+// instead, nothing sent. The limits are counted in the roll, by
+// [Roll.Update], so they hold across replicas: a code passes once, five
+// wrong tries void it ([OTPMaxWrong]), a voter gets a new one at most every
+// [OTPCooldown] and [OTPMaxSends] an hour, and a failed send is given back.
+// A wrong TOTP code counts in the address's back-off as a wrong enrolment
+// code does. None of this is reached without the right enrolment code, so
+// it tells a stranger nothing of the roll. The same blinded message again
+// after a lost reply gets its signature with the enrolment code alone:
+// only the voter's device can make that blinded message.
+//
+// # What the roll keeps, sealed
+//
+// The contact a voter's codes go to and an authenticator's secret are
+// sealed in the roll (XChaCha20-Poly1305), one-time codes and client
+// addresses kept only as HMAC tags, all under a key derived from the
+// issuing key ([token.PrivateKey.DeriveSecret]), which is kept encrypted
+// at rest: a copy of the roll file alone holds no e-mail address, phone
+// number, secret, code or address. [Roll.Purge] deletes all of it with the
+// voters, keeping only the counts.
 //
 // The argon2id parameters ([HashTime], [HashMemoryKiB], [HashThreads]) are
 // deliberately light. A slow hash protects low-entropy secrets such as
@@ -56,13 +98,9 @@
 // milliseconds) argon2id would cap issuance far below the 1,000 tokens/s the
 // issuer must sustain; at these it costs about 0.3 ms (BenchmarkVerifyCode).
 //
-// Voter IDs are not treated as secret: a wrong code and an unknown voter
-// get the same answer and cost the same hash, but the failure counter's
-// write and the lockout can still tell an attacker that an ID is on the roll.
-//
 // # What the issuer learns
 //
 // That a voter asked for a token, and when. Not the token key, the token or
-// the ballot. Logs name voters only when they are locked out, and never
-// contain codes, blinded messages or signatures.
+// the ballot. Logs never name a voter, and never contain codes, contacts,
+// blinded messages or signatures.
 package issuer
