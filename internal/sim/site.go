@@ -28,6 +28,9 @@ type SiteOptions struct {
 	Options
 	Voters int         // on the roll
 	Roll   issuer.Roll // nil means an in-memory roll
+	// RollCSV, if set, is the roll to import (voter_id,enrolment_code, as
+	// evote issuer import writes it) instead of Voters fresh voters.
+	RollCSV []byte
 	// Board configures the board's HTTP API; its AdminToken is set by the
 	// site.
 	Board board.HandlerConfig
@@ -109,8 +112,10 @@ func StartSite(ctx context.Context, o SiteOptions) (s *Site, err error) {
 			s.Stop()
 		}
 	}()
-	if s.RollCSV, err = issuer.GenerateRoll(o.Voters); err != nil {
-		return nil, err
+	if s.RollCSV = o.RollCSV; s.RollCSV == nil {
+		if s.RollCSV, err = issuer.GenerateRoll(o.Voters); err != nil {
+			return nil, err
+		}
 	}
 	roll := o.Roll
 	if roll == nil {
