@@ -16,7 +16,7 @@ import (
 
 func voteCmd(g *globals) *cobra.Command {
 	var bf boardFlags
-	var issuerURL, voterID, code, receipt, manifest, ticket string
+	var issuerURL, voterID, code, second, receipt, manifest, ticket string
 	var choose []string
 	c := &cobra.Command{
 		Use:   "vote",
@@ -37,6 +37,17 @@ it, or list several choices "question=a,b" where a question allows several.
 With one question, "--choose yes" is enough. The code may come from
 EVOTE_CODE instead of --code, to keep it out of the process list.
 
+The issuer may ask for a second factor after the enrolment code: a
+one-time code of 6 digits it sends to the e-mail address or phone it has
+for the voter (valid 10 minutes; a new one at most once a minute; 5 wrong
+tries void it), or the code of the authenticator app (TOTP) the voter
+enrolled. On a terminal, vote says where the code went and asks for it
+(press Enter for a new one). Otherwise it stops with exit code 4, saying
+where the code went: run the same command again with --second-factor CODE.
+Nothing is lost meanwhile: the ticket keeps the request, and the issuer
+signs nothing before the code passes. With an authenticator app, give
+--second-factor on the first run.
+
 Nothing is lost to a dropped connection: the vote's state (the token key, the
 token, the encrypted ballot, the receipt) is saved in a ticket file (--ticket,
 readable by you only) before each step that talks to a service, and running
@@ -45,12 +56,28 @@ with the same blinded message, sends the same ballot again, or fetches the
 receipt of a ballot the board already holds. Under the last-ballot-counts
 policy, running it again with other choices revotes with the same token. The
 ticket is secret: it can vote in your name. Delete it once the election is
-over.`,
+over.
+
+Exit codes: 0 the ballot is cast (now or before), 1 failure, 2 usage
+mistake, 4 the issuer wants a one-time code this run was not given, or the
+one given was wrong or expired: run again with --second-factor CODE.`,
 		Example: `  evote vote --issuer http://127.0.0.1:8081 --board http://127.0.0.1:8080 \
       --board-key board.vkey --manifest manifest.json --voter-id voter-000001 --code 7XQ2M-K9D4T-0HVB3-RWE8N \
-      --choose motion=yes --receipt receipt.json`,
+      --choose motion=yes --receipt receipt.json
+
+  # The issuer e-mailed a one-time code (the first run exited 4 saying where):
+  evote vote --issuer http://127.0.0.1:8081 --board http://127.0.0.1:8080 \
+      --board-key board.vkey --manifest manifest.json --voter-id voter-000001 --code 7XQ2M-K9D4T-0HVB3-RWE8N \
+      --choose motion=yes --receipt receipt.json --second-factor 493 817`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if second != "" {
+				n, err := voter.NormalizeSecondFactor(second)
+				if err != nil {
+					return usagef("--second-factor %q is not a one-time code: it is %d digits, such as 123456 (spaces and dashes do not matter)", second, voter.SecondFactorDigits)
+				}
+				second = n
+			}
 			bc, err := bf.client(false)
 			if err != nil {
 				return err
@@ -86,7 +113,7 @@ over.`,
 			if err != nil {
 				return usageError{err}
 			}
-			rc, again, err := voteWithTicket(ctx, g, vc, e, ticket, voterID, code, sel)
+			rc, again, err := voteWithTicket(ctx, g, vc, e, ticket, voterID, code, second, sel)
 			if errors.Is(err, voter.ErrNotCosigned) {
 				return fmt.Errorf("%w\n  the ballot is kept in %s: run the same command again in a minute and it fetches the receipt, casting nothing twice", err, ticket)
 			}
@@ -118,6 +145,7 @@ over.`,
 	f.StringVar(&manifest, "manifest", "", "the election's published manifest `FILE`, or its hash (64 hex digits)")
 	f.StringVar(&voterID, "voter-id", "", "the voter's `ID` on the roll")
 	f.StringVar(&code, "code", "", "the voter's enrolment `CODE` (or EVOTE_CODE)")
+	f.StringVar(&second, "second-factor", "", "the one-time `CODE` (6 digits) the issuer sent, or your authenticator app shows, when the issuer asks for a second factor")
 	f.StringArrayVar(&choose, "choose", nil, "a choice, \"question=choice[,choice...]\" (repeatable)")
 	f.StringVar(&receipt, "receipt", "", "save the receipt to this `FILE` (JSON)")
 	f.StringVar(&ticket, "ticket", "", "keep this vote's state in this `FILE` (secret, mode 0600; default ticket-VOTER-ID.json), to resume after a lost connection or revote")

@@ -35,7 +35,7 @@ func defaultTicket(voterID string) string {
 // after any failure resumes: a lost token reply is asked again with the
 // same blinded message, a lost ballot is sent again, a lost receipt is
 // fetched. It returns the receipt and whether the ballot was cast before.
-func voteWithTicket(ctx context.Context, g *globals, vc *voter.Client, e *ballot.Election, path, voterID, code string, sel [][]int) (*voter.Receipt, bool, error) {
+func voteWithTicket(ctx context.Context, g *globals, vc *voter.Client, e *ballot.Election, path, voterID, code, second string, sel [][]int) (*voter.Receipt, bool, error) {
 	t, err := loadTicket(path)
 	switch {
 	case errors.Is(err, os.ErrNotExist):
@@ -56,7 +56,7 @@ func voteWithTicket(ctx context.Context, g *globals, vc *voter.Client, e *ballot
 		if code == "" {
 			return nil, false, usagef("the enrolment code is needed: --code CODE or EVOTE_CODE")
 		}
-		if err := vc.GetToken(ctx, e, t, code, ""); err != nil {
+		if err := getToken(ctx, g, vc, e, t, path, code, second); err != nil {
 			switch {
 			case errors.Is(err, issuerapi.ErrAlreadyIssued):
 				return nil, false, fmt.Errorf("a token was already issued to voter %s for another request: the one from the device (or the ticket file) that first asked. Only that ticket can finish or change this vote; run evote vote there, with its ticket (%s here is not it)", voterID, path)
