@@ -28,7 +28,8 @@ ratio to that floor.
 
 Every figure is the median of --runs runs, with the slowest and fastest beside
 it. With --json it prints one JSON object (keys include cast_ballots_per_s,
-verify_ballots_per_s, issue_tokens_per_s, tally_seconds, ballots, cores and
+verify_ballots_per_s, issue_tokens_per_s, issue_tokens_email_otp_per_s,
+issue_tokens_totp_per_s, blind_sign_over_sign_pss, tally_seconds, ballots, cores and
 floor_us_per_ballot) for tools; BENCHMARKS.md says how each published figure
 was made.`,
 		Example: `  evote bench
@@ -60,6 +61,9 @@ was made.`,
 			g.printf("\nfloor: %.1f µs of group operations per 1-of-2 ballot (all cores)\n\n", rep.FloorMicros)
 			g.printf("election of %d ballots, end to end:\n", rep.Ballots)
 			g.printf("  tokens issued over HTTP    %10.0f /s\n", rep.IssueTokensPerS)
+			g.printf("    with an e-mailed code    %10.0f /s   (two requests each; the code to an in-memory sender)\n", rep.IssueTokensEmailPerS)
+			g.printf("    with TOTP                %10.0f /s\n", rep.IssueTokensTOTPPerS)
+			g.printf("  a blind signature takes %.2f× an rsa.SignPSS of the same size (same run)\n", rep.BlindSignOverSignPSS)
 			g.printf("  ballots cast over HTTP     %10.0f /s   (p50 %.1f ms, p99 %.1f ms)\n", rep.CastBallotsPerS, rep.CastP50ms, rep.CastP99ms)
 			g.printf("  tally                      %10.3f s\n", rep.TallySeconds)
 			g.printf("  record verified            %10.0f ballots/s   (%.2f × floor)\n", rep.VerifyBallotsPerS, rep.VerifyFloorRatio)
