@@ -87,7 +87,9 @@ func LoadTemplates(dir string) (*Templates, error) {
 	return t, nil
 }
 
-func parseTemplate(lang, text string) (*tmpl, error) {
+// parseSubjectBody parses a template file: a line "Subject: ...", then
+// the body.
+func parseSubjectBody(lang, text string) (*tmpl, error) {
 	if !utf8.ValidString(text) {
 		return nil, errors.New("not UTF-8")
 	}
@@ -106,7 +108,14 @@ func parseTemplate(lang, text string) (*tmpl, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &tmpl{subject: s, body: b}
+	return &tmpl{subject: s, body: b}, nil
+}
+
+func parseTemplate(lang, text string) (*tmpl, error) {
+	p, err := parseSubjectBody(lang, text)
+	if err != nil {
+		return nil, err
+	}
 	// Try it: a template that fails, or leaves out the link, would fail or
 	// send a useless message to every voter.
 	sample := Data{Title: "T", Link: "https://booth.example/#e=1&v=2&c=3", Code: "CODE0-CODE1-CODE2-CODE3", VoterID: "voter-1", Booth: "https://booth.example/"}
@@ -123,7 +132,7 @@ func parseTemplate(lang, text string) (*tmpl, error) {
 	return p, nil
 }
 
-func (p *tmpl) render(d Data) (subject, body string, err error) {
+func (p *tmpl) render(d any) (subject, body string, err error) {
 	var s, b bytes.Buffer
 	if err := p.subject.Execute(&s, d); err != nil {
 		return "", "", err

@@ -64,14 +64,8 @@ type SMTPSender struct {
 // DialSMTP connects to the server and logs in, so that a wrong address,
 // certificate or password fails before any voter is sent to.
 func DialSMTP(ctx context.Context, cfg SMTPConfig) (*SMTPSender, error) {
-	host, _, err := net.SplitHostPort(cfg.Addr)
-	if err != nil {
-		return nil, fmt.Errorf("invite: the SMTP server %q is not host:port", cfg.Addr)
-	}
-	if cfg.Security == InsecurePlaintext {
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return nil, fmt.Errorf("%w, not %s: the codes would cross the network in the clear; use --starttls or --tls", ErrInsecure, host)
-		}
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
@@ -84,6 +78,25 @@ func DialSMTP(ctx context.Context, cfg SMTPConfig) (*SMTPSender, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// check refuses an address that is not host:port, and plaintext to a
+// host that is not loopback.
+func (cfg *SMTPConfig) check() error {
+	host, _, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("invite: the SMTP server %q is not host:port", cfg.Addr)
+	}
+	if cfg.Security == InsecurePlaintext && !isLoopback(host) {
+		return fmt.Errorf("%w, not %s: the codes would cross the network in the clear; use --starttls or --tls", ErrInsecure, host)
+	}
+	return nil
+}
+
+// isLoopback reports whether host is "localhost" or a loopback address.
+func isLoopback(host string) bool {
+	ip := net.ParseIP(host)
+	return host == "localhost" || (ip != nil && ip.IsLoopback())
 }
 
 func (s *SMTPSender) connect(ctx context.Context) error {
