@@ -91,7 +91,7 @@ type Report struct {
 	// BlindSignOverSignPSS is the time of one blind signature over one
 	// rsa.SignPSS on a key of the same size, measured in the same run.
 	BlindSignOverSignPSS float64 `json:"blind_sign_over_sign_pss"`
-	TallySeconds      float64 `json:"tally_seconds"`
+	TallySeconds         float64 `json:"tally_seconds"`
 
 	Primitives []Figure `json:"primitives"`
 }

@@ -18,10 +18,11 @@ func TestRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.FloorMicros <= 0 || rep.CastBallotsPerS <= 0 || rep.VerifyBallotsPerS <= 0 || rep.IssueTokensPerS <= 0 || rep.TallySeconds <= 0 {
+	if rep.FloorMicros <= 0 || rep.CastBallotsPerS <= 0 || rep.VerifyBallotsPerS <= 0 || rep.IssueTokensPerS <= 0 || rep.TallySeconds <= 0 ||
+		rep.IssueTokensEmailPerS <= 0 || rep.IssueTokensTOTPPerS <= 0 || rep.BlindSignOverSignPSS <= 0 {
 		t.Fatalf("a figure is missing: %+v", rep)
 	}
-	want := []string{"encrypt_and_prove_1of2", "ballot_verify_1of2", "batch_verify_1of2", "token_issue", "token_verify", "partial_decrypt", "combine_2of3", "board_append"}
+	want := []string{"encrypt_and_prove_1of2", "ballot_verify_1of2", "batch_verify_1of2", "token_issue", "rsa_sign_pss", "token_verify", "partial_decrypt", "combine_2of3", "board_append"}
 	if len(rep.Primitives) != len(want) {
 		t.Fatalf("%d primitives, want %d", len(rep.Primitives), len(want))
 	}
