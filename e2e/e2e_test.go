@@ -79,9 +79,14 @@ func TestMultiProcess(t *testing.T) {
 			t.Errorf("tally output lacks %q:\n%s", want, out)
 		}
 	}
+	// The issuer states its counts after the result (they may come before
+	// or after it): 8 voters on the roll, 5 tokens issued.
+	if out := e.postIssuance(e.boardURL); !strings.Contains(out, "8 eligible voters, 5 tokens issued") {
+		t.Fatalf("board issuance:\n%s", out)
+	}
 	e.must("board", "export", "--board", e.boardURL, "--board-key", "board.vkey", "--out", "record.evr")
 	out = e.must("verify", "record.evr", "--board-key", "board.vkey", "--manifest", "manifest.json")
-	if !strings.Contains(out, "all hold") || strings.Contains(out, "FAIL") {
+	if !strings.Contains(out, "all hold") || strings.Contains(out, "FAIL") || !strings.Contains(out, "turnout: 5 ballots counted of 8 eligible voters (62.5%); 5 voting tokens issued") {
 		t.Fatalf("verify:\n%s", out)
 	}
 	// Pinned to another election's manifest, the same record fails, and

@@ -277,6 +277,17 @@ func (e *election) vote(id, code, choice string, extra ...string) result {
 		"--voter-id", id, "--code", code, "--choose", "motion=" + choice}, extra...)...)
 }
 
+// postIssuance has the issuer state its counts once voting has closed: it
+// stops the issuer (its roll is locked while it serves), signs the
+// statement of eligible voters and tokens issued, and posts it to the
+// board at boardURL, which records it (SPEC.md §8).
+func (e *election) postIssuance(boardURL string) string {
+	e.t.Helper()
+	e.stopServe("issuer")
+	e.must("issuer", "statement", "--election", "manifest.json", "--out", "issuance.json")
+	return e.must("board", "issuance", "--board", boardURL, "--admin-token-file", "admin.token", "issuance.json")
+}
+
 // manifestHash is the hash of the election's manifest, which pins voters to
 // it.
 func (e *election) manifestHash() [32]byte {

@@ -631,6 +631,7 @@ func TestSoakKill(t *testing.T) {
 			t.Errorf("tally output lacks %q:\n%s", want, out)
 		}
 	}
+	e.postIssuance(burl)
 	e.must("board", "export", "--board", burl, "--board-key", "board.vkey", "--out", "record.evr")
 	vout := e.must("verify", "record.evr", "--board-key", "board.vkey")
 	if !strings.Contains(vout, "all hold") || strings.Contains(vout, "FAIL") {

@@ -28,13 +28,15 @@ func boardCmd(g *globals) *cobra.Command {
 		Use:   "board",
 		Short: "The bulletin board: the election's public append-only record",
 		Long: `The board is the election's public record: the manifest, the key ceremony,
-every ballot, the close, the trustees' partial decryptions and the result, each
-a leaf of a Merkle tree whose checkpoints the board signs. It checks every
-ballot fully before accepting it and never learns who a voter is.
+every ballot, the close, the trustees' partial decryptions, the result and the
+issuer's counts of eligible voters and tokens issued, each a leaf of a Merkle
+tree whose checkpoints the board signs. It checks every ballot fully before
+accepting it and never learns who a voter is.
 
-Admin commands (post, open, close) need the board's admin token.`,
+Admin commands (post, open, close, issuance) need the board's admin token.`,
 	}
 	c.AddCommand(boardKeygenCmd(g), boardServeCmd(g), boardPostCmd(g), boardPhaseCmd(g, "open"), boardPhaseCmd(g, "close"), boardStatusCmd(g), boardExportCmd(g))
+	c.AddCommand(boardIssuanceCmd(g))
 	return c
 }
 
@@ -95,10 +97,10 @@ func boardServeCmd(g *globals) *cobra.Command {
 		Long: `serve runs the board on its log in --store (bolt:DIR, a bbolt file in DIR;
 --data DIR is the same as --store bolt:DIR). On first start it creates
 the election from --manifest (entry 0); later starts resume it and need no
-manifest. The admin endpoints (ceremony, open, close, result) need the token
-in --admin-token-file. SIGINT or SIGTERM stops it gracefully: it stops
-accepting, every cast in flight gets its receipt after its commit, then the
-log is closed.
+manifest. The admin endpoints (ceremony, open, close, result, issuance) need
+the token in --admin-token-file. SIGINT or SIGTERM stops it gracefully: it
+stops accepting, every cast in flight gets its receipt after its commit, then
+the log is closed.
 
 Hardening: each client address gets a token bucket for POSTs (--rate,
 --burst; 0 turns it off). The default, 10,000 a second, is above what one
@@ -319,7 +321,9 @@ and appends the open entry. Ballots are accepted from then on.`
 trustees can decrypt the aggregate (evote trustee decrypt). It cannot be
 undone. If fewer ballots are counted than the manifest's min_ballots, the
 trustees will decrypt no tally, so close refuses unless --accept-untallied
-says to end an election that will have no result.`
+says to end an election that will have no result. When the manifest names the
+issuer's statement key, the issuer then states its counts (evote issuer
+statement, then evote board issuance): the record is complete only with them.`
 	}
 	c := &cobra.Command{
 		Use:     which,

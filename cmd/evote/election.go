@@ -2,13 +2,13 @@ package main
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"os"
 	"strings"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/cmd/evote/internal/ops"
-	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/strictjson"
 	"github.com/evote/evote/witness"
 	"github.com/spf13/cobra"
@@ -46,7 +46,12 @@ min and max of the choices. min = max = 1 is a pick-one question; a yes/no
 question is "id:text:yes,no:1:1". Repeat --question for several questions.
 
 The issuer key (--issuer-key, the issuer.pub that "evote issuer keygen"
-writes) names the only key whose tokens the board accepts.
+writes) names the only key whose tokens the board accepts, and the key the
+issuer signs its counts with at close (issuance_key): the record then holds
+how many voters were eligible and how many tokens were issued, and every
+verifier checks the ballots counted against them. An issuer.pub made before
+statement keys existed holds only the first; "evote issuer pub" writes it
+again with both.
 
 --trustees n --threshold t: n trustees share the election key; any t of them
 decrypt the tally, t-1 learn nothing.
@@ -171,16 +176,16 @@ given.`,
 			} else if witnessQuorum != 0 {
 				return usagef("--witness-quorum needs the witnesses: --witness-key FILE, once per witness")
 			}
+			noStatementKey := false
 			if issuerKey != "" {
-				b, err := os.ReadFile(issuerKey)
+				pk, statementKey, err := readIssuerPub(issuerKey)
 				if err != nil {
 					return err
 				}
-				pk, err := token.ParsePublicKey(b)
-				if err != nil {
-					return fmt.Errorf("%s: %w", issuerKey, err)
-				}
-				m.IssuerKey = pk.Bytes()
+				// The statement key is the issuer's too: a --from file's is
+				// replaced with the RSA key, never kept beside another's.
+				m.IssuerKey, m.IssuanceKey = pk.Bytes(), statementKey
+				noStatementKey = statementKey == nil
 			}
 			if len(m.IssuerKey) == 0 {
 				return usagef("the issuer's public key is needed: --issuer-key issuer.pub (evote issuer keygen makes it)")
@@ -208,6 +213,11 @@ given.`,
 			}
 			if len(mm.Witnesses) > 0 {
 				g.printf("  checkpoints need %d of %d witnesses' cosignatures\n", mm.WitnessQuorum, len(mm.Witnesses))
+			}
+			if k := mm.Issuance(); k != nil {
+				g.printf("  the issuer states its counts with statement key %s\n", base64.StdEncoding.EncodeToString(k))
+			} else if noStatementKey {
+				g.logf("note: %s holds no issuance statement key, so the record will hold no count of eligible voters or tokens issued; evote issuer pub --key issuer.key writes an issuer.pub with it\n", issuerKey)
 			}
 			return nil
 		},

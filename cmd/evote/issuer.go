@@ -27,6 +27,7 @@ with the board.`,
 	}
 	c.AddCommand(issuerKeygenCmd(g), issuerRollCmd(g), issuerServeCmd(g), issuerPurgeCmd(g), issuerInviteCmd(g))
 	c.AddCommand(issuerImportCmd(g), issuerTOTPCmd(g))
+	c.AddCommand(issuerPubCmd(g), issuerStatementCmd(g))
 	return c
 }
 
@@ -38,7 +39,9 @@ func issuerKeygenCmd(g *globals) *cobra.Command {
 		Short: "Make the issuer's RSA token-signing key",
 		Long: `keygen makes a fresh RSA issuing key. The private key is written age-encrypted
 (--passphrase-file, EVOTE_PASSPHRASE or --identity); the public key as PEM, to
-name in the manifest (evote election init --issuer-key issuer.pub). A key
+name in the manifest (evote election init --issuer-key issuer.pub), followed
+by the Ed25519 key derived from it that signs the issuer's counts at close
+(evote issuer statement); evote issuer pub writes issuer.pub again. A key
 serves one election only: its first "evote issuer serve" records the election
 in the key file, and serving another election with it is refused (a voter on
 one roll would get tokens valid in the other).`,
@@ -57,7 +60,7 @@ one roll would get tokens valid in the other).`,
 			if err != nil {
 				return err
 			}
-			pubPEM := sk.Public().MarshalPEM()
+			pubPEM := issuerPubPEM(sk)
 			if err := kr.WriteFile(key, pem, false); err != nil {
 				return err
 			}
@@ -131,6 +134,9 @@ func loadIssuerKey(g *globals, kr *secret.Keyring, path string, m *ballot.Manife
 	}
 	if !m.Issuer().Equal(sk.Public()) {
 		return nil, fmt.Errorf("the manifest names issuer key %s, but %s is key %s", m.Issuer().ID(), path, sk.Public().ID())
+	}
+	if err := checkStatementKey(m, sk, path); err != nil {
+		return nil, err
 	}
 	if len(rest) == 0 {
 		bound := append(append([]byte(nil), keyPEM...), pem.EncodeToMemory(&pem.Block{Type: pemElectionType, Bytes: m.ID()})...)

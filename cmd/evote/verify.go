@@ -26,7 +26,9 @@ record.evr) with no secret and no trust in any operator: the signed checkpoint
 and every entry's place in the tree, the manifest, the key ceremony and the
 election key it yields, every ballot's eligibility token, proofs and signature,
 that no token counts twice, the aggregate, every trustee's partial decryption
-and that the result is exactly what they combine to.
+and that the result is exactly what they combine to, and, when the manifest
+names the issuer's statement key, the issuer's signed counts: ballots counted
+no more than tokens issued, tokens no more than eligible voters (turnout).
 
 It prints each check and exits 0 only if all hold; otherwise it names the
 first failing entry and check and exits 1. The board key is the verifier key
@@ -108,6 +110,9 @@ board made up. The result is printed only if every check holds.`,
 				g.printf("\n")
 				ops.PrintResult(g.stdout, rep.Manifest, rep.Result)
 			}
+			if verr == nil && rep.Manifest != nil {
+				printTurnout(g, rep)
+			}
 			if verr != nil {
 				g.printf("\nverification FAILED: %d check(s) failed\n", rep.Failures)
 				return fmt.Errorf("the record does not verify: %w", verr)
@@ -128,4 +133,18 @@ board made up. The result is printed only if every check holds.`,
 	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the verification to `FILE` (go tool pprof reads it)")
 	c.Flags().BoolVar(&stats, "stats", false, "print the time taken, ballots per second and peak memory on stderr")
 	return c
+}
+
+// printTurnout prints the turnout the record holds: the issuer's signed
+// counts against the ballots counted, or that the record holds none.
+func printTurnout(g *globals, rep *verify.Report) {
+	switch is := rep.Issuance; {
+	case is != nil:
+		g.printf("turnout: %d ballots counted of %d eligible voters (%.1f%%); %d voting tokens issued (the issuer's signed statement, entry %d)\n",
+			rep.Counted, is.Eligible, 100*is.Turnout, is.Issued, is.Entry)
+	case rep.Manifest.Issuance() == nil:
+		g.printf("turnout: not recorded (the manifest names no issuance statement key, so the record holds no count of eligible voters or tokens issued)\n")
+	default:
+		g.printf("turnout: not recorded yet (the issuer has not posted its counts)\n")
+	}
 }
