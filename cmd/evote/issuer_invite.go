@@ -8,11 +8,9 @@ import (
 	"log/slog"
 	"os"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/internal/durable"
 	"github.com/evote/evote/invite"
 	"github.com/spf13/cobra"
@@ -20,8 +18,7 @@ import (
 
 func issuerInviteCmd(g *globals) *cobra.Command {
 	var roll, contacts, boothURL, manifest string
-	var smtpAddr, from, user, passFile, caCert string
-	var useTLS, useStartTLS, plaintext bool
+	var sm smtpFlags
 	var merge string
 	var mergeFields bool
 	var templates, state, failures string
@@ -73,20 +70,17 @@ The exit code is 1 if any send failed.`,
 			switch {
 			case roll == "" || contacts == "" || boothURL == "" || manifest == "":
 				return usagef("give --roll, --contacts, --booth and --manifest")
-			case (smtpAddr == "") == (merge == ""):
+			case (sm.addr == "") == (merge == ""):
 				return usagef("give either --smtp host:port (to send) or --merge FILE (to write a mail-merge file)")
-			case smtpAddr != "" && from == "":
-				return usagef("--smtp needs --from ADDR, the sender's address")
-			case merge != "" && (resend || user != "" || useTLS || useStartTLS || plaintext):
+			case merge != "" && (resend || sm.others()):
 				return usagef("--merge writes a file and sends nothing: leave out --resend and the SMTP flags")
 			case merge == "" && mergeFields:
 				return usagef("--merge-fields goes with --merge FILE")
-			case btoi(useTLS)+btoi(useStartTLS)+btoi(plaintext) > 1:
-				return usagef("give one of --starttls, --tls and --insecure-plaintext")
-			case (user == "") != (passFile == ""):
-				return usagef("--smtp-user and --smtp-password-file go together")
 			case maxSends < 1 || coolDown < 0:
 				return usagef("--max-sends must be at least 1 and --cool-down not negative")
+			}
+			if err := sm.check(); err != nil {
+				return err
 			}
 			mb, err := os.ReadFile(manifest)
 			if err != nil {
@@ -109,7 +103,7 @@ The exit code is 1 if any send failed.`,
 			logger := slog.New(slog.NewTextHandler(g.stderr, nil))
 			o := invite.Options{
 				Election:  invite.Election{ID: m.ElectionID, Title: m.Title, BoothURL: boothURL},
-				Templates: tm, From: from, Resend: resend, CoolDown: coolDown, MaxSends: maxSends, Logger: logger,
+				Templates: tm, From: sm.from, Resend: resend, CoolDown: coolDown, MaxSends: maxSends, Logger: logger,
 			}
 			// One link is made before anything is sent or written, so a bad
 			// --booth fails at once, as a usage error.
@@ -133,29 +127,9 @@ The exit code is 1 if any send failed.`,
 				g.printf("wrote %s: %d invitations; %d voters with no e-mail. It holds every code: delete it once your mailer has sent\n", merge, rep.Written, rep.NoEmail)
 				return nil
 			}
-			cfg := invite.SMTPConfig{Addr: smtpAddr, Security: invite.StartTLS, User: user}
-			if useTLS {
-				cfg.Security = invite.ImplicitTLS
-			}
-			if plaintext {
-				cfg.Security = invite.InsecurePlaintext
-			}
-			if passFile != "" {
-				b, err := os.ReadFile(passFile)
-				if err != nil {
-					return err
-				}
-				cfg.Password = strings.TrimRight(string(b), "\r\n")
-				if cfg.Password == "" {
-					return usagef("%s is empty: it holds the SMTP password", passFile)
-				}
-			}
-			tc, err := ops.TLSConfig(caCert)
+			cfg, err := sm.config()
 			if err != nil {
-				return usageError{fmt.Errorf("--ca-cert: %w", err)}
-			}
-			if tc != nil {
-				cfg.RootCAs = tc.RootCAs
+				return err
 			}
 			if o.State, err = invite.OpenState(state, m.ElectionID); err != nil {
 				return err
@@ -195,14 +169,7 @@ The exit code is 1 if any send failed.`,
 	f.StringVar(&contacts, "contacts", "", "the contacts `CSV` (voter_id,email,phone,lang)")
 	f.StringVar(&boothURL, "booth", "", "the booth's address voters open, such as https://vote.example.org/")
 	f.StringVar(&manifest, "manifest", "manifest.json", "the election manifest `FILE`")
-	f.StringVar(&smtpAddr, "smtp", "", "the submission server, `host:port`")
-	f.StringVar(&from, "from", "", "the sender's e-mail `ADDR`")
-	f.BoolVar(&useStartTLS, "starttls", false, "connect in plaintext and require STARTTLS (the default)")
-	f.BoolVar(&useTLS, "tls", false, "TLS from the first byte (port 465)")
-	f.BoolVar(&plaintext, "insecure-plaintext", false, "no TLS: only to a loopback address")
-	f.StringVar(&user, "smtp-user", "", "log in as `USER` (AUTH PLAIN)")
-	f.StringVar(&passFile, "smtp-password-file", "", "the SMTP password, in this `FILE`")
-	f.StringVar(&caCert, "ca-cert", "", "trust only the CA certificate(s) in this PEM `FILE` for the SMTP server")
+	sm.add(c)
 	f.StringVar(&merge, "merge", "", "write a mail-merge `FILE` instead of sending")
 	f.BoolVar(&mergeFields, "merge-fields", false, "the merge file has link and code columns instead of subject and body")
 	f.StringVar(&templates, "templates", "", "a `DIR` with it.txt and en.txt replacing the built-in texts")
