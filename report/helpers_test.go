@@ -22,7 +22,8 @@ const (
 )
 
 // The test election: a yes/no motion and a 2-of-4 board election, nine
-// ballots, trustees 1 and 3 of 3 (2 needed) decrypting.
+// ballots of twelve voters on the issuer's roll (its signed statement in
+// the record), trustees 1 and 3 of 3 (2 needed) decrypting.
 var (
 	questions = []ballot.Question{
 		{ID: "motion", Text: "Approvare il bilancio? / Adopt the budget?", Choices: []string{"sì / yes", "no"}, Min: 1, Max: 1},
@@ -62,7 +63,8 @@ func tallied(t testing.TB) ([]byte, string) {
 		}
 		defer os.RemoveAll(dir)
 		e, err := sim.New(sim.Options{Dir: dir, Issuer: k, Questions: questions, Title: hostileTitle,
-			Origin: "board.example.org/assemblea-2025", Opens: "2025-06-01T08:00:00+02:00", Closes: "2025-06-02T20:00:00+02:00"})
+			Origin: "board.example.org/assemblea-2025", Opens: "2025-06-01T08:00:00+02:00", Closes: "2025-06-02T20:00:00+02:00",
+			Eligible: 12})
 		if err != nil {
 			fixture.err = err
 			return

@@ -64,6 +64,8 @@ var phrases = map[string][2]string{ // key: {en, it}
 	"eligible":           {"Eligible voters", "Aventi diritto"},
 	"not_recorded":       {"not recorded in this election's record", "non registrato nel registro di questa votazione"},
 	"source":             {"Source of these figures (not verified): ", "Fonte di questi dati (non verificati): "},
+	"turnout_pct":        {"Turnout (ballots counted of eligible voters)", "Affluenza (schede conteggiate sugli aventi diritto)"},
+	"source_record":      {"From the statement the authority that issues voting credentials signed, in the record (entry %d): the verifier checked its signature, and that ballots counted ≤ credentials issued ≤ eligible voters.", "Dalla dichiarazione firmata dall'autorità che rilascia le credenziali di voto, nel registro (voce %d): il verificatore ne ha controllato la firma, e che schede conteggiate ≤ credenziali rilasciate ≤ aventi diritto."},
 	"trustees":           {"Trustees who decrypted", "Garanti che hanno decifrato"},
 	"trustees_sub":       {"%d of the %d trustees must take part to decrypt the tally; these did, and the verifier checked each one's proof.", "Servono %d dei %d garanti per decifrare lo scrutinio; questi lo hanno fatto, e il verificatore ha controllato la prova di ciascuno."},
 	"trustees_none":      {"No ballot was counted, so there was nothing to decrypt.", "Nessuna scheda è stata conteggiata, quindi non c'era nulla da decifrare."},
@@ -104,6 +106,7 @@ var phrases = map[string][2]string{ // key: {en, it}
 	"check.partial":    {"partial decryption", "decifratura parziale"},
 	"check.result":     {"result", "risultato"},
 	"check.complete":   {"completeness", "completezza"},
+	"check.issuance":   {"credentials issued", "credenziali rilasciate"},
 	"check.witnesses":  {"witnesses' cosignatures", "cofirme dei testimoni"},
 }
 

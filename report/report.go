@@ -31,11 +31,15 @@
 //
 // # What is not in the record
 //
-// The record holds the ballots counted, not how many voters were eligible
-// or how many tokens the issuer handed out. The report says such a figure
-// is "not recorded in this election's record" unless [Options.Turnout]
-// supplies it, and then it says where the figure came from. Witness
-// cosignatures of the checkpoint are likewise given in [Options.Cosigners].
+// The record holds the ballots counted and, when the manifest names the
+// issuer's statement key, the issuer's signed statement of how many voters
+// were eligible and how many tokens it handed out, which the verifier
+// checked ([verify.Report.Issuance]): the report shows those figures and
+// the turnout, saying they come from the record. Without such a statement
+// it says a figure is "not recorded in this election's record" unless
+// [Options.Turnout] supplies it, and then it says where the figure came
+// from, unverified. Witness cosignatures of the checkpoint are likewise
+// given in [Options.Cosigners].
 package report
 
 import (
@@ -68,7 +72,8 @@ type Options struct {
 	// election's published manifest (evote verify --manifest) and is it;
 	// otherwise the report asks the reader to compare the hash.
 	ManifestPinned bool
-	// Turnout holds the figures the record does not.
+	// Turnout holds the figures the record does not. It is used only when
+	// the record holds no issuer's statement (verify.Report.Issuance).
 	Turnout Turnout
 	// Cosigners are the witnesses that cosigned the checkpoint, as the
 	// reader should see them named; nil means the verifier's
@@ -143,18 +148,23 @@ type data struct {
 	Ballots   uint64 // ballot entries
 	Counted   uint64
 	Turnout   Turnout
-	Trustees  []trustee
-	TrusteeT  int
-	TrusteeN  int
-	CP        *checkpoint
-	Cosigners []string
-	Checks    []check
-	Failed    []check // the first failing checks, for the banner
-	Failures  int
-	Omitted   int
-	Pinned    bool
-	Command   string
-	HasResult bool
+	// TurnoutPct is the ballots counted as a percentage of Turnout.Eligible
+	// ("" when that is not known); StatementEntry the issuer's statement's
+	// entry when the figures are the record's (-1 when they are not).
+	TurnoutPct     string
+	StatementEntry int64
+	Trustees       []trustee
+	TrusteeT       int
+	TrusteeN       int
+	CP             *checkpoint
+	Cosigners      []string
+	Checks         []check
+	Failed         []check // the first failing checks, for the banner
+	Failures       int
+	Omitted        int
+	Pinned         bool
+	Command        string
+	HasResult      bool
 }
 
 type question struct {
@@ -197,7 +207,7 @@ func build(rep *verify.Report, o Options) *data {
 		CSS: template.CSS(css), CSPAttr: ContentSecurityPolicy, OK: rep.OK,
 		Entries: rep.Entries, Ballots: rep.Ballots, Counted: rep.Counted,
 		Turnout: o.Turnout, Cosigners: o.Cosigners, Failures: rep.Failures, Omitted: rep.Omitted,
-		Pinned: o.ManifestPinned,
+		Pinned: o.ManifestPinned, StatementEntry: -1,
 	}
 	if len(d.Cosigners) == 0 {
 		d.Cosigners = rep.Cosigners // verify's witnesses check, when the manifest names witnesses
@@ -246,6 +256,16 @@ func build(rep *verify.Report, o Options) *data {
 		return d
 	}
 	d.Title, d.Opens, d.Closes = m.Title, m.Opens, m.Closes
+	if is := rep.Issuance; is != nil {
+		// The record's own figures, checked by the verifier, rule over any
+		// given from outside it.
+		issued, eligible := is.Issued, is.Eligible
+		d.Turnout = Turnout{TokensIssued: &issued, Eligible: &eligible}
+		d.StatementEntry = int64(is.Entry)
+	}
+	if e := d.Turnout.Eligible; e != nil && *e > 0 {
+		d.TurnoutPct = strconv.FormatFloat(100*float64(rep.Counted)/float64(*e), 'f', 1, 64)
+	}
 	d.Manifest = hex.EncodeToString(rep.ManifestHash[:])
 	d.TrusteeT, d.TrusteeN = m.Trustees.T, m.Trustees.N
 	res := rep.Result

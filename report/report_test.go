@@ -76,15 +76,19 @@ func TestReportShowsResultInBothLanguages(t *testing.T) {
 		}
 	}
 	it, en := section(t, page, "it"), section(t, page, "en")
-	for _, w := range []string{"Verificato", "Schede conteggiate", "Garante 1", "Garante 3", "non registrato nel registro di questa votazione", "Affluenza"} {
+	for _, w := range []string{"Verificato", "Schede conteggiate", "Garante 1", "Garante 3", "Affluenza (schede conteggiate sugli aventi diritto)</dt><dd>75.0%", fmt.Sprintf("nel registro (voce %d)", rep.Issuance.Entry)} {
 		if !strings.Contains(it, w) {
 			t.Errorf("the Italian section lacks %q", w)
 		}
 	}
-	for _, w := range []string{"Verified", "Ballots counted", "Trustee 1", "Trustee 3", "not recorded in this election&#39;s record", "Turnout"} {
+	for _, w := range []string{"Verified", "Ballots counted", "Trustee 1", "Trustee 3", "Turnout (ballots counted of eligible voters)</dt><dd>75.0%",
+		"Voting credentials issued</dt><dd>9</dd>", "Eligible voters</dt><dd>12</dd>", fmt.Sprintf("in the record (entry %d)", rep.Issuance.Entry)} {
 		if !strings.Contains(en, w) {
 			t.Errorf("the English section lacks %q", w)
 		}
+	}
+	if strings.Contains(en, "not recorded") || strings.Contains(en, "not verified") {
+		t.Error("the record holds the issuer's counts, yet the report says they are not recorded, or unverified")
 	}
 	if strings.Contains(en, "Trustee 2") {
 		t.Error("trustee 2 did not decrypt, but the report names it")
@@ -133,18 +137,40 @@ func TestReportStyleHashCoversTheStyle(t *testing.T) {
 	}
 }
 
+// A record without the issuer's statement (its manifest names no
+// statement key) shows the figures as not recorded, or as Options.Turnout
+// gives them, unverified and with their source; a record with one shows
+// its own, whatever the options say.
 func TestReportTurnoutFromOptions(t *testing.T) {
 	record, vkey := tallied(t)
+	without := func() *verify.Report {
+		rep := verified(t, record, vkey)
+		rep.Issuance = nil
+		return rep
+	}
+	en := section(t, write(t, without(), report.Options{}), "en")
+	if !strings.Contains(en, "Voting credentials issued</dt><dd><em>not recorded in this election&#39;s record") || strings.Contains(en, "Turnout (ballots") {
+		t.Error("no figures, yet the report shows some")
+	}
+	it := section(t, write(t, without(), report.Options{}), "it")
+	if !strings.Contains(it, "non registrato nel registro di questa votazione") {
+		t.Error("the Italian section does not say the figures are not recorded")
+	}
 	issued, eligible := uint64(12), uint64(40)
-	page := write(t, verified(t, record, vkey), report.Options{Turnout: report.Turnout{TokensIssued: &issued, Eligible: &eligible, Source: "the issuer's roll"}})
-	en := section(t, page, "en")
-	for _, w := range []string{"<dd>12</dd>", "<dd>40</dd>", "the issuer&#39;s roll"} {
+	given := report.Options{Turnout: report.Turnout{TokensIssued: &issued, Eligible: &eligible, Source: "the issuer's roll"}}
+	page := write(t, without(), given)
+	en = section(t, page, "en")
+	for _, w := range []string{"<dd>12</dd>", "<dd>40</dd>", "<dd>22.5%</dd>", "Source of these figures (not verified): the issuer&#39;s roll"} {
 		if !strings.Contains(en, w) {
 			t.Errorf("the report lacks %q", w)
 		}
 	}
 	if strings.Contains(en, "not recorded") {
 		t.Error("figures given, yet the report says they are not recorded")
+	}
+	en = section(t, write(t, verified(t, record, vkey), given), "en")
+	if !strings.Contains(en, "Eligible voters</dt><dd>12</dd>") || strings.Contains(en, "<dd>40</dd>") || strings.Contains(en, "not verified") {
+		t.Error("figures given from outside replace the record's own")
 	}
 }
 
