@@ -42,4 +42,17 @@
 // sends and at the end, so a crash can forget at most that many sends. One
 // run at a time per state file. The state names voters: delete it with the
 // roll when the election is over.
+//
+// # One-time codes
+//
+// The issuer's second factor sends a one-time code after the enrolment
+// code, through an [issuer.Sender]: [CodeMailer] e-mails it under the
+// rules above (a connection per code, at most ten at once, so it is safe
+// for the issuer's concurrent requests), and [SMSWebhook] POSTs it as
+// JSON to the SMS provider's webhook with a bearer token, over https (http
+// only to loopback), following no redirect. Their texts are
+// code-LANG.txt (e-mail) and sms-LANG.txt (one SMS, at most
+// [MaxSMSLength] characters), built in or from the authority's directory
+// ([LoadCodeTemplates]). Neither puts the code, the address or the number
+// in an error: the issuer logs a failed send's error.
 package invite
