@@ -159,6 +159,7 @@ func loadIssuerKey(g *globals, kr *secret.Keyring, path string, m *ballot.Manife
 
 func issuerServeCmd(g *globals) *cobra.Command {
 	var roll, contacts, key, manifest string
+	var second secondFactorFlags
 	var st storeFlag
 	var rate float64
 	var burst int
@@ -180,9 +181,27 @@ is answered 503 with Retry-After: 1 at once, never queued. GET /healthz and
 GET /metrics (Prometheus) serve operators; the log (--log-format,
 --log-level) has one line per request with no voter ID, code or blinded
 message in it. SIGINT or SIGTERM stops it gracefully: requests in flight
-are answered, then the roll is closed.`,
+are answered, then the roll is closed.
+
+A second factor (--second-factor email or sms): after a right enrolment code
+the issuer sends a 6-digit one-time code to the voter's registered address or
+phone and answers 401 second_factor_required; the voter sends the request
+again with it. The contacts come from --contacts (evote issuer import's
+contacts file), read with --roll on the first start and sealed into the roll;
+e-mail goes out through --smtp (the same flags as evote issuer invite), SMS
+through --sms-webhook, your provider's HTTP endpoint. A voter who enrolled an
+authenticator app (evote issuer totp) is asked for its code instead.
+
+Wrong codes do not lock a voter out (a stranger could lock anyone): after 5
+from one address for one voter, that address waits 1 s, then 2, doubling up
+to 15 minutes; the voter's right code from their own address still passes.
+The per-address limit (--rate, --burst) is sized for a mobile carrier's NAT,
+thousands of phones behind one address.`,
 		Example: `  evote issuer serve --roll roll.csv --key issuer.key --election manifest.json \
-      --store bolt:issuer-data --listen 127.0.0.1:8081`,
+      --store bolt:issuer-data --listen 127.0.0.1:8081
+  evote issuer serve --roll roll.csv --contacts contacts.csv --key issuer.key \
+      --election manifest.json --second-factor email --smtp smtp.example.org:587 \
+      --from elezioni@example.org --smtp-user elezioni --smtp-password-file smtp.pass`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if _, _, err := st.open(); err != nil {
@@ -222,7 +241,11 @@ are answered, then the roll is closed.`,
 			if err != nil {
 				return err
 			}
-			is, err := issuer.New(issuer.Config{ElectionID: m.ID(), Key: sk, Roll: r, Logger: logger})
+			factor, snd, err := second.sender(g)
+			if err != nil {
+				return err
+			}
+			is, err := issuer.New(issuer.Config{ElectionID: m.ID(), Key: sk, Roll: r, SecondFactor: factor, Sender: snd, Logger: logger})
 			if err != nil {
 				return err
 			}
@@ -268,6 +291,7 @@ are answered, then the roll is closed.`,
 	f.Float64Var(&rate, "rate", issuer.DefaultRatePerSecond, "token requests per second per client IP (-1: no limit)")
 	f.IntVar(&burst, "burst", issuer.DefaultBurst, "burst of token requests per client IP")
 	sf.add(c, "127.0.0.1:8081")
+	second.add(c)
 	return c
 }
 
