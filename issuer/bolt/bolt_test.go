@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/issuer"
@@ -185,7 +187,7 @@ func BenchmarkWrongCode(b *testing.B) {
 
 var benchIssuerKey *token.PrivateKey
 
-func benchKey(b *testing.B) *token.PrivateKey {
+func benchKey(b testing.TB) *token.PrivateKey {
 	if benchIssuerKey == nil {
 		k, err := token.GenerateKey(2048)
 		if err != nil {
@@ -194,4 +196,64 @@ func benchKey(b *testing.B) *token.PrivateKey {
 		benchIssuerKey = k
 	}
 	return benchIssuerKey
+}
+
+// TestAttackRollMembershipByTime: a stranger times wrong codes for a voter
+// ID on the roll, for one whose address must wait, and for one not on the
+// roll, on bbolt, interleaved so that the machine's drift hits all three
+// alike. Before the decoy write, a wrong code took about 14 ms for a voter
+// on the roll against 2 ms for an unknown ID: 7×. The medians must now be
+// within 2× of each other. (BenchmarkWrongCode measures the same paths for
+// BENCHMARKS.md; this only refuses a gap that tells the roll.)
+func TestAttackRollMembershipByTime(t *testing.T) {
+	if testing.Short() {
+		t.Skip("times 3 × 41 requests")
+	}
+	roll, _ := open(t)
+	code, _ := issuer.GenerateCode()
+	h, err := issuer.HashCode(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := roll.Add(ctx, []issuer.RollEntry{{VoterID: "voter-1", Code: h}, {VoterID: "voter-2", Code: h}}); err != nil {
+		t.Fatal(err)
+	}
+	is, err := issuer.New(issuer.Config{ElectionID: make([]byte, 32), Key: benchKey(t), Roll: roll})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong, _ := issuer.GenerateCode()
+	blinded := make([]byte, 256)
+	blinded[255] = 1
+	for range issuer.FreeFailures + 1 {
+		is.Issue(ctx, issuerapi.Credentials{VoterID: "voter-2", Code: wrong}, blinded, "waiting")
+	}
+	paths := []struct {
+		name, id, addr string
+		times          []time.Duration
+	}{{"on the roll", "voter-1", "", nil}, {"on the roll, waiting", "voter-2", "waiting", nil}, {"not on the roll", "voter-9", "", nil}}
+	for i := range 41 {
+		for p := range paths {
+			addr := paths[p].addr
+			if addr == "" {
+				addr = fmt.Sprint(i) // a new address: one address would soon wait
+			}
+			start := time.Now()
+			_, err := is.Issue(ctx, issuerapi.Credentials{VoterID: paths[p].id, Code: wrong}, blinded, addr)
+			paths[p].times = append(paths[p].times, time.Since(start))
+			if !errors.Is(err, issuer.ErrBadCredentials) {
+				t.Fatalf("%s: %v", paths[p].name, err)
+			}
+		}
+	}
+	var med []time.Duration
+	for p := range paths {
+		slices.Sort(paths[p].times)
+		med = append(med, paths[p].times[len(paths[p].times)/2])
+		t.Logf("%-22s median %v", paths[p].name, med[p])
+	}
+	lo, hi := slices.Min(med), slices.Max(med)
+	if hi > 2*lo {
+		t.Fatalf("medians %v: a stranger tells the paths apart by time", med)
+	}
 }
