@@ -17,8 +17,9 @@ const PathReport = "/report.html"
 // reportPage serves GET /report.html: the page HandlerConfig.Report makes
 // from the board's own export (evote board serve verifies it as any reader
 // would and writes package report's page, so the page the board shows is
-// the page anyone makes from the record). Before the result
-// entry it answers 404 with the API's JSON error. The page is built once
+// the page anyone makes from the record). Before the result entry, and
+// the issuer's statement when the manifest names its key, it answers 404
+// with the API's JSON error. The page is built once
 // for each log size (after the result nothing more is appended, so once in
 // all) while other requests wait for it, and kept.
 type reportPage struct {
@@ -46,6 +47,18 @@ func (p *reportPage) serve(w http.ResponseWriter, r *http.Request) {
 	} else if !ok {
 		p.h.refuse(w, boardapi.ErrNotFound, "the report is published once the result is on the board")
 		return
+	}
+	// A record whose manifest names the issuer's statement key is
+	// complete only with the statement (SPEC.md §8): before it, the page
+	// would say the record does not verify.
+	if p.h.b.manifest.Issuance() != nil {
+		if _, ok, err := p.h.b.log.Lookup(keyIssuance); err != nil {
+			p.h.fail(w, r, err)
+			return
+		} else if !ok {
+			p.h.refuse(w, boardapi.ErrNotFound, "the report is published once the result and the issuer's counts are on the board")
+			return
+		}
 	}
 	size, err := p.h.b.log.Size()
 	if err != nil {

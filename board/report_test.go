@@ -12,6 +12,7 @@ import (
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/report"
+	"github.com/evote/evote/tally"
 	"github.com/evote/evote/verify"
 )
 
@@ -101,5 +102,53 @@ func TestReportNeedsAWriter(t *testing.T) {
 		return resp.StatusCode, "", nil
 	}(); code != http.StatusMethodNotAllowed {
 		t.Fatalf("POST %s: %d, want 405", board.PathReport, code)
+	}
+}
+
+// TestReportWaitsForIssuance: with the issuer's statement key in the
+// manifest, the record is complete only with the statement, so the page
+// waits for it as for the result, then shows the issuer's counts.
+func TestReportWaitsForIssuance(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{})
+	srv := httptest.NewServer(board.NewHandler(e.Board, board.HandlerConfig{Report: reportOf(t, e.VKey)}))
+	defer srv.Close()
+	for _, sel := range []int{0, 1} {
+		e.Cast(t, e.Voter(t), []int{sel})
+	}
+	if _, err := e.Board.CloseVoting(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	agg, err := e.Board.Aggregate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ks := range e.Shares[:2] {
+		p, err := tally.Decrypt(e.Board.Election(), agg, ks.Index, ks.Secret, ks.VerificationKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.Board.PostPartial(t.Context(), p.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	shares, err := e.Board.Partials()
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tally.Combine(e.Board.Election(), agg, shares)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Board.PostResult(t.Context(), res.Bytes()); err != nil {
+		t.Fatal(err)
+	}
+	if code, body, _ := getReport(t, srv.URL); code != http.StatusNotFound || !strings.Contains(body, "the issuer's counts") {
+		t.Fatalf("the result but not the statement: %d %s", code, body)
+	}
+	if _, err := e.PostIssuance(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if code, body, _ := getReport(t, srv.URL); code != http.StatusOK || !strings.Contains(body, "Eligible voters</dt><dd>2</dd>") {
+		t.Fatalf("the statement posted: %d, want the page with the issuer's counts", code)
 	}
 }

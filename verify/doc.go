@@ -35,7 +35,8 @@
 //     votes twice under the refuse policy; under last-ballot-counts only
 //     each token's last ballot counts. Under either, every ballot of a token
 //     key carries the same eligibility token.
-//  5. Close: after it come only partial decryptions and the result.
+//  5. Close: after it come only partial decryptions, the result and the
+//     issuer's statement of its counts.
 //  6. Tally: the aggregate of the counted ballots is recomputed; each partial
 //     decryption comes from a trustee 1..n, at most one each, and verifies
 //     against that trustee's verification key (the trivial partial where
@@ -45,9 +46,18 @@
 //     counts and number of ballots included, in its canonical encoding.
 //     Partial entries may follow it (a trustee that decrypts late); each
 //     is checked like any other, and the result stays that of the first t.
-//  8. Complete: the record has its open, close and result entries. A record
-//     that stops before one of them (an election still open, or not yet
-//     tallied) is incomplete and fails, naming what is missing, unless
+//  8. Issuance: when the manifest names the issuer's statement key
+//     (issuance_key), the issuer's statement of eligible voters and tokens
+//     issued (package issuance) is there once, after close, for this
+//     election, signed under that key, and the ballots counted are at most
+//     the tokens issued, these at most the voters eligible; the Report
+//     carries the counts and the turnout ([Report.Issuance]). Without the
+//     key the check says the counts are not recorded, and passes.
+//  9. Complete: the record has its open, close and result entries, and the
+//     issuer's statement when the manifest names its key. A record that
+//     stops before one of them (an election still open, not yet tallied,
+//     or without the issuer's counts yet) is incomplete and fails, naming
+//     what is missing, unless
 //     [Options.AllowIncomplete]; then it passes, still says it is
 //     incomplete, and has no Result. Every entry present is checked either
 //     way: allowing an incomplete record allows a missing entry, never an
