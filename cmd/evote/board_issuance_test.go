@@ -54,6 +54,9 @@ func TestBoardIssuance(t *testing.T) {
 	if _, errs, code := evote(t, post...); code != 1 || !strings.Contains(errs, "the election is still open") {
 		t.Fatalf("a statement before close: exit %d\n%s", code, errs)
 	}
+	if size() != before {
+		t.Fatal("a statement before close changed the board")
+	}
 	admin := s.Admin(nil)
 	if _, err := admin.Close(ctx); err != nil {
 		t.Fatal(err)
