@@ -588,9 +588,10 @@ func TestAttackStorage(t *testing.T) {
 				t.Errorf("voter %d was issued a token", i)
 			}
 		}
-		// The wrong code is counted against voter 2, whose ticket it was;
-		// that is all that may change.
-		after.roll[2].Failures = before.roll[2].Failures
+		// The wrong code is counted against voter 2, whose ticket it was
+		// (its failures, its back-off from this address); that is all
+		// that may change.
+		after.roll[2].Failures, after.roll[2].Backoffs = before.roll[2].Failures, before.roll[2].Backoffs
 		if after.size != before.size || !reflect.DeepEqual(after.roll, before.roll) {
 			t.Errorf("stored: before %+v, after %+v", before, after)
 		}

@@ -164,7 +164,7 @@ func TestCataloguesComplete(t *testing.T) {
 	for _, k := range []string{"work.token.title", "work.seal.title", "work.cast.title", "work.audit.title", "work.recheck.title", "work.token.body", "work.seal.body", "work.cast.body", "work.audit.body", "work.recheck.body", "err.receipt_bad", "err.link_bad", "err.link_other_election", "err.booth_load",
 		"work.factor.title", "work.factor.body", "work.resend.title", "work.resend.body",
 		"factor.where_email", "factor.where_sms", "factor.where_totp", "factor.hint_email", "factor.hint_sms", "factor.hint_totp",
-		"factor.expired", "factor.resend_hint", "factor.resent", "factor.missing", "factor.missing_enrol"} {
+		"factor.expired", "factor.void", "factor.resend_hint", "factor.resent", "factor.missing", "factor.missing_enrol"} {
 		used[k] = true
 	}
 	voterMeets := []string{

@@ -5,13 +5,18 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"mime/quotedprintable"
 	"net/http"
 	"net/http/httptest"
+	"net/mail"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,8 +28,14 @@ import (
 	"github.com/evote/evote/internal/browsertest"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/internal/sim"
+	"github.com/evote/evote/invite"
+	"github.com/evote/evote/invite/smtptest"
+	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/verify"
 	"github.com/evote/evote/voter"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/totp"
 )
 
 // hold keeps the answer to the next cast back once armed: the ballot is
@@ -87,16 +98,23 @@ func startBoothSite(t testing.TB, ctx context.Context, witnesses ...int) *boothS
 	if len(witnesses) > 0 {
 		w = witnesses[0]
 	}
+	return startBoothSiteWith(t, ctx, func(o *sim.SiteOptions) { o.Witnesses, o.WitnessQuorum = w, w/2+min(w, 1) })
+}
+
+// startBoothSiteWith stands the election up with the options opt sets.
+func startBoothSiteWith(t testing.TB, ctx context.Context, opt func(*sim.SiteOptions)) *boothSite {
 	s := &boothSite{dir: t.TempDir()}
-	var err error
-	s.Site, err = sim.StartSite(ctx, sim.SiteOptions{
+	o := sim.SiteOptions{
 		Options: sim.Options{Dir: t.TempDir(), Issuer: electiontest.Issuer(t), Questions: []ballot.Question{motion, council}, Title: "Assemblea 2026",
 			Opens: "2026-12-01T09:00:00+01:00", Closes: "2026-12-14T21:00:00+01:00"},
-		Voters: 6, Witnesses: w, WitnessQuorum: w/2 + min(w, 1),
+		Voters: 6,
 		Front: func(issuerURL, boardURL string, api http.Handler) ([]string, http.Handler, error) {
 			return []string{boardURL}, booth.Mount(s.hold.wrap(api), booth.Handler(os.DirFS(s.dir))), nil
 		},
-	})
+	}
+	opt(&o)
+	var err error
+	s.Site, err = sim.StartSite(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -615,5 +633,247 @@ func TestBoothInBrowser(t *testing.T) {
 	}
 	if rep.Counted != 5 || !slices.EqualFunc(rep.Result.Counts, want, slices.Equal[[]uint64]) || !res.Equal(rep.Result) {
 		t.Errorf("the record counts %d ballots, %v; the voters cast 5, %v", rep.Counted, rep.Result.Counts, want)
+	}
+}
+
+var mailedCodeRE = regexp.MustCompile(`\b(\d{3})[ \x{00a0}-]?(\d{3})\b`)
+
+// lastCode is the code of the last mail to the address to, read as a voter
+// reads it, and how many mails that address got.
+func lastCode(t *testing.T, srv *smtptest.Server, to string) (string, int) {
+	t.Helper()
+	var last []byte
+	n := 0
+	for _, m := range srv.Mails() {
+		if m.To == to {
+			last, n = m.Data, n+1
+		}
+	}
+	if last == nil {
+		t.Fatalf("no mail to %s", to)
+	}
+	m, err := mail.ReadMessage(bytes.NewReader(last))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var body io.Reader = m.Body
+	if strings.EqualFold(m.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+		body = quotedprintable.NewReader(body)
+	}
+	b, err := io.ReadAll(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mailedCodeRE.FindStringSubmatch(string(b))
+	if c == nil {
+		t.Fatalf("no code in the mail:\n%s", b)
+	}
+	return c[1] + c[2], n
+}
+
+// notCode is a 6-digit code other than code.
+func notCode(code string) string {
+	b := []byte(code)
+	b[0] = '0' + (b[0]-'0'+1)%10
+	return string(b)
+}
+
+// TestBoothSecondFactor votes through the booth against an issuer that
+// e-mails a one-time code after the enrolment code (read back from a real
+// SMTP server in process): a voter in Italian at 360 px types a wrong code
+// first and is told so, closes the tab, comes back to the code's screen
+// (asked for the enrolment code again, which the device never keeps), asks
+// for a new code once the minute has passed, and votes with it; one in
+// English does the code's screen with the keyboard alone; one who enrolled
+// an authenticator app is asked for its code instead, and no mail is sent.
+// Nothing is signed before the second factor passes.
+func TestBoothSecondFactor(t *testing.T) {
+	browsertest.Chromium(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	srv := smtptest.Start(t, smtptest.STARTTLS)
+	// The issuer's codes go out as a deployment's do: invite's mailer and
+	// templates, over SMTP with STARTTLS and AUTH PLAIN.
+	mailer, err := invite.NewCodeMailer(invite.SMTPConfig{Addr: srv.Addr, Security: invite.StartTLS, User: srv.User, Password: srv.Pass, RootCAs: srv.CAs}, "election@vote.test", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var skew atomic.Int64 // the issuer's clock, which the test moves on
+	s := startBoothSiteWith(t, ctx, func(o *sim.SiteOptions) {
+		o.SecondFactor, o.Sender = issuerapi.FactorEmail, mailer
+		o.Now = func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+		o.Contacts = func(id string) issuer.Contact {
+			if id == "voter-000004" { // voter 3: no address the code could go to
+				return issuer.Contact{Lang: "it"}
+			}
+			return sim.TestContact(id)
+		}
+	})
+	eid := fmt.Sprintf("%x", s.Board.Manifest().ID())
+	issued := func() int {
+		c, err := s.Issuer.Counts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Issued
+	}
+	email := func(i int) string { return sim.TestContact(s.Voters[i][0]).Email }
+	masked := func(i int) string { return issuer.MaskContact(issuerapi.FactorEmail, email(i)) }
+	it := browsertest.New(t, ctx, "it-IT")
+	en := browsertest.New(t, ctx, "en-GB")
+
+	// Voter 0, in Italian on a phone, from a link with the code in it.
+	a := newPage(t, it, "it", true)
+	a.do(chromedp.Navigate(s.link(t, 0, true)), chromedp.WaitVisible(chromedp.ID("s-login")), chromedp.Click(chromedp.CSS("#login-form button")))
+	a.screen("s-factor", "13-factor-email")
+	if got := a.text("factor-where"); !strings.Contains(got, "Inserisci il codice di 6 cifre che abbiamo inviato a "+masked(0)) {
+		t.Errorf("the code's screen says %q, want where the code went (%s)", got, masked(0))
+	}
+	for attr, want := range map[string]string{"inputmode": "numeric", "autocomplete": "one-time-code"} {
+		if got := run(a, chromedp.Evaluate[string](fmt.Sprintf(`document.getElementById("factor-code").getAttribute(%q)`, attr))); got != want {
+			t.Errorf("the code's field has %s=%q, want %q", attr, got, want)
+		}
+	}
+	if !run(a, chromedp.Evaluate[bool](`document.getElementById("factor-resend").disabled`)) || !strings.Contains(a.text("factor-resend-hint"), "un minuto") {
+		t.Errorf("within the minute, a new code can be asked for: %q", a.text("factor-resend-hint"))
+	}
+	a.accessible()
+	first, _ := lastCode(t, srv, email(0))
+	if issued() != 0 {
+		t.Fatalf("%d tokens issued before the second factor", issued())
+	}
+	size, _ := s.Log.Size()
+	// A wrong code first: told so, in Italian, and nothing signed.
+	a.do(chromedp.SendKeys(chromedp.ID("factor-code"), notCode(first)), chromedp.Click(chromedp.CSS("#factor-form button")))
+	a.do(chromedp.WaitVisible(chromedp.ID("factor-error")))
+	if msg := a.text("factor-error"); !strings.Contains(msg, "sbagliato o scaduto") {
+		t.Errorf("a wrong code, in Italian: %q", msg)
+	}
+	a.screen("s-factor", "13b-factor-wrong")
+	if n, _ := s.Log.Size(); issued() != 0 || n != size {
+		t.Fatalf("a wrong code: %d tokens issued, %d entries logged", issued(), n-size)
+	}
+	// The tab closes. Reopened, the booth is back at the code, and asks
+	// for the enrolment code again: the device never kept it.
+	key := "evote.ticket." + eid + "." + s.Voters[0][0]
+	if saved := a.storage(key); !strings.Contains(saved, `"step":"factor"`) || strings.Contains(saved, s.Voters[0][1]) || strings.Contains(saved, first) {
+		t.Errorf("the saved state at the second factor: %s", saved)
+	}
+	a.cancel()
+	// A minute passes, for the issuer and for the page.
+	skew.Add(int64(61 * time.Second))
+	a2 := newPage(t, it, "it", true)
+	a2.do(chromedp.Navigate(s.BoardURL+"/"), chromedp.WaitVisible(chromedp.ID("s-factor")))
+	a2.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = JSON.parse(localStorage.getItem(%q)); s.sent_at -= 61000; localStorage.setItem(%q, JSON.stringify(s)); })()`, key, key)),
+		chromedp.Reload())
+	a2.screen("s-factor", "13c-factor-resume")
+	if !run(a2, chromedp.Evaluate[bool](`!document.getElementById("factor-enrol-wrap").hidden && !document.getElementById("factor-resend").disabled`)) {
+		t.Errorf("resumed: the enrolment code is not asked again, or no new code can be asked for: %s", a2.showing())
+	}
+	a2.do(chromedp.SendKeys(chromedp.ID("factor-enrol"), s.Voters[0][1]), chromedp.Click(chromedp.ID("factor-resend")))
+	a2.do(chromedp.WaitVisible(chromedp.ID("factor-note")))
+	second, n := lastCode(t, srv, email(0))
+	if n != 2 || !strings.Contains(a2.text("factor-note"), "nuovo codice a "+masked(0)) {
+		t.Errorf("a new code: %d mails, the page says %q", n, a2.text("factor-note"))
+	}
+	a2.screen("s-factor", "13d-factor-resent")
+	// The enrolment code passed: it is not asked again.
+	if run(a2, chromedp.Evaluate[bool](`!document.getElementById("factor-enrol-wrap").hidden`)) {
+		t.Error("the enrolment code is asked again after it passed")
+	}
+	a2.do(chromedp.SendKeys(chromedp.ID("factor-code"), second[:3]+" "+second[3:]), chromedp.Click(chromedp.CSS("#factor-form button")))
+	a2.do(chromedp.WaitVisible(chromedp.ID("s-ballot")))
+	if issued() != 1 {
+		t.Errorf("%d tokens issued after the code passed, want 1", issued())
+	}
+	if saved := a2.storage(key); strings.Contains(saved, "factor") {
+		t.Errorf("the second factor's state stayed: %s", saved)
+	}
+	a2.choose(0, 0)
+	a2.choose(1, 1, 3)
+	a2.do(chromedp.Click(chromedp.CSS("#ballot-form > button")), chromedp.WaitVisible(chromedp.ID("s-review")),
+		chromedp.Click(chromedp.ID("review-seal")), chromedp.WaitVisible(chromedp.ID("s-sealed")),
+		chromedp.Click(chromedp.ID("sealed-cast")), chromedp.WaitVisible(chromedp.ID("s-receipt")))
+	a2.checkSavedReceipt()
+
+	// Voter 1, in English, by keyboard alone: the heading has the focus,
+	// Tab reaches the code's field, Enter sends it; a wrong code puts the
+	// focus back in the field.
+	b := newPage(t, en, "en", true)
+	b.do(chromedp.Navigate(s.link(t, 1, true)), chromedp.WaitVisible(chromedp.ID("s-login")))
+	b.do(chromedp.Focus(chromedp.ID("code")), chromedp.KeyEvent(kb.Enter))
+	b.screen("s-factor", "13-factor-email")
+	if got := b.text("factor-where"); !strings.Contains(got, "Enter the 6-digit code we sent to "+masked(1)) {
+		t.Errorf("the code's screen says %q", got)
+	}
+	code1, _ := lastCode(t, srv, email(1))
+	b.keys(kb.Tab)
+	b.keys(strings.Split(notCode(code1), "")...)
+	b.keys(kb.Enter)
+	b.do(chromedp.WaitVisible(chromedp.ID("factor-error")))
+	if msg := b.text("factor-error"); !strings.Contains(msg, "wrong or has expired") {
+		t.Errorf("a wrong code: %q", msg)
+	}
+	b.screen("s-factor", "13b-factor-wrong")
+	if focus := run(b, chromedp.Evaluate[string](`document.activeElement.id`)); focus != "factor-code" {
+		t.Errorf("after a wrong code the focus is on %q", focus)
+	}
+	b.keys(strings.Split(code1, "")...)
+	b.keys(kb.Enter)
+	b.do(chromedp.WaitVisible(chromedp.ID("s-ballot")))
+
+	// Voter 2 enrolled an authenticator app: its code is asked for, no
+	// mail is sent, and the app's code of now passes.
+	uri, err := s.Issuer.EnrolTOTP(ctx, s.Voters[2][0], "Assemblea 2026", "me")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otpKey, err := otp.NewKeyFromURL(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mails := len(srv.Mails())
+	c := newPage(t, en, "en", true)
+	c.do(chromedp.Navigate(s.link(t, 2, true)), chromedp.WaitVisible(chromedp.ID("s-login")), chromedp.Click(chromedp.CSS("#login-form button")))
+	c.screen("s-factor", "14-factor-totp")
+	if got := c.text("factor-where"); !strings.Contains(got, "authenticator app") || run(c, chromedp.Evaluate[bool](`!document.getElementById("factor-resend-wrap").hidden`)) {
+		t.Errorf("the app's screen says %q, or offers a new code", got)
+	}
+	if len(srv.Mails()) != mails {
+		t.Error("a mail was sent to a voter with an authenticator app")
+	}
+	now, err := totp.GenerateCodeCustom(otpKey.Secret(), time.Now().Add(time.Duration(skew.Load())), totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.do(chromedp.SendKeys(chromedp.ID("factor-code"), now), chromedp.Click(chromedp.CSS("#factor-form button")), chromedp.WaitVisible(chromedp.ID("s-ballot")))
+	c.choose(0, 1)
+	c.choose(1, 0, 4)
+	c.do(chromedp.Click(chromedp.CSS("#ballot-form > button")), chromedp.WaitVisible(chromedp.ID("s-review")),
+		chromedp.Click(chromedp.ID("review-seal")), chromedp.WaitVisible(chromedp.ID("s-sealed")),
+		chromedp.Click(chromedp.ID("sealed-cast")), chromedp.WaitVisible(chromedp.ID("s-receipt")))
+
+	// Voter 3 has no e-mail address on the roll: told to call the help
+	// desk, with no "try again" and no promise that a vote is kept.
+	d := newPage(t, it, "it", true)
+	d.do(chromedp.Navigate(s.link(t, 3, true)), chromedp.WaitVisible(chromedp.ID("s-login")), chromedp.Click(chromedp.CSS("#login-form button")))
+	d.screen("s-error", "15-factor-none")
+	if got := d.text("error-body"); !strings.Contains(got, "assistenza") || run(d, chromedp.Evaluate[bool](`!document.getElementById("error-retry").hidden`)) {
+		t.Errorf("no address for the code: %q, or a retry offered", got)
+	}
+	// Voter 4's mail server refuses the code: told to try again in a
+	// minute, on the same screen; once it accepts, the code's screen.
+	srv.Reject(email(4), true)
+	f := newPage(t, en, "en", true)
+	f.do(chromedp.Navigate(s.link(t, 4, true)), chromedp.WaitVisible(chromedp.ID("s-login")), chromedp.Click(chromedp.CSS("#login-form button")))
+	f.do(chromedp.WaitVisible(chromedp.ID("login-error")))
+	if got := f.text("login-error"); !strings.Contains(got, "could not be sent") || !strings.Contains(got, "1 minute") {
+		t.Errorf("a failed send: %q", got)
+	}
+	f.screen("s-login", "15b-factor-send-failed")
+	srv.Reject(email(4), false)
+	f.do(chromedp.Click(chromedp.CSS("#login-form button")), chromedp.WaitVisible(chromedp.ID("s-factor")))
+	if issued() != 3 {
+		t.Errorf("%d tokens issued, want 3", issued())
 	}
 }

@@ -8,8 +8,9 @@
   // Each voter's ticket and receipt are kept apart, so that two members
   // voting on one device never lose each other's vote.
   // step is "token" (no token yet), "factor" (the issuer asked for a second
-  // factor: factor, sent_to, sent_at and blocked_until say which, where, when
-  // the last code was sent and until when no new one can be), "choose",
+  // factor: factor, sent_to, sent_at, wrong and blocked_until say which,
+  // where, when the last code was sent, how many wrong tries it had and
+  // until when no new one can be sent), "choose",
   // "sealed" or "cast". The enrolment code is never stored.
   const keyTicket = (v) => "evote.ticket." + cfg.election_id + "." + v; // {ticket, step, choices, fingerprint, factor…}
   const keyReceipt = (v) => "evote.receipt." + cfg.election_id + "." + v; // {receipt, tracking, index}
@@ -129,7 +130,7 @@
   // waitText says a service's Retry-After (seconds) in the voter's words.
   function waitText(secs) {
     if (!secs) return t("wait.unknown");
-    const minutes = secs >= 90;
+    const minutes = secs >= 90 || secs % 60 === 0;
     const n = minutes ? Math.ceil(secs / 60) : secs;
     return new Intl.NumberFormat(lang === "it" ? "it-IT" : "en-GB", { style: "unit", unit: minutes ? "minute" : "second", unitDisplay: "long" }).format(n);
   }
@@ -262,24 +263,33 @@
 
   // ---- the second factor ----
   // The issuer's rules (SPEC.md §11): a sent code lasts 10 minutes, a new
-  // one is sent at most once a minute, five wrong tries void a code.
+  // one is sent at most once a minute while it stands, five wrong tries
+  // void it.
   const COOL_DOWN = 60 * 1000;
   const LIFETIME = 10 * 60 * 1000;
+  const MAX_WRONG = 5;
+  // codeStands says whether the issuer still holds the last code sent: then
+  // it sends no new one within the minute.
+  const codeStands = (now) => state.sent_at && now - state.sent_at < LIFETIME && (state.wrong || 0) < MAX_WRONG;
   // enrolCode is the enrolment code while the second factor is asked: in
   // memory only, so a reopened tab asks for it again.
   let enrolCode = null;
   let factorTimer = null;
   const FACTOR_ANSWERS = new Set(["issuer.second_factor_required", "issuer.bad_second_factor", "issuer.too_many_codes", "issuer.send_failed"]);
   // askFactor moves to the second factor, or stays there, on the issuer's
-  // second_factor_required (f): a code was sent unless the last was sent
-  // less than a minute ago (then the issuer sends none).
+  // second_factor_required (f): a code was sent unless the last one still
+  // stands and was sent less than a minute ago (then the issuer sends none).
   function askFactor(f) {
+    const now = Date.now();
     const before = state.step === "factor" && state.sent_at;
-    const sent = f.factor !== "totp" && (!state.sent_at || Date.now() - state.sent_at >= COOL_DOWN);
+    const sent = f.factor !== "totp" && !(codeStands(now) && now - state.sent_at < COOL_DOWN);
     state.step = "factor";
     state.factor = f.factor || "email";
     state.sent_to = f.sent_to || state.sent_to || "";
-    if (sent) state.sent_at = Date.now();
+    if (sent) {
+      state.sent_at = now;
+      state.wrong = 0;
+    }
     save();
     showFactor(sent && before ? { key: "factor.resent", note: true } : null);
   }
@@ -312,19 +322,25 @@
     const now = Date.now();
     const sentAt = state.sent_at || 0;
     const btn = $("factor-resend");
-    const hint = $("factor-resend-hint");
+    // Written only when it changes: a live region may read out again
+    // what is written again.
+    const setHint = (text) => {
+      const hint = $("factor-resend-hint");
+      if (hint.textContent !== text) hint.textContent = text;
+    };
     const blocked = (state.blocked_until || 0) - now;
-    const cooling = sentAt + COOL_DOWN - now;
+    const cooling = codeStands(now) ? sentAt + COOL_DOWN - now : 0;
     if (blocked > 0 || cooling > 0) {
       btn.disabled = true;
-      hint.textContent = blocked > 0 ? t("factor.resend_blocked", { wait: waitText(Math.ceil(blocked / 1000)) }) : t("factor.resend_wait");
+      setHint(blocked > 0 ? t("factor.resend_blocked", { wait: waitText(Math.ceil(blocked / 1000)) }) : t("factor.resend_wait"));
       factorTimer = setTimeout(drawResend, Math.max(blocked, cooling) + 250);
       return;
     }
     btn.disabled = false;
     const expired = now - sentAt >= LIFETIME;
-    hint.textContent = t(expired ? "factor.expired" : "factor.resend_hint");
-    if (!expired) factorTimer = setTimeout(drawResend, sentAt + LIFETIME - now + 250);
+    const spent = (state.wrong || 0) >= MAX_WRONG;
+    setHint(t(spent ? "factor.void" : expired ? "factor.expired" : "factor.resend_hint"));
+    if (!expired && !spent) factorTimer = setTimeout(drawResend, sentAt + LIFETIME - now + 250);
   }
   function typedEnrolCode() {
     return enrolCode || $("factor-enrol").value.trim();
@@ -364,6 +380,8 @@
       case "issuer.second_factor_required":
         return askFactor(f);
       case "issuer.bad_second_factor":
+        state.wrong = (state.wrong || 0) + 1;
+        save();
         $("factor-code").value = "";
         return showFactor({ key: "err.issuer.bad_second_factor" });
       case "factor_form":
