@@ -172,8 +172,10 @@ func waitFor(d time.Duration, unknown string) string {
 	switch {
 	case d <= 0:
 		return unknown
-	case d < 90*time.Second:
+	case d < 90*time.Second && d%time.Minute != 0:
 		return fmt.Sprintf("%d seconds", int(d.Seconds()))
+	case d <= time.Minute:
+		return "1 minute"
 	}
 	return fmt.Sprintf("%d minutes", int((d+time.Minute-1)/time.Minute))
 }

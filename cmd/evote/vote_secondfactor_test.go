@@ -26,16 +26,6 @@ import (
 	"github.com/pquerna/otp/totp"
 )
 
-// mailedCodes is an issuer.Sender that mails each one-time code over
-// SMTP with package invite's client, to the test's SMTP server.
-type mailedCodes struct{ s *invite.SMTPSender }
-
-func (m mailedCodes) Send(ctx context.Context, c issuer.OneTimeCode) error {
-	msg := fmt.Sprintf("From: election@vote.test\r\nTo: %s\r\nSubject: Your voting code\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nYour code: %s %s. It expires at %s.\r\n",
-		c.To, c.Code[:3], c.Code[3:], c.Expires.UTC().Format(time.RFC3339))
-	return m.s.Send(ctx, "election@vote.test", c.To, []byte(msg))
-}
-
 // clock is the issuer's clock, which a test moves on.
 type clock struct{ skew atomic.Int64 }
 
@@ -63,15 +53,16 @@ func startFactorSite(t *testing.T, voters int) *factorSite {
 	t.Helper()
 	ctx := context.Background()
 	srv := smtptest.Start(t, smtptest.STARTTLS)
-	sender, err := invite.DialSMTP(ctx, invite.SMTPConfig{Addr: srv.Addr, Security: invite.StartTLS, User: srv.User, Password: srv.Pass, RootCAs: srv.CAs})
+	// The issuer's codes go out as a deployment's do: invite's mailer and
+	// templates, over SMTP with STARTTLS and AUTH PLAIN.
+	mailer, err := invite.NewCodeMailer(invite.SMTPConfig{Addr: srv.Addr, Security: invite.StartTLS, User: srv.User, Password: srv.Pass, RootCAs: srv.CAs}, "election@vote.test", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { sender.Close() })
 	f := &factorSite{smtp: srv, clock: &clock{}, dir: t.TempDir()}
 	f.Site, err = sim.StartSite(ctx, sim.SiteOptions{
 		Options: sim.Options{Dir: t.TempDir(), Issuer: electiontest.Issuer(t)}, Voters: voters,
-		SecondFactor: issuerapi.FactorEmail, Sender: mailedCodes{sender}, Now: f.clock.fn(),
+		SecondFactor: issuerapi.FactorEmail, Sender: mailer, Now: f.clock.fn(),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +256,7 @@ func TestVoteSecondFactorTOTP(t *testing.T) {
 }
 
 func TestWaitFor(t *testing.T) {
-	for d, want := range map[time.Duration]string{0: "later", 30 * time.Second: "30 seconds", 89 * time.Second: "89 seconds", 90 * time.Second: "2 minutes", 40 * time.Minute: "40 minutes", 61 * time.Minute: "61 minutes"} {
+	for d, want := range map[time.Duration]string{0: "later", 30 * time.Second: "30 seconds", time.Minute: "1 minute", 2 * time.Minute: "2 minutes", 89 * time.Second: "89 seconds", 90 * time.Second: "2 minutes", 40 * time.Minute: "40 minutes", 61 * time.Minute: "61 minutes"} {
 		if got := waitFor(d, "later"); got != want {
 			t.Errorf("waitFor(%v) = %q, want %q", d, got, want)
 		}
