@@ -48,6 +48,12 @@
 // once the voter comes back, with exactly one counted ballot and a checked
 // receipt. The ticket is cleared once the receipt is checked; the receipt
 // stays, for the check page.
+//
+// When the issuer asks for a second factor after the enrolment code, the
+// saved step says so (which factor, where the code went, when it was sent
+// and how many wrong tries it had), so a reopened tab comes back to the
+// code's screen with the cool-down the issuer keeps. The enrolment code is
+// never stored: a reopened tab asks for it again beside the one-time code.
 package booth
 
 import (
