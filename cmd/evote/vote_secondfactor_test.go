@@ -292,3 +292,26 @@ func evoteAsync(args ...string) (stdout, stderr string, code int) {
 	code = run(args, &o, &e)
 	return o.String(), e.String(), code
 }
+
+// TestSecondFactorNeeded: what a run without a terminal says, for each
+// factor, first asked and after a wrong code.
+func TestSecondFactorNeeded(t *testing.T) {
+	for _, c := range []struct {
+		ie    issuerapi.Error
+		wrong bool
+		want  []string
+	}{
+		{issuerapi.Error{Factor: issuerapi.FactorEmail, SentTo: "m•••@e•••.it"}, false, []string{"a one-time code was sent by e-mail to m•••@e•••.it (valid 10 minutes)", "--second-factor CODE", "t.json keeps the progress"}},
+		{issuerapi.Error{Factor: issuerapi.FactorSMS, SentTo: "•••• 4567"}, false, []string{"sent by text message to •••• 4567"}},
+		{issuerapi.Error{Factor: issuerapi.FactorTOTP}, false, []string{"the 6-digit code of the authenticator app you enrolled", "--second-factor CODE"}},
+		{issuerapi.Error{Factor: issuerapi.FactorEmail, SentTo: "m•••@e•••.it"}, true, []string{"wrong or has expired", "without --second-factor for a new code", "5 wrong tries void it"}},
+		{issuerapi.Error{Factor: issuerapi.FactorTOTP}, true, []string{"wrong or has expired", "check the clock"}},
+	} {
+		got := secondFactorNeeded(&c.ie, c.wrong, "t.json").Error()
+		for _, w := range c.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s (wrong %v): %q lacks %q", c.ie.Factor, c.wrong, got, w)
+			}
+		}
+	}
+}
