@@ -168,7 +168,7 @@ func TestCataloguesComplete(t *testing.T) {
 		used[k] = true
 	}
 	voterMeets := []string{
-		"issuer." + issuerapi.CodeBadCredentials, "issuer." + issuerapi.CodeLocked, "issuer." + issuerapi.CodeAlreadyIssued,
+		"issuer." + issuerapi.CodeBadCredentials, "issuer." + issuerapi.CodeAlreadyIssued,
 		"issuer." + issuerapi.CodePurged, "issuer." + issuerapi.CodeRateLimited, "issuer." + issuerapi.CodeOverloaded, "issuer." + issuerapi.CodeInternal,
 		"issuer." + issuerapi.CodeSecondFactorRequired, "issuer." + issuerapi.CodeBadSecondFactor, "issuer." + issuerapi.CodeNoSecondFactor,
 		"issuer." + issuerapi.CodeTooManyCodes, "issuer." + issuerapi.CodeSendFailed, boothapi.CodeFactorForm,

@@ -129,7 +129,7 @@ func TestAttackSlowUploads(t *testing.T) {
 // carries a code that issuerapi's client maps to a sentinel, each code has
 // one status, and the codes internal/service writes are issuerapi's.
 func TestAnswersAgreeWithAPI(t *testing.T) {
-	sentinels := []error{issuerapi.ErrBadRequest, issuerapi.ErrBadCredentials, issuerapi.ErrLocked, issuerapi.ErrNotFound,
+	sentinels := []error{issuerapi.ErrBadRequest, issuerapi.ErrBadCredentials, issuerapi.ErrNotFound,
 		issuerapi.ErrMethodNotAllowed, issuerapi.ErrAlreadyIssued, issuerapi.ErrPurged, issuerapi.ErrTooLarge,
 		issuerapi.ErrUnsupportedType, issuerapi.ErrRateLimited, issuerapi.ErrInternal, issuerapi.ErrOverloaded,
 		issuerapi.ErrSecondFactorRequired, issuerapi.ErrBadSecondFactor, issuerapi.ErrNoSecondFactor, issuerapi.ErrTooManyCodes, issuerapi.ErrSendFailed}

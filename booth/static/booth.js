@@ -136,7 +136,7 @@
   }
   // Refusals that trying again cannot change: no "try again", and no
   // promise that the vote is kept.
-  const FINAL = new Set(["issuer.already_issued", "issuer.purged", "issuer.locked", "issuer.no_second_factor", "board.already_voted", "board.closed",
+  const FINAL = new Set(["issuer.already_issued", "issuer.purged", "issuer.no_second_factor", "board.already_voted", "board.closed",
     "split_view", "audit_mismatch", "receipt_bad", "link_bad", "link_other_election"]);
   function fail(f, again) {
     if (f && f.message) console.warn("evote booth:", f.code, f.message);

@@ -8,7 +8,8 @@
 //
 // Exit codes: 0 success, 1 failure (including a record that does not
 // verify), 2 usage error, 3 the board could not be reached (evote monitor
-// --once).
+// --once), 4 the issuer asks for a one-time code (evote vote without a
+// terminal: run it again with --second-factor).
 package main
 
 import (

@@ -59,7 +59,12 @@ func (c *Client) Info(ctx context.Context) (*Info, error) {
 	if resp.KeyID != pub.ID().String() {
 		return nil, fmt.Errorf("issuerapi: info key_id %q does not match its public key (%s)", resp.KeyID, pub.ID())
 	}
-	return &Info{ElectionID: eid, PublicKey: pub, KeyID: pub.ID()}, nil
+	switch resp.SecondFactor {
+	case "", FactorEmail, FactorSMS:
+	default:
+		return nil, fmt.Errorf("issuerapi: info names second factor %q, want %q, %q or none", resp.SecondFactor, FactorEmail, FactorSMS)
+	}
+	return &Info{ElectionID: eid, PublicKey: pub, KeyID: pub.ID(), SecondFactor: resp.SecondFactor}, nil
 }
 
 // RequestToken sends POST /v1/token and returns the blind signature. It is

@@ -111,13 +111,15 @@ type Info struct {
 	ElectionID []byte
 	PublicKey  *token.PublicKey
 	KeyID      token.KeyID
+	// SecondFactor is the factor the issuer asks for after the enrolment
+	// code (FactorEmail, FactorSMS), or "" for none.
+	SecondFactor string
 }
 
 // The codes of ErrorResponse, with the HTTP status each comes with.
 const (
 	CodeBadRequest       = "bad_request"            // 400: a malformed request
 	CodeBadCredentials   = "bad_credentials"        // 401: the voter ID or enrolment code is wrong
-	CodeLocked           = "locked"                 // 403: too many wrong codes for this voter
 	CodeNotFound         = "not_found"              // 404: no such endpoint
 	CodeMethodNotAllowed = "method_not_allowed"     // 405
 	CodeAlreadyIssued    = "already_issued"         // 409: a token was issued to this voter for another blinded message
@@ -140,7 +142,6 @@ const (
 var (
 	ErrBadRequest       = errors.New("issuerapi: malformed token request")
 	ErrBadCredentials   = errors.New("issuerapi: voter ID or enrolment code is wrong")
-	ErrLocked           = errors.New("issuerapi: the voter is locked out")
 	ErrNotFound         = errors.New("issuerapi: not found")
 	ErrMethodNotAllowed = errors.New("issuerapi: method not allowed")
 	// ErrAlreadyIssued means the issuer signed another blinded message for
@@ -164,7 +165,7 @@ var (
 )
 
 var sentinels = map[string]error{
-	CodeBadRequest: ErrBadRequest, CodeBadCredentials: ErrBadCredentials, CodeLocked: ErrLocked,
+	CodeBadRequest: ErrBadRequest, CodeBadCredentials: ErrBadCredentials,
 	CodeNotFound: ErrNotFound, CodeMethodNotAllowed: ErrMethodNotAllowed, CodeAlreadyIssued: ErrAlreadyIssued,
 	CodePurged: ErrPurged, CodeTooLarge: ErrTooLarge, CodeUnsupportedType: ErrUnsupportedType,
 	CodeRateLimited: ErrRateLimited, CodeInternal: ErrInternal, CodeOverloaded: ErrOverloaded,

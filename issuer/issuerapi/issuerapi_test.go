@@ -16,7 +16,7 @@ import (
 func TestErrorIs(t *testing.T) {
 	codes := map[string]error{
 		issuerapi.CodeBadRequest: issuerapi.ErrBadRequest, issuerapi.CodeBadCredentials: issuerapi.ErrBadCredentials,
-		issuerapi.CodeLocked: issuerapi.ErrLocked, issuerapi.CodeNotFound: issuerapi.ErrNotFound,
+		issuerapi.CodeNotFound:         issuerapi.ErrNotFound,
 		issuerapi.CodeMethodNotAllowed: issuerapi.ErrMethodNotAllowed, issuerapi.CodeAlreadyIssued: issuerapi.ErrAlreadyIssued,
 		issuerapi.CodePurged: issuerapi.ErrPurged, issuerapi.CodeTooLarge: issuerapi.ErrTooLarge,
 		issuerapi.CodeUnsupportedType: issuerapi.ErrUnsupportedType, issuerapi.CodeRateLimited: issuerapi.ErrRateLimited,
