@@ -178,6 +178,7 @@ func (c *CORS) Wrap(next http.Handler) http.Handler {
 		allowed := c.allows(r)
 		if _, preflight := r.Header["Access-Control-Request-Method"]; preflight && r.Method == http.MethodOptions {
 			if !allowed || !preflightAsksOnlyAllowed(r) {
+				NoteRefusal(w, "cors_refused")
 				h.Set("Content-Type", "text/plain; charset=utf-8")
 				h.Set("Cache-Control", "no-store")
 				h.Set("X-Content-Type-Options", "nosniff")

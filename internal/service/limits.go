@@ -11,8 +11,9 @@ import (
 // default and a negative value means no bound.
 type Limits struct {
 	// RatePerSecond and Burst set the token bucket each client address
-	// has for the service's POSTs (429 with Retry-After beyond it). Turn
-	// the rate off (negative) only behind a proxy that limits instead.
+	// has for the service's POSTs (429 with Retry-After beyond it). A
+	// negative value in either turns the limit off (a bucket of no bound
+	// limits nothing); do that only behind a proxy that limits instead.
 	RatePerSecond float64
 	Burst         int
 	// MaxInFlight bounds the expensive requests (casts, tokens) worked on
@@ -28,17 +29,17 @@ type Limits struct {
 
 // Limiter returns the per-address rate limiter l sets, with the service's
 // default rate and burst standing in for zeros (a zero default burst is
-// twice the rate), or nil when the rate is negative: no limit. now nil
-// means time.Now.
+// twice the rate), or nil when the rate or the burst is negative: no
+// limit. now nil means time.Now.
 func (l Limits) Limiter(defaultRate float64, defaultBurst int, now func() time.Time) *ratelimit.Limiter {
 	rate, burst := l.RatePerSecond, l.Burst
-	if rate < 0 {
+	if rate < 0 || burst < 0 {
 		return nil
 	}
 	if rate == 0 {
 		rate = defaultRate
 	}
-	if burst <= 0 {
+	if burst == 0 {
 		burst = defaultBurst
 	}
 	if burst <= 0 {

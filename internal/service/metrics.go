@@ -133,6 +133,28 @@ func (r *Registry) GaugeFunc(name, help string, fn func() (float64, bool)) {
 	}})
 }
 
+// GaugeFuncVec registers a gauge with one label, read from fn at each
+// scrape: one series per key of the map fn returns, in sorted order, the
+// key as the label's value. When fn reports false the gauge is left out of
+// that scrape. A state is written so: evote_board_phase{phase="open"} 1
+// beside the other phases at 0.
+func (r *Registry) GaugeFuncVec(name, help, label string, fn func() (map[string]float64, bool)) {
+	r.add(&family{name: name, help: help, typ: "gauge", labels: []string{label}, write: func(w io.Writer, f *family) {
+		vs, ok := fn()
+		if !ok {
+			return
+		}
+		keys := make([]string, 0, len(vs))
+		for k := range vs {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "%s%s %s\n", f.name, labelString(f.labels, []string{k}, ""), formatFloat(vs[k]))
+		}
+	}})
+}
+
 // Histogram counts observations (seconds) in fixed cumulative buckets.
 type Histogram struct {
 	bounds []float64

@@ -62,10 +62,15 @@ const maxLoggedPath = 128
 
 // Wrap serves next (a *http.ServeMux, whose routing sets Request.Pattern)
 // and, for each request, counts it by endpoint and status class and logs
-// one line: method, path, status, duration and bytes written. Nothing else
-// from the request is logged: no query, no header, no body, no address, so
-// neither a voter identifier nor a credential nor a token key can reach the
-// log through it. Answers of 500 and above are logged at Error level.
+// one line: method, path, status, duration and bytes written, and for a
+// refusal (status 400 and above) the code the client was told (refused=
+// already_voted, see [NoteRefusal]), so that an operator can tell a flood
+// of double votes from one of malformed requests without a debug log.
+// Nothing else from the request is logged: no query, no header, no body,
+// no address, so neither a voter identifier nor a credential nor a token
+// key can reach the log through it; the code is one of the API's fixed
+// words, which the client already has. Answers of 500 and above are logged
+// at Error level.
 func (s *Service) Wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -90,9 +95,12 @@ func (s *Service) Wrap(next http.Handler) http.Handler {
 			if st >= 500 {
 				level = slog.LevelError
 			}
-			s.Log.LogAttrs(r.Context(), level, "request",
-				slog.String("method", r.Method), slog.String("path", path), slog.Int("status", st),
-				slog.Duration("duration", time.Since(start)), slog.Int64("bytes", rw.bytes))
+			attrs := []slog.Attr{slog.String("method", r.Method), slog.String("path", path), slog.Int("status", st),
+				slog.Duration("duration", time.Since(start)), slog.Int64("bytes", rw.bytes)}
+			if st >= 400 && rw.refused != "" {
+				attrs = append(attrs, slog.String("refused", rw.refused))
+			}
+			s.Log.LogAttrs(r.Context(), level, "request", attrs...)
 		}()
 		next.ServeHTTP(rw, r)
 	})
@@ -100,8 +108,50 @@ func (s *Service) Wrap(next http.Handler) http.Handler {
 
 type recorder struct {
 	http.ResponseWriter
-	status int
-	bytes  int64
+	status  int
+	bytes   int64
+	refused string // the refusal's code, for the log line (NoteRefusal)
+}
+
+// maxCodeLen bounds a refusal code in a log line.
+const maxCodeLen = 64
+
+// NoteRefusal records code as the refusal the request log line of w's
+// request carries (refused=code), when w is, or wraps through Unwrap, the
+// writer [Service.Wrap] hands its handler; the first code noted counts.
+// [WriteError] calls it, so a handler needs it only for an error body it
+// writes itself. A code is a fixed word of the API (lower-case letters,
+// digits and '_', at most 64): anything else is not logged, so no value a
+// client sent can reach the log this way.
+func NoteRefusal(w http.ResponseWriter, code string) {
+	if !isCode(code) {
+		return
+	}
+	for w != nil {
+		if r, ok := w.(*recorder); ok {
+			if r.refused == "" {
+				r.refused = code
+			}
+			return
+		}
+		u, ok := w.(interface{ Unwrap() http.ResponseWriter })
+		if !ok {
+			return
+		}
+		w = u.Unwrap()
+	}
+}
+
+func isCode(s string) bool {
+	if s == "" || len(s) > maxCodeLen {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -247,7 +297,9 @@ const (
 // WriteError writes the JSON error body {"code": code, "error": msg} with
 // status. The message is the caller's own words: never an inner error's
 // text, which names layers, files and entries no client has business with.
+// The code goes to the request's log line too (see [NoteRefusal]).
 func WriteError(w http.ResponseWriter, status int, code, msg string) {
+	NoteRefusal(w, code)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Content-Type-Options", "nosniff")

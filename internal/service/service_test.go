@@ -192,3 +192,55 @@ func TestTooManyUploads(t *testing.T) {
 		t.Fatalf("%d %v %s", w.Code, w.Header(), w.Body)
 	}
 }
+
+// TestWrapLogsRefusalCode: the log line of a refusal carries the code the
+// client was told, whether the handler wrote it with WriteError or noted
+// it for a body of its own; a success carries none, and a code that is
+// not one of the API's words (a value a client could choose) never
+// reaches the log.
+func TestWrapLogsRefusalCode(t *testing.T) {
+	var logs bytes.Buffer
+	s := New("test", slog.New(slog.NewJSONHandler(&logs, nil)))
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /vote", func(w http.ResponseWriter, r *http.Request) {
+		WriteError(w, http.StatusConflict, "already_voted", "this token has already cast a ballot")
+	})
+	mux.HandleFunc("POST /own", func(w http.ResponseWriter, r *http.Request) {
+		NoteRefusal(w, "second_factor_required")
+		w.WriteHeader(http.StatusUnauthorized)
+		w.Write([]byte(`{"code":"second_factor_required"}`))
+	})
+	mux.HandleFunc("POST /odd", func(w http.ResponseWriter, r *http.Request) {
+		NoteRefusal(w, r.URL.Query().Get("c"))
+		w.WriteHeader(http.StatusBadRequest)
+	})
+	mux.HandleFunc("GET /fine", func(w http.ResponseWriter, r *http.Request) {
+		NoteRefusal(w, "noted_but_fine")
+		w.Write([]byte("ok"))
+	})
+	h := s.Wrap(mux)
+	for _, target := range []string{"/vote", "/own", "/odd?c=voter-4711@example.org", "/odd?c=Alice"} {
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("POST", target, nil))
+	}
+	h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", "/fine", nil))
+	lines := strings.Split(strings.TrimSpace(logs.String()), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d log lines, want 5:\n%s", len(lines), logs.String())
+	}
+	for i, want := range []string{`"status":409,`, `"status":401,`, `"status":400,`, `"status":400,`, `"status":200,`} {
+		if !strings.Contains(lines[i], want) {
+			t.Errorf("line %d lacks %s: %s", i, want, lines[i])
+		}
+	}
+	if !strings.HasSuffix(lines[0], `,"refused":"already_voted"}`) || !strings.HasSuffix(lines[1], `,"refused":"second_factor_required"}`) {
+		t.Errorf("refusal codes not logged:\n%s", logs.String())
+	}
+	for _, l := range lines[2:] {
+		if strings.Contains(l, "refused") {
+			t.Errorf("logged a code that is no API word, or one for a success: %s", l)
+		}
+	}
+	if out := logs.String(); strings.Contains(out, "4711") || strings.Contains(out, "Alice") {
+		t.Errorf("a client's value reached the log:\n%s", out)
+	}
+}
