@@ -99,11 +99,19 @@ type globals struct {
 	workFactor               int
 	progress                 bool
 	stdout, stderr           io.Writer
+	command                  *cobra.Command  // the command running (noteCommands)
+	asked                    *secret.Keyring // the passphrase typed at the terminal, once per command
 }
 
+// keyring is the key for secrets at rest: --identity, --passphrase-file or
+// EVOTE_PASSPHRASE, for scripts; else, on a terminal, a passphrase typed
+// there (twice when making a key); else a usage error saying how to give one.
 func (g *globals) keyring() (*secret.Keyring, error) {
 	k, err := secret.Load(g.identity, g.passphraseFile, "EVOTE_PASSPHRASE", g.workFactor)
 	if errors.Is(err, secret.ErrNoKey) {
+		if k, ok, err := g.askPassphrase(); ok {
+			return k, err
+		}
 		return nil, usageError{err}
 	}
 	return k, err
@@ -143,14 +151,21 @@ An election has five roles, each with its own commands:
 
 Secrets at rest (the issuer and board keys, trustee states and key shares) are
 age-encrypted: give --passphrase-file FILE, set EVOTE_PASSPHRASE, or give
---identity FILE (an age identity file).
+--identity FILE (an age identity file); with none of them, on a terminal,
+evote asks for the passphrase (twice when making a key).
+
+Commands a script calls take --json: one JSON object on stdout, its keys
+listed in each command's help, diagnostics on stderr, the same exit codes.
+"evote version" (or --version) says which build this is.
 
 Start with "evote demo": a whole election on this machine in seconds.`,
 		Example: `  evote demo --voters 100
   evote verify record.evr --board-key board.vkey`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		Version:       currentVersion().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
@@ -165,7 +180,9 @@ Start with "evote demo": a whole election on this machine in seconds.`,
 		voteCmd(g), auditCmd(g), receiptCmd(g), boothCmd(g), tallyCmd(g), verifyCmd(g), reportCmd(g), demoCmd(g),
 		benchCmd(g), loadtestCmd(g),
 		monitorCmd(g),
+		versionCmd(g),
 	)
+	noteCommands(root, g)
 	return root
 }
 
