@@ -259,6 +259,7 @@ func refuse(w http.ResponseWriter, err error, detail string) {
 		w.Header().Set("Retry-After", "60")
 	}
 	body, _ := json.Marshal(issuerapi.ErrorResponse{Code: a.code, Error: msg, Factor: sf.Factor, SentTo: sf.SentTo})
+	service.NoteRefusal(w, a.code) // the request's log line says why, as WriteError's do
 	writeJSON(w, a.status, body)
 }
 

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -152,5 +154,66 @@ func TestAnswersAgreeWithAPI(t *testing.T) {
 	}
 	if service.PathHealth != issuerapi.PathHealth || service.PathMetrics != issuerapi.PathMetrics {
 		t.Error("internal/service serves other paths than issuerapi names")
+	}
+}
+
+// TestRequestLogSaysWhy: the request log line of each refusal carries the
+// code the client was told (refused=...), the second factor's own bodies
+// too, and never the voter ID, the code or the masked address it was sent
+// to; a locked-out voter's line is the wrong code's, as its answer is.
+func TestRequestLogSaysWhy(t *testing.T) {
+	f := newFixture(t, 2, nil, HandlerConfig{})
+	id := f.ids[0]
+	blinded, _ := blind(t, newTokenKey(t))
+	wrong := f.codes[f.ids[1]] // a well-formed code, not this voter's
+	if code, _ := post(t, f.srv.URL, "application/json", tokenBody(t, id, wrong, blinded)); code != http.StatusUnauthorized {
+		t.Fatalf("wrong code: %d", code)
+	}
+	if code, _ := post(t, f.srv.URL, "application/json", tokenBody(t, id, f.codes[id], blinded)); code != http.StatusOK {
+		t.Fatalf("right code: %d", code)
+	}
+	other, _ := blind(t, newTokenKey(t))
+	if code, _ := post(t, f.srv.URL, "application/json", tokenBody(t, id, f.codes[id], other)); code != http.StatusConflict {
+		t.Fatalf("second blinded message: %d", code)
+	}
+	if code, _ := post(t, f.srv.URL, "text/plain", nil); code != http.StatusUnsupportedMediaType {
+		t.Fatalf("text/plain: %d", code)
+	}
+	var lines []string
+	for _, l := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(l, `"msg":"request"`) {
+			lines = append(lines, l)
+		}
+	}
+	want := []string{`"refused":"bad_credentials"`, ``, `"refused":"already_issued"`, `"refused":"unsupported_media_type"`}
+	if len(lines) != len(want) {
+		t.Fatalf("%d request lines, want %d:\n%s", len(lines), len(want), f.logs)
+	}
+	for i, w := range want {
+		if w == "" && strings.Contains(lines[i], "refused") || w != "" && !strings.Contains(lines[i], w) {
+			t.Errorf("line %d: want %q: %s", i, w, lines[i])
+		}
+	}
+	if strings.Contains(f.logs.String(), id) {
+		t.Errorf("a voter ID reached the log:\n%s", f.logs)
+	}
+
+	// The second factor's answers are written apart from WriteError.
+	sf := newSF(t, issuerapi.FactorEmail, nil)
+	var logs syncBuffer
+	srv := httptest.NewServer(NewHandler(sf.is, HandlerConfig{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Limits: service.Limits{RatePerSecond: -1}}))
+	defer srv.Close()
+	blinded, _ = blind(t, newTokenKey(t))
+	if code, _ := post(t, srv.URL, "application/json", tokenBody(t, sfVoter, sf.codes[sfVoter], blinded)); code != http.StatusUnauthorized {
+		t.Fatalf("no second factor: %d", code)
+	}
+	out := logs.String()
+	if !strings.Contains(out, `"status":401`) || !strings.Contains(out, `"refused":"second_factor_required"`) {
+		t.Errorf("the second factor's refusal is not in its log line:\n%s", out)
+	}
+	for _, secret := range []string{sfVoter, "rossi", sf.codes[sfVoter], "example.it", "m***"} {
+		if strings.Contains(strings.ToLower(out), strings.ToLower(secret)) {
+			t.Errorf("%q reached the log:\n%s", secret, out)
+		}
 	}
 }
