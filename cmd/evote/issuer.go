@@ -158,7 +158,7 @@ func loadIssuerKey(g *globals, kr *secret.Keyring, path string, m *ballot.Manife
 }
 
 func issuerServeCmd(g *globals) *cobra.Command {
-	var roll, contacts, key, manifest string
+	var roll, contacts, key, manifest, tokFile string
 	var second secondFactorFlags
 	var st storeFlag
 	var rate float64
@@ -196,7 +196,11 @@ Wrong codes do not lock a voter out (a stranger could lock anyone): after 5
 from one address for one voter, that address waits 1 s, then 2, doubling up
 to 15 minutes; the voter's right code from their own address still passes.
 The per-address limit (--rate, --burst) is sized for a mobile carrier's NAT,
-thousands of phones behind one address.`,
+thousands of phones behind one address.
+
+--admin-token-file FILE (mode 0600, like the board's) turns on the help desk's
+admin API under /v1/admin/ for evote issuer helpdesk: a voter's state, unlock,
+a late member. Without it those paths answer 404 as any unknown path.`,
 		Example: `  evote issuer serve --roll roll.csv --key issuer.key --election manifest.json \
       --store bolt:issuer-data --listen 127.0.0.1:8081
   evote issuer serve --roll roll.csv --contacts contacts.csv --key issuer.key \
@@ -214,6 +218,12 @@ thousands of phones behind one address.`,
 			origins, err := sf.origins()
 			if err != nil {
 				return err
+			}
+			tok := "" // the help desk's admin API (evote issuer helpdesk) is off without one
+			if tokFile != "" {
+				if tok, err = adminToken("", tokFile); err != nil {
+					return err
+				}
 			}
 			kr, err := g.keyring()
 			if err != nil {
@@ -275,7 +285,7 @@ thousands of phones behind one address.`,
 			case counts.Eligible == 0:
 				return usagef("the issuer has no voters yet: give --roll roll.csv")
 			}
-			h := issuer.NewHandler(is, issuer.HandlerConfig{Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins})
+			h := issuer.NewHandler(is, issuer.HandlerConfig{Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins, AdminToken: tok})
 			return ops.Serve(ctx, sf.server(ops.ServerConfig{
 				Handler: h, Logger: logger, Name: "issuer",
 				Ready: func(u string) { g.printf("issuer listening on %s\n", u) },
@@ -288,6 +298,7 @@ thousands of phones behind one address.`,
 	f.StringVar(&key, "key", "issuer.key", "the issuer's private key `FILE` (age-encrypted)")
 	f.StringVar(&manifest, "election", "manifest.json", "the election manifest `FILE`")
 	st.add(c, "the issuer's roll", "issuer-data")
+	f.StringVar(&tokFile, "admin-token-file", "", "`FILE` holding the admin token of the help desk's admin API (evote issuer helpdesk); without it the API is off")
 	f.Float64Var(&rate, "rate", issuer.DefaultRatePerSecond, "token requests per second per client IP (-1: no limit)")
 	f.IntVar(&burst, "burst", issuer.DefaultBurst, "burst of token requests per client IP")
 	sf.add(c, "127.0.0.1:8081")
