@@ -63,6 +63,11 @@ type HandlerConfig struct {
 	// error, so if one does not parse it logs that at Error and allows no
 	// origin at all (fails closed).
 	CORSOrigins []string
+	// AdminToken turns on the help desk's admin API (admin.go, the
+	// issuerapi PathAdmin... paths), for requests with Authorization:
+	// Bearer <token>. Empty: the API is off and its paths answer 404 as
+	// any unknown path.
+	AdminToken string
 }
 
 type handler struct {
@@ -115,7 +120,9 @@ const (
 // evote_issuer_): http_requests_total{endpoint,code},
 // http_requests_in_flight, tokens_total{result} (issued, invalid,
 // bad_credentials, second_factor (asked for, or not sent), bad_second_factor, already_issued, purged, overloaded,
-// rate_limited, error), token_duration_seconds (histogram).
+// rate_limited, error), token_duration_seconds (histogram). With
+// [HandlerConfig.AdminToken] it serves the help desk's admin API too
+// (admin.go).
 func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 	pub := is.PublicKey()
 	info, err := json.Marshal(issuerapi.InfoResponse{
@@ -149,6 +156,9 @@ func NewHandler(is *Issuer, cfg HandlerConfig) http.Handler {
 	mux.HandleFunc(issuerapi.PathToken, h.serveToken)
 	mux.HandleFunc("GET "+issuerapi.PathHealth, h.svc.Health(func(ctx context.Context) error { _, err := is.Counts(ctx); return err }))
 	mux.HandleFunc("GET "+issuerapi.PathMetrics, h.svc.ServeMetrics)
+	if cfg.AdminToken != "" {
+		h.mountAdmin(mux, cfg.AdminToken)
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		refuse(w, issuerapi.ErrNotFound, "")
 	})
