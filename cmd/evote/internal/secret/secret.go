@@ -31,7 +31,7 @@ type Keyring struct {
 }
 
 // ErrNoKey means neither a passphrase nor an identity was given.
-var ErrNoKey = errors.New("no key for secrets at rest: give --passphrase-file FILE, set EVOTE_PASSPHRASE, or give --identity FILE (an age identity file, made with age-keygen)")
+var ErrNoKey = errors.New("no key for secrets at rest: give --passphrase-file FILE, set EVOTE_PASSPHRASE, or give --identity FILE (an age identity file, made with age-keygen), or run the command on a terminal to type the passphrase")
 
 // Load builds a Keyring from an identity file, else a passphrase file, else
 // the passphrase in the environment variable env.
