@@ -182,6 +182,7 @@ Start with "evote demo": a whole election on this machine in seconds.`,
 		monitorCmd(g),
 		versionCmd(g),
 	)
+	addBundle(root, g)
 	noteCommands(root, g)
 	return root
 }
