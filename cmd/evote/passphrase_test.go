@@ -20,7 +20,11 @@ type typist struct {
 	reads int
 }
 
-func (t *typist) Write(p []byte) (int, error) { t.mu.Lock(); defer t.mu.Unlock(); return t.shown.Write(p) }
+func (t *typist) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.shown.Write(p)
+}
 func (t *typist) ReadPassword() ([]byte, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -272,6 +272,11 @@ func Printable(s string) string {
 // PrintResult prints the result as a table. Every text from the manifest
 // is printed through Printable: evote refuses manifests with control
 // characters, but a record made by other software may hold them.
+//
+// Percentages are of the ballots counted (of voters), never of the marks:
+// where a ballot may mark up to k choices, a share of marks would make a
+// choice every voter marked look like a minority. They may then add up to
+// more than 100%, and the table says so, as package report's page does.
 func PrintResult(w io.Writer, m *ballot.Manifest, r *tally.Result) {
 	fmt.Fprintf(w, "%s: %d ballots counted, decrypted by trustees %s\n", Printable(m.Title), r.Ballots, joinInts(r.Trustees))
 	for qi, q := range m.Questions {
@@ -280,20 +285,27 @@ func PrintResult(w io.Writer, m *ballot.Manifest, r *tally.Result) {
 		for _, c := range q.Choices {
 			width = max(width, utf8.RuneCountInString(Printable(c)))
 		}
-		var total uint64
-		for _, n := range r.Counts[qi] {
-			total += n
-		}
 		for ci, c := range q.Choices {
 			n := r.Counts[qi][ci]
-			pct := 0.0
-			if total > 0 {
-				pct = 100 * float64(n) / float64(total)
-			}
-			bar := strings.Repeat("#", int(pct/5+0.5))
+			pct := PercentOfBallots(n, r.Ballots)
+			bar := strings.Repeat("#", int(min(pct, 100)/5+0.5))
 			fmt.Fprintf(w, "    %-*s %8d  %5.1f%%  %s\n", width, Printable(c), n, pct, bar)
 		}
+		if q.Max > 1 {
+			fmt.Fprintf(w, "    (%% of the %d ballots counted; a ballot marks up to %d, so they may add up to more than 100%%)\n", r.Ballots, q.Max)
+		} else {
+			fmt.Fprintf(w, "    (%% of the %d ballots counted)\n", r.Ballots)
+		}
 	}
+}
+
+// PercentOfBallots is n as a percentage of the ballots counted (0 when
+// none were).
+func PercentOfBallots(n, ballots uint64) float64 {
+	if ballots == 0 {
+		return 0
+	}
+	return 100 * float64(n) / float64(ballots)
 }
 
 func joinInts(xs []int) string {

@@ -61,3 +61,34 @@ func TestParseQuestionEmptyChoice(t *testing.T) {
 		t.Fatalf("%+v %v", q, err)
 	}
 }
+
+// TestPrintResultKOfN: in a question where a ballot marks up to k choices,
+// each percentage is of the ballots counted (of voters), not of the marks,
+// and the table says they may add up to more than 100%.
+func TestPrintResultKOfN(t *testing.T) {
+	m := &ballot.Manifest{Title: "AGM", Questions: []ballot.Question{
+		{ID: "motion", Text: "Adopt?", Choices: []string{"yes", "no"}, Min: 0, Max: 1},
+		{ID: "board", Text: "Elect two", Choices: []string{"Ana", "Ben", "Chloé"}, Min: 0, Max: 2},
+	}}
+	// Four voters: one left the motion blank; all four marked Ana.
+	r := &tally.Result{Ballots: 4, Counts: [][]uint64{{2, 1}, {4, 3, 1}}, Trustees: []int{1, 3}}
+	var out bytes.Buffer
+	PrintResult(&out, m, r)
+	var lines []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		lines = append(lines, strings.Join(strings.Fields(l), " "))
+	}
+	s := strings.Join(lines, "\n")
+	for _, want := range []string{
+		"yes 2 50.0%", "no 1 25.0%", "(% of the 4 ballots counted)\n",
+		"Ana 4 100.0% ####################\n", "Ben 3 75.0%", "Chloé 1 25.0%",
+		"(% of the 4 ballots counted; a ballot marks up to 2, so they may add up to more than 100%)",
+	} {
+		if !strings.Contains(s, want) {
+			t.Errorf("the table lacks %q:\n%s", want, s)
+		}
+	}
+	if PercentOfBallots(3, 0) != 0 {
+		t.Error("a percentage of no ballots")
+	}
+}

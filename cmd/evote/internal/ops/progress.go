@@ -16,7 +16,11 @@ func IsTerminal(f *os.File) bool {
 }
 
 // Progress is a one-line progress bar on a terminal, redrawn at most ten
-// times a second. A nil *Progress does nothing.
+// times a second: done of total, the rate and, once a second has passed,
+// the time left at that rate. Every long step of evote draws this one bar,
+// on standard error, and only on a terminal or with --progress (the
+// caller's enabled), so that standard output (a --json object, a table)
+// stays clean. A nil *Progress does nothing.
 type Progress struct {
 	mu    sync.Mutex
 	w     io.Writer
@@ -25,6 +29,7 @@ type Progress struct {
 	start time.Time
 	last  time.Time
 	done  bool
+	now   func() time.Time // time.Now; a test's clock
 }
 
 // NewProgress returns a bar writing to w, or nil when !enabled.
@@ -32,7 +37,7 @@ func NewProgress(w io.Writer, enabled bool, label, unit string) *Progress {
 	if !enabled {
 		return nil
 	}
-	return &Progress{w: w, label: label, unit: unit, start: time.Now()}
+	return &Progress{w: w, label: label, unit: unit, start: time.Now(), now: time.Now}
 }
 
 // Set draws the bar at done of total (total 0: unknown).
@@ -42,7 +47,7 @@ func (p *Progress) Set(done, total uint64) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	now := time.Now()
+	now := p.now()
 	if p.done || (now.Sub(p.last) < 100*time.Millisecond && done != total) {
 		return
 	}
@@ -55,7 +60,24 @@ func (p *Progress) Set(done, total uint64) {
 	}
 	fill := int(float64(width) * float64(done) / float64(total))
 	fill = min(max(fill, 0), width)
-	fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d %s (%.0f/s)   ", p.label, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, total, p.unit, rate)
+	left := ""
+	if elapsed := now.Sub(p.start); done > 0 && done < total && elapsed >= time.Second {
+		left = ", " + Remaining(time.Duration(float64(elapsed)*float64(total-done)/float64(done))) + " left"
+	}
+	fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d %s (%.0f/s%s)   ", p.label, strings.Repeat("=", fill), strings.Repeat(" ", width-fill), done, total, p.unit, rate, left)
+}
+
+// Remaining says a time left as a person reads it: "40 s", "3 min 20 s",
+// "2 h 5 min".
+func Remaining(d time.Duration) string {
+	s := int64(d.Round(time.Second) / time.Second)
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%d s", max(s, 1))
+	case s < 3600:
+		return fmt.Sprintf("%d min %d s", s/60, s%60)
+	}
+	return fmt.Sprintf("%d h %d min", s/3600, s%3600/60)
 }
 
 // Done ends the bar's line.
