@@ -209,7 +209,13 @@ const (
 	actUnlock = "unlock"
 	actAdd    = "add"
 	actTag    = "tag"
+	actResend = "resend"
 )
+
+// errTokenIssued refuses to re-send an invitation to a voter who has a
+// token: the issuer signs only that token's blinded message again, so a
+// new invitation cannot help them.
+var errTokenIssued = errors.New("issuer: the voter has a token already")
 
 // adminAnswer is what the admin API answers an error with.
 type adminAnswer struct {
@@ -229,6 +235,7 @@ var adminAnswers = []adminAnswer{
 	{issuerapi.ErrBadRequest, http.StatusBadRequest, issuerapi.CodeBadRequest, "malformed admin request", "bad_request"},
 	{ErrUnknownVoter, http.StatusNotFound, issuerapi.CodeNotOnRoll, "the voter is not on the roll; check the ID (evote issuer helpdesk show)", "not_on_roll"},
 	{ErrDuplicateVoter, http.StatusConflict, issuerapi.CodeDuplicateVoter, "the voter is on the roll already; nothing was changed (evote issuer helpdesk show, or resend their invitation)", "duplicate"},
+	{errTokenIssued, http.StatusConflict, issuerapi.CodeTokenIssued, "the voter has a token already (the issuer signs only its blinded message again): a new invitation cannot help them; nothing was sent", "token_issued"},
 	{ErrIssuanceStarted, http.StatusForbidden, issuerapi.CodeIssuanceStarted, "tokens have been issued already, so the roll takes no late member; nothing was changed", "issuance_started"},
 	{ErrPurged, http.StatusGone, issuerapi.CodePurged, "the voter roll was purged after the election", "purged"},
 	{issuerapi.ErrUnsupportedType, http.StatusUnsupportedMediaType, issuerapi.CodeUnsupportedType, "Content-Type must be application/json", "bad_request"},
@@ -249,6 +256,7 @@ func (h *handler) mountAdmin(mux *http.ServeMux, token string) {
 	mux.Handle(issuerapi.PathAdminUnlock, a.serve(actUnlock, a.unlock))
 	mux.Handle(issuerapi.PathAdminAdd, a.serve(actAdd, a.add))
 	mux.Handle(issuerapi.PathAdminTag, a.serve(actTag, a.tag))
+	mux.Handle(issuerapi.PathAdminResend, a.serve(actResend, a.resend))
 }
 
 // authorised compares the Authorization header with the token in
@@ -434,4 +442,21 @@ func (a *admin) tag(ctx context.Context, body []byte) (any, string, string, erro
 		return nil, "", "", err
 	}
 	return issuerapi.AdminTagResponse{VoterTag: tag}, tag, "tagged", nil
+}
+
+func (a *admin) resend(ctx context.Context, body []byte) (any, string, string, error) {
+	id, tag, err := a.voterOf(body)
+	if err != nil {
+		return nil, "", "", err
+	}
+	st, err := a.h.is.VoterState(ctx, id)
+	switch {
+	case err != nil:
+		return nil, tag, "", err
+	case !st.OnRoll:
+		return nil, tag, "", ErrUnknownVoter
+	case st.TokenIssued:
+		return nil, tag, "", errTokenIssued
+	}
+	return st, tag, "allowed", nil
 }

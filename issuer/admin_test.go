@@ -245,6 +245,33 @@ func TestAdminAdd(t *testing.T) {
 	f.noSecretsIn(t, "the log", f.logs.String(), late, "Verdi", "verdi", out.Code, "bruno-4004")
 }
 
+// TestAdminResend: the issuer's yes to an invitation sent again is the
+// voter's state; no to a voter not on the roll or one with a token (a new
+// invitation cannot help them). Each is logged.
+func TestAdminResend(t *testing.T) {
+	f := newAdmin(t, "", adminTok)
+	if st, err := f.admin.Resend(ctx, "Rossi-1004"); err != nil || !st.OnRoll {
+		t.Fatalf("resend: %+v %v", st, err)
+	}
+	if _, err := f.admin.Resend(ctx, "nobody-1"); !errors.Is(err, issuerapi.ErrNotOnRoll) {
+		t.Fatalf("resend to a voter not on the roll: %v", err)
+	}
+	blinded, _ := blind(t, newTokenKey(t))
+	if _, err := f.issue(t, sfVoter, "", blinded); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.admin.Resend(ctx, sfVoter); !errors.Is(err, issuerapi.ErrTokenIssued) {
+		t.Fatalf("resend to a voter with a token: %v", err)
+	}
+	logs := f.logs.String()
+	for _, o := range []string{"allowed", "not_on_roll", "token_issued"} {
+		if !strings.Contains(logs, `"action":"resend","outcome":"`+o+`"`) {
+			t.Errorf("no resend line with outcome %s:\n%s", o, logs)
+		}
+	}
+	f.noSecretsIn(t, "the log", logs, "nobody-1")
+}
+
 // TestAttackAdminWithoutToken: with the admin API on, a request without
 // the token, with a wrong one, with the token in another header or
 // scheme, to every admin path and whatever its method or body, is 401
@@ -260,7 +287,7 @@ func TestAttackAdminWithoutToken(t *testing.T) {
 	before := f.snapshot(t, sfVoter, "late-1")
 	var first []byte
 	for _, auth := range []string{"", "Bearer", "Bearer ", "Bearer wrong", "bearer " + adminTok, "Basic " + adminTok, "Bearer " + adminTok + "x", "Bearer " + adminTok[:len(adminTok)-1], adminTok} {
-		for _, path := range []string{issuerapi.PathAdminVoter, issuerapi.PathAdminUnlock, issuerapi.PathAdminAdd, issuerapi.PathAdminTag} {
+		for _, path := range []string{issuerapi.PathAdminVoter, issuerapi.PathAdminUnlock, issuerapi.PathAdminAdd, issuerapi.PathAdminTag, issuerapi.PathAdminResend} {
 			for _, body := range []string{`{"voter_id":"` + sfVoter + `"}`, `{"voter_id":"nobody-1"}`, `{"voter_id":"late-1","email":"l@example.org"}`, `not json`} {
 				for _, method := range []string{"POST", "GET"} {
 					status, got := f.raw(t, method, path, auth, "application/json", body)
@@ -312,7 +339,7 @@ func TestAttackAdminOff(t *testing.T) {
 		t.Fatalf("an unknown path: %d", status)
 	}
 	for _, auth := range []string{"", "Bearer " + adminTok, "Bearer "} {
-		for _, path := range []string{issuerapi.PathAdminVoter, issuerapi.PathAdminUnlock, issuerapi.PathAdminAdd, issuerapi.PathAdminTag, "/v1/admin/", "/v1/admin"} {
+		for _, path := range []string{issuerapi.PathAdminVoter, issuerapi.PathAdminUnlock, issuerapi.PathAdminAdd, issuerapi.PathAdminTag, issuerapi.PathAdminResend, "/v1/admin/", "/v1/admin"} {
 			for _, body := range []string{`{"voter_id":"` + sfVoter + `"}`, `{"voter_id":"nobody-1"}`, `{"voter_id":"late-1","email":"l@example.org"}`} {
 				status, got := f.raw(t, "POST", path, auth, "application/json", body)
 				if status != http.StatusNotFound || !bytes.Equal(got, unknown) {

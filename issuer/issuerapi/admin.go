@@ -27,6 +27,10 @@ const (
 	PathAdminUnlock = "/v1/admin/unlock" // AdminVoterRequest -> VoterState, after the unlock
 	PathAdminAdd    = "/v1/admin/add"    // AdminAddRequest -> AdminAddResponse
 	PathAdminTag    = "/v1/admin/tag"    // AdminVoterRequest -> AdminTagResponse
+	// PathAdminResend asks before an invitation is sent again (evote
+	// issuer helpdesk resend): the issuer logs the action and answers the
+	// voter's state if they are on the roll without a token yet.
+	PathAdminResend = "/v1/admin/resend" // AdminVoterRequest -> VoterState
 )
 
 // The admin API's own codes, with their HTTP status.
@@ -35,6 +39,7 @@ const (
 	CodeNotOnRoll       = "not_on_roll"      // 404: unlock of a voter ID the roll does not have
 	CodeDuplicateVoter  = "duplicate_voter"  // 409: add of a voter ID the roll has already
 	CodeIssuanceStarted = "issuance_started" // 403: add after the first token was issued
+	CodeTokenIssued     = "token_issued"     // 409: resend to a voter who has a token: an invitation cannot help
 )
 
 // Sentinels of the admin API's codes, matched by [*Error] with errors.Is.
@@ -43,6 +48,7 @@ var (
 	ErrNotOnRoll       = errors.New("issuerapi: the voter is not on the roll")
 	ErrDuplicateVoter  = errors.New("issuerapi: the voter is on the roll already")
 	ErrIssuanceStarted = errors.New("issuerapi: tokens are being issued: the roll is closed to late members")
+	ErrTokenIssued     = errors.New("issuerapi: the voter has a token already")
 )
 
 func init() {
@@ -50,6 +56,7 @@ func init() {
 	sentinels[CodeNotOnRoll] = ErrNotOnRoll
 	sentinels[CodeDuplicateVoter] = ErrDuplicateVoter
 	sentinels[CodeIssuanceStarted] = ErrIssuanceStarted
+	sentinels[CodeTokenIssued] = ErrTokenIssued
 }
 
 // AdminVoterRequest names one voter, in any spelling the issuer
@@ -170,6 +177,14 @@ func (a *AdminClient) Voter(ctx context.Context, voterID string) (*VoterState, e
 func (a *AdminClient) Unlock(ctx context.Context, voterID string) (*VoterState, error) {
 	var out VoterState
 	return &out, a.post(ctx, PathAdminUnlock, AdminVoterRequest{VoterID: voterID}, &out)
+}
+
+// Resend asks the issuer whether an invitation may be sent to the voter
+// again, and has it log the operator action: the voter's state if so,
+// [ErrNotOnRoll] or [ErrTokenIssued] if not.
+func (a *AdminClient) Resend(ctx context.Context, voterID string) (*VoterState, error) {
+	var out VoterState
+	return &out, a.post(ctx, PathAdminResend, AdminVoterRequest{VoterID: voterID}, &out)
 }
 
 // Add adds a late member and returns their enrolment code, which is given
