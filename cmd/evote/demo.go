@@ -131,7 +131,10 @@ func printBooth(g *globals, r demo.BoothReady) {
 }
 
 func printDemo(g *globals, o demo.Options, out *demo.Outcome) {
-	if out.Result != nil && o.Booth != nil && out.BoothBallots > 0 {
+	// A result is shown only once the exported record verified.
+	if out.Result != nil && (out.Report == nil || !out.Report.OK) {
+		g.printf("no result shown: the exported record does not verify\n")
+	} else if out.Result != nil && o.Booth != nil && out.BoothBallots > 0 {
 		ops.PrintResult(g.stdout, out.Manifest, out.Result)
 		// Only the simulated voters' part of the result is known.
 		atLeast := "is at least"

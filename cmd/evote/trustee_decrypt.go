@@ -31,7 +31,10 @@ counts fewer ballots than the manifest's min_ballots; one that is not an
 extension of the newest checkpoint in this trustee's journal (--journal,
 which "evote trustee checkpoint" fills during voting) or of any checkpoint
 given with --checkpoint (a signed checkpoint or a voter's receipt); and, once
-it has decrypted one closed log, any other.`,
+it has decrypted one closed log, any other.
+
+On a terminal, or with --progress, a bar on stderr shows the entries
+fetched and verified of the board's size, with the time left.`,
 		Example: `  evote trustee decrypt --share trustee-1.share --board http://127.0.0.1:8080 --board-key board.vkey`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -87,9 +90,7 @@ it has decrypted one closed log, any other.`,
 				}
 				return closeHint(err)
 			}
-			p := ops.NewProgress(g.stderr, g.showProgress(), "fetching and verifying the record", "bytes")
-			tl, err := trustee.Fetch(cmd.Context(), c, key, trustee.Options{Checkpoints: seen, Progress: p.Set})
-			p.Done()
+			tl, err := fetchRecord(cmd.Context(), g, c, key, trustee.Options{Checkpoints: seen})
 			if err != nil {
 				return refused(err)
 			}

@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"runtime/pprof"
 	"time"
@@ -15,7 +17,7 @@ import (
 
 func verifyCmd(g *globals) *cobra.Command {
 	var boardKey, manifest string
-	var incomplete, quiet, stats bool
+	var incomplete, quiet, stats, asJSON bool
 	var cpuprofile string
 	var workers int
 	c := &cobra.Command{
@@ -35,9 +37,27 @@ first failing entry and check and exits 1. The board key is the verifier key
 the election published (board.vkey). The board's operator holds the key that
 signs the record, so give the election's published manifest too (--manifest,
 the file or its hash): the record must be of that election, not one the
-board made up. The result is printed only if every check holds.`,
+board made up. The result is printed only if every check holds. Its
+percentages are of the ballots counted (of voters), not of the marks: where
+a ballot may mark several choices they may add up to more than 100%.
+
+A progress bar (bytes of the file, with the time left) is drawn on stderr on
+a terminal, or with --progress.
+
+With --json it prints one JSON object instead: "ok" (every check holds, and
+the manifest is the one given), "complete" (the record holds its result),
+"entries", "ballots", "counted", "manifest_hash" (hex), "manifest_pinned"
+(--manifest given and matched), "checkpoint" ({"size", "root"} hex, or null),
+"failures", "omitted" (failing checks not listed), "checks" ([{"name",
+"first", "last", "ok", "detail"}], entries 0-based, -1 for the whole record;
+with --quiet only the failing ones), "error" (the first failure, when not
+ok), "result" (null unless ok and complete) and "turnout" ({"eligible",
+"issued", "counted", "percent", "entry"}: the issuer's signed counts, or null
+when the record holds none). ` + resultHelp + `
+The exit code is the same: 0 only if ok.`,
 		Example: `  evote verify record.evr --board-key board.vkey
-  curl -s http://127.0.0.1:8080/v1/export > record.evr && evote verify record.evr --board-key board.vkey`,
+  curl -s http://127.0.0.1:8080/v1/export > record.evr && evote verify record.evr --board-key board.vkey
+  evote verify record.evr --board-key board.vkey --manifest manifest.json --json --quiet`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			key, err := ops.BoardKey(boardKey)
@@ -68,9 +88,15 @@ board made up. The result is printed only if every check holds.`,
 				}
 				defer pprof.StopCPUProfile()
 			}
+			// The buffered reader hides the file's size from Record: give it,
+			// for the bar's total and time left.
+			var size int64
+			if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+				size = st.Size()
+			}
 			p := ops.NewProgress(g.stderr, g.showProgress(), "verifying", "bytes")
 			start := time.Now()
-			rep, verr := verify.Record(bufio.NewReaderSize(f, 1<<20), key, verify.Options{AllowIncomplete: incomplete, Workers: workers, Progress: p.Set})
+			rep, verr := verify.Record(bufio.NewReaderSize(f, 1<<20), key, verify.Options{AllowIncomplete: incomplete, Workers: workers, Size: size, Progress: p.Set})
 			took := time.Since(start)
 			p.Done()
 			if stats {
@@ -84,6 +110,9 @@ board made up. The result is printed only if every check holds.`,
 			var ve *verify.Error
 			if verr != nil && !errors.As(verr, &ve) {
 				return verr
+			}
+			if asJSON {
+				return printVerifyJSON(g, rep, verr, pinned, quiet)
 			}
 			for _, ch := range rep.Checks {
 				if quiet && ch.OK {
@@ -132,7 +161,90 @@ board made up. The result is printed only if every check holds.`,
 	c.Flags().IntVar(&workers, "workers", 0, "goroutines verifying ballots (0: one per core)")
 	c.Flags().StringVar(&cpuprofile, "cpuprofile", "", "write a CPU profile of the verification to `FILE` (go tool pprof reads it)")
 	c.Flags().BoolVar(&stats, "stats", false, "print the time taken, ballots per second and peak memory on stderr")
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of the checks and the result (keys in the help)")
 	return c
+}
+
+// verifyJSON is what evote verify --json prints; its keys are in the
+// command's help.
+type verifyJSON struct {
+	OK             bool            `json:"ok"`
+	Complete       bool            `json:"complete"`
+	Entries        uint64          `json:"entries"`
+	Ballots        uint64          `json:"ballots"`
+	Counted        uint64          `json:"counted"`
+	ManifestHash   string          `json:"manifest_hash"`
+	ManifestPinned bool            `json:"manifest_pinned"`
+	Checkpoint     *checkpointJSON `json:"checkpoint"`
+	Failures       int             `json:"failures"`
+	Omitted        int             `json:"omitted"`
+	Checks         []checkJSON     `json:"checks"`
+	Error          string          `json:"error,omitempty"`
+	Result         *resultJSON     `json:"result"`
+	Turnout        *turnoutJSON    `json:"turnout"`
+}
+
+type checkpointJSON struct {
+	Size uint64 `json:"size"`
+	Root string `json:"root"`
+}
+
+type checkJSON struct {
+	Name   string `json:"name"`
+	First  int64  `json:"first"`
+	Last   int64  `json:"last"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail"`
+}
+
+type turnoutJSON struct {
+	Eligible uint64  `json:"eligible"`
+	Issued   uint64  `json:"issued"`
+	Counted  uint64  `json:"counted"`
+	Percent  float64 `json:"percent"` // counted of eligible
+	Entry    uint64  `json:"entry"`   // the issuer's statement's
+}
+
+// printVerifyJSON prints the report as one JSON object: the result and
+// the turnout only when every check held (and the manifest is the one
+// pinned), as the text does. It returns the command's error, so the exit
+// code is the text's.
+func printVerifyJSON(g *globals, rep *verify.Report, verr error, pinned *[32]byte, quiet bool) error {
+	out := verifyJSON{Entries: rep.Entries, Ballots: rep.Ballots, Counted: rep.Counted, Failures: rep.Failures, Omitted: rep.Omitted,
+		Checks: []checkJSON{}}
+	if rep.Manifest != nil {
+		out.ManifestHash = hex.EncodeToString(rep.ManifestHash[:])
+	}
+	if cp := rep.Checkpoint; cp != nil {
+		out.Checkpoint = &checkpointJSON{Size: cp.Size, Root: hex.EncodeToString(cp.Hash[:])}
+	}
+	for _, ch := range rep.Checks {
+		if !quiet || !ch.OK {
+			out.Checks = append(out.Checks, checkJSON{Name: ch.Name, First: ch.First, Last: ch.Last, OK: ch.OK, Detail: ch.Detail})
+		}
+	}
+	err := verr
+	if verr == nil && pinned != nil && rep.ManifestHash != *pinned {
+		detail := fmt.Sprintf("the record's manifest has hash %x, the election's published one %x: this record is of another election", rep.ManifestHash, *pinned)
+		out.Checks = append(out.Checks, checkJSON{Name: verify.CheckManifest, First: 0, Last: 0, Detail: detail})
+		out.Failures++
+		err = errors.New("its manifest is not the one given with --manifest")
+	}
+	if err != nil {
+		out.Error = err.Error()
+		if e := g.printJSON(out); e != nil {
+			return e
+		}
+		return fmt.Errorf("the record does not verify: %w", err)
+	}
+	out.OK, out.ManifestPinned = true, pinned != nil
+	if rep.Manifest != nil && rep.Result != nil {
+		out.Complete, out.Result = true, newResultJSON(rep.Manifest, rep.Result)
+	}
+	if is := rep.Issuance; is != nil {
+		out.Turnout = &turnoutJSON{Eligible: is.Eligible, Issued: is.Issued, Counted: rep.Counted, Percent: math.Round(10000*is.Turnout) / 100, Entry: is.Entry}
+	}
+	return g.printJSON(out)
 }
 
 // printTurnout prints the turnout the record holds: the issuer's signed

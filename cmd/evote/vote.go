@@ -18,6 +18,7 @@ func voteCmd(g *globals) *cobra.Command {
 	var bf boardFlags
 	var issuerURL, voterID, code, second, receipt, manifest, ticket string
 	var choose []string
+	var asJSON bool
 	c := &cobra.Command{
 		Use:   "vote",
 		Short: "Cast a ballot",
@@ -60,7 +61,13 @@ over.
 
 Exit codes: 0 the ballot is cast (now or before), 1 failure, 2 usage
 mistake, 4 the issuer wants a one-time code this run was not given, or the
-one given was wrong or expired: run again with --second-factor CODE.`,
+one given was wrong or expired: run again with --second-factor CODE.
+
+With --json, once the ballot is cast, it prints one JSON object: "cast"
+(true), "already_cast" (this run found the ballot on the board already),
+"tracking_code", "entry" (its place in the board's log) and "receipt" (the
+file saved, or ""). Otherwise nothing is printed on stdout: what went wrong,
+or where the one-time code went, is on stderr, with the same exit codes.`,
 		Example: `  evote vote --issuer http://127.0.0.1:8081 --board http://127.0.0.1:8080 \
       --board-key board.vkey --manifest manifest.json --voter-id voter-000001 --code 7XQ2M-K9D4T-0HVB3-RWE8N \
       --choose motion=yes --receipt receipt.json
@@ -120,21 +127,31 @@ one given was wrong or expired: run again with --second-factor CODE.`,
 			if err != nil {
 				return err
 			}
-			if again {
-				g.printf("already cast, with these choices: the board holds this ballot\n  tracking code %s\n  entry %d\n", rc.TrackingCode, rc.Index)
-			} else {
-				g.printf("ballot cast and in the board's log\n  tracking code %s\n  entry %d\n", rc.TrackingCode, rc.Index)
+			if !asJSON {
+				if again {
+					g.printf("already cast, with these choices: the board holds this ballot\n  tracking code %s\n  entry %d\n", rc.TrackingCode, rc.Index)
+				} else {
+					g.printf("ballot cast and in the board's log\n  tracking code %s\n  entry %d\n", rc.TrackingCode, rc.Index)
+				}
 			}
+			out := voteJSON{Cast: true, AlreadyCast: again, TrackingCode: rc.TrackingCode, Entry: rc.Index}
 			if receipt != "" {
 				saved, err := saveReceipt(receipt, rc)
 				if err != nil {
 					return fmt.Errorf("the ballot is cast (its receipt is in %s), but saving the receipt failed: %w", ticket, err)
+				}
+				out.Receipt = saved
+				if asJSON {
+					return g.printJSON(out)
 				}
 				ca := ""
 				if bf.caCert != "" {
 					ca = " --ca-cert " + bf.caCert
 				}
 				g.printf("  receipt saved to %s; check it later with: evote receipt check --board %s --board-key %s%s %s\n", saved, bf.url, bf.key, ca, saved)
+			}
+			if asJSON {
+				return g.printJSON(out)
 			}
 			return nil
 		},
@@ -149,7 +166,27 @@ one given was wrong or expired: run again with --second-factor CODE.`,
 	f.StringArrayVar(&choose, "choose", nil, "a choice, \"question=choice[,choice...]\" (repeatable)")
 	f.StringVar(&receipt, "receipt", "", "save the receipt to this `FILE` (JSON)")
 	f.StringVar(&ticket, "ticket", "", "keep this vote's state in this `FILE` (secret, mode 0600; default ticket-VOTER-ID.json), to resume after a lost connection or revote")
+	f.BoolVar(&asJSON, "json", false, "print one JSON object once the ballot is cast (keys in the help)")
 	return c
+}
+
+// voteJSON is what evote vote --json prints.
+type voteJSON struct {
+	Cast         bool   `json:"cast"`
+	AlreadyCast  bool   `json:"already_cast"`
+	TrackingCode string `json:"tracking_code"`
+	Entry        uint64 `json:"entry"`
+	Receipt      string `json:"receipt"`
+}
+
+// receiptJSON is what evote receipt check --json prints.
+type receiptJSON struct {
+	OK             bool   `json:"ok"`
+	Offline        bool   `json:"offline"`
+	TrackingCode   string `json:"tracking_code"`
+	Entry          uint64 `json:"entry"`
+	CheckpointSize uint64 `json:"checkpoint_size,omitempty"`
+	Error          string `json:"error,omitempty"`
 }
 
 // selections turns --choose values into choice indices per question.
@@ -228,7 +265,7 @@ func receiptCmd(g *globals) *cobra.Command {
 		Short: "Check a voter's receipt",
 	}
 	var bf boardFlags
-	var offline bool
+	var offline, asJSON bool
 	var manifest string
 	check := &cobra.Command{
 		Use:   "check RECEIPT",
@@ -238,9 +275,16 @@ of a receipt (from evote vote --receipt) is still in the board's log: the
 receipt's checkpoint is consistent with the newest one (the log only grew),
 the ballot's leaf is included in it, and it lies after the open entry and
 before the close entry (a ballot elsewhere does not count). A failure is evidence against the
-board: keep the receipt.`,
+board: keep the receipt.
+
+With --json it prints one JSON object: "ok", "offline", "tracking_code",
+"entry", "checkpoint_size" (the checkpoint it was checked in: the board's
+newest, or with --offline the receipt's own) and, when the receipt does not
+check out, "error" (exit code 1 as without --json). A receipt file that
+cannot be read or parsed prints nothing on stdout.`,
 		Example: `  evote receipt check --board http://127.0.0.1:8080 --board-key board.vkey receipt.json
-  evote receipt check --offline --manifest manifest.json --board-key board.vkey receipt.json`,
+  evote receipt check --offline --manifest manifest.json --board-key board.vkey receipt.json
+  evote receipt check --board http://127.0.0.1:8080 --board-key board.vkey --json receipt.json`,
 		Args: args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, a []string) error {
 			key, err := ops.BoardKey(bf.key)
@@ -254,6 +298,17 @@ board: keep the receipt.`,
 			r, err := voter.ParseReceipt(b)
 			if err != nil {
 				return fmt.Errorf("%s: %w", a[0], err)
+			}
+			out := receiptJSON{Offline: offline, TrackingCode: r.TrackingCode, Entry: r.Index}
+			failed := func(err error) error {
+				err = fmt.Errorf("the receipt does not check out: %w", err)
+				if asJSON {
+					out.Error = err.Error()
+					if e := g.printJSON(out); e != nil {
+						return e
+					}
+				}
+				return err
 			}
 			if offline {
 				if manifest == "" {
@@ -269,7 +324,11 @@ board: keep the receipt.`,
 				}
 				cp, err := voter.CheckReceiptOffline(r, key, m)
 				if err != nil {
-					return fmt.Errorf("the receipt does not check out: %w", err)
+					return failed(err)
+				}
+				if asJSON {
+					out.OK, out.CheckpointSize = true, cp.Size
+					return g.printJSON(out)
 				}
 				g.printf("ballot %s is entry %d of the board's log in its checkpoint of size %d, signed by the board%s; checked with no network: run without --offline to prove the board still holds it\n",
 					r.TrackingCode, r.Index, cp.Size, cosignedBy(m))
@@ -282,7 +341,11 @@ board: keep the receipt.`,
 			vc := &voter.Client{Board: bc, BoardKey: key}
 			cp, err := vc.CheckReceipt(cmd.Context(), r)
 			if err != nil {
-				return fmt.Errorf("the receipt does not check out: %w", err)
+				return failed(err)
+			}
+			if asJSON {
+				out.OK, out.CheckpointSize = true, cp.Size
+				return g.printJSON(out)
 			}
 			g.printf("ballot %s is entry %d of the board's log, cast while the election was open, included in its newest checkpoint (size %d), which is consistent with the receipt's\n",
 				r.TrackingCode, r.Index, cp.Size)
@@ -292,6 +355,7 @@ board: keep the receipt.`,
 	bf.add(check, false, true)
 	check.Flags().BoolVar(&offline, "offline", false, "check the receipt with no network: its ballot, its inclusion proof and its checkpoint's signatures (needs --manifest)")
 	check.Flags().StringVar(&manifest, "manifest", "", "the election's manifest `FILE`, for --offline")
+	check.Flags().BoolVar(&asJSON, "json", false, "print one JSON object (keys in the help)")
 	c.AddCommand(check)
 	return c
 }
