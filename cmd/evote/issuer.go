@@ -26,7 +26,7 @@ it signs, so it cannot link a voter to a ballot. It shares no store and no key
 with the board.`,
 	}
 	c.AddCommand(issuerKeygenCmd(g), issuerRollCmd(g), issuerServeCmd(g), issuerPurgeCmd(g), issuerInviteCmd(g))
-	c.AddCommand(issuerImportCmd(g), issuerTOTPCmd(g))
+	c.AddCommand(issuerImportCmd(g), issuerTOTPCmd(g), issuerHelpdeskCmd(g))
 	c.AddCommand(issuerPubCmd(g), issuerStatementCmd(g))
 	return c
 }
@@ -119,6 +119,12 @@ const pemElectionType = "EVOTE ISSUER ELECTION"
 // election naming the same key. The first serve records m's election ID in
 // the key file; a later serve for another election is refused.
 func loadIssuerKey(g *globals, kr *secret.Keyring, path string, m *ballot.Manifest) (*token.PrivateKey, error) {
+	return loadIssuerKeyTold(kr, path, m, func(msg string) { g.logf("%s\n", msg) })
+}
+
+// loadIssuerKeyTold is loadIssuerKey telling the binding to tell, for
+// issuer serve's log, where a plain line would break a JSON log.
+func loadIssuerKeyTold(kr *secret.Keyring, path string, m *ballot.Manifest, tell func(string)) (*token.PrivateKey, error) {
 	plain, err := kr.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -144,7 +150,7 @@ func loadIssuerKey(g *globals, kr *secret.Keyring, path string, m *ballot.Manife
 		if err := kr.WriteFile(path, bound, true); err != nil {
 			return nil, fmt.Errorf("binding %s to election %s: %w", path, m.ElectionID, err)
 		}
-		g.logf("%s now serves election %s, and no other\n", path, m.ElectionID)
+		tell(fmt.Sprintf("%s now serves election %s, and no other", path, m.ElectionID))
 		return sk, nil
 	}
 	b, after := pem.Decode(rest)
@@ -161,8 +167,6 @@ func issuerServeCmd(g *globals) *cobra.Command {
 	var roll, contacts, key, manifest, tokFile string
 	var second secondFactorFlags
 	var st storeFlag
-	var rate float64
-	var burst int
 	var sf serviceFlags
 	c := &cobra.Command{
 		Use:   "serve",
@@ -174,13 +178,15 @@ signature, once per voter).
 The roll (--roll CSV) is imported into the issuer's own store, --store
 (bolt:DIR, a bbolt file in DIR; --data DIR is the same as --store bolt:DIR),
 on first start, codes kept only as argon2id hashes; later starts reuse it and
-need no --roll. Each client IP gets a token bucket (--rate, --burst; --rate -1
-turns it off, only behind a proxy that limits instead). At most
+need no --roll. Each client IP gets a token bucket (--rate, --burst; -1
+turns it off, only behind a proxy that limits instead; every limit flag
+reads 0 as its default and -1 as no bound). At most
 --max-in-flight token requests are worked on at once: beyond that a request
 is answered 503 with Retry-After: 1 at once, never queued. GET /healthz and
 GET /metrics (Prometheus) serve operators; the log (--log-format,
---log-level) has one line per request with no voter ID, code or blinded
-message in it. SIGINT or SIGTERM stops it gracefully: requests in flight
+--log-level; with json every line is JSON, from the first) has one line per
+request, with the refusal's code when it refuses (refused=bad_credentials),
+and no voter ID, code or blinded message in it. SIGINT or SIGTERM stops it gracefully: requests in flight
 are answered, then the roll is closed.
 
 A second factor (--second-factor email or sms): after a right enrolment code
@@ -237,7 +243,7 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 			if err != nil {
 				return fmt.Errorf("%s: %w", manifest, err)
 			}
-			sk, err := loadIssuerKey(g, kr, key, m)
+			sk, err := loadIssuerKeyTold(kr, key, m, func(msg string) { logger.Info(msg) })
 			if err != nil {
 				return err
 			}
@@ -273,22 +279,25 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 				if err != nil {
 					return fmt.Errorf("%s: %w", roll, err)
 				}
-				g.logf("imported %d voters from %s", added, roll)
 				if contacts != "" {
-					g.logf(", and the contacts of %d from %s (sealed in the roll)", len(cs), contacts)
+					logger.Info("imported the roll, and the contacts (sealed in the roll)", "voters", added, "roll", roll, "contacts", len(cs), "contacts_file", contacts)
+				} else {
+					logger.Info("imported the roll", "voters", added, "roll", roll)
 				}
-				g.logf("\n")
 			case contacts != "":
 				return usagef("--contacts is read only with --roll, on the first start; the roll in %s already holds %d voters", &st, counts.Eligible)
 			case roll != "":
-				g.logf("the roll in %s already holds %d voters; not importing %s again\n", &st, counts.Eligible, roll)
+				logger.Info("the roll already holds its voters; not importing --roll again", "store", st.String(), "voters", counts.Eligible, "roll", roll)
 			case counts.Eligible == 0:
 				return usagef("the issuer has no voters yet: give --roll roll.csv")
 			}
-			h := issuer.NewHandler(is, issuer.HandlerConfig{Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins, AdminToken: tok})
+			h := issuer.NewHandler(is, issuer.HandlerConfig{Logger: logger, Limits: sf.limits(sf.rate, sf.burst), CORSOrigins: origins, AdminToken: tok})
 			return ops.Serve(ctx, sf.server(ops.ServerConfig{
 				Handler: h, Logger: logger, Name: "issuer",
-				Ready: func(u string) { g.printf("issuer listening on %s\n", u) },
+				Ready: func(u string) {
+					logger.Info("listening", "url", u)
+					g.printf("issuer listening on %s\n", u)
+				},
 			}))
 		},
 	}
@@ -299,8 +308,7 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 	f.StringVar(&manifest, "election", "manifest.json", "the election manifest `FILE`")
 	st.add(c, "the issuer's roll", "issuer-data")
 	f.StringVar(&tokFile, "admin-token-file", "", "`FILE` holding the admin token of the help desk's admin API (evote issuer helpdesk); without it the API is off")
-	f.Float64Var(&rate, "rate", issuer.DefaultRatePerSecond, "token requests per second per client IP (-1: no limit)")
-	f.IntVar(&burst, "burst", issuer.DefaultBurst, "burst of token requests per client IP")
+	sf.addRate(c, issuer.DefaultRatePerSecond, issuer.DefaultBurst, "token requests")
 	sf.add(c, "127.0.0.1:8081")
 	second.add(c)
 	return c
