@@ -186,7 +186,7 @@ func TestJSONElection(t *testing.T) {
 	checkKOfN(t, tj.Result)
 
 	// Export: a bar only with --progress.
-	out, errs, code = evote(t, append([]string{"board", "export", "--out", in("quiet.evr")}, keyFlags...)...)
+	_, errs, code = evote(t, append([]string{"board", "export", "--out", in("quiet.evr")}, keyFlags...)...)
 	if code != 0 || errs != "" {
 		t.Fatalf("export without a terminal or --progress: exit %d, stderr %q", code, errs)
 	}
