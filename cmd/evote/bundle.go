@@ -300,16 +300,20 @@ func applyBundle(c *cobra.Command, path string) error {
 		p := filepath.Join(dir, name)
 		return p, writeIfChanged(p, data)
 	}
+	// Every manifest given is checked before anything is filled or
+	// written.
 	for _, f := range targets {
-		use := bundleFlagUses[f.Name]
-		if f.Changed {
-			if use == useManifest {
-				if err := sameManifest(f, eb, path); err != nil {
-					return err
-				}
+		if f.Changed && bundleFlagUses[f.Name] == useManifest {
+			if err := sameManifest(f, eb, path); err != nil {
+				return err
 			}
+		}
+	}
+	for _, f := range targets {
+		if f.Changed {
 			continue
 		}
+		use := bundleFlagUses[f.Name]
 		var vals []string
 		switch use {
 		case useManifest:
