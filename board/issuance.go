@@ -2,14 +2,37 @@ package board
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
+
+	"github.com/evote/evote/ballot"
 
 	"github.com/evote/evote/issuance"
 	"github.com/evote/evote/store"
 )
 
 var keyIssuance = []byte("issuance")
+
+// closeTime is the time the close entry states.
+func (b *Board) closeTime() (time.Time, error) {
+	i, ok, err := b.log.Lookup(keyClosed)
+	if err != nil || !ok {
+		return time.Time{}, errors.Join(err, ErrNotClosed)
+	}
+	leaf, err := b.log.Leaf(i)
+	if err != nil {
+		return time.Time{}, err
+	}
+	var cb struct {
+		Closed string `json:"closed"`
+	}
+	if err := json.Unmarshal(leaf[1:], &cb); err != nil {
+		return time.Time{}, fmt.Errorf("board: the close entry %d: %w", i, err)
+	}
+	return ballot.ParseTime(cb.Closed)
+}
 
 // PostIssuance appends the issuer's signed statement of its counts
 // (package issuance: eligible voters, tokens issued), SPEC.md §8. It is
@@ -46,6 +69,13 @@ func (b *Board) PostIssuance(ctx context.Context, body []byte) (uint64, error) {
 		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("it says %d tokens were issued to %d eligible voters; no issuer issues more tokens than it has voters", st.Issued, st.Eligible), nil)
 	case err != nil:
 		return 0, refuse(ErrInvalidEntry, "it does not verify", err)
+	}
+	closed, err := b.closeTime()
+	if err != nil {
+		return 0, err
+	}
+	if st.Time.Before(closed) {
+		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("the statement's counts were read at %s, before voting closed at %s: tokens may have been issued after it; make the statement again now (evote issuer statement), and check the issuer's clock", st.Time.UTC().Format(issuance.TimeLayout), closed.UTC().Format(issuance.TimeLayout)), nil)
 	}
 	if st.Issued < agg.Ballots {
 		return 0, refuse(ErrInvalidEntry, fmt.Sprintf("it says %d tokens were issued, but %d ballots are counted, each with a token the issuer signed: was the statement made from this election's roll?", st.Issued, agg.Ballots), nil)

@@ -223,3 +223,19 @@ func TestAttackIssuanceWithoutKey(t *testing.T) {
 		t.Fatalf("a statement in an election without a statement key: %v", err)
 	}
 }
+
+// TestAttackIssuanceReadBeforeClose: a statement signed while voting was
+// still open (its counts read then, so tokens issued later are missing
+// from them), posted after the close: refused naming both times, the log
+// unchanged; the verifier fails such a statement in a record too
+// (verify's TestAttackIssuanceReadBeforeClose).
+func TestAttackIssuanceReadBeforeClose(t *testing.T) {
+	f := newStatementFixture(t, true)
+	m := f.e.Board.Manifest()
+	st, err := issuance.Sign(f.key, issuance.Statement{ElectionID: m.ID(), Eligible: 5, Issued: 3, Time: time.Now().Add(-time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.a.refuse("a statement read an hour before the close", boardapi.PathIssuance, octet, bearer, st.Bytes(), http.StatusBadRequest, "before voting closed")
+	f.accept(t, f.sign(t, 5, 3))
+}

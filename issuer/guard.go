@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
+	"net/netip"
 	"time"
 )
 
@@ -51,8 +52,14 @@ func backoffWait(n int) time.Duration {
 	return MaxBackoff
 }
 
-// addrTag is the tag of a client address in the roll.
+// addrTag is the tag of a client address in the roll. An IPv6 address
+// counts by its /64, the block one subscriber is given: otherwise one home
+// has 2^64 addresses to guess from.
 func (is *Issuer) addrTag(addr string) []byte {
+	if ip, err := netip.ParseAddr(addr); err == nil && ip.Is6() && !ip.Is4In6() {
+		p, _ := ip.Prefix(64)
+		addr = p.String()
+	}
 	m := hmac.New(sha256.New, is.rollKey)
 	m.Write([]byte("evote/issuer/address/v1\x00"))
 	m.Write([]byte(addr))
@@ -102,16 +109,19 @@ func (rec *RollEntry) fail(tag []byte, now time.Time) {
 }
 
 // unfail gives back the wrong code fail counted for the address of tag
-// before its code was tested, when the code was right. The address was
-// not waiting when it was counted, so its wait is lifted too.
+// before its code was tested, when the code was right, and the wait that
+// count alone set.
 func (rec *RollEntry) unfail(tag []byte) {
 	if rec.Failures > 0 {
 		rec.Failures--
 	}
 	if b := rec.backoff(tag); b != nil {
-		b.Until = 0
 		if b.Failures--; b.Failures <= 0 {
 			rec.succeed(tag)
+		} else if b.Failures <= FreeFailures {
+			// The wait, if any, was this attempt's own; a wait the
+			// address's other wrong codes set stays.
+			b.Until = 0
 		}
 	}
 }

@@ -223,7 +223,7 @@ var answers = []answer{
 	{ErrSecondFactorRequired, http.StatusUnauthorized, issuerapi.CodeSecondFactorRequired, "enter the one-time code: send this request again with second_factor"},
 	{ErrBadSecondFactor, http.StatusUnauthorized, issuerapi.CodeBadSecondFactor, "the one-time code is wrong or expired; check it, or ask for a new one (send the request without second_factor)"},
 	{ErrNoSecondFactor, http.StatusForbidden, issuerapi.CodeNoSecondFactor, "no e-mail address, phone number or authenticator app is registered for this voter's second factor; ask the election's help desk"},
-	{ErrTooManyCodes, http.StatusTooManyRequests, issuerapi.CodeTooManyCodes, "too many one-time codes were sent to this voter; use the last one, wait, or ask the election's help desk"},
+	{ErrTooManyCodes, http.StatusTooManyRequests, issuerapi.CodeTooManyCodes, "too many one-time codes were sent to this voter, or too many wrong ones tried; use the last one sent, wait, or ask the election's help desk"},
 	{ErrSendFailed, http.StatusServiceUnavailable, issuerapi.CodeSendFailed, "the one-time code could not be sent; try again in a minute"},
 	{ErrAlreadyIssued, http.StatusConflict, issuerapi.CodeAlreadyIssued, "a token was already issued to this voter for a different blinded message; resend the first request's blinded message to get its signature again"},
 	{ErrPurged, http.StatusGone, issuerapi.CodePurged, "the voter roll was purged after the election; no tokens are issued any more"},

@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/evote/evote/crypto/token"
@@ -75,8 +73,6 @@ type Issuer struct {
 	sender       Sender
 	now          func() time.Time
 	log          *slog.Logger
-	seed         maphash.Seed
-	queues       [256]sync.Mutex
 }
 
 // New returns an Issuer for cfg.
@@ -108,7 +104,6 @@ func New(cfg Config) (*Issuer, error) {
 		sender:       cfg.Sender,
 		now:          cfg.Now,
 		log:          cfg.Logger,
-		seed:         maphash.MakeSeed(),
 	}
 	if is.now == nil {
 		is.now = time.Now
@@ -206,29 +201,21 @@ func badRequest(err error) error {
 	return fmt.Errorf("%w: %s", ErrBadRequest, strings.TrimPrefix(err.Error(), "issuer: "))
 }
 
-// queue makes one voter's attempts in this process wait for each other. It
-// is not what holds the limit (the roll does, below), but without it a
-// voter's parallel requests would each take an attempt while the others
-// are tested, and more of them than the attempts left would be refused as
-// locked though the code is right; in line, they are tested one by one.
-func (is *Issuer) queue(voterID string) *sync.Mutex {
-	m := &is.queues[maphash.String(is.seed, voterID)%uint64(len(is.queues))]
-	m.Lock()
-	return m
-}
-
 // authenticate checks the enrolment code, with the back-off of the
 // client's address (tag) for this voter. The attempt is counted as a wrong
 // code in the roll before the code is tested, in one Update, and given
 // back if the code is right: so however many requests, and issuer
 // processes sharing the roll, test codes for one voter from one address at
 // once, at most FreeFailures+1 are tested before the address must wait.
+// Requests for one voter are not queued behind each other: a queue let
+// one address, within its rate, keep a voter's requests waiting 14 s and
+// then fill the issuer's in-flight bound for everyone; unqueued, a voter's
+// own parallel requests may find their address waiting though their code
+// is right (the booth sends one at a time).
 // Every path costs one roll write and one code hash, for a voter on the
 // roll or not, waiting or not, so that neither the answer nor its time
 // tells a stranger who is on the roll.
 func (is *Issuer) authenticate(ctx context.Context, voterID, code string, tag []byte) (RollEntry, error) {
-	mu := is.queue(voterID)
-	defer mu.Unlock()
 	now := is.now()
 	var waiting bool
 	rec, err := is.roll.Update(ctx, voterID, func(r *RollEntry) error {
@@ -252,10 +239,8 @@ func (is *Issuer) authenticate(ctx context.Context, voterID, code string, tag []
 		return RollEntry{}, ErrNotTested
 	}
 	if !rec.Code.Verify(code) {
-		if b := rec.backoff(tag); b != nil && b.Failures == FreeFailures+1 {
-			// No voter ID: the log must not say who tried (SECURITY.md).
-			is.log.Warn("an address must wait after wrong enrolment codes for one voter", "failures", b.Failures)
-		}
+		// Not logged: a line for a voter on the roll and none for an
+		// unknown ID would tell the log's reader who is on it.
 		return RollEntry{}, ErrBadCredentials
 	}
 	// Give the attempt back; the address's back-off is cleared once the
@@ -274,7 +259,7 @@ func (is *Issuer) Unlock(ctx context.Context, voterID string) error {
 		return err
 	}
 	if _, err := is.roll.Update(ctx, voterID, func(r *RollEntry) error {
-		r.Failures, r.Backoffs = 0, nil
+		r.Failures, r.Backoffs, r.TOTPWrong = 0, nil, 0
 		return nil
 	}); err != nil {
 		return err

@@ -46,6 +46,10 @@ type RollEntry struct {
 	// step whose code was accepted: a code is accepted once (§5.2).
 	TOTP     []byte `json:"totp,omitempty"`
 	TOTPStep int64  `json:"totp_step,omitempty"`
+	// TOTPWrong counts wrong TOTP codes since TOTPWindow began (Unix
+	// seconds): the voter's cap, whatever the addresses (secondfactor.go).
+	TOTPWrong  int   `json:"totp_wrong,omitempty"`
+	TOTPWindow int64 `json:"totp_window,omitempty"`
 	// OTP is the one-time code last sent to the voter, nil if none.
 	OTP *SentCode `json:"otp,omitempty"`
 }

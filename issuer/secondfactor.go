@@ -38,6 +38,13 @@ const (
 	// accepted either side of now (one: a clock 30 s off still works).
 	TOTPPeriod = 30 * time.Second
 	TOTPSkew   = 1
+	// TOTPMaxWrong is how many wrong TOTP codes one voter may be tried in
+	// TOTPWrongWindow, from every address together. A TOTP code has 20
+	// bits, and the per-address back-off alone let 17 addresses in turn
+	// test 42 a second, the code found in about two hours; with this, the
+	// odds are 10 in a million a day.
+	TOTPMaxWrong    = 10
+	TOTPWrongWindow = time.Hour
 	// totpSecretSize is the length of an enrolled TOTP secret (RFC 4226
 	// §4 asks for at least 128 bits and recommends 160).
 	totpSecretSize = 20
@@ -83,9 +90,10 @@ var (
 	// ErrNoSecondFactor means the voter has no contact or authenticator
 	// the configured second factor can use. (HTTP 403)
 	ErrNoSecondFactor = errors.New("issuer: no e-mail address, phone number or authenticator app is registered for this voter's second factor; ask the election's help desk")
-	// ErrTooManyCodes means OTPMaxSends codes were sent in the window; a
-	// [*SecondFactorError] with RetryAfter. (HTTP 429)
-	ErrTooManyCodes = errors.New("issuer: too many one-time codes were sent to this voter; wait, or ask the election's help desk")
+	// ErrTooManyCodes means OTPMaxSends codes were sent in the window, or
+	// TOTPMaxWrong wrong TOTP codes tried; a [*SecondFactorError] with
+	// RetryAfter. (HTTP 429)
+	ErrTooManyCodes = errors.New("issuer: too many one-time codes were sent to this voter, or too many wrong ones tried; wait, or ask the election's help desk")
 	// ErrSendFailed means the sender failed. (HTTP 503)
 	ErrSendFailed = errors.New("issuer: the one-time code could not be sent; try again in a minute")
 )
@@ -108,11 +116,15 @@ func (e *SecondFactorError) Error() string {
 
 func (e *SecondFactorError) Unwrap() error { return e.Err }
 
-// otpTag is a one-time code's tag in the roll.
-func (is *Issuer) otpTag(voterID, code string) []byte {
+// otpTag is a one-time code's tag in the roll: the voter, the factor it
+// was sent by and the code, so that a code sent by e-mail does not pass
+// an issuer replica that asks for one by SMS.
+func (is *Issuer) otpTag(voterID, factor, code string) []byte {
 	m := hmac.New(sha256.New, is.rollKey)
 	m.Write([]byte("evote/issuer/otp/v1\x00"))
 	m.Write([]byte(voterID))
+	m.Write([]byte{0})
+	m.Write([]byte(factor))
 	m.Write([]byte{0})
 	m.Write([]byte(code))
 	return m.Sum(nil)
@@ -177,7 +189,7 @@ func (is *Issuer) secondFactorCheck(ctx context.Context, rec RollEntry, given, t
 		return is.sendOTP(ctx, rec.VoterID, factor, to, c.Lang, sentTo)
 	}
 	now := is.now()
-	sum := is.otpTag(rec.VoterID, given)
+	sum := is.otpTag(rec.VoterID, factor, given)
 	var ok bool
 	_, err = is.roll.Update(ctx, rec.VoterID, func(r *RollEntry) error {
 		ok = false
@@ -211,7 +223,7 @@ func (is *Issuer) sendOTP(ctx context.Context, voterID, factor, to, lang, sentTo
 		return err
 	}
 	now := is.now()
-	sum := is.otpTag(voterID, code)
+	sum := is.otpTag(voterID, factor, code)
 	var send bool
 	var wait time.Duration
 	_, err = is.roll.Update(ctx, voterID, func(r *RollEntry) error {
@@ -226,10 +238,12 @@ func (is *Issuer) sendOTP(ctx context.Context, voterID, factor, to, lang, sentTo
 		if now.Unix()-o.Window >= int64(OTPSendWindow/time.Second) {
 			o.Window, o.Sends = now.Unix(), 0
 		}
-		live := o.Sum != nil && now.Unix() < o.Expires && o.Wrong < OTPMaxWrong
 		switch {
-		case live && now.Unix()-o.LastSent < int64(OTPCooldown/time.Second):
-			return nil // the code sent a moment ago stands
+		case now.Unix()-o.LastSent < int64(OTPCooldown/time.Second):
+			// The code sent a moment ago stands; if it was voided by
+			// wrong tries, the next comes after the cool-down all the
+			// same, or five wrong tries a second would each get a send.
+			return nil
 		case o.Sends >= OTPMaxSends:
 			wait = time.Duration(o.Window+int64(OTPSendWindow/time.Second)-now.Unix()) * time.Second
 			return nil
@@ -293,17 +307,32 @@ func (is *Issuer) checkTOTP(ctx context.Context, rec RollEntry, given, tag strin
 	}
 	addr := []byte(tag)
 	var ok bool
+	var wait time.Duration
 	_, err = is.roll.Update(ctx, rec.VoterID, func(r *RollEntry) error {
+		ok, wait = false, 0
+		if now.Unix()-r.TOTPWindow >= int64(TOTPWrongWindow/time.Second) {
+			r.TOTPWindow, r.TOTPWrong = now.Unix(), 0
+		}
+		if r.TOTPWrong >= TOTPMaxWrong {
+			// Not tested, the right code neither, until the window ends
+			// or the help desk unlocks.
+			wait = time.Duration(r.TOTPWindow+int64(TOTPWrongWindow/time.Second)-now.Unix()) * time.Second
+			return nil
+		}
 		ok = match >= 0 && match > r.TOTPStep
 		if ok {
 			r.TOTPStep = match
 			return nil
 		}
+		r.TOTPWrong++
 		r.fail(addr, now)
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if wait > 0 {
+		return &SecondFactorError{Err: ErrTooManyCodes, Factor: issuerapi.FactorTOTP, RetryAfter: wait}
 	}
 	if !ok {
 		return &SecondFactorError{Err: ErrBadSecondFactor, Factor: issuerapi.FactorTOTP}

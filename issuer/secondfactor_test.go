@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -413,5 +414,74 @@ func TestSecondFactorHTTP(t *testing.T) {
 	}
 	if last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" {
 		t.Fatalf("after %d sends: %d, Retry-After %q", OTPMaxSends+1, last.StatusCode, last.Header.Get("Retry-After"))
+	}
+}
+
+// TestAttackTOTPManyAddresses: a holder of the enrolment code guesses the
+// voter's TOTP code from 17 addresses in turn, so that each new address
+// evicts the oldest back-off and none ever waits. The voter's cap holds
+// across them: after TOTPMaxWrong wrong codes no code is tested, the
+// right one neither (429 too_many_codes), until the help desk unlocks.
+func TestAttackTOTPManyAddresses(t *testing.T) {
+	f := newSF(t, "", nil)
+	uri, err := f.is.EnrolTOTP(ctx, sfVoter, "evote test", "Mario")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(uri)
+	secret := u.Query().Get("secret")
+	blinded, _ := blind(t, newTokenKey(t))
+	right, _ := totp.GenerateCode(secret, f.clock.now())
+	tried := 0
+	for i := range 3 * TOTPMaxWrong {
+		wrong := []string{"000000", "111111", "222222"}[i%3]
+		if wrong == right {
+			continue
+		}
+		addr := "192.0.2." + strconv.Itoa(i%17)
+		_, err := f.is.Issue(ctx, issuerapi.Credentials{VoterID: sfVoter, Code: f.codes[sfVoter], SecondFactor: wrong}, blinded, addr)
+		if errors.Is(err, ErrBadSecondFactor) {
+			tried++
+		}
+	}
+	if tried != TOTPMaxWrong {
+		t.Fatalf("%d wrong TOTP codes tested from 17 addresses, want %d", tried, TOTPMaxWrong)
+	}
+	_, err = f.is.Issue(ctx, issuerapi.Credentials{VoterID: sfVoter, Code: f.codes[sfVoter], SecondFactor: right}, blinded, "198.51.100.7")
+	if sf := wantSF(t, err, ErrTooManyCodes); sf.RetryAfter <= 0 {
+		t.Fatalf("capped with Retry-After %v", sf.RetryAfter)
+	}
+	if rec, _ := f.roll.Get(ctx, sfVoter); rec.Issued() {
+		t.Fatal("a token was issued past the cap")
+	}
+	if err := f.is.Unlock(ctx, sfVoter); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.issue(t, sfVoter, right, blinded); err != nil {
+		t.Fatalf("the right code after the help desk's unlock: %v", err)
+	}
+}
+
+// TestAttackOTPFactorBound: a code sent by e-mail does not pass a replica
+// on the same roll that asks for an SMS code, and five wrong tries do not
+// buy five sends: the cool-down holds after a code is voided.
+func TestAttackOTPFactorBound(t *testing.T) {
+	f := newSF(t, issuerapi.FactorEmail, nil)
+	sms, err := New(Config{ElectionID: testElection, Key: issuerKey(t), Roll: f.roll, SecondFactor: issuerapi.FactorSMS, Sender: f.box, Now: f.clock.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blinded, _ := blind(t, newTokenKey(t))
+	f.issue(t, sfVoter, "", blinded)
+	code := f.box.last(t).Code
+	_, err = sms.Issue(ctx, issuerapi.Credentials{VoterID: sfVoter, Code: f.codes[sfVoter], SecondFactor: code}, blinded, "192.0.2.1")
+	wantSF(t, err, ErrBadSecondFactor)
+	for _, w := range []string{"000001", "000002", "000003", "000004", "000005"} {
+		f.issue(t, sfVoter, w, blinded)
+	}
+	sent := f.box.count()
+	wantSF(t, firstErr(f.issue(t, sfVoter, "", blinded)), ErrSecondFactorRequired)
+	if f.box.count() != sent {
+		t.Fatal("a voided code bought a new send within the cool-down")
 	}
 }

@@ -42,6 +42,10 @@ func (v *verifier) issuance(i uint64, body []byte) {
 		v.fail(CheckIssuance, i, "%s", detail(err))
 		return
 	}
+	if !v.closeTime.IsZero() && st.Time.Before(v.closeTime) {
+		v.fail(CheckIssuance, i, "the issuer's counts were read at %s, before voting closed at %s: tokens issued after that are not in them", st.Time.UTC().Format(issuance.TimeLayout), v.closeTime.UTC().Format(issuance.TimeLayout))
+		return
+	}
 	counted := v.rep.Counted
 	if st.Issued < counted {
 		v.fail(CheckIssuance, i, "the issuer states %d tokens issued, but %d ballots are counted, each with a token the issuer signed: the statement is false, or the issuer signed tokens it does not count", st.Issued, counted)

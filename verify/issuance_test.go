@@ -32,7 +32,9 @@ func craft(key ed25519.PrivateKey, st issuance.Statement) []byte {
 	return b
 }
 
-var statementTime = time.Date(2025, 6, 1, 18, 5, 0, 0, time.UTC)
+// statementTime is after any close entry a test makes (the board writes
+// the close entry with the time it closes).
+var statementTime = time.Date(2099, 6, 1, 18, 5, 0, 0, time.UTC)
 
 // withStatement is the election's leaves with the issuer's statement
 // replaced by body (a dishonest board can sign any log), and the
@@ -58,7 +60,7 @@ func TestIssuanceInRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := verify.Issuance{Entry: uint64(at), Eligible: 5, Issued: 3, Time: "2025-06-01T18:05:00Z", Turnout: 0.6}
+	want := verify.Issuance{Entry: uint64(at), Eligible: 5, Issued: 3, Time: "2099-06-01T18:05:00Z", Turnout: 0.6}
 	if rep.Issuance == nil || *rep.Issuance != want {
 		t.Fatalf("Report.Issuance %+v, want %+v", rep.Issuance, want)
 	}
@@ -177,4 +179,17 @@ func TestIssuanceNotRecorded(t *testing.T) {
 	body := craft(issuance.DeriveKey(el.Issuer), issuance.Statement{ElectionID: el.Board.Manifest().ID(), Eligible: 1, Issued: 1, Time: statementTime})
 	_, v := testKeys(t)
 	mustFail(t, resign(t, append(ls, store.Leaf(store.Issuance, body))), v, fmt.Sprintf("entry %d (issuance): an issuance statement, but the manifest names no issuance key", len(ls)))
+}
+
+// TestAttackIssuanceReadBeforeClose: a record whose statement is signed
+// as read before the close entry's time (a board that took a statement
+// made while voting was open, its count of tokens short of those issued
+// after): the issuance check fails at the statement's entry, naming both
+// times.
+func TestAttackIssuanceReadBeforeClose(t *testing.T) {
+	e, rec, _ := election(t, electiontest.Options{}, 0, 1, 0)
+	body := craft(issuance.DeriveKey(e.Issuer), issuance.Statement{ElectionID: e.Board.Manifest().ID(), Eligible: 5, Issued: 3, Time: time.Date(2001, 1, 1, 0, 0, 0, 0, time.UTC)})
+	ls, at := withStatement(t, leaves(t, rec, e.Verifier), body)
+	_, v := testKeys(t)
+	mustFail(t, resign(t, ls), v, fmt.Sprintf("entry %d (issuance): the issuer's counts were read at 2001-01-01T00:00:00Z, before voting closed at", at))
 }

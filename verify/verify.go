@@ -321,6 +321,7 @@ type verifier struct {
 	cerLast   int64
 	openAt    int64
 	closeAt   int64
+	closeTime time.Time // the close entry's time, zero if it is not valid
 	resultAt  int64
 	// issuanceAt is the issuer's statement's entry, or -1.
 	issuanceAt int64
@@ -655,6 +656,7 @@ func (v *verifier) closeEntry(i uint64, body []byte) {
 	} else if canon, _ := json.Marshal(cb); !bytes.Equal(canon, body) {
 		v.fail(CheckClose, i, "the close entry is not in its canonical encoding")
 	} else {
+		v.closeTime, _ = ballot.ParseTime(cb.Closed)
 		v.ok(CheckClose, i, "voting closed at %s; only partial decryptions, the result and the issuer's statement of its counts may follow", cb.Closed)
 	}
 	v.finishBallots()

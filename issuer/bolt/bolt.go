@@ -286,9 +286,12 @@ func (br *Roll) Counts(ctx context.Context) (issuer.Counts, error) {
 }
 
 // Purge implements [issuer.Roll]. Deleting a bucket leaves its old pages in the
-// file, so Purge instead writes a new file holding only the counts and
-// renames it over the old one. (The file system may still hold the old
-// blocks; erase the medium if that matters.)
+// file, so Purge instead writes a new file holding only the counts, then
+// overwrites the old file in place with zeros and syncs it (a rename alone
+// left the old inode's blocks, and any hard link to it, holding every
+// record), and renames the new one over it. (An SSD, a copy-on-write file
+// system, a snapshot or a backup may still hold old blocks: keep the roll
+// on an encrypted volume and destroy its key too, or erase the medium.)
 func (br *Roll) Purge(ctx context.Context) (issuer.Counts, error) {
 	br.mu.Lock()
 	defer br.mu.Unlock()
@@ -336,6 +339,13 @@ func (br *Roll) Purge(ctx context.Context) (issuer.Counts, error) {
 	if err := br.db.Close(); err != nil {
 		return issuer.Counts{}, fmt.Errorf("issuer: purge: closing roll: %w", err)
 	}
+	if err := zeroFile(br.path); err != nil {
+		os.Remove(tmp)
+		if db, oerr := openBolt(br.path); oerr == nil {
+			br.db = db
+		}
+		return issuer.Counts{}, fmt.Errorf("issuer: purge: overwriting the old roll: %w (the roll at %s is not purged)", err, br.path)
+	}
 	if err := os.Rename(tmp, br.path); err != nil {
 		os.Remove(tmp)
 		if db, oerr := openBolt(br.path); oerr == nil {
@@ -360,4 +370,31 @@ func (br *Roll) Close() error {
 	br.mu.Lock()
 	defer br.mu.Unlock()
 	return br.db.Close()
+}
+
+// zeroFile overwrites a file in place with zeros and syncs it.
+func zeroFile(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return err
+	}
+	zeros := make([]byte, 1<<20)
+	for left := fi.Size(); left > 0; {
+		n := min(left, int64(len(zeros)))
+		if _, err := f.Write(zeros[:n]); err != nil {
+			f.Close()
+			return err
+		}
+		left -= n
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -64,9 +64,22 @@ func TestPersists(t *testing.T) {
 	if rec, _ := roll.Get(ctx, ids[1]); rec.Failures != 1 {
 		t.Fatalf("failures after reopen = %d, want 1", rec.Failures)
 	}
+	// A hard link to the roll, as a backup tool or a careless copy makes:
+	// it must not keep the records after the purge either.
+	link := path + ".link"
+	if err := os.Link(path, link); err != nil {
+		t.Fatal(err)
+	}
 	c, err := roll.Purge(ctx)
 	if err != nil {
 		t.Fatal(err)
+	}
+	old, err := os.ReadFile(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(old) == 0 || len(bytes.Trim(old, "\x00")) != 0 {
+		t.Fatalf("the old roll file (%d bytes, seen through a hard link) was not overwritten with zeros", len(old))
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
