@@ -24,8 +24,8 @@ func issuerCountsCmd(g *globals) *cobra.Command {
 		Long: `counts prints the numbers the issuer's roll holds, and only them: the voters
 on the roll (eligible) and the eligibility tokens issued, never who. They
 are the numbers "evote issuer statement" signs at close, and what remains
-after "evote issuer purge". It opens the roll as purge does and changes
-nothing; stop the issuer first (a running issuer holds the roll's lock, and
+after "evote issuer purge". It opens the roll as purge does and changes no
+entry in it; stop the issuer first (a running issuer holds the roll's lock, and
 counts then fails after 5 seconds saying so).
 
 With --json it prints one JSON object: "store", "eligible", "issued",
