@@ -37,6 +37,29 @@ func exitCode(err error) (int, bool) {
 	return 0, false
 }
 
+// The monitor's defaults.
+const (
+	defaultMonitorInterval = 10 * time.Second
+	defaultMonitorStall    = 5 * time.Minute
+)
+
+// monitorTimes reads --interval and --stall as every limit flag of evote
+// is read: 0 is the default, and a negative --stall no bound (a stall is
+// never alerted). An interval has no "no bound": a negative one is
+// refused.
+func monitorTimes(interval, stall time.Duration) (time.Duration, time.Duration, error) {
+	switch {
+	case interval < 0:
+		return 0, 0, usagef("--interval %s: give how often to check, or 0 for the default (%s)", interval, defaultMonitorInterval)
+	case interval == 0:
+		interval = defaultMonitorInterval
+	}
+	if stall == 0 {
+		stall = defaultMonitorStall
+	}
+	return interval, stall, nil
+}
+
 func monitorCmd(g *globals) *cobra.Command {
 	var bf boardFlags
 	var manifest, stateFile, listen, logFormat, logLevel string
@@ -115,9 +138,10 @@ not be reached. Without, it runs until interrupted.`,
 			if quorum < 0 || quorum > len(cfg.Witnesses) {
 				return usagef("--witness-quorum %d: give 0 to %d (the --witness-key files given)", quorum, len(cfg.Witnesses))
 			}
-			if interval <= 0 {
-				return usagef("--interval must be positive")
+			if interval, stall, err = monitorTimes(interval, stall); err != nil {
+				return err
 			}
+			cfg.Stall = stall
 			if cfg.Logger, err = ops.NewLogger(g.stderr, logFormat, logLevel); err != nil {
 				return usageError{err}
 			}
@@ -159,8 +183,8 @@ not be reached. Without, it runs until interrupted.`,
 	bf.add(c, false, true)
 	f := c.Flags()
 	f.StringVar(&manifest, "manifest", "", "the election's published manifest `FILE`, or its hash (64 hex digits): entry 0 must be it")
-	f.DurationVar(&interval, "interval", 10*time.Second, "how often to check")
-	f.DurationVar(&stall, "stall", 5*time.Minute, "alert when the log has not grown for this long while the election is open (0: never)")
+	f.DurationVar(&interval, "interval", defaultMonitorInterval, "how often to check (0: the default)")
+	f.DurationVar(&stall, "stall", defaultMonitorStall, "alert when the log has not grown for this long while the election is open (0: the default; -1s: no bound, never alert)")
 	f.StringVar(&listen, "listen", "127.0.0.1:9464", "serve /metrics and /healthz at this `ADDRESS` (\"\": not at all)")
 	f.StringVar(&stateFile, "state", "", "`FILE` keeping the last accepted checkpoint across restarts (recommended)")
 	f.StringArrayVar(&held, "checkpoint", nil, "compare once with the checkpoint in this `FILE`: a receipt, a monitor's state file or a signed checkpoint (repeatable)")

@@ -10,7 +10,12 @@ import (
 )
 
 // serviceFlags are the hardening flags evote board serve and evote issuer
-// serve share.
+// serve share, and (addServer alone) evote witness serve.
+//
+// Every limit flag reads 0 as its default and a negative value as no
+// bound, as service.Limits does, and its help says so (limitHelp):
+// one meaning of zero, so that no operator turns a limit off by writing
+// the 0 another flag reads as "the default". TestLimitFlags lists them.
 type serviceFlags struct {
 	listen, cert, tlsKey string
 	logFormat, logLevel  string
@@ -19,21 +24,44 @@ type serviceFlags struct {
 	maxConnsPerAddress   int
 	headerTimeout        time.Duration
 	corsOrigins          []string
+	rate                 float64
+	burst                int
 }
 
-// add declares the flags, listen being the default address.
+// limitHelp is a limit flag's help: what it bounds, then the meaning of
+// 0 and of a negative value, the same for every limit flag.
+func limitHelp(what string) string { return what + " (0: the default; -1: no bound)" }
+
+// add declares the flags of a service with a token endpoint (the board,
+// the issuer), listen being the default address.
 func (s *serviceFlags) add(c *cobra.Command, listen string) {
+	s.addServer(c, listen, service.DefaultMaxInFlight, "most requests worked on at once on the expensive path (casts, tokens); beyond it 503 with Retry-After")
+	f := c.Flags()
+	f.IntVar(&s.maxUploads, "max-uploads-per-address", service.DefaultMaxUploadsPerAddress, limitHelp("most request bodies one client address may be sending at once; beyond it 429 with Retry-After; raise it behind a proxy, where every client has the proxy's address"))
+	f.StringArrayVar(&s.corsOrigins, "cors-origin", nil, "an `ORIGIN` (scheme://host[:port]) whose web pages may call this service: the voting booth's, when it is hosted elsewhere; repeat for several")
+}
+
+// addServer declares the flags every evote service has: where it
+// listens, TLS, its log, the requests it works on at once (maxInFlight
+// the default, what the help) and its connection limits.
+func (s *serviceFlags) addServer(c *cobra.Command, listen string, maxInFlight int, what string) {
 	f := c.Flags()
 	f.StringVar(&s.listen, "listen", listen, "address to listen on")
 	f.StringVar(&s.cert, "tls-cert", "", "TLS certificate `FILE` (PEM); serve HTTPS")
 	f.StringVar(&s.tlsKey, "tls-key", "", "TLS private key `FILE` (PEM)")
 	f.StringVar(&s.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&s.logLevel, "log-level", "info", "least level logged: debug, info, warn or error")
-	f.IntVar(&s.maxInFlight, "max-in-flight", service.DefaultMaxInFlight, "most requests worked on at once on the expensive path (casts, tokens); beyond it 503 with Retry-After (-1: no bound)")
-	f.IntVar(&s.maxUploads, "max-uploads-per-address", service.DefaultMaxUploadsPerAddress, "most request bodies one client address may be sending at once; beyond it 429 with Retry-After (-1: no bound; raise it behind a proxy, where every client has the proxy's address)")
-	f.IntVar(&s.maxConnsPerAddress, "max-conns-per-address", ops.DefaultMaxConnsPerAddress, "most connections one client address may hold open; beyond it a connection is closed at once (-1: no bound; raise it behind a proxy)")
-	f.DurationVar(&s.headerTimeout, "read-header-timeout", 5*time.Second, "time a client has to send its request headers (against slowloris)")
-	f.StringArrayVar(&s.corsOrigins, "cors-origin", nil, "an `ORIGIN` (scheme://host[:port]) whose web pages may call this service: the voting booth's, when it is hosted elsewhere; repeat for several")
+	f.IntVar(&s.maxInFlight, "max-in-flight", maxInFlight, limitHelp(what))
+	f.IntVar(&s.maxConnsPerAddress, "max-conns-per-address", ops.DefaultMaxConnsPerAddress, limitHelp("most connections one client address may hold open; beyond it a connection is closed at once; raise it behind a proxy"))
+	f.DurationVar(&s.headerTimeout, "read-header-timeout", 5*time.Second, "time a client has to send its request headers, against slowloris (0: the default; -1s: no bound)")
+}
+
+// addRate declares --rate and --burst, the per-address token bucket of
+// the service's POSTs, with the service's defaults; what names them.
+func (s *serviceFlags) addRate(c *cobra.Command, rate float64, burst int, what string) {
+	f := c.Flags()
+	f.Float64Var(&s.rate, "rate", rate, limitHelp(what+" per second per client IP; turn it off only behind a proxy that limits instead"))
+	f.IntVar(&s.burst, "burst", burst, limitHelp("burst of "+what+" per client IP"))
 }
 
 // origins are the --cors-origin values, each checked as the service
@@ -47,8 +75,8 @@ func (s *serviceFlags) origins() ([]string, error) {
 	return s.corsOrigins, nil
 }
 
-// limits are the service's bounds from its flags and its --rate and
-// --burst (each service declares those with its own default).
+// limits are the service's bounds from its flags and its rate and burst
+// (addRate's, or a command's own).
 func (s *serviceFlags) limits(rate float64, burst int) service.Limits {
 	return service.Limits{RatePerSecond: rate, Burst: burst, MaxInFlight: s.maxInFlight, MaxUploadsPerAddress: s.maxUploads}
 }

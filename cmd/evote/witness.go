@@ -72,8 +72,9 @@ in a bbolt file in --state, written and fsynced before it answers: keep that
 directory as safe as the key, since a witness that loses it could be made to
 cosign a fork. A witness whose state is lost must get a new key.
 
-It serves POST /add-checkpoint, GET /healthz and GET /metrics, with the same
-hardening flags as evote board serve.`,
+It serves POST /add-checkpoint, GET /healthz and GET /metrics, with the
+listening, TLS, log and connection flags of evote board serve (every limit
+flag reads 0 as its default and -1 as no bound).`,
 		Example: `  evote witness serve --key witness.key --log board.vkey --state witness-data --listen 127.0.0.1:8090`,
 		Args:    args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -122,15 +123,18 @@ hardening flags as evote board serve.`,
 					return err
 				}
 				if ok {
-					g.logf("witnessing %s: last cosigned size %d\n", v.Name(), n)
+					logger.Info("witnessing", "log", v.Name(), "cosigned_size", n)
 				} else {
-					g.logf("witnessing %s: nothing cosigned yet\n", v.Name())
+					logger.Info("witnessing, nothing cosigned yet", "log", v.Name())
 				}
 			}
 			h := w.Handler(httpwitness.HandlerConfig{Logger: logger, MaxInFlight: sf.maxInFlight})
 			return ops.Serve(cmd.Context(), sf.server(ops.ServerConfig{
 				Handler: h, Logger: logger, Name: "witness",
-				Ready: func(u string) { g.printf("witness %s listening on %s\n", w.Verifier().Name(), u) },
+				Ready: func(u string) {
+					logger.Info("listening", "url", u)
+					g.printf("witness %s listening on %s\n", w.Verifier().Name(), u)
+				},
 			}))
 		},
 	}
@@ -138,6 +142,8 @@ hardening flags as evote board serve.`,
 	f.StringVar(&key, "key", "witness.key", "the witness's private key `FILE` (age-encrypted)")
 	f.StringArrayVar(&logs, "log", nil, "a log to witness: its note verifier key, a `FILE` such as board.vkey or the key itself; repeat for several")
 	f.StringVar(&state, "state", "witness-data", "the `DIR` holding the witness's state")
-	sf.add(c, "127.0.0.1:8090")
+	// 64, httpwitness's own default: a cosignature is an fsync each, and
+	// a witness serves a few boards.
+	sf.addServer(c, "127.0.0.1:8090", 64, "most add-checkpoint requests worked on at once; beyond it 503 with Retry-After")
 	return c
 }
