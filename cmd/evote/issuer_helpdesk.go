@@ -511,8 +511,9 @@ func helpdeskTagCmd(g *globals) *cobra.Command {
 		Long: `tag prints the voter's tag: the issuer's log names a voter in its operator
 actions by it, never by their ID. Ask the running issuer (--issuer,
 --admin-token-file) or compute it from the issuing key (--key, with its
-passphrase), for a log read after the issuer stopped. A tag is the same for
-every spelling of an ID that the roll's normalisation makes one.`,
+passphrase; --issuer is then not asked), for a log read after the issuer
+stopped. A tag is the same for every spelling of an ID that the roll's
+normalisation makes one.`,
 		Example: `  evote issuer helpdesk tag --voter SOC-1004 --key issuer.key
   grep "$(evote issuer helpdesk tag --voter SOC-1004 --key issuer.key)" issuer.log`,
 		Args: args(cobra.NoArgs),
@@ -532,8 +533,9 @@ every spelling of an ID that the roll's normalisation makes one.`,
 			switch {
 			case hf.voter == "":
 				return usagef("give the voter's ID: --voter ID")
-			case hf.url != "" || hf.tokenFile != "":
-				return usagef("give either --key FILE or --issuer URL with --admin-token-file, not both")
+			case hf.tokenFile != "":
+				// Not --issuer: an election bundle fills it.
+				return usagef("give either --key FILE or --admin-token-file FILE (with --issuer URL), not both")
 			}
 			kr, err := g.keyring()
 			if err != nil {

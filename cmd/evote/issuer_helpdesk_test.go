@@ -380,7 +380,7 @@ func TestHelpdeskUsage(t *testing.T) {
 		{[]string{"unlock", "--voter", "a", "--issuer", "http://127.0.0.1:1"}, "--admin-token-file FILE"},
 		{[]string{"resend", "--voter", "a", "--issuer", "http://127.0.0.1:1", "--admin-token-file", tok}, "--roll and --contacts"},
 		{[]string{"add", "--voter", "a", "--issuer", "http://127.0.0.1:1", "--admin-token-file", tok, "--smtp", "127.0.0.1:25"}, "--email ADDR"},
-		{[]string{"tag", "--voter", "a", "--key", "k", "--issuer", "http://127.0.0.1:1"}, "not both"},
+		{[]string{"tag", "--voter", "a", "--key", "k", "--admin-token-file", tok}, "not both"},
 	} {
 		_, errs, code := evote(t, append([]string{"issuer", "helpdesk"}, c.args...)...)
 		if code != 2 || !strings.Contains(errs, c.want) {
