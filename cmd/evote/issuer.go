@@ -13,6 +13,7 @@ import (
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/invite"
 	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/spf13/cobra"
 )
 
@@ -247,6 +248,10 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 			if err != nil {
 				return err
 			}
+			// Before the roll is opened: opening writes to it.
+			if err := st.bindRoll(m, sk.Public()); err != nil {
+				return err
+			}
 			r, err := st.openRoll(true)
 			if err != nil {
 				return err
@@ -256,6 +261,9 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 			counts, err := r.Counts(ctx)
 			if err != nil {
 				return err
+			}
+			if counts.Purged {
+				return fmt.Errorf("the roll in %s was purged after its election (%d eligible voters, %d tokens issued): there is no one left to serve; a new election needs a new --store", &st, counts.Eligible, counts.Issued)
 			}
 			factor, snd, err := second.sender(g)
 			if err != nil {
@@ -275,19 +283,23 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 				if err != nil {
 					return err
 				}
+				if factor != "" && contacts == "" {
+					return usagef("--second-factor %s sends each voter a code at the address in the contacts: give --contacts contacts.csv (evote issuer import writes it) with --roll on this first start", factor)
+				}
 				added, err := is.ImportRoll(ctx, bytes.NewReader(b), cs)
 				if err != nil {
 					return fmt.Errorf("%s: %w", roll, err)
+				}
+				if n := unreachable(factor, cs, added); n > 0 {
+					logger.Warn("some voters have no contact for the second factor: they cannot get a one-time code until the help desk enrols an authenticator app for them (evote issuer totp)", "voters", n, "factor", factor)
 				}
 				if contacts != "" {
 					logger.Info("imported the roll, and the contacts (sealed in the roll)", "voters", added, "roll", roll, "contacts", len(cs), "contacts_file", contacts)
 				} else {
 					logger.Info("imported the roll", "voters", added, "roll", roll)
 				}
-			case contacts != "":
-				return usagef("--contacts is read only with --roll, on the first start; the roll in %s already holds %d voters", &st, counts.Eligible)
-			case roll != "":
-				logger.Info("the roll already holds its voters; not importing --roll again", "store", st.String(), "voters", counts.Eligible, "roll", roll)
+			case roll != "" || contacts != "":
+				logger.Info("the roll already holds its voters; not importing --roll or --contacts again", "store", st.String(), "voters", counts.Eligible)
 			case counts.Eligible == 0:
 				return usagef("the issuer has no voters yet: give --roll roll.csv")
 			}
@@ -420,4 +432,19 @@ func readContacts(path string) (map[string]issuer.Contact, error) {
 		out[c.VoterID] = issuer.Contact{Email: c.Email, Phone: c.Phone, Lang: c.Lang}
 	}
 	return out, nil
+}
+
+// unreachable counts the voters of a roll of n whom factor's codes cannot
+// reach: those with no e-mail address (factor email) or phone (sms).
+func unreachable(factor string, cs map[string]issuer.Contact, n int) int {
+	if factor == "" {
+		return 0
+	}
+	reach := 0
+	for _, c := range cs {
+		if factor == issuerapi.FactorEmail && c.Email != "" || factor == issuerapi.FactorSMS && c.Phone != "" {
+			reach++
+		}
+	}
+	return n - reach
 }

@@ -195,6 +195,9 @@ manifest (--election) must name that key (issuance_key, from issuer.pub).`,
 				return fmt.Errorf("%w (stop evote issuer serve first: it holds the roll)", err)
 			}
 			defer r.Close()
+			if err := st.bindRoll(m, sk.Public()); err != nil {
+				return err
+			}
 			counts, err := r.Counts(cmd.Context())
 			if err != nil {
 				return err

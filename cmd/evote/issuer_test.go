@@ -94,3 +94,55 @@ func TestAttackIssuerKeyInTwoElections(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackTrialRollServed: a trial election's roll is left in the
+// default store, and the real election's issuer is started on it with the
+// real key, manifest and roll: it must not serve the trial's voters (nor
+// state their counts), so it is refused naming both elections, with the
+// roll as it was; the real one starts on its own store. A purged roll is
+// refused too: there is no one left to serve.
+func TestAttackTrialRollServed(t *testing.T) {
+	dir := t.TempDir()
+	in := func(f string) string { return filepath.Join(dir, f) }
+	pass := in("pass")
+	os.WriteFile(pass, []byte("s3cret\n"), 0o600)
+	secret := []string{"--passphrase-file", pass, "--scrypt-work-factor", "10"}
+	must := func(args ...string) string {
+		t.Helper()
+		out, errs, code := evote(t, args...)
+		if code != 0 {
+			t.Fatalf("evote %s: exit %d\n%s", strings.Join(args, " "), code, errs)
+		}
+		return out
+	}
+	var keys []string
+	for i := 1; i <= 3; i++ {
+		pub := in(fmt.Sprintf("t%d.pub", i))
+		must(append(secret, "trustee", "keygen", "--out", in(fmt.Sprintf("t%d.sign", i)), "--pub", pub)...)
+		keys = append(keys, "--trustee-key", pub)
+	}
+	for _, e := range []string{"trial", "real"} {
+		must(append(secret, "issuer", "keygen", "--key", in(e+".key"), "--pub", in(e+".pub"))...)
+		must(append([]string{"election", "init", "--title", e, "--question", "q:Yes?:yes,no", "--issuer-key", in(e + ".pub"), "--out", in(e + ".json")}, keys...)...)
+		must("issuer", "roll", "--voters", "3", "--out", in(e+".csv"))
+	}
+	serve := func(e, store string) []string {
+		return append(append([]string(nil), secret...), "issuer", "serve", "--key", in(e+".key"), "--election", in(e+".json"),
+			"--roll", in(e+".csv"), "--store", "bolt:"+in(store), "--listen", "127.0.0.1:0")
+	}
+	serveOnce(t, serve("trial", "issuer-data")...)
+	before := mustRead(t, in("issuer-data/roll.db"))
+	_, errs, code := evote(t, serve("real", "issuer-data")...)
+	if code == 0 || !strings.Contains(errs, "belongs to another election or key") || !strings.Contains(errs, "give this election its own --store") {
+		t.Fatalf("the real election on the trial's roll: exit %d\n%s", code, errs)
+	}
+	if !bytes.Equal(before, mustRead(t, in("issuer-data/roll.db"))) {
+		t.Fatal("the refused start changed the trial's roll")
+	}
+	serveOnce(t, serve("real", "real-data")...)
+	must("issuer", "purge", "--store", "bolt:"+in("real-data"))
+	_, errs, code = evote(t, serve("real", "real-data")...)
+	if code == 0 || !strings.Contains(errs, "was purged") {
+		t.Fatalf("serving a purged roll: exit %d\n%s", code, errs)
+	}
+}

@@ -52,11 +52,21 @@ link is not stored anywhere but the roll, sealed, and is erased by purge.`,
 			if err != nil {
 				return err
 			}
+			if qr != "" {
+				// Before the secret changes: a refusal after it would
+				// leave the voter's old app dead and no one the new one.
+				if _, err := os.Stat(qr); err == nil {
+					return fmt.Errorf("%s exists; remove it or give another --qr (nothing was changed)", qr)
+				}
+			}
 			r, err := st.openRoll(false)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
+			if err := st.bindRoll(m, sk.Public()); err != nil {
+				return err
+			}
 			is, err := issuer.New(issuer.Config{ElectionID: m.ID(), Key: sk, Roll: r})
 			if err != nil {
 				return err

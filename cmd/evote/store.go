@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/evote/evote/ballot"
+	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/issuer"
 	issuerbolt "github.com/evote/evote/issuer/bolt"
 	"github.com/evote/evote/store"
@@ -95,4 +98,31 @@ func (s *storeFlag) openRoll(create bool) (issuer.Roll, error) {
 		return issuerbolt.Open(path)
 	}
 	return nil, fmt.Errorf("no roll on engine %q", engine)
+}
+
+// bindRoll ties a bbolt roll to the election and issuing key it serves,
+// in a file beside it: a roll left from a trial (evote issuer roll makes
+// one) or from another election must not be served as this one's, with
+// its voters, codes and counts. A roll made before the binding existed is
+// bound on its next start.
+func (s *storeFlag) bindRoll(m *ballot.Manifest, pub *token.PublicKey) error {
+	engine, where, err := s.open()
+	if err != nil || engine != "bolt" {
+		return err
+	}
+	path := filepath.Join(where, "election")
+	want := fmt.Sprintf("election %s\nissuing key %s\n", m.ElectionID, pub.ID())
+	got, err := os.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if err := os.MkdirAll(where, 0o700); err != nil {
+			return err
+		}
+		return writeNew(path, []byte(want), 0o600, false)
+	case err != nil:
+		return err
+	case string(got) != want:
+		return fmt.Errorf("the roll in %s belongs to another election or key:\n%sthis is election %s, issuing key %s; a trial's roll? give this election its own --store (or delete %s if it was a trial)", s, got, m.ElectionID, pub.ID(), where)
+	}
+	return nil
 }
