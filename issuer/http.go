@@ -219,12 +219,12 @@ type answer struct {
 // are the refusals the handler makes before the issuer is asked.
 var answers = []answer{
 	{ErrBadRequest, http.StatusBadRequest, issuerapi.CodeBadRequest, "malformed token request"},
-	{ErrBadCredentials, http.StatusUnauthorized, issuerapi.CodeBadCredentials, "voter ID or enrolment code is wrong; check both and try again, and if you are sure of both, wait 15 minutes (after many wrong codes the issuer waits before it tests another) or ask the election's help desk"},
+	{ErrBadCredentials, http.StatusUnauthorized, issuerapi.CodeBadCredentials, "voter ID or enrolment code is wrong; check both and try again, and if you are sure of both, wait a minute and try again (after many wrong codes from one address the issuer waits before it tests another, longer each time, up to 15 minutes) or ask the election's help desk"},
 	{ErrSecondFactorRequired, http.StatusUnauthorized, issuerapi.CodeSecondFactorRequired, "enter the one-time code: send this request again with second_factor"},
 	{ErrBadSecondFactor, http.StatusUnauthorized, issuerapi.CodeBadSecondFactor, "the one-time code is wrong or expired; check it, or ask for a new one (send the request without second_factor)"},
-	{ErrNoSecondFactor, http.StatusForbidden, issuerapi.CodeNoSecondFactor, "no e-mail address, phone number or authenticator app is registered for this voter's second factor; ask the election's help desk"},
+	{ErrNoSecondFactor, http.StatusForbidden, issuerapi.CodeNoSecondFactor, "the issuer has no contact for this voter that its second factor can reach (an e-mail address for e-mailed codes, a phone number for text messages), and no authenticator app is enrolled"},
 	{ErrTooManyCodes, http.StatusTooManyRequests, issuerapi.CodeTooManyCodes, "too many one-time codes were sent to this voter, or too many wrong ones tried; use the last one sent, wait, or ask the election's help desk"},
-	{ErrSendFailed, http.StatusServiceUnavailable, issuerapi.CodeSendFailed, "the one-time code could not be sent; try again in a minute"},
+	{ErrSendFailed, http.StatusServiceUnavailable, issuerapi.CodeSendFailed, "the one-time code could not be sent"},
 	{ErrAlreadyIssued, http.StatusConflict, issuerapi.CodeAlreadyIssued, "a token was already issued to this voter for a different blinded message; resend the first request's blinded message to get its signature again"},
 	{ErrPurged, http.StatusGone, issuerapi.CodePurged, "the voter roll was purged after the election; no tokens are issued any more"},
 	{issuerapi.ErrBadRequest, http.StatusBadRequest, issuerapi.CodeBadRequest, "malformed token request"},

@@ -145,9 +145,21 @@ func secondFactorNeeded(ie *issuerapi.Error, wrong bool, path string) error {
 		if ie.Factor == issuerapi.FactorTOTP {
 			how = "take the code your authenticator app shows now, and check the clock of the device it runs on"
 		}
-		return fmt.Errorf("the one-time code is wrong or has expired (%s): %s; or %s. A code lasts %s, and %d wrong tries void it", factorWhere(ie), again, how, codeLifetime, codeMaxWrong)
+		return fmt.Errorf("the one-time code is wrong or has expired (%s): %s; or %s. A code lasts %s, and %d wrong tries void it", factorAsked(ie), again, how, codeLifetime, codeMaxWrong)
 	}
 	return fmt.Errorf("%s: %s", factorWhere(ie), again)
+}
+
+// factorAsked says which code the issuer asks for, and where codes go,
+// without saying one was just sent: after a wrong code none was.
+func factorAsked(ie *issuerapi.Error) string {
+	switch ie.Factor {
+	case issuerapi.FactorTOTP:
+		return "the code of the authenticator app you enrolled"
+	case issuerapi.FactorSMS:
+		return "the code sent by text message to " + ie.SentTo
+	}
+	return "the code sent by e-mail to " + ie.SentTo
 }
 
 // factorWhere says which second factor the issuer asks for, and where it
