@@ -24,12 +24,14 @@ package board
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board/boardapi"
+	"github.com/evote/evote/crypto/ceremony"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/store"
 )
@@ -68,6 +70,10 @@ var (
 	// messages decide an election key (missing announcements or deals, or
 	// fewer than t qualified dealers).
 	ErrCeremonyIncomplete = errors.New("board: the election cannot open yet")
+	// ErrTrusteesMissing means open was asked while a trustee's message
+	// is missing (a deal, a check of its shares, an answer) or its deal
+	// is disqualified, and the request did not say to go on without it.
+	ErrTrusteesMissing = errors.New("board: trustees are missing from the key ceremony")
 	// ErrBallotOnBoard means this very ballot (the same bytes) is on the
 	// board already: a cast sent again after its reply was lost, or a
 	// replay. It matches ErrAlreadyVoted too.
@@ -244,42 +250,123 @@ func admits(t store.EntryType) func(store.View) error {
 	return func(v store.View) error { return phase(v).Admits(t) }
 }
 
-// OpenVoting ends the key ceremony: it qualifies the trustees from the ceremony
-// messages in the log, and appends the open entry with the election key and
-// every trustee's verification key. Ballots are accepted from then on.
-func (b *Board) OpenVoting(ctx context.Context) (*record.Open, error) {
+// OpenVoting ends the key ceremony: it qualifies the trustees from the
+// ceremony messages in the log, and appends the open entry with the
+// election key and every trustee's verification key. Ballots are accepted
+// from then on.
+//
+// It refuses while anything is missing (record.Progress: a deal, a check,
+// an answer, a disqualified deal) unless every trustee it would leave
+// behind is in without: an open decides the ceremony for good, so going on
+// without a trustee is the caller's word, never the board's silence.
+// ErrCeremonyIncomplete when the messages decide no key at all (an
+// announcement missing, fewer than t deals that count), ErrTrusteesMissing
+// when they do but someone not in without is missing; the refusal names
+// them and what the election would lose. A refusal changes nothing.
+func (b *Board) OpenVoting(ctx context.Context, without ...int) (*record.Open, error) {
+	n := b.manifest.Trustees.N
+	for _, i := range without {
+		if i < 1 || i > n {
+			return nil, refuse(boardapi.ErrBadRequest, fmt.Sprintf("without names trustee %d; the election has trustees 1 to %d", i, n), nil)
+		}
+	}
+	// A ceremony message may land between reading the log and appending:
+	// the open entry would then not be what the messages before it
+	// decide, and the record would be invalid. So the append checks the
+	// log is still the size read, and a race reads again.
+	for range 8 {
+		o, size, err := b.decide(without)
+		if err != nil {
+			return nil, err
+		}
+		body := o.Bytes()
+		_, err = b.log.Append(ctx, store.Append{
+			Leaf: store.Leaf(store.Open, body),
+			Check: func(v store.View) error {
+				if err := phase(v).Admits(store.Open); err != nil {
+					return err
+				}
+				if v.Size() != size {
+					return errCeremonyMoved
+				}
+				return nil
+			},
+			SetKeys: [][]byte{keyOpen},
+		})
+		if errors.Is(err, errCeremonyMoved) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := b.setOpen(body); err != nil {
+			return nil, err
+		}
+		return o, nil
+	}
+	return nil, errors.New("board: the ceremony kept changing while opening; try again")
+}
+
+// errCeremonyMoved is an open's append refused because entries were
+// appended since the ceremony was read.
+var errCeremonyMoved = errors.New("board: the log grew while opening")
+
+// decide reads the ceremony in the log and returns the open entry it
+// decides and the log's size, or the refusal of an open going on without
+// the trustees in without.
+func (b *Board) decide(without []int) (*record.Open, uint64, error) {
+	c, size, err := b.Ceremony()
+	if err != nil {
+		return nil, 0, err
+	}
+	if _, ok, err := b.log.Lookup(keyOpen); err != nil {
+		return nil, 0, err
+	} else if ok {
+		return nil, 0, ErrAlreadyOpen
+	}
+	p := c.Progress()
+	if p.Open == nil {
+		why := p.GapsText()
+		var ce *ceremony.CeremonyError
+		if errors.As(p.Undecided, &ce) {
+			why = fmt.Sprintf("%d of the %d deals count, and %d are needed: %s", len(ce.Qualified), p.N, p.T, why)
+		}
+		return nil, 0, refuse(ErrCeremonyIncomplete, "the key ceremony's messages on the board decide no election key: "+why, p.Undecided)
+	}
+	if left := p.Uncovered(without); len(left) > 0 {
+		return nil, 0, refuse(ErrTrusteesMissing, fmt.Sprintf("%s. Going on %s. Wait for %s, or say to go on without: %s",
+			p.GapsText(), p.Loss(), record.Names(left), withoutBody(p.Missing())), nil)
+	}
+	return p.Open, size, nil
+}
+
+// withoutBody is the open request's body naming trustees is.
+func withoutBody(is []int) string {
+	b, _ := json.Marshal(boardapi.OpenRequest{Without: is})
+	return string(b)
+}
+
+// Ceremony reads the key ceremony's messages in the log, up to the open
+// entry if there is one, and returns them with the log's size.
+func (b *Board) Ceremony() (*record.Ceremony, uint64, error) {
 	size, err := b.log.Size()
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	c := record.NewCeremony(b.manifest)
 	for i := uint64(1); i < size; i++ {
 		leaf, err := b.log.Leaf(i)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		if store.EntryType(leaf[0]) == store.Ceremony {
-			if err := c.Add(leaf[1:]); err != nil {
-				return nil, fmt.Errorf("board: ceremony entry %d: %w", i, err)
-			}
+		if store.EntryType(leaf[0]) != store.Ceremony {
+			break
+		}
+		if err := c.Add(leaf[1:]); err != nil {
+			return nil, 0, fmt.Errorf("board: ceremony entry %d: %w", i, err)
 		}
 	}
-	o, err := c.Qualify()
-	if err != nil {
-		return nil, refuse(ErrCeremonyIncomplete, "the key ceremony's messages on the board decide no election key", err)
-	}
-	body := o.Bytes()
-	if _, err := b.log.Append(ctx, store.Append{
-		Leaf:    store.Leaf(store.Open, body),
-		Check:   admits(store.Open),
-		SetKeys: [][]byte{keyOpen},
-	}); err != nil {
-		return nil, err
-	}
-	if err := b.setOpen(body); err != nil {
-		return nil, err
-	}
-	return o, nil
+	return c, size, nil
 }
 
 // Receipt is the board's proof that it holds a ballot, as its API sends it.

@@ -18,6 +18,7 @@ import (
 	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/internal/ratelimit"
 	"github.com/evote/evote/internal/service"
+	"github.com/evote/evote/internal/strictjson"
 	"github.com/evote/evote/store"
 )
 
@@ -84,6 +85,10 @@ type HandlerConfig struct {
 	// cosignatures on the board's checkpoints: GET /v1/checkpoint/cosigned
 	// answers from it, and every cast asks it for a round.
 	Cosigner *Cosigner
+	// Counter follows the log's counts for the metrics (ballots, the
+	// phase, turnout); nil makes one of the handler's own. Give the one the
+	// board's schedule reads, so that the log is read once for both.
+	Counter *Counter
 }
 
 // An export holds about 1.3 MiB while it streams (its batch of entries
@@ -142,15 +147,17 @@ const (
 //	GET  /report.html                      the report for people (package report), once the result is in
 //	GET  /tlog/checkpoint, /tlog/tile/...  the log by C2SP tlog-tiles (see [TlogPrefix])
 //	POST /v1/partials                      a trustee's partial decryption -> 201 boardapi.IndexResponse
+//	POST /v1/ceremony                      a ceremony message, signed by its trustee -> 201 boardapi.IndexResponse
 //	POST /v1/admin/ceremony|open|close|result|issuance  (bearer token) -> 201 boardapi.IndexResponse
+//	                                       (open: an empty body, or JSON boardapi.OpenRequest)
 //	GET  /healthz                          200 "ok" when the log answers, else 503
 //	GET  /metrics                          Prometheus text format
 //
 // Errors are JSON boardapi.ErrorResponse, {"code": ..., "error": ...}, with
 // the status, code and message of the first row of [answers] the error
 // matches: 400 malformed or invalid, 401 missing admin token, 403 wrong
-// phase, 404, 405, 409 token already voted or this ballot already on the
-// board, 413 too large, 415 wrong content type, 429 rate limited or too
+// phase, 404, 405, 409 token already voted, this ballot already on the
+// board, or an open that would leave out trustees it does not name, 413 too large, 415 wrong content type, 429 rate limited or too
 // many bodies still being sent from the address (Retry-After), 500, 503
 // too many casts in flight (Retry-After: 1) or storage that cannot be
 // written (Retry-After: 30; the entry was not stored and there is no
@@ -161,7 +168,11 @@ const (
 // The metrics (all prefixed evote_board_): http_requests_total{endpoint,
 // code}, http_requests_in_flight, casts_total{result} (accepted,
 // already_voted, invalid, closed, not_open, overloaded, rate_limited,
-// error), cast_duration_seconds (histogram), log_entries.
+// error), cast_duration_seconds (histogram), log_entries, and, read from
+// the log so that they survive a restart: ballots, ballots_counted,
+// phase{phase} (ceremony, open, closed: 1 for the current one), and once
+// the issuer's statement is on the board eligible_voters, tokens_issued
+// and turnout.
 func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	h := &handler{b: b, admin: []byte(cfg.AdminToken), log: cfg.Logger, clientIP: cfg.ClientIP, cosigner: cfg.Cosigner}
 	if h.log == nil {
@@ -186,6 +197,7 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 		n, err := b.log.Size()
 		return float64(n), err == nil
 	})
+	h.logMetrics(m, cfg.Counter)
 	mux := http.NewServeMux()
 	// route serves method path with fn, and answers any other method on
 	// the path 405 with the API's JSON error body (the mux's own 405 is
@@ -212,13 +224,11 @@ func NewHandler(b *Board, cfg HandlerConfig) http.Handler {
 	route("GET", PathReport, newReportPage(h, cfg.Report))
 	route("POST", boardapi.PathPartials, h.post(false, func(ctx context.Context, body []byte) (uint64, error) { return b.PostPartial(ctx, body) }))
 	route("POST", boardapi.PathCeremony, h.post(true, b.PostCeremony))
-	route("POST", boardapi.PathOpen, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) {
-		if _, err := b.OpenVoting(ctx); err != nil {
-			return 0, err
-		}
-		i, _, err := b.log.Lookup(keyOpen)
-		return i, err
-	}))
+	// The same, with no admin token: a ceremony message is signed by its
+	// trustee under the manifest's key, so the signature is the
+	// credential, and a trustee posts its own.
+	route("POST", boardapi.PathTrusteeCeremony, h.post(false, b.PostCeremony))
+	route("POST", boardapi.PathOpen, h.open)
 	route("POST", boardapi.PathClose, h.post(true, func(ctx context.Context, _ []byte) (uint64, error) { return b.CloseVoting(ctx) }))
 	route("POST", boardapi.PathResult, h.post(true, b.PostResult))
 	route("POST", boardapi.PathIssuance, h.post(true, b.PostIssuance))
@@ -303,6 +313,7 @@ var answers = []answer{
 	{ErrNotClosed, http.StatusForbidden, boardapi.CodeNotClosed, "the election is still open", ""},
 	{ErrAlreadyOpen, http.StatusForbidden, boardapi.CodeAlreadyOpen, "the election is already open", ""},
 	{ErrCeremonyIncomplete, http.StatusForbidden, boardapi.CodeCeremonyIncomplete, "the election cannot open yet", ""},
+	{ErrTrusteesMissing, http.StatusConflict, boardapi.CodeTrusteesMissing, "trustees are missing from the key ceremony, and the request does not say to go on without them", ""},
 	{ErrInvalidBallot, http.StatusBadRequest, boardapi.CodeInvalidBallot, "ballot refused", ""},
 	{ErrInvalidEntry, http.StatusBadRequest, boardapi.CodeInvalidEntry, "entry refused", ""},
 	{store.ErrInvalidLeaf, http.StatusBadRequest, boardapi.CodeInvalidEntry, "entry refused: it is not a valid leaf", ""},
@@ -507,6 +518,47 @@ func (h *handler) post(admin bool, fn func(context.Context, []byte) (uint64, err
 		}
 		writeJSON(w, http.StatusCreated, boardapi.IndexResponse{Index: i})
 	}
+}
+
+// open answers POST /v1/admin/open: a JSON boardapi.OpenRequest naming
+// the trustees to go on without, or an empty body (no one).
+func (h *handler) open(w http.ResponseWriter, r *http.Request) {
+	if !h.allow(w, r) {
+		return
+	}
+	if !h.authorised(r) {
+		h.refuse(w, boardapi.ErrUnauthorized, "")
+		return
+	}
+	ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if ct != "application/json" {
+		ct = "application/octet-stream"
+	}
+	body, refused := h.readBody(w, r, ct)
+	if refused != "" {
+		return
+	}
+	var req boardapi.OpenRequest
+	switch {
+	case ct == "application/json":
+		if err := strictjson.Decode(body, &req); err != nil {
+			h.refuse(w, boardapi.ErrBadRequest, `the body must be {"without":[trustee index, ...]}`)
+			return
+		}
+	case len(body) != 0:
+		h.refuse(w, boardapi.ErrBadRequest, `an open's body is empty, or JSON {"without":[...]} with Content-Type: application/json`)
+		return
+	}
+	if _, err := h.b.OpenVoting(r.Context(), req.Without...); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	i, _, err := h.b.log.Lookup(keyOpen)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, boardapi.IndexResponse{Index: i})
 }
 
 func (h *handler) authorised(r *http.Request) bool {

@@ -13,7 +13,7 @@ import (
 // one status, and the codes internal/service writes are boardapi's.
 func TestAnswersAgreeWithAPI(t *testing.T) {
 	sentinels := []error{boardapi.ErrBadRequest, boardapi.ErrInvalidBallot, boardapi.ErrInvalidEntry, boardapi.ErrUnauthorized,
-		boardapi.ErrNotOpen, boardapi.ErrClosed, boardapi.ErrNotClosed, boardapi.ErrAlreadyOpen, boardapi.ErrCeremonyIncomplete,
+		boardapi.ErrNotOpen, boardapi.ErrClosed, boardapi.ErrNotClosed, boardapi.ErrAlreadyOpen, boardapi.ErrCeremonyIncomplete, boardapi.ErrTrusteesMissing,
 		boardapi.ErrNotFound, boardapi.ErrMethodNotAllowed, boardapi.ErrAlreadyVoted, boardapi.ErrBallotOnBoard, boardapi.ErrTooLarge,
 		boardapi.ErrUnsupportedType, boardapi.ErrRateLimited, boardapi.ErrInternal, boardapi.ErrOverloaded, boardapi.ErrStorage}
 	status := map[string]int{boardapi.CodeRateLimited: 429, boardapi.CodeOverloaded: 503, boardapi.CodeInternal: 500}

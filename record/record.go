@@ -33,6 +33,10 @@ const (
 	KindDeal         byte = 2
 	KindComplaint    byte = 3
 	KindAnswer       byte = 4
+	// KindCheck is a trustee's word that it checked its shares of the
+	// deals it names (crypto/ceremony's Check): not read by Qualify, but
+	// what tells the board a trustee's complaint round is over.
+	KindCheck byte = 5
 )
 
 // CeremonyContext is what the key ceremony binds every message to:
@@ -66,6 +70,7 @@ type Ceremony struct {
 	Deals      []*ceremony.Deal
 	Complaints []*ceremony.Complaint
 	Answers    []*ceremony.Answer
+	Checks     []*ceremony.Check
 	seen       map[string]bool
 }
 
@@ -84,7 +89,8 @@ type message struct {
 
 // UniqueKey names what a message may exist only once of: one announcement
 // and one deal per trustee, one complaint per (accuser, accused), one answer
-// per (dealer, recipient). The board refuses a second one.
+// per (dealer, recipient), one check per (checker, number of dealers it
+// names). The board refuses a second one.
 func UniqueKey(m *ballot.Manifest, msg []byte) ([]byte, error) {
 	p, err := parse(m, msg)
 	if err != nil {
@@ -126,6 +132,15 @@ func parse(m *ballot.Manifest, msg []byte) (*message, error) {
 			return nil, err
 		}
 		p.sender, p.who, p.value = a.Dealer, fmt.Sprintf("%d-%d", a.Dealer, a.Recipient), a
+	case KindCheck:
+		// Deals only accumulate on a board, so a trustee's later checks
+		// name more dealers than its earlier ones: one per count allows a
+		// check again after a late deal, and at most n of them.
+		c, err := ceremony.ParseCheck(payload)
+		if err != nil {
+			return nil, err
+		}
+		p.sender, p.who, p.value = c.Checker, fmt.Sprintf("%d-%d", c.Checker, len(c.Dealers)), c
 	default:
 		return nil, fmt.Errorf("record: unknown ceremony message kind %d", p.kind)
 	}
@@ -170,6 +185,11 @@ func (c *Ceremony) Add(msg []byte) error {
 			return fmt.Errorf("record: answer between trustees %d and %d, the election has 1 to %d", v.Dealer, v.Recipient, n)
 		}
 		c.Answers = append(c.Answers, v)
+	case *ceremony.Check:
+		if !in(v.Checker) || !in(v.Dealers[len(v.Dealers)-1]) {
+			return fmt.Errorf("record: check by trustee %d of the deals of trustees %v, the election has 1 to %d", v.Checker, v.Dealers, n)
+		}
+		c.Checks = append(c.Checks, v)
 	}
 	c.seen[key] = true
 	return nil

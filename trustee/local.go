@@ -42,8 +42,8 @@ type Local struct {
 // RunLocal runs the key ceremony of m among all its trustees in this
 // process, keys[i-1] signing trustee i's messages, and posts every message
 // with post as it is made (nil posts nowhere): the announcements, the
-// deals, any complaints and the answers to them, the steps in order, each
-// trustee in turn. It then finalises every trustee from the messages it
+// deals, any complaints with each trustee's check of its shares, and the
+// answers to the complaints, the steps in order, each trustee in turn. It then finalises every trustee from the messages it
 // posted and returns them with their key shares. Opening the board is the
 // caller's: RunLocal posts no open entry. It is what an election run in
 // one process (tests, the demo, benchmarks, examples) does instead of the

@@ -11,8 +11,9 @@ import (
 )
 
 // TestRunLocal: the local ceremony posts each trustee's announcement, then
-// each deal, every one signed by its sender, and its shares are of the key
-// the posted messages decide; a post that fails stops it.
+// each deal, then each trustee's check of its shares, every one signed by
+// its sender, leaving nothing missing, and its shares are of the key the
+// posted messages decide; a post that fails stops it.
 func TestRunLocal(t *testing.T) {
 	m, keys := manifest(t, 3, 2)
 	var posted [][]byte
@@ -25,15 +26,18 @@ func TestRunLocal(t *testing.T) {
 	}
 	c := record.NewCeremony(m)
 	for i, b := range posted {
-		if want := []byte{record.KindAnnouncement, record.KindDeal}[i/3]; b[0] != want {
+		if want := []byte{record.KindAnnouncement, record.KindDeal, record.KindCheck}[i/3]; b[0] != want {
 			t.Fatalf("message %d is of kind %d, want %d", i, b[0], want)
 		}
 		if err := c.Add(b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(posted) != 6 {
-		t.Fatalf("%d messages posted, want 3 announcements and 3 deals", len(posted))
+	if len(posted) != 9 {
+		t.Fatalf("%d messages posted, want 3 announcements, 3 deals and 3 checks", len(posted))
+	}
+	if gaps := c.Progress().Gaps; len(gaps) != 0 {
+		t.Fatalf("RunLocal leaves gaps: %v", gaps)
 	}
 	open, err := c.Qualify()
 	if err != nil {

@@ -33,10 +33,10 @@ type Trustee struct {
 
 // A Message is a ceremony message a trustee sends.
 type Message struct {
-	Kind byte // record.KindAnnouncement, KindDeal, KindComplaint or KindAnswer
+	Kind byte // record.KindAnnouncement, KindDeal, KindComplaint, KindAnswer or KindCheck
 	From int  // the sender, who signed it: this trustee
 	// To is the trustee a complaint accuses or an answer reveals a share
-	// to; 0 for an announcement and a deal, which go to everyone.
+	// to; 0 for an announcement, a deal and a check, which go to everyone.
 	To int
 	// Body is the ceremony entry's body, to post to the board as it is:
 	// kind || message || the sender's signature (SPEC.md §7).
@@ -94,6 +94,51 @@ func checkKey(m *ballot.Manifest, index int, key ed25519.PrivateKey) error {
 // store it encrypted, never in a log.
 func (t *Trustee) State() []byte { return t.st.Marshal() }
 
+// A Stage is how far a trustee's own state has come.
+type Stage int
+
+// The stages, in order.
+const (
+	Announced Stage = 1 // it has its key pair and announcement
+	Dealt     Stage = 2 // it has dealt (DealMade)
+	Final     Stage = 3 // it holds its key share (KeyShare); the polynomial is erased
+)
+
+func (s Stage) String() string {
+	switch s {
+	case Announced:
+		return "announced"
+	case Dealt:
+		return "dealt"
+	case Final:
+		return "finalized"
+	}
+	return fmt.Sprintf("stage %d", int(s))
+}
+
+// Stage returns how far the trustee's state has come.
+func (t *Trustee) Stage() Stage {
+	switch {
+	case t.st.KeyShare() != nil:
+		return Final
+	case t.st.Dealt() != nil:
+		return Dealt
+	}
+	return Announced
+}
+
+// DealMade returns the deal this trustee made, as its message's payload
+// (crypto/ceremony's encoding), or nil before it deals and once final.
+func (t *Trustee) DealMade() []byte {
+	if d := t.st.Dealt(); d != nil {
+		return d.Marshal()
+	}
+	return nil
+}
+
+// KeyShare returns the trustee's key share once final, or nil.
+func (t *Trustee) KeyShare() *KeyShare { return t.st.KeyShare() }
+
 // Index returns the trustee's index, 1 to n.
 func (t *Trustee) Index() int { return t.st.Index() }
 
@@ -123,7 +168,10 @@ func (t *Trustee) Deal(rnd io.Reader, c *record.Ceremony) (Message, error) {
 
 // Verify opens this trustee's share of each deal in c and returns a
 // complaint, by dealer, for each that does not open or does not match its
-// dealer's commitments; none in an honest ceremony.
+// dealer's commitments (none in an honest ceremony), then a check naming
+// every dealer whose deal it looked at: the word that its complaint round
+// is over for those deals, which the board waits for before it opens
+// (record.Progress). No deal in c: no message.
 func (t *Trustee) Verify(c *record.Ceremony) ([]Message, error) {
 	if t.key == nil {
 		return nil, ErrNoSigningKey
@@ -137,6 +185,15 @@ func (t *Trustee) Verify(c *record.Ceremony) ([]Message, error) {
 	out := make([]Message, len(cs))
 	for i, cm := range cs {
 		out[i] = t.sign(record.KindComplaint, cm.Accused, cm.Marshal())
+	}
+	check := &dkg.Check{Checker: t.Index()}
+	for _, d := range deals {
+		if d.Dealer >= 1 && d.Dealer <= t.m.Trustees.N && !slices.Contains(check.Dealers, d.Dealer) {
+			check.Dealers = append(check.Dealers, d.Dealer)
+		}
+	}
+	if len(check.Dealers) > 0 {
+		out = append(out, t.sign(record.KindCheck, 0, check.Marshal()))
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/evote/evote/record"
@@ -53,18 +54,30 @@ func TestCeremonySteps(t *testing.T) {
 		add(t, c, d)
 		states[i-1] = tr.State()
 	}
+	if gaps := c.Progress().Gaps; len(gaps) != 3 || gaps[0].Kind != record.GapCheck || !slices.Equal(gaps[0].Dealers, []int{1, 2, 3}) {
+		t.Fatalf("before verify, gaps %+v, want each trustee's check of the three deals", gaps)
+	}
 	var complaints []trustee.Message
 	for i := 1; i <= 3; i++ {
-		cs, err := resume(i, keys[i-1]).Verify(c)
+		msgs, err := resume(i, keys[i-1]).Verify(c)
 		if err != nil {
 			t.Fatal(err)
 		}
-		complaints = append(complaints, cs...)
+		// Each trustee's last message is its check of every deal.
+		last := msgs[len(msgs)-1]
+		if last.Kind != record.KindCheck || last.From != i || !bytes.Equal(last.Body[1:len(last.Body)-ed25519.SignatureSize], []byte{1, 5, byte(i), 3, 1, 2, 3}) {
+			t.Fatalf("trustee %d's last message %+v is not its check of deals 1, 2, 3", i, last)
+		}
+		add(t, c, last)
+		complaints = append(complaints, msgs[:len(msgs)-1]...)
 	}
 	if len(complaints) != 1 || complaints[0].From != 1 || complaints[0].To != 3 || complaints[0].Kind != record.KindComplaint {
 		t.Fatalf("complaints %+v, want trustee 1's against 3", complaints)
 	}
 	add(t, c, complaints...)
+	if gaps := c.Progress().Gaps; len(gaps) != 1 || gaps[0].Trustee != 3 || gaps[0].Kind != record.GapAnswer || !slices.Equal(gaps[0].Accusers, []int{1}) {
+		t.Fatalf("before the answer, gaps %+v, want trustee 3's answer to 1", gaps)
+	}
 	for i := 1; i <= 3; i++ {
 		as, err := resume(i, keys[i-1]).Answer(c)
 		if err != nil {
@@ -74,6 +87,9 @@ func TestCeremonySteps(t *testing.T) {
 			t.Fatalf("trustee %d answers %+v", i, as)
 		}
 		add(t, c, as...)
+	}
+	if p := c.Progress(); len(p.Gaps) != 0 || p.Open == nil {
+		t.Fatalf("with every message, gaps %+v (undecided: %v)", p.Gaps, p.Undecided)
 	}
 	open, err := c.Qualify()
 	if err != nil {

@@ -156,15 +156,15 @@ func TestRecordCeremonyFailed(t *testing.T) {
 }
 
 // TestRecordCeremonyAnyOrder: ceremony entries may come in any order
-// before the open entry (SPEC.md §7): the deals first, the announcements
-// last, the record still verifies, open entry unchanged.
+// before the open entry (SPEC.md §7): the checks first, then the deals,
+// the announcements last, the record still verifies, open entry unchanged.
 func TestRecordCeremonyAnyOrder(t *testing.T) {
 	e, rec, _ := election(t, electiontest.Options{}, 0, 1)
 	ls := leaves(t, rec, e.Verifier)
 	open := index(t, ls, store.Open, 0)
 	slices.Reverse(ls[1:open])
-	if store.EntryType(ls[1][0]) != store.Ceremony || ls[1][1] != record.KindDeal {
-		t.Fatal("the first entry is not a deal")
+	if store.EntryType(ls[1][0]) != store.Ceremony || ls[1][1] != record.KindCheck {
+		t.Fatal("the first entry is not a check")
 	}
 	_, key := testKeys(t)
 	if _, err := verify.Record(bytes.NewReader(resign(t, ls)), key, verify.Options{}); err != nil {

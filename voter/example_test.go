@@ -142,6 +142,6 @@ func ExampleClient_Vote() {
 	}
 	fmt.Println("the receipt checks: the board holds the ballot")
 	// Output:
-	// cast: entry 8 of the board's log
+	// cast: entry 11 of the board's log
 	// the receipt checks: the board holds the ballot
 }

@@ -160,9 +160,10 @@ func (c *Client) Election(ctx context.Context) (*ballot.Election, error) {
 	}
 	// The ceremony cannot be longer than this: an announcement and a deal
 	// per trustee, a complaint and an answer per pair of trustees, a
-	// trustee with itself included (a self-complaint is valid, SPEC.md §7).
+	// trustee with itself included (a self-complaint is valid, SPEC.md §7),
+	// and a check per trustee and number of dealers it names.
 	n := uint64(m.Trustees.N)
-	if open-1 > 2*n+2*n*n {
+	if open-1 > 2*n+3*n*n {
 		return nil, fmt.Errorf("voter: the board names entry %d as the open entry, after more entries than a ceremony of %d trustees can have", open, n)
 	}
 	leaves = append(leaves, leaf)

@@ -60,12 +60,15 @@ const (
 	PathExport      = "/v1/export"
 	PathPartials    = "/v1/partials"
 	PathCeremony    = "/v1/admin/ceremony"
-	PathOpen        = "/v1/admin/open"
-	PathClose       = "/v1/admin/close"
-	PathResult      = "/v1/admin/result"
-	PathIssuance    = "/v1/admin/issuance" // the issuer's signed statement of its counts, after close
-	PathHealth      = "/healthz"
-	PathMetrics     = "/metrics"
+	// PathTrusteeCeremony takes a ceremony message from anyone: its
+	// trustee's signature is the credential (SPEC.md §7, §11).
+	PathTrusteeCeremony = "/v1/ceremony"
+	PathOpen            = "/v1/admin/open"
+	PathClose           = "/v1/admin/close"
+	PathResult          = "/v1/admin/result"
+	PathIssuance        = "/v1/admin/issuance" // the issuer's signed statement of its counts, after close
+	PathHealth          = "/healthz"
+	PathMetrics         = "/metrics"
 )
 
 // ElectionInfo is the body of GET /v1/election.
@@ -90,6 +93,15 @@ type Receipt struct {
 	Checkpoint   string   `json:"checkpoint"` // the signed note
 	Inclusion    []string `json:"inclusion"`  // base64 hashes, tlog.RecordProof (EncodeHashes)
 	Replaced     bool     `json:"replaced,omitempty"`
+}
+
+// OpenRequest is the body of POST /v1/admin/open (Content-Type:
+// application/json; an empty application/octet-stream body is an
+// OpenRequest with no one in Without). Without names the trustees to go
+// on without: the board refuses an open that would leave out a trustee
+// it does not name ([CodeTrusteesMissing]).
+type OpenRequest struct {
+	Without []int `json:"without"`
 }
 
 // ProofResponse is the body of the proof endpoints.
@@ -146,6 +158,7 @@ const (
 	CodeMethodNotAllowed   = "method_not_allowed"     // 405
 	CodeAlreadyVoted       = "already_voted"          // 409: this token (or token key) has cast another ballot
 	CodeBallotOnBoard      = "ballot_on_board"        // 409: this very ballot is on the board already
+	CodeTrusteesMissing    = "trustees_missing"       // 409: an open that would leave out trustees the request does not name
 	CodeTooLarge           = "too_large"              // 413
 	CodeUnsupportedType    = "unsupported_media_type" // 415
 	CodeRateLimited        = "rate_limited"           // 429, with Retry-After
@@ -165,6 +178,7 @@ var (
 	ErrNotClosed          = errors.New("boardapi: the election is still open")
 	ErrAlreadyOpen        = errors.New("boardapi: the election is already open")
 	ErrCeremonyIncomplete = errors.New("boardapi: the key ceremony is not complete")
+	ErrTrusteesMissing    = errors.New("boardapi: trustees are missing from the key ceremony")
 	ErrNotFound           = errors.New("boardapi: not found")
 	ErrMethodNotAllowed   = errors.New("boardapi: method not allowed")
 	// ErrAlreadyVoted matches both 409 codes: the token voted, with
@@ -185,7 +199,7 @@ var (
 var sentinels = map[string]error{
 	CodeBadRequest: ErrBadRequest, CodeInvalidBallot: ErrInvalidBallot, CodeInvalidEntry: ErrInvalidEntry,
 	CodeUnauthorized: ErrUnauthorized, CodeNotOpen: ErrNotOpen, CodeClosed: ErrClosed, CodeNotClosed: ErrNotClosed,
-	CodeAlreadyOpen: ErrAlreadyOpen, CodeCeremonyIncomplete: ErrCeremonyIncomplete, CodeNotFound: ErrNotFound,
+	CodeAlreadyOpen: ErrAlreadyOpen, CodeCeremonyIncomplete: ErrCeremonyIncomplete, CodeTrusteesMissing: ErrTrusteesMissing, CodeNotFound: ErrNotFound,
 	CodeMethodNotAllowed: ErrMethodNotAllowed, CodeAlreadyVoted: ErrAlreadyVoted, CodeBallotOnBoard: ErrBallotOnBoard,
 	CodeTooLarge: ErrTooLarge, CodeUnsupportedType: ErrUnsupportedType, CodeRateLimited: ErrRateLimited,
 	CodeInternal: ErrInternal, CodeOverloaded: ErrOverloaded, CodeStorage: ErrStorage,

@@ -34,9 +34,13 @@ func NewClientOver(baseURL string, t transport.Transport) *Client {
 const maxErrorBytes = 4096
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, admin bool) (*transport.Response, error) {
+	return c.doType(ctx, method, path, "application/octet-stream", body, admin)
+}
+
+func (c *Client) doType(ctx context.Context, method, path, contentType string, body []byte, admin bool) (*transport.Response, error) {
 	req := &transport.Request{Method: method, URL: c.base + path, Body: body}
 	if method == "POST" {
-		req.ContentType = "application/octet-stream"
+		req.ContentType = contentType
 	}
 	if admin {
 		req.Authorization = "Bearer " + c.AdminToken
@@ -188,10 +192,14 @@ func (c *Client) Export(ctx context.Context, w io.Writer) error {
 }
 
 func (c *Client) post(ctx context.Context, path string, body []byte, admin bool) (uint64, error) {
+	return c.postType(ctx, path, "application/octet-stream", body, admin)
+}
+
+func (c *Client) postType(ctx context.Context, path, contentType string, body []byte, admin bool) (uint64, error) {
 	if body == nil {
 		body = []byte{}
 	}
-	resp, err := c.do(ctx, "POST", path, body, admin)
+	resp, err := c.doType(ctx, "POST", path, contentType, body, admin)
 	if err != nil {
 		return 0, err
 	}
@@ -208,8 +216,31 @@ func (c *Client) PostCeremony(ctx context.Context, msg []byte) (uint64, error) {
 	return c.post(ctx, PathCeremony, msg, true)
 }
 
-// Open ends the ceremony and opens voting (admin).
+// PostCeremonyMessage posts a key-ceremony message signed by its trustee,
+// with no admin token: the signature is the credential, and the board
+// refuses a message its sender did not sign.
+func (c *Client) PostCeremonyMessage(ctx context.Context, msg []byte) (uint64, error) {
+	return c.post(ctx, PathTrusteeCeremony, msg, false)
+}
+
+// Open ends the ceremony and opens voting (admin). The board refuses
+// while a trustee is missing (an error matching [ErrTrusteesMissing],
+// whose message names them and what the election would lose): use
+// [Client.OpenWithout] to go on without them.
 func (c *Client) Open(ctx context.Context) (uint64, error) { return c.post(ctx, PathOpen, nil, true) }
+
+// OpenWithout opens voting going on without the trustees named, whatever
+// they are missing (admin); any other trustee missing still refuses it.
+func (c *Client) OpenWithout(ctx context.Context, without []int) (uint64, error) {
+	if without == nil {
+		without = []int{}
+	}
+	body, err := json.Marshal(OpenRequest{Without: without})
+	if err != nil {
+		return 0, err
+	}
+	return c.postType(ctx, PathOpen, "application/json", body, true)
+}
 
 // Close ends voting (admin).
 func (c *Client) Close(ctx context.Context) (uint64, error) { return c.post(ctx, PathClose, nil, true) }

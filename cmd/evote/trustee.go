@@ -247,6 +247,10 @@ func messageFile(msg trustee.Message) string {
 		return fmt.Sprintf("deal-%d.msg", msg.From)
 	case record.KindComplaint:
 		return fmt.Sprintf("complaint-%d-%d.msg", msg.From, msg.To)
+	case record.KindCheck:
+		// One check per number of deals it names (SPEC.md §7): kind,
+		// version, kind, checker, then that number.
+		return fmt.Sprintf("check-%d-%d.msg", msg.From, msg.Body[4])
 	default:
 		return fmt.Sprintf("answer-%d-%d.msg", msg.From, msg.To)
 	}
@@ -381,7 +385,7 @@ answer) or be disqualified.`,
 			if err != nil {
 				return err
 			}
-			g.printf("trustee %d checked %d deals: %d complaint(s)\n", st.tr.Index(), len(st.cer.Deals), len(cs))
+			g.printf("trustee %d checked %d deals: %d complaint(s)\n", st.tr.Index(), len(st.cer.Deals), len(cs)-min(len(cs), 1))
 			return tf.emit(cmd.Context(), g, cs...)
 		},
 	}

@@ -33,3 +33,8 @@ func FuzzParseAnswer(f *testing.F) {
 	_, _, _, a := seeds(f)
 	encodingtest.FuzzCanonical(f, ParseAnswer, (*Answer).Marshal, a, []byte{Version})
 }
+
+func FuzzParseCheck(f *testing.F) {
+	c := &Check{Checker: 2, Dealers: []int{1, 2, 3}}
+	encodingtest.FuzzCanonical(f, ParseCheck, (*Check).Marshal, c.Marshal(), []byte{Version})
+}

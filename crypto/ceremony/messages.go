@@ -19,6 +19,9 @@ const (
 	AnnouncementSize   = 2 + 1 + EncryptionKeySize // version, kind, index, key
 	ComplaintSize      = 2 + 1 + 1 + 1             // version, kind, accuser, accused, reason
 	AnswerSize         = 2 + 1 + 1 + elgamal.ScalarSize
+	// CheckSize is the size of a check naming no dealer; each dealer it
+	// names adds one byte.
+	CheckSize = 2 + 1 + 1 // version, kind, checker, count
 )
 
 // Version is the encoding version, the first byte of every encoding of
@@ -36,13 +39,14 @@ const (
 	KindDeal         Kind = 0x02
 	KindComplaint    Kind = 0x03
 	KindAnswer       Kind = 0x04
+	KindCheck        Kind = 0x05
 	KindTrustee      Kind = 0x10 // crypto/dkg's Trustee state, secret
 	KindKeyShare     Kind = 0x11 // crypto/dkg's KeyShare, secret
 )
 
 var kindNames = map[Kind]string{
 	KindAnnouncement: "announcement", KindDeal: "deal", KindComplaint: "complaint",
-	KindAnswer: "answer", KindTrustee: "trustee state", KindKeyShare: "key share",
+	KindAnswer: "answer", KindCheck: "check", KindTrustee: "trustee state", KindKeyShare: "key share",
 }
 
 // Header returns the two bytes an encoding of kind k begins with.
@@ -270,4 +274,58 @@ func ParseAnswer(b []byte) (*Answer, error) {
 		return nil, fmt.Errorf("dkg: answer of trustee %d to trustee %d: %w", b[2], b[3], err)
 	}
 	return &Answer{Dealer: int(b[2]), Recipient: int(b[3]), Share: s}, nil
+}
+
+// Check is trustee Checker's public word that it opened and checked its
+// share of each deal of Dealers, and published a complaint about each
+// that did not open or did not match its dealer's commitments. Qualify
+// does not read it. It is there because a complaint cannot say the
+// opposite: an honest trustee with good shares publishes no complaint,
+// which looks the same as one that has not checked yet, and a board that
+// opens before a trustee checks leaves that trustee without a share should
+// one of its shares be bad. With checks the board tells the two apart and
+// names who is missing (package record's Progress).
+//
+// Encoding (4 + k bytes): 0x01 || 0x05 || checker || k || dealer_1 ..
+// dealer_k, with 1 ≤ k and the dealers strictly ascending.
+type Check struct {
+	Checker int
+	Dealers []int // ascending, each once
+}
+
+// Marshal returns the canonical encoding.
+func (c *Check) Marshal() []byte {
+	out := append(KindCheck.Header(), byte(c.Checker), byte(len(c.Dealers)))
+	for _, d := range c.Dealers {
+		out = append(out, byte(d))
+	}
+	return out
+}
+
+// ParseCheck decodes a Check, refusing index 0, no dealer, and dealers
+// not strictly ascending (so that a set has one encoding).
+func ParseCheck(b []byte) (*Check, error) {
+	if err := CheckHeader(b, KindCheck); err != nil {
+		return nil, err
+	}
+	if len(b) < CheckSize || len(b) != CheckSize+int(b[3]) {
+		return nil, fmt.Errorf("dkg: check is %d bytes, not 4 plus its count of dealers", len(b))
+	}
+	if err := checkIndexByte("check's checker", b[2]); err != nil {
+		return nil, err
+	}
+	if b[3] == 0 {
+		return nil, fmt.Errorf("dkg: check of trustee %d names no dealer", b[2])
+	}
+	c := &Check{Checker: int(b[2])}
+	for i, d := range b[CheckSize:] {
+		if err := checkIndexByte("check's dealer", d); err != nil {
+			return nil, err
+		}
+		if i > 0 && d <= b[CheckSize+i-1] {
+			return nil, fmt.Errorf("dkg: check of trustee %d names its dealers out of order or twice", b[2])
+		}
+		c.Dealers = append(c.Dealers, int(d))
+	}
+	return c, nil
 }

@@ -19,6 +19,7 @@ func TestStrictParsing(t *testing.T) {
 	c.complain(t, 2, 1, ReasonMismatch)
 	c.answer(t, 1, 2, c.share(1, 2))
 	ann, deal, compl, ans := c.anns[0].Marshal(), c.deals[0].Marshal(), c.complaints[0].Marshal(), c.answers[0].Marshal()
+	check := (&Check{Checker: 2, Dealers: []int{1, 3}}).Marshal()
 
 	// X25519 point of order 8 (from the curve's small-subgroup list).
 	lowOrder, _ := hex.DecodeString("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800")
@@ -42,11 +43,12 @@ func TestStrictParsing(t *testing.T) {
 	pd := func(b []byte) error { _, err := ParseDeal(b); return err }
 	pc := func(b []byte) error { _, err := ParseComplaint(b); return err }
 	pw := func(b []byte) error { _, err := ParseAnswer(b); return err }
+	pk := func(b []byte) error { _, err := ParseCheck(b); return err }
 
 	for name, m := range map[string]struct {
 		parse parser
 		b     []byte
-	}{"announcement": {pa, ann}, "deal": {pd, deal}, "complaint": {pc, compl}, "answer": {pw, ans}} {
+	}{"announcement": {pa, ann}, "deal": {pd, deal}, "complaint": {pc, compl}, "answer": {pw, ans}, "check": {pk, check}} {
 		if err := m.parse(m.b); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -79,6 +81,14 @@ func TestStrictParsing(t *testing.T) {
 	add("answer dealer 0", pw, encodingtest.Mutate(ans, 2, []byte{0}))
 	add("answer recipient 0", pw, encodingtest.Mutate(ans, 3, []byte{0}))
 	add("answer non-canonical share", pw, encodingtest.Mutate(ans, 4, bytes.Repeat([]byte{0xff}, 32)))
+	add("check checker 0", pk, encodingtest.Mutate(check, 2, []byte{0}))
+	add("check shorter than its header", pk, check[:CheckSize-1])
+	add("check count 0", pk, encodingtest.Mutate(check[:CheckSize], 3, []byte{0}))
+	add("check count above its dealers", pk, encodingtest.Mutate(check, 3, []byte{3}))
+	add("check dealer 0", pk, []byte{Version, byte(KindCheck), 2, 2, 0, 1})
+	add("check dealers descending", pk, []byte{Version, byte(KindCheck), 2, 2, 3, 1})
+	add("check dealer twice", pk, []byte{Version, byte(KindCheck), 2, 2, 1, 1})
+	add("check as complaint", pc, check)
 
 	for name, m := range bad {
 		err := m.parse(m.b)

@@ -33,6 +33,7 @@ type (
 	Deal           = ceremony.Deal
 	Complaint      = ceremony.Complaint
 	Answer         = ceremony.Answer
+	Check          = ceremony.Check
 )
 
 // ParseAnnouncement is ceremony.ParseAnnouncement.
@@ -46,6 +47,9 @@ func ParseComplaint(b []byte) (*Complaint, error) { return ceremony.ParseComplai
 
 // ParseAnswer is ceremony.ParseAnswer.
 func ParseAnswer(b []byte) (*Answer, error) { return ceremony.ParseAnswer(b) }
+
+// ParseCheck is ceremony.ParseCheck.
+func ParseCheck(b []byte) (*Check, error) { return ceremony.ParseCheck(b) }
 
 // The ceremony's public outcome.
 type (

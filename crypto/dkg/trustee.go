@@ -95,6 +95,17 @@ func (tr *Trustee) Announcement() *Announcement {
 // KeyShare returns the trustee's key share once Finalize has succeeded, or nil.
 func (tr *Trustee) KeyShare() *KeyShare { return tr.share }
 
+// Dealt returns the deal this trustee made, or nil before it deals and
+// after Finalize (which erases it): a caller resuming from a saved state
+// compares it with the deal a board holds.
+func (tr *Trustee) Dealt() *Deal {
+	if tr.phase != phaseDealt {
+		return nil
+	}
+	d, _ := ParseDeal(tr.dealEnc)
+	return d
+}
+
 // Deal picks the trustee's random polynomial and returns its Deal for the
 // ceremony identified by context (the manifest hash), sealing one share to
 // each announced trustee. Calling it again with the same context returns the
