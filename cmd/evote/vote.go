@@ -75,7 +75,7 @@ or where the one-time code went, is on stderr, with the same exit codes.`,
   # The issuer e-mailed a one-time code (the first run exited 4 saying where):
   evote vote --issuer http://127.0.0.1:8081 --board http://127.0.0.1:8080 \
       --board-key board.vkey --manifest manifest.json --voter-id voter-000001 --code 7XQ2M-K9D4T-0HVB3-RWE8N \
-      --choose motion=yes --receipt receipt.json --second-factor 493 817`,
+      --choose motion=yes --receipt receipt.json --second-factor 493817`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if second != "" {
