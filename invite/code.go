@@ -14,6 +14,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/emersion/go-smtp"
 	"github.com/evote/evote/issuer"
 	"github.com/evote/evote/issuer/issuerapi"
 )
@@ -214,6 +215,13 @@ func (e *redactedError) Unwrap() error { return e.sentinel }
 // original text back.
 func redact(err error, c issuer.OneTimeCode) error {
 	text := err.Error()
+	// A server's own words may echo the address in any form (split over
+	// lines, MIME-encoded, the local part alone): keep only its codes.
+	var se *smtp.SMTPError
+	if errors.As(err, &se) {
+		text = fmt.Sprintf("invite: the SMTP server refused the one-time code's message: %d %d.%d.%d (its words are not kept: they may name the recipient)",
+			se.Code, se.EnhancedCode[0], se.EnhancedCode[1], se.EnhancedCode[2])
+	}
 	for _, s := range []string{c.To, c.Code} {
 		if s != "" {
 			text = regexp.MustCompile("(?i)"+regexp.QuoteMeta(s)).ReplaceAllLiteralString(text, "[redacted]")

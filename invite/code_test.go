@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/emersion/go-smtp"
 	"io"
 	"mime"
 	"mime/quotedprintable"
@@ -344,6 +345,24 @@ func BenchmarkCodeMailer(b *testing.B) {
 	for b.Loop() {
 		if err := m.Send(context.Background(), c); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestAttackSMTPWordsRedacted: an SMTP server's refusal names the
+// recipient in ways no search for the address finds (its local part
+// alone, split over lines, MIME-encoded): the error keeps the server's
+// codes and none of its words.
+func TestAttackSMTPWordsRedacted(t *testing.T) {
+	c := emailCode("Mario.Rossi@example.it", "it", "482915")
+	for _, words := range []string{"mailbox mario.rossi unavailable", "Mario.Rossi@\nexample.it over quota", "=?utf-8?q?Mario=2ERossi=40example=2Eit?= unknown"} {
+		err := redact(fmt.Errorf("%w: %w", ErrConnect, &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: words}), c)
+		s := err.Error()
+		if strings.Contains(strings.ToLower(s), "rossi") || !strings.Contains(s, "550 5.1.1") {
+			t.Errorf("%q gave %q", words, s)
+		}
+		if !errors.Is(err, ErrConnect) {
+			t.Error("the sentinel is lost")
 		}
 	}
 }

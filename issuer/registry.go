@@ -236,6 +236,13 @@ func checkEmail(s string) (string, error) {
 		!strings.Contains(s[at+1:], ".") || strings.HasSuffix(s, ".") || strings.ContainsAny(s, " \t") {
 		return "", fmt.Errorf("e-mail %q is not an address such as name@example.org", s)
 	}
+	for _, r := range s {
+		if r >= utf8.RuneSelf {
+			// The senders speak SMTP without SMTPUTF8: such a voter
+			// would get no invitation and no one-time code.
+			return "", fmt.Errorf("e-mail %q has characters outside ASCII, which evote's mailer cannot send to; give its ASCII form (a domain such as città.it as xn--citt-6na.it), or leave it empty", s)
+		}
+	}
 	return s[:at+1] + strings.ToLower(s[at+1:]), nil
 }
 

@@ -427,3 +427,16 @@ func FuzzNormalizeVoterID(f *testing.F) {
 		}
 	})
 }
+
+// TestEmailASCII: an address the mailers cannot send to (characters
+// outside ASCII, SMTPUTF8 not spoken) is refused at import, saying what
+// to give instead, rather than leaving its voter without an invitation
+// and without a one-time code; its ASCII form passes.
+func TestEmailASCII(t *testing.T) {
+	if _, err := checkEmail("niccolò@città.it"); err == nil || !strings.Contains(err.Error(), "outside ASCII") {
+		t.Fatalf("a non-ASCII address: %v", err)
+	}
+	if got, err := checkEmail("niccolo@xn--citt-6na.it"); err != nil || got != "niccolo@xn--citt-6na.it" {
+		t.Fatalf("its ASCII form: %q, %v", got, err)
+	}
+}
