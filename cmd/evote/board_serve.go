@@ -25,8 +25,7 @@ func boardServeCmd(g *globals) *cobra.Command {
 	var witnessURLs []string
 	var st storeFlag
 	var sf serviceFlags
-	var rate float64
-	var burst int
+	var noSchedule bool
 	c := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the board's HTTP API",
@@ -38,16 +37,32 @@ the token in --admin-token-file. SIGINT or SIGTERM stops it gracefully: it
 stops accepting, every cast in flight gets its receipt after its commit, then
 the log is closed.
 
+Schedule: when the manifest names its opening and closing times (election
+init --opens, --closes), the board opens voting at the first and closes it
+at the second, as the log and the clock say at each step, so a board
+started or restarted late does at once what is due. It opens only with
+every trustee in the key ceremony: with one missing it logs at ERROR who and
+why, and tries again every 10 s (evote board open --without opens without
+one, saying what the election loses). It closes only once the manifest's
+min_ballots are counted, logging at ERROR and trying again until then
+(evote board close --accept-untallied ends it with no result). It never
+opens after the closing time. evote board open and close work at any time
+as before; --no-schedule leaves both to them.
+
 Hardening: each client address gets a token bucket for POSTs (--rate,
---burst; 0 turns it off). The default, 10,000 a second, is above what one
+--burst). The default, 10,000 a second, is above what one
 board on a small machine accepts at all, so that voters behind one NAT and
 "evote loadtest" from one host are never throttled; lower it on a big
 machine facing the internet. At most --max-in-flight casts are worked on at
 once: beyond that a cast is answered 503 with Retry-After: 1 at once, never
 queued. Slow clients are cut off by --read-header-timeout and fixed read,
-write and idle timeouts. GET /healthz and GET /metrics (Prometheus) serve
-operators; the log (--log-format, --log-level) has one line per request and
-nothing that identifies a voter.`,
+write and idle timeouts. Every limit flag reads 0 as its default and -1 as
+no bound. GET /healthz and GET /metrics (Prometheus) serve operators; the
+ballots, the phase and the turnout there are counted from the log, so they
+survive a restart. The log (--log-format, --log-level; with json every line
+is JSON, from the first) has one line per request, with the refusal's code
+when it refuses (refused=already_voted), and nothing that identifies a
+voter.`,
 		Example: `  evote board serve --store bolt:board-data --key board.key --manifest manifest.json \
       --admin-token-file admin.token --listen 127.0.0.1:8080`,
 		Args: args(cobra.NoArgs),
@@ -91,7 +106,7 @@ nothing that identifies a voter.`,
 					return err
 				}
 			} else {
-				g.logf("no --admin-token-file: the admin endpoints are disabled\n")
+				logger.Warn("no --admin-token-file: the admin endpoints are disabled")
 			}
 			log, err := st.openLog(signer)
 			if err != nil {
@@ -115,7 +130,7 @@ nothing that identifies a voter.`,
 				if b, err = board.Create(ctx, log, mb); err != nil {
 					return err
 				}
-				g.logf("created the election's board in %s\n", &st)
+				logger.Info("created the election's board", "store", st.String())
 			} else {
 				if b, err = board.Load(log); err != nil {
 					return err
@@ -126,27 +141,61 @@ nothing that identifies a voter.`,
 						return fmt.Errorf("%s is not the manifest of the election in %s", manifest, &st)
 					}
 				}
-				g.logf("resumed the board in %s: %d entries\n", &st, size)
 			}
-			if rate < 0 {
-				return usagef("--rate must be 0 (no limit) or more")
+			// The counts are read from the whole log once, here, so that the
+			// metrics and the schedule start from the log's, not from zero.
+			counter := board.NewCounter(b)
+			counts, err := counter.Read()
+			if err != nil {
+				return err
+			}
+			if size > 0 {
+				logger.Info("resumed the board", "store", st.String(), "entries", counts.Entries, "phase", counts.Phase, "ballots", counts.Ballots, "counted", counts.Counted)
+			}
+			var sched *board.Schedule
+			if !noSchedule {
+				if sched, err = board.NewSchedule(b, board.ScheduleConfig{Logger: logger, Counter: counter}); err != nil {
+					return usagef("%v: the board cannot act on that window; serve with --no-schedule and open and close by hand (evote board open, evote board close)", err)
+				}
 			}
 			cosigner, err := startCosigner(ctx, b, log, vkey, witnessURLs, logger)
 			if err != nil {
 				return err
 			}
-			var h http.Handler = board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(rate, burst), CORSOrigins: origins, Report: reportOf, Cosigner: cosigner})
+			var h http.Handler = board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(sf.rate, sf.burst), CORSOrigins: origins, Report: reportOf, Cosigner: cosigner, Counter: counter})
 			if boothDir != "" {
 				if err := checkServedBooth(boothDir, b.Manifest()); err != nil {
 					return err
 				}
 				h = booth.Mount(h, booth.Handler(os.DirFS(boothDir)))
-				g.logf("serving the booth in %s at / beside the API\n", boothDir)
+				logger.Info("serving the booth at / beside the API", "dir", boothDir)
 			}
-			return ops.Serve(ctx, sf.server(ops.ServerConfig{
+			// The schedule starts once the board listens (a board that
+			// cannot serve opens nothing) and has stopped before the log
+			// closes.
+			sctx, stop := context.WithCancel(ctx)
+			scheduled := make(chan struct{})
+			defer func() {
+				stop()
+				<-scheduled
+			}()
+			started := false
+			err = ops.Serve(ctx, sf.server(ops.ServerConfig{
 				Handler: h, Logger: logger, Name: "board",
-				Ready: func(u string) { g.printf("board listening on %s\n", u) },
+				Ready: func(u string) {
+					logger.Info("listening", "url", u)
+					g.printf("board listening on %s\n", u)
+					started = true
+					go func() {
+						defer close(scheduled)
+						runSchedule(sctx, sched, b.Manifest(), logger)
+					}()
+				},
 			}))
+			if !started {
+				close(scheduled)
+			}
+			return err
 		},
 	}
 	f := c.Flags()
@@ -156,10 +205,26 @@ nothing that identifies a voter.`,
 	f.StringVar(&tokFile, "admin-token-file", "", "`FILE` holding the admin token")
 	f.StringArrayVar(&witnessURLs, "witness", nil, "a witness's base `URL` (where evote witness serve listens; the board posts to URL/add-checkpoint; repeatable): the board asks each to cosign its checkpoints, as the manifest's witnesses require")
 	f.StringVar(&boothDir, "booth", "", "also serve the voting booth built in `DIR` (evote booth build) at /, beside the API")
-	f.Float64Var(&rate, "rate", board.DefaultRatePerSecond, "POST requests per second per client IP (-1: no limit)")
-	f.IntVar(&burst, "burst", board.DefaultBurst, "burst of POST requests per client IP")
+	f.BoolVar(&noSchedule, "no-schedule", false, "do not open and close at the manifest's opens and closes; open and close by hand (evote board open, evote board close)")
+	sf.addRate(c, board.DefaultRatePerSecond, board.DefaultBurst, "POST requests")
 	sf.add(c, "127.0.0.1:8080")
 	return c
+}
+
+// runSchedule acts on the manifest's times until voting is closed or ctx
+// is done, saying first what it will do; s nil (--no-schedule) says only
+// that.
+func runSchedule(ctx context.Context, s *board.Schedule, m *ballot.Manifest, logger *slog.Logger) {
+	switch {
+	case s == nil:
+		logger.Info("--no-schedule: voting opens and closes only by hand (evote board open, evote board close)", "opens", m.Opens, "closes", m.Closes)
+		return
+	case m.Opens == "" && m.Closes == "":
+		logger.Info("the manifest names no opening or closing time: voting opens and closes by hand (evote board open, evote board close)")
+		return
+	}
+	logger.Info("schedule: voting opens and closes at the manifest's times", "opens", m.Opens, "closes", m.Closes)
+	s.Run(ctx)
 }
 
 // startCosigner starts gathering the witnesses' cosignatures when the
