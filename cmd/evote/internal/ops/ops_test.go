@@ -92,3 +92,27 @@ func TestPrintResultKOfN(t *testing.T) {
 		t.Error("a percentage of no ballots")
 	}
 }
+
+// TestAddrScrubber: net/http's own log lines lose the client's address,
+// IPv4 or IPv6, with a port or not; the rest of the line stays.
+func TestAddrScrubber(t *testing.T) {
+	var b strings.Builder
+	w := addrScrubber{&b}
+	for _, line := range []string{
+		"http: TLS handshake error from 192.0.2.7:40852: EOF\n",
+		"http: TLS handshake error from [2001:db8::1]:443: remote error\n",
+		"http: Accept error: accept tcp [::]:8081: too many open files\n",
+		"http2: server: error reading preface from client 2001:db8:0:1::9: EOF\n",
+	} {
+		w.Write([]byte(line))
+	}
+	out := b.String()
+	for _, addr := range []string{"192.0.2.7", "40852", "2001:db8", "[::]"} {
+		if strings.Contains(out, addr) {
+			t.Errorf("%q left in %q", addr, out)
+		}
+	}
+	if !strings.Contains(out, "TLS handshake error from [address]: EOF") {
+		t.Errorf("the line lost its words: %q", out)
+	}
+}
