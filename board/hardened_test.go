@@ -126,6 +126,15 @@ func TestHealthMetricsAndLog(t *testing.T) {
 	if n := strings.Count(logText, `"msg":"request"`); n != 5 { // and the scrape
 		t.Errorf("%d request lines for 5 requests:\n%s", n, logText)
 	}
+	// Each refusal's line says why, in the code its client was told.
+	for _, code := range []string{boardapi.CodeBallotOnBoard, boardapi.CodeInvalidBallot} {
+		if !strings.Contains(logText, `,"refused":"`+code+`"}`) {
+			t.Errorf("no request line with refused=%s:\n%s", code, logText)
+		}
+	}
+	if n := strings.Count(logText, `"refused"`); n != 2 {
+		t.Errorf("%d lines with a refusal's code, want the 2 refusals':\n%s", n, logText)
+	}
 	for what, s := range map[string]string{
 		"token key (hex)":    hex.EncodeToString(v.Key.Bytes()),
 		"token key (base64)": base64.StdEncoding.EncodeToString(v.Key.Bytes())[:24],
