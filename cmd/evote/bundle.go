@@ -299,9 +299,11 @@ func applyBundle(c *cobra.Command, path string) error {
 	var dir string // the pieces written as files, made at most once
 	fileOf := func(name string, data []byte) (string, error) {
 		if dir == "" {
-			if dir, err = bundleDir(sum); err != nil {
+			d, err := bundleDir(sum)
+			if err != nil {
 				return "", err
 			}
+			dir = d
 		}
 		p := filepath.Join(dir, name)
 		return p, writeIfChanged(p, data)
