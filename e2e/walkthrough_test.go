@@ -558,11 +558,15 @@ func (ca *privateCA) issue(t *testing.T, dir, name string) {
 // eligible members enrolled before the cut-off, and one after it.
 func registry(t *testing.T, path string, eligible int) {
 	var b strings.Builder
-	b.WriteString("Codice socio,Nome,E-mail,Cellulare,Data iscrizione\n")
+	b.WriteString("Codice socio,Nome,E-mail,Cellulare,Data iscrizione,Lingua\n")
 	for i := 1; i <= eligible; i++ {
-		fmt.Fprintf(&b, "SOC-%04d,Socio %d,socio%d@example.org,+39333%07d,2024-0%d-15\n", 1000+i, i, i, i, 1+i%9)
+		lang := "it"
+		if i%4 == 0 {
+			lang = "en"
+		}
+		fmt.Fprintf(&b, "SOC-%04d,Socio %d,socio%d@example.org,+39333%07d,2024-0%d-15,%s\n", 1000+i, i, i, i, 1+i%9, lang)
 	}
-	fmt.Fprintf(&b, "SOC-9999,Nuovo,nuovo@example.org,+393339999999,2025-03-01\n")
+	fmt.Fprintf(&b, "SOC-9999,Nuovo,nuovo@example.org,+393339999999,2025-03-01,it\n")
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
