@@ -236,11 +236,14 @@ func newElection(t testing.TB, voters int) *election {
 	for i := 1; i <= 3; i++ {
 		// Deals go straight to the board.
 		e.must(append([]string{"trustee", "deal", "--state", state(i), "--signing-key", signingKey(i), "--dir", "ceremony",
-			"--board", e.boardURL, "--admin-token-file", "admin.token"}, anns...)...)
+			"--board", e.boardURL, "--board-key", "board.vkey", "--admin-token-file", "admin.token"}, anns...)...)
 	}
 	deals := msgs("deal-*.msg")
 	for i := 1; i <= 3; i++ {
-		out := e.must(append([]string{"trustee", "verify", "--state", state(i), "--signing-key", signingKey(i), "--dir", "ceremony"}, deals...)...)
+		// Checks and complaints go to the board by the trustee itself,
+		// signed: no admin token.
+		out := e.must(append([]string{"trustee", "verify", "--state", state(i), "--signing-key", signingKey(i), "--dir", "ceremony",
+			"--board", e.boardURL, "--board-key", "board.vkey"}, deals...)...)
 		if !strings.Contains(out, "0 complaint(s)") {
 			t.Fatalf("trustee %d complained in an honest ceremony:\n%s", i, out)
 		}
@@ -251,7 +254,7 @@ func newElection(t testing.TB, voters int) *election {
 	e.must("board", "open", "--board", e.boardURL, "--admin-token-file", "admin.token")
 	all := msgs("*.msg")
 	for i := 1; i <= 3; i++ {
-		out := e.must(append([]string{"trustee", "finalize", "--state", state(i), "--share", share(i), "--board", e.boardURL}, all...)...)
+		out := e.must(append([]string{"trustee", "finalize", "--state", state(i), "--share", share(i), "--board", e.boardURL, "--board-key", "board.vkey"}, all...)...)
 		if !strings.Contains(out, "the board's election key matches") {
 			t.Fatalf("trustee %d:\n%s", i, out)
 		}

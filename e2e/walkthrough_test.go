@@ -803,7 +803,9 @@ func invitedCodes(t *testing.T, mails []smtptest.Received) map[string]string {
 	return codes
 }
 
-// ceremony runs the README's key ceremony among the three trustees.
+// ceremony runs the README's key ceremony among the three trustees, with
+// an early open: refused while trustee 3 has not checked its shares,
+// naming it, and trustee 3's status saying what it is to do.
 func (w *walk) ceremony() {
 	w.t.Helper()
 	for i := 1; i <= 3; i++ {
@@ -812,9 +814,17 @@ func (w *walk) ceremony() {
 	for i := 1; i <= 3; i++ {
 		w.run(w.find("evote trustee deal"), i)
 	}
-	for i := 1; i <= 3; i++ {
-		w.run(w.find("evote trustee verify"), i)
+	verify, open, status := w.find("evote trustee verify"), w.find("evote board open"), w.find("evote trustee status")
+	for i := 1; i <= 2; i++ {
+		w.run(verify, i)
 	}
+	if r := w.try(open, 0); r.code != 1 || !strings.Contains(r.stderr, "trustee 3 has not checked its shares") || !strings.Contains(r.stderr, "evote board open --without 3") {
+		w.t.Fatalf("an open before trustee 3 checked its shares: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if out := w.run(status, 3).stdout; !strings.Contains(out, "you: trustee 3, dealt\nnext: evote trustee verify") {
+		w.t.Fatalf("trustee 3's status:\n%s", out)
+	}
+	w.run(verify, 3)
 	answer := w.find("evote trustee answer")
 	for i := 1; i <= 3; i++ {
 		if strings.Contains(answer.text, "only if accused") && !w.accused(i) {
@@ -823,8 +833,11 @@ func (w *walk) ceremony() {
 		}
 		w.run(answer, i)
 	}
+	if out := w.run(status, 1).stdout; !strings.Contains(out, "nothing is missing") {
+		w.t.Fatalf("trustee 1's status once every trustee checked:\n%s", out)
+	}
 	w.adminPosts()
-	w.run(w.find("evote board open"), 0)
+	w.run(open, 0)
 	for i := 1; i <= 3; i++ {
 		w.run(w.find("evote trustee finalize"), i)
 	}

@@ -53,7 +53,8 @@ const (
 	// board cannot open, with or without the trustee.
 	GapAnnouncement GapKind = "announcement"
 	// GapDeal: no deal. The dealer is disqualified (no-deal) and its
-	// part of the key left out; if it lost its state it holds no share.
+	// part of the key left out, and it holds no share: a trustee's share
+	// comes from the state it dealt with (crypto/dkg).
 	GapDeal GapKind = "deal"
 	// GapAnswer: complaints against its deal unanswered (Accusers). It is
 	// disqualified (complaints-unanswered) unless it answers before open.
@@ -87,7 +88,7 @@ func (g Gap) Text() string {
 	case GapAnnouncement:
 		return who + " has not announced its key: no election key can be made without every trustee's announcement"
 	case GapDeal:
-		return who + " has not dealt: its part of the key would be left out, and if it lost its state it holds no share"
+		return who + " has not dealt: its part of the key would be left out, and it would hold no share"
 	case GapAnswer:
 		return fmt.Sprintf("%s has not answered the complaint of %s: it would be disqualified as a dealer, its part of the key left out", who, Names(g.Accusers))
 	case GapFault:

@@ -99,6 +99,20 @@ func UniqueKey(m *ballot.Manifest, msg []byte) ([]byte, error) {
 	return fmt.Appendf(nil, "ceremony/%d/%s", p.kind, p.who), nil
 }
 
+// Sender returns the trustee a ceremony entry body is from, who signed it
+// (the announcer, the dealer, the accuser, the dealer of an answer, the
+// checker), once its signature is checked.
+func Sender(m *ballot.Manifest, msg []byte) (int, error) {
+	p, err := parse(m, msg)
+	if err != nil {
+		return 0, err
+	}
+	return p.sender, nil
+}
+
+// Manifest returns the manifest of the election the ceremony is of.
+func (c *Ceremony) Manifest() *ballot.Manifest { return c.m }
+
 // parse decodes a ceremony entry body and checks its sender's signature.
 func parse(m *ballot.Manifest, msg []byte) (*message, error) {
 	if len(msg) < 2+ed25519.SignatureSize {

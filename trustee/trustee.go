@@ -151,6 +151,16 @@ func (t *Trustee) sign(kind byte, to int, payload []byte) Message {
 	return Message{Kind: kind, From: t.Index(), To: to, Body: record.Sign(t.m, t.key, kind, payload)}
 }
 
+// Announce returns the trustee's announcement, signed: the very message
+// New returned (an Ed25519 signature is deterministic), to send again when
+// the first sending was lost.
+func (t *Trustee) Announce() (Message, error) {
+	if t.key == nil {
+		return Message{}, ErrNoSigningKey
+	}
+	return t.sign(record.KindAnnouncement, 0, t.Announcement().Marshal()), nil
+}
+
 // Deal picks the trustee's random polynomial and returns its deal, given
 // every trustee's announcement in c: commitments to the polynomial, a proof
 // of knowledge of its constant term, and a share sealed to each trustee.

@@ -31,7 +31,8 @@ func (r *recorder) RoundTrip(_ context.Context, req *transport.Request) (*transp
 }
 
 // TestClientOver: the client's requests through the seam, GET without a
-// body or a type, POST of application/octet-stream, the admin's header on
+// body or a type, POST of application/octet-stream (an open naming
+// trustees to go on without, of application/json), the admin's header on
 // admin endpoints only; an error answer's Retry-After.
 func TestClientOver(t *testing.T) {
 	ctx := context.Background()
@@ -44,6 +45,12 @@ func TestClientOver(t *testing.T) {
 	if i, err := c.PostPartial(ctx, []byte("p")); err != nil || i != 7 {
 		t.Fatalf("PostPartial: %d, %v", i, err)
 	}
+	if i, err := c.OpenWithout(ctx, []int{3}); err != nil || i != 7 {
+		t.Fatalf("OpenWithout: %d, %v", i, err)
+	}
+	if i, err := c.PostCeremonyMessage(ctx, []byte("m")); err != nil || i != 7 {
+		t.Fatalf("PostCeremonyMessage: %d, %v", i, err)
+	}
 	rec.body = "manifest"
 	if b, err := c.Manifest(ctx); err != nil || string(b) != "manifest" {
 		t.Fatalf("Manifest: %q, %v", b, err)
@@ -51,6 +58,9 @@ func TestClientOver(t *testing.T) {
 	want := []transport.Request{
 		{Method: "POST", URL: "https://board.example" + boardapi.PathOpen, ContentType: "application/octet-stream", Authorization: "Bearer tok", Body: []byte{}},
 		{Method: "POST", URL: "https://board.example" + boardapi.PathPartials, ContentType: "application/octet-stream", Body: []byte("p")},
+		{Method: "POST", URL: "https://board.example" + boardapi.PathOpen, ContentType: "application/json", Authorization: "Bearer tok", Body: []byte(`{"without":[3]}`)},
+		// A trustee's signed message: no admin token, even when the client has one.
+		{Method: "POST", URL: "https://board.example" + boardapi.PathTrusteeCeremony, ContentType: "application/octet-stream", Body: []byte("m")},
 		{Method: "GET", URL: "https://board.example" + boardapi.PathManifest},
 	}
 	if len(rec.reqs) != len(want) {

@@ -228,12 +228,6 @@ var bundleNotFor = map[string]string{
 	"evote issuer serve --ca-cert":  "the SMTP server's CA, not the deployment's",
 	"evote issuer invite --ca-cert": "the SMTP server's CA, not the deployment's",
 	"evote booth build --board":     "the board as voters' browsers reach it; left out, the booth calls its own origin, as board serve --booth requires",
-	// A ceremony step given --board posts its messages with the admin
-	// token, which a trustee does not hold.
-	"evote trustee init --board":   "posting needs the board's admin token",
-	"evote trustee deal --board":   "posting needs the board's admin token",
-	"evote trustee verify --board": "posting needs the board's admin token",
-	"evote trustee answer --board": "posting needs the board's admin token",
 }
 
 // bundleSkipsCommand: commands a bundle does not fill (election bundle

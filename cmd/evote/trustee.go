@@ -1,7 +1,7 @@
 package main
 
 import (
-	"context"
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,10 +9,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/evote/evote/ballot"
-	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/cmd/evote/internal/secret"
+	"github.com/evote/evote/crypto/dkg"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/trustee"
 	"github.com/spf13/cobra"
@@ -24,37 +26,45 @@ func trusteeCmd(g *globals) *cobra.Command {
 		Short: "A trustee's key ceremony and decryption",
 		Long: `Trustees make the election key together, without a dealer: no one ever holds
 the election's secret key, and any threshold t of the n trustees decrypt the
-tally. Each step reads the messages of the step before as files and writes its
-own messages as files (*.msg), which the trustees exchange and the admin posts
-to the board (evote board post), or the step posts itself when given --board
-and the admin token. Every message is public; only the trustee's signing key,
-state file and key share are secret, and they are age-encrypted.
+tally. Each step reads the ceremony's messages from the board (--board and
+--board-key, or the election bundle), checking the board's log as every
+trustee read of it does, and posts this trustee's own messages there. Each
+message is signed with the trustee's Ed25519 signing key, whose public half
+the manifest lists (trustees.keys, in index order), and that signature is
+the credential: the board takes a trustee's messages from anyone and
+refuses one its sender did not sign, so no admin token is needed and no one
+else, the board's operator included, can speak for a trustee. Without
+--board the steps read message files and write their own (*.msg), which
+someone carries and posts (evote board post). Only the signing key, the
+state file and the key share are secret, and they are age-encrypted.
 
-Each trustee signs every message it emits (steps 1 to 4) with its own Ed25519
-key, whose public half the manifest lists (trustees.keys, in index order); the
-board and every verifier refuse a message its sender did not sign, so no one
-else, the board's operator included, can speak for a trustee. The steps read
-the signing key from --signing-key (default trustee.sign, what keygen writes).
+Every step says where the trustee stands and what comes next; run twice it
+sends nothing twice and says so, run too early it refuses and says whom it
+waits for. evote trustee status shows the whole ceremony, and what this
+trustee should do (--state).
 
   0. evote trustee keygen                    before the manifest: writes trustee.sign, trustee.pub
                                              (the admin lists every trustee.pub: evote election init --trustee-key)
-  1. evote trustee init --index i            writes trustee-i.state, ann-i.msg
-  2. evote trustee deal ann-*.msg            writes deal-i.msg
-  3. evote trustee verify deal-*.msg         writes complaint-i-j.msg for each bad share
-  4. evote trustee answer complaint-*.msg    writes answer-i-j.msg for each complaint against i
-  5. evote board open                        the board decides the ceremony
-  6. evote trustee finalize *.msg            writes trustee-i.share, the key share
-  ... voting, evote board close ...
+  1. evote trustee init --index i            writes trustee-i.state; sends its announcement
+  2. evote trustee deal                      once all have announced: sends its deal
+  3. evote trustee verify                    once all have dealt: sends its complaints, if any, and its check
+  4. evote trustee answer                    only if accused: sends its answers
+  5. evote board open                        the authority; refused while a trustee is missing, unless --without
+  6. evote trustee finalize                  after open: writes trustee-i.share, the key share
+  ... voting (evote trustee checkpoint now and then), evote board close ...
   7. evote trustee decrypt                   posts trustee i's partial decryption`,
 	}
-	c.AddCommand(trusteeKeygenCmd(g), trusteeInitCmd(g), trusteeDealCmd(g), trusteeVerifyCmd(g), trusteeAnswerCmd(g), trusteeFinalizeCmd(g), trusteeCheckpointCmd(g), trusteeDecryptCmd(g))
+	c.AddCommand(trusteeKeygenCmd(g), trusteeInitCmd(g), trusteeDealCmd(g), trusteeVerifyCmd(g), trusteeAnswerCmd(g), trusteeFinalizeCmd(g), trusteeStatusCmd(g), trusteeCheckpointCmd(g), trusteeDecryptCmd(g))
 	return c
 }
 
 // trusteeFlags are the flags the ceremony steps share.
 type trusteeFlags struct {
-	manifest, state, dir, signingKey string
-	bf                               boardFlags
+	manifest, state, dir, signingKey, journal string
+	bf                                        boardFlags
+	// noJournal: the board's checkpoint is not recorded (status run by
+	// anyone, who has no trustee's journal).
+	noJournal bool
 }
 
 // defaultSigningKey is where keygen writes a trustee's signing key, and
@@ -158,9 +168,12 @@ func (tf *trusteeFlags) add(c *cobra.Command) {
 	f := c.Flags()
 	f.StringVar(&tf.manifest, "manifest", "manifest.json", "the election manifest `FILE`")
 	f.StringVar(&tf.state, "state", "", "this trustee's state `FILE` (age-encrypted; default trustee-INDEX.state)")
-	f.StringVar(&tf.dir, "dir", ".", "`DIR` to write message files to")
-	tf.bf.add(c, true, false)
-	c.Flags().Lookup("board").Usage = "also post the messages to the board at this `URL` (needs the admin token)"
+	f.StringVar(&tf.dir, "dir", ".", "`DIR` to write this trustee's message files to")
+	f.StringVar(&tf.journal, "journal", "", "this trustee's journal `FILE` of the board's checkpoints, which every read of the board extends (default trustee-ORIGIN.journal, after the board key's name)")
+	tf.bf.add(c, true, true)
+	f.Lookup("board").Usage = "read the ceremony's messages from the board at this `URL` (checked against --board-key) and post this trustee's own there, signed: no admin token needed"
+	f.Lookup("admin-token").Usage = "post through the board's admin path with this `TOKEN` instead (not needed: the board takes a trustee's signed messages from anyone)"
+	f.Lookup("admin-token-file").Usage = "`FILE` holding the admin token, for the admin path (not needed)"
 }
 
 func (tf *trusteeFlags) loadManifest() (*ballot.Manifest, error) {
@@ -177,50 +190,6 @@ func (tf *trusteeFlags) loadManifest() (*ballot.Manifest, error) {
 
 func (tf *trusteeFlags) saveState(kr *secret.Keyring, tr *trustee.Trustee, fresh bool) error {
 	return kr.WriteFile(tf.state, tr.State(), !fresh)
-}
-
-// stepState is what a ceremony step after init starts from.
-type stepState struct {
-	m   *ballot.Manifest
-	kr  *secret.Keyring
-	tr  *trustee.Trustee
-	cer *record.Ceremony
-}
-
-// step loads the manifest, the ceremony messages in files and the
-// trustee's state with, if signing, its signing key.
-func (tf *trusteeFlags) step(g *globals, files []string, signing bool) (*stepState, error) {
-	st := &stepState{}
-	var err error
-	if st.m, err = tf.loadManifest(); err != nil {
-		return nil, err
-	}
-	if st.kr, err = g.keyring(); err != nil {
-		return nil, err
-	}
-	if tf.state == "" {
-		return nil, usagef("--state trustee-INDEX.state is required")
-	}
-	state, err := st.kr.ReadFile(tf.state)
-	if err != nil {
-		return nil, err
-	}
-	defer clear(state)
-	var sk ed25519.PrivateKey
-	if signing {
-		if sk, err = tf.loadSigningKey(st.kr); err != nil {
-			return nil, err
-		}
-	}
-	if st.tr, err = trustee.Load(st.m, state, sk); errors.Is(err, trustee.ErrWrongKey) {
-		return nil, tf.keyRefused(err)
-	} else if err != nil {
-		return nil, fmt.Errorf("%s: %w", tf.state, err)
-	}
-	if st.cer, err = readCeremony(st.m, files); err != nil {
-		return nil, err
-	}
-	return st, nil
 }
 
 // readCeremony reads ceremony message files for manifest m.
@@ -256,45 +225,33 @@ func messageFile(msg trustee.Message) string {
 	}
 }
 
-// emit writes each message to its file in dir and, with --board, posts it.
-func (tf *trusteeFlags) emit(ctx context.Context, g *globals, msgs ...trustee.Message) error {
-	var c *boardapi.Client
-	if tf.bf.url != "" {
-		var err error
-		if c, err = tf.bf.client(true); err != nil {
-			return err
-		}
-	}
-	for _, msg := range msgs {
-		path := filepath.Join(tf.dir, messageFile(msg))
-		if err := writeNew(path, msg.Body, 0o644, true); err != nil {
-			return err
-		}
-		g.printf("wrote %s\n", path)
-		if c != nil {
-			idx, err := c.PostCeremony(ctx, msg.Body)
-			if err != nil {
-				return fmt.Errorf("posting %s: %w", path, err)
-			}
-			g.printf("posted %s as entry %d\n", path, idx)
-		}
-	}
-	return nil
+// lostState is the refusal of an init whose trustee announced before,
+// from a state that is gone.
+func lostState(i int, where, state string) error {
+	return fmt.Errorf("trustee %d announced already (%s), signed by this signing key, but %s does not exist: was the state lost? An announcement cannot be replaced, since every deal seals a share to its key. If you have the state file, give it with --state. If it is truly lost, this trustee cannot take part in this ceremony: the election authority opens without it once the others are done (evote board open --without %d), or starts the ceremony again with a new manifest", i, where, state, i)
 }
 
 func trusteeInitCmd(g *globals) *cobra.Command {
 	var tf trusteeFlags
 	var index int
 	c := &cobra.Command{
-		Use:   "init",
+		Use:   "init [MESSAGE...]",
 		Short: "Step 1: start a trustee; write its state and announcement",
 		Long: `init starts trustee --index of the manifest's n: it makes the key pair other
 trustees seal its shares to, writes its secret state (age-encrypted) and its
-announcement ann-INDEX.msg to publish, signed with its signing key
-(--signing-key), which must be the one the manifest lists for --index.`,
-		Example: `  EVOTE_PASSPHRASE=... evote trustee init --index 1 --manifest manifest.json --signing-key trustee.sign`,
-		Args:    args(cobra.NoArgs),
-		RunE: func(cmd *cobra.Command, _ []string) error {
+announcement ann-INDEX.msg, signed with its signing key (--signing-key),
+which must be the one the manifest lists for --index, and with --board posts
+it (no admin token needed).
+
+It refuses to replace an announcement: if the board (with --board), the
+messages given or --dir already hold one of this trustee, and no state
+file, the state was lost, and a new announcement would strand every share
+sealed to the first. Run again with the state there, it sends the state's
+announcement if the board lacks it and says where the trustee stands.`,
+		Example: `  EVOTE_PASSPHRASE=... evote trustee init --index 1 --manifest manifest.json --signing-key trustee.sign \
+      --board https://board.example.org --board-key board.vkey`,
+		Args: args(cobra.ArbitraryArgs),
+		RunE: func(cmd *cobra.Command, files []string) error {
 			m, err := tf.loadManifest()
 			if err != nil {
 				return err
@@ -302,26 +259,70 @@ announcement ann-INDEX.msg to publish, signed with its signing key
 			if index < 1 || index > m.Trustees.N {
 				return usagef("--index must be 1 to %d (the manifest's trustees)", m.Trustees.N)
 			}
-			kr, err := g.keyring()
-			if err != nil {
-				return err
-			}
-			sk, err := tf.loadSigningKey(kr)
-			if err != nil {
-				return err
-			}
 			if tf.state == "" {
 				tf.state = fmt.Sprintf("trustee-%d.state", index)
+			}
+			s := &session{m: m}
+			if s.kr, err = g.keyring(); err != nil {
+				return err
+			}
+			sk, err := tf.loadSigningKey(s.kr)
+			if err != nil {
+				return err
+			}
+			if err := tf.readBoard(cmd.Context(), s, files); err != nil {
+				return err
+			}
+			if _, err := os.Stat(tf.state); err == nil {
+				// Run again: the state is there; send its announcement
+				// if it was not, and say where the trustee stands.
+				if err := tf.loadState(s, true); err != nil {
+					return err
+				}
+				if s.tr.Index() != index {
+					return usagef("%s is trustee %d's state, not trustee %d's", tf.state, s.tr.Index(), index)
+				}
+				if err := s.checkOwnAnnouncement(); err != nil {
+					return err
+				}
+				g.printf("already initialized: %s holds trustee %d's state (%s)\n", tf.state, index, s.tr.Stage())
+				ann, err := s.tr.Announce()
+				if err != nil {
+					return err
+				}
+				if err := tf.send(cmd.Context(), g, s, ann); err != nil {
+					return err
+				}
+				s.cer.Add(ann.Body) // for the report, if it was only just sent
+				s.report(g, index, s.tr.Stage())
+				return nil
+			}
+			for _, a := range s.cer.Anns {
+				if a.Index == index {
+					return lostState(index, s.where()+s.entryOf(record.KindAnnouncement, index), tf.state)
+				}
+			}
+			own := filepath.Join(tf.dir, messageFile(trustee.Message{Kind: record.KindAnnouncement, From: index}))
+			if b, err := os.ReadFile(own); err == nil && record.NewCeremony(m).Add(b) == nil {
+				return lostState(index, own+" holds its announcement", tf.state)
 			}
 			tr, ann, err := trustee.New(rand.Reader, m, index, sk)
 			if err != nil {
 				return tf.keyRefused(err)
 			}
-			if err := tf.saveState(kr, tr, true); err != nil {
+			if err := tf.saveState(s.kr, tr, true); err != nil {
 				return err
 			}
-			g.printf("wrote %s (age-encrypted; keep it until the tally)\n", tf.state)
-			return tf.emit(cmd.Context(), g, ann)
+			g.printf("wrote %s (age-encrypted; keep it, and a copy, until the tally)\n", tf.state)
+			s.tr = tr
+			if err := tf.send(cmd.Context(), g, s, ann); err != nil {
+				return err
+			}
+			if err := s.cer.Add(ann.Body); err != nil {
+				return err
+			}
+			s.report(g, index, tr.Stage())
+			return nil
 		},
 	}
 	tf.add(c)
@@ -330,33 +331,56 @@ announcement ann-INDEX.msg to publish, signed with its signing key
 	return c
 }
 
+// tooEarly is the refusal of a step run before the messages it needs.
+func tooEarly(format string, a ...any) error {
+	return fmt.Errorf("too early: "+format, a...)
+}
+
 func trusteeDealCmd(g *globals) *cobra.Command {
 	var tf trusteeFlags
 	c := &cobra.Command{
-		Use:   "deal ANNOUNCEMENT...",
+		Use:   "deal [ANNOUNCEMENT...]",
 		Short: "Step 2: deal shares to every trustee; write deal-INDEX.msg",
-		Long: `deal reads all n announcements, picks this trustee's random polynomial and
-writes its deal: commitments to the polynomial, a proof of knowledge of its
-constant term, and one share sealed to each trustee's announced key. Dealing
-again gives the same deal.`,
-		Example: `  evote trustee deal --state trustee-1.state ann-1.msg ann-2.msg ann-3.msg`,
-		Args:    args(cobra.MinimumNArgs(1)),
+		Long: `deal reads all n announcements (from the board with --board, or the files
+given), picks this trustee's random polynomial and writes its deal:
+commitments to the polynomial, a proof of knowledge of its constant term,
+and one share sealed to each trustee's announced key; with --board it posts
+it. Run before every trustee has announced, it refuses and says whom it
+waits for. Dealing again gives the same deal, and posts it only if the
+board lacks it.`,
+		Example: `  evote trustee deal --state trustee-1.state --board https://board.example.org --board-key board.vkey
+  evote trustee deal --state trustee-1.state ann-1.msg ann-2.msg ann-3.msg`,
+		Args: args(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			st, err := tf.step(g, files, true)
+			s, err := tf.open(cmd.Context(), g, files, true, false)
 			if err != nil {
 				return err
 			}
-			if n := st.m.Trustees.N; len(st.cer.Anns) != n {
-				return usagef("deal needs all %d announcements; got %d", n, len(st.cer.Anns))
+			i, stage := s.tr.Index(), s.tr.Stage()
+			if stage == trustee.Final {
+				g.printf("already finalized: trustee %d holds its key share; there is nothing to deal\n", i)
+				s.report(g, i, stage)
+				return nil
 			}
-			d, err := st.tr.Deal(rand.Reader, st.cer)
+			p := s.cer.Progress()
+			if wait := waitingFor(p, func(t record.TrusteeProgress) bool { return t.Announced }); len(wait) > 0 {
+				return tooEarly("%d of %d announcements %s; wait for %s, then run deal again", p.N-len(wait), p.N, s.where(), record.Names(wait))
+			}
+			d, err := s.tr.Deal(rand.Reader, s.cer)
 			if err != nil {
 				return err
 			}
-			if err := tf.saveState(st.kr, st.tr, false); err != nil {
+			if stage == trustee.Dealt {
+				g.printf("already dealt: %s holds trustee %d's deal; it is the same deal again\n", tf.state, i)
+			} else if err := tf.saveState(s.kr, s.tr, false); err != nil {
+				return err // saved before it is sent: the polynomial must outlive the deal
+			}
+			if err := tf.send(cmd.Context(), g, s, d); err != nil {
 				return err
 			}
-			return tf.emit(cmd.Context(), g, d)
+			s.cer.Add(d.Body) // a repeat, once on the board: ignored
+			s.report(g, i, s.tr.Stage())
+			return nil
 		},
 	}
 	tf.add(c)
@@ -367,26 +391,57 @@ again gives the same deal.`,
 func trusteeVerifyCmd(g *globals) *cobra.Command {
 	var tf trusteeFlags
 	c := &cobra.Command{
-		Use:   "verify DEAL...",
-		Short: "Step 3: check the shares dealt to this trustee; write complaints",
-		Long: `verify opens this trustee's share from every deal and checks it against the
-dealer's commitments. For each share that does not open or does not match it
-writes complaint-INDEX-DEALER.msg, signed with this trustee's signing key, to
-publish; the accused dealer must then answer it in public (evote trustee
-answer) or be disqualified.`,
-		Example: `  evote trustee verify --state trustee-1.state deal-1.msg deal-2.msg deal-3.msg`,
-		Args:    args(cobra.MinimumNArgs(1)),
+		Use:   "verify [DEAL...]",
+		Short: "Step 3: check the shares dealt to this trustee; write complaints and a check",
+		Long: `verify opens this trustee's share from every deal (on the board with --board,
+or the files given) and checks it against the dealer's commitments. For each
+share that does not open or does not match it writes complaint-INDEX-DEALER.msg,
+which the accused dealer must answer in public (evote trustee answer) or be
+disqualified; then check-INDEX-K.msg, this trustee's word that it checked
+the K deals it names, which the board waits for before it opens (a trustee
+with good shares has no complaint to show it checked). All are signed with
+this trustee's signing key, and posted with --board.
+
+Run before every trustee has dealt, it checks the deals there are and says
+whom it waits for: run it again once they have dealt. Run again with nothing
+new, it posts nothing and says so.`,
+		Example: `  evote trustee verify --state trustee-1.state --board https://board.example.org --board-key board.vkey
+  evote trustee verify --state trustee-1.state deal-1.msg deal-2.msg deal-3.msg`,
+		Args: args(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			st, err := tf.step(g, files, true)
+			s, err := tf.open(cmd.Context(), g, files, true, false)
 			if err != nil {
 				return err
 			}
-			cs, err := st.tr.Verify(st.cer)
+			i, stage := s.tr.Index(), s.tr.Stage()
+			switch {
+			case stage == trustee.Announced:
+				return tooEarly("trustee %d has not dealt: run evote trustee deal first (its state checks shares once it has dealt)", i)
+			case stage == trustee.Final:
+				g.printf("already finalized: trustee %d holds its key share; its shares were checked then\n", i)
+				s.report(g, i, stage)
+				return nil
+			case len(s.cer.Deals) == 0:
+				return tooEarly("no deal %s yet; run verify once the trustees have dealt", s.where())
+			}
+			msgs, err := s.tr.Verify(s.cer)
 			if err != nil {
 				return err
 			}
-			g.printf("trustee %d checked %d deals: %d complaint(s)\n", st.tr.Index(), len(st.cer.Deals), len(cs)-min(len(cs), 1))
-			return tf.emit(cmd.Context(), g, cs...)
+			var dealers []int
+			for _, d := range s.cer.Deals {
+				dealers = append(dealers, d.Dealer)
+			}
+			slices.Sort(dealers)
+			g.printf("trustee %d checked the deals of %s: %d complaint(s)\n", i, record.Names(dealers), len(msgs)-1)
+			if err := tf.send(cmd.Context(), g, s, msgs...); err != nil {
+				return err
+			}
+			for _, m := range msgs {
+				s.cer.Add(m.Body)
+			}
+			s.report(g, i, stage)
+			return nil
 		},
 	}
 	tf.add(c)
@@ -400,25 +455,54 @@ func trusteeAnswerCmd(g *globals) *cobra.Command {
 		Use:   "answer [COMPLAINT...]",
 		Short: "Step 4: answer complaints against this trustee",
 		Long: `answer reveals, in public, the share this trustee dealt to each trustee that
-complained about it, as answer-INDEX-ACCUSER.msg, signed with this trustee's
-signing key. Anyone can check an answered share against the commitments; a
+complained about it (on the board with --board, or the files given), as
+answer-INDEX-ACCUSER.msg, signed with this trustee's signing key and posted
+with --board. Anyone can check an answered share against the commitments; a
 dealer that does not answer is disqualified. With no complaint against it, a
-trustee has nothing to do. With t or more complaints against it, it answers
-none: t revealed shares would publish its secret contribution to the election
-key, so it is disqualified instead.`,
-		Example: `  evote trustee answer --state trustee-2.state complaint-*.msg`,
-		Args:    args(cobra.ArbitraryArgs),
+trustee has nothing to do, and answer says so. With t or more complaints
+against it, it answers none: t revealed shares would publish its secret
+contribution to the election key, so it is disqualified instead.`,
+		Example: `  evote trustee answer --state trustee-2.state --board https://board.example.org --board-key board.vkey
+  evote trustee answer --state trustee-2.state complaint-1-2.msg`,
+		Args: args(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			st, err := tf.step(g, files, true)
+			s, err := tf.open(cmd.Context(), g, files, true, false)
 			if err != nil {
 				return err
 			}
-			as, err := st.tr.Answer(st.cer)
+			i, stage := s.tr.Index(), s.tr.Stage()
+			switch stage {
+			case trustee.Announced:
+				return tooEarly("trustee %d has not dealt, so no complaint can be about its deal: run evote trustee deal first", i)
+			case trustee.Final:
+				g.printf("already finalized: trustee %d holds its key share, and the ceremony is over\n", i)
+				s.report(g, i, stage)
+				return nil
+			}
+			var accusers []int
+			for _, cm := range s.cer.Complaints {
+				if cm.Accused == i {
+					accusers = append(accusers, cm.Accuser)
+				}
+			}
+			if len(accusers) == 0 {
+				g.printf("nothing to answer: no complaint against trustee %d %s\n", i, s.where())
+				s.report(g, i, stage)
+				return nil
+			}
+			as, err := s.tr.Answer(s.cer)
 			if err != nil {
 				return err
 			}
-			g.printf("trustee %d: %d complaint(s) against it answered\n", st.tr.Index(), len(as))
-			return tf.emit(cmd.Context(), g, as...)
+			g.printf("trustee %d: the complaint of %s answered\n", i, record.Names(accusers))
+			if err := tf.send(cmd.Context(), g, s, as...); err != nil {
+				return err
+			}
+			for _, a := range as {
+				s.cer.Add(a.Body)
+			}
+			s.report(g, i, stage)
+			return nil
 		},
 	}
 	tf.add(c)
@@ -430,59 +514,104 @@ func trusteeFinalizeCmd(g *globals) *cobra.Command {
 	var tf trusteeFlags
 	var share string
 	c := &cobra.Command{
-		Use:   "finalize MESSAGE...",
-		Short: "Step 6: compute this trustee's key share from the whole ceremony",
-		Long: `finalize reads every message of the ceremony (announcements, deals,
-complaints, answers), decides which dealers qualify exactly as the board and
+		Use:   "finalize [MESSAGE...]",
+		Short: "Step 6: compute this trustee's key share once the board has opened",
+		Long: `finalize reads every message of the ceremony (from the board with --board,
+or the files given), decides which dealers qualify exactly as the board and
 every verifier do, and computes this trustee's key share, checking it against
 its public verification key. The share is written age-encrypted (--share);
-the polynomial is erased from the state. Given --board, it also checks that
-the board's election key is the one the ceremony produced.`,
-		Example: `  evote trustee finalize --state trustee-1.state --share trustee-1.share *.msg`,
-		Args:    args(cobra.MinimumNArgs(1)),
+the polynomial is erased from the state, so no complaint can be answered
+after it.
+
+With --board it refuses, writing nothing, until the board has opened, and
+checks the board opened with the election key this share belongs to (if
+not, do not let voting go on). From files it cannot tell whether the board
+opened: run it only after evote board open, with every message. Run again
+after a failure or a success, it writes the share from the state and
+changes nothing else.`,
+		Example: `  evote trustee finalize --state trustee-1.state --share trustee-1.share --board https://board.example.org --board-key board.vkey`,
+		Args:    args(cobra.ArbitraryArgs),
 		RunE: func(cmd *cobra.Command, files []string) error {
-			st, err := tf.step(g, files, false)
+			s, err := tf.open(cmd.Context(), g, files, false, false)
 			if err != nil {
 				return err
 			}
-			kr, tr := st.kr, st.tr
-			res, ks, err := tr.Finalize(st.cer)
-			if err != nil {
-				return err
-			}
+			i, stage := s.tr.Index(), s.tr.Stage()
 			if share == "" {
-				share = fmt.Sprintf("trustee-%d.share", tr.Index())
+				share = fmt.Sprintf("trustee-%d.share", i)
 			}
-			if err := kr.WriteFile(share, ks.Marshal(), false); err != nil {
+			if s.ob != nil && s.ob.Open == nil {
+				p := s.cer.Progress()
+				waits := "nothing is missing: the authority opens it (evote board open)"
+				if len(p.Gaps) > 0 {
+					var gs []string
+					for _, gp := range p.Gaps {
+						gs = append(gs, shortGap(gp))
+					}
+					waits = "it waits for " + strings.Join(gs, "; ")
+				}
+				return tooEarly("the board has not opened yet (%s); run finalize after evote board open. Nothing was written", waits)
+			}
+			if stage == trustee.Announced {
+				return fmt.Errorf("trustee %d has not dealt, and a trustee's key share is summed from the state it dealt with: this one holds none", i)
+			}
+			var ks *trustee.KeyShare
+			var res *dkg.Result
+			if stage == trustee.Final {
+				ks = s.tr.KeyShare()
+				g.printf("already finalized: %s holds trustee %d's key share\n", tf.state, i)
+			} else if res, ks, err = s.tr.Finalize(s.cer); err != nil {
 				return err
 			}
-			if err := tf.saveState(kr, tr, false); err != nil {
+			if s.ob != nil {
+				o := s.ob.Open
+				if !bytes.Equal(o.Key.Bytes(), ks.ElectionKey.Bytes()) || !bytes.Equal(o.VerificationKeys[i-1].Bytes(), ks.VerificationKey.Bytes()) {
+					return fmt.Errorf("the board opened (entry %d) with election key %x, and this trustee's share is of %x: do not let voting go on. Nothing was written", s.ob.OpenIndex, o.Key.Bytes(), ks.ElectionKey.Bytes())
+				}
+			}
+			if err := writeShare(s.kr, share, ks); err != nil {
 				return err
 			}
-			g.printf("wrote %s (age-encrypted): trustee %d's key share\n  qualified dealers %v\n  election key %x\n  verification key %x\n",
-				share, ks.Index, res.Qualified, res.ElectionKey.Bytes(), ks.VerificationKey.Bytes())
-			for _, d := range res.Disqualified {
-				g.printf("  disqualified: %s\n", d)
-			}
-			if tf.bf.url != "" {
-				bc, err := tf.bf.client(false)
-				if err != nil {
+			if stage != trustee.Final {
+				if err := tf.saveState(s.kr, s.tr, false); err != nil {
 					return err
 				}
-				info, err := bc.Election(cmd.Context())
-				if err != nil {
-					return err
-				}
-				if info.ElectionKey != hex.EncodeToString(res.ElectionKey.Bytes()) {
-					return fmt.Errorf("the board's election key %q is not the one the ceremony produced; do not let voting go on", info.ElectionKey)
-				}
-				g.printf("  the board's election key matches\n")
 			}
+			g.printf("%s (age-encrypted) holds trustee %d's key share\n  election key %x\n  verification key %x\n", share, ks.Index, ks.ElectionKey.Bytes(), ks.VerificationKey.Bytes())
+			if res != nil {
+				g.printf("  qualified dealers %v\n", res.Qualified)
+				for _, d := range res.Disqualified {
+					g.printf("  disqualified: %s\n", d)
+				}
+			}
+			if s.ob != nil {
+				g.printf("  the board's election key matches (open entry %d)\n", s.ob.OpenIndex)
+			} else {
+				g.logf("warning: not checked against the board: give --board and --board-key to check that it opened with this key\n")
+			}
+			g.printf("trustee %d: finalized\n%s\n", i, s.next(s.cer.Progress(), i, trustee.Final))
 			return nil
 		},
 	}
 	tf.add(c)
 	c.Flags().StringVar(&share, "share", "", "where to write the key share (age-encrypted; default trustee-INDEX.share)")
-	c.Flags().Lookup("board").Usage = "check the election key of the board at this `URL`"
 	return c
+}
+
+// writeShare writes the key share to path, or leaves a file there that
+// holds this very share: a run after a failure writes what the first
+// could not, and no run replaces another share.
+func writeShare(kr *secret.Keyring, path string, ks *trustee.KeyShare) error {
+	b, err := kr.ReadFile(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return kr.WriteFile(path, ks.Marshal(), false)
+	case err != nil:
+		return fmt.Errorf("%s exists and cannot be read (%w): move it away, then run finalize again", path, err)
+	}
+	defer clear(b)
+	if !bytes.Equal(b, ks.Marshal()) {
+		return fmt.Errorf("%s exists and holds another key share: move it away, then run finalize again", path)
+	}
+	return nil
 }
