@@ -11,6 +11,12 @@
 // Every ceremony message is signed by its sender (Sign) with the Ed25519 key
 // the manifest lists for that trustee; Ceremony.Add refuses one that is not,
 // so whoever posts to the board cannot speak for a trustee.
+//
+// Ceremony.Progress says where a ceremony stands: what each trustee has
+// published (its checks of its shares included, which Qualify does not
+// read) and what is missing, so that the board never opens past a trustee
+// without being told to, and everyone reads the same gaps from the same
+// messages.
 package record
 
 import (

@@ -24,13 +24,24 @@
 //     commitments, a proof of knowledge of the constant term, and a share
 //     sealed to each trustee.
 //  3. [Trustee.Verify], given the deals: a complaint against each dealer
-//     whose share to it does not open or does not match the commitments.
+//     whose share to it does not open or does not match the commitments,
+//     then a check naming the deals it checked, the word the board waits
+//     for before it opens (record.Progress), since a trustee with good
+//     shares has no complaint to show it checked.
 //  4. [Trustee.Answer], given the complaints: the shares it dealt to its
 //     accusers, in public, so that anyone checks them; facing t or more it
 //     answers none, since t shares would publish its polynomial.
 //  5. [Trustee.Finalize], given every message, once the board has opened:
 //     it decides the ceremony exactly as the board and every verifier do
 //     and sums its key share, checked against its verification key.
+//
+// A trustee on its own machine reads the ceremony from the board with
+// [FetchCeremony], which checks the board's log as every read of it does
+// (the checkpoint under the board's key and against the [Journal], the
+// entries against the checkpoint, the open entry against the ceremony),
+// and posts its own messages: their signatures are the credential, so the
+// board takes them from anyone ([OnBoard.Holding] says which it holds
+// already, so a step run twice sends nothing twice).
 //
 // [RunLocal] drives the whole ceremony among all n trustees in one process,
 // posting each message to a board: what an election run in one process

@@ -494,7 +494,7 @@ func (v *verifier) openEntry(i uint64, body []byte) {
 	v.openAt = int64(i)
 	if v.cerFirst > 0 {
 		v.add(Check{Name: CheckCeremony, First: v.cerFirst, Last: v.cerLast, OK: true, Detail: fmt.Sprintf(
-			"%d announcements, %d deals, %d complaints, %d answers parse, each once", len(v.cer.Anns), len(v.cer.Deals), len(v.cer.Complaints), len(v.cer.Answers))})
+			"%d announcements, %d deals, %d complaints, %d answers, %d checks parse, each once", len(v.cer.Anns), len(v.cer.Deals), len(v.cer.Complaints), len(v.cer.Answers), len(v.cer.Checks))})
 	}
 	decided, qerr := v.cer.Qualify()
 	posted, perr := record.ParseOpen(v.m, body)

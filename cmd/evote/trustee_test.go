@@ -16,6 +16,7 @@ import (
 
 	"github.com/evote/evote/board"
 	"github.com/evote/evote/board/boardapi"
+	"github.com/evote/evote/cmd/evote/internal/secret"
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
@@ -223,6 +224,31 @@ func TestTrusteeCeremonyOverHTTP(t *testing.T) {
 		f.says(i, "finalize", 0, "the board's election key matches", "trustee "+fmt.Sprint(i)+": finalized", "next: during voting, evote trustee checkpoint")
 	}
 	f.says(1, "finalize", 0, "already finalized", "the board's election key matches")
+	// A share lost after finalize is written again from the state; a file
+	// holding another share is never replaced.
+	kr, err := secret.Load("", "", "EVOTE_PASSPHRASE", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := func(name string) []byte {
+		t.Helper()
+		b, err := kr.ReadFile(f.in(name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	share1 := plain("t1.share")
+	os.Remove(f.in("t1.share"))
+	f.says(1, "finalize", 0, "already finalized")
+	if !bytes.Equal(plain("t1.share"), share1) {
+		t.Fatal("the share written again is not the first")
+	}
+	os.WriteFile(f.in("t1.share"), mustRead(t, f.in("t2.share")), 0o600)
+	f.says(1, "finalize", 1, "holds another key share")
+	if !bytes.Equal(mustRead(t, f.in("t1.share")), mustRead(t, f.in("t2.share"))) {
+		t.Fatal("finalize replaced a share file")
+	}
 	f.says(1, "verify", 0, "already finalized")
 	if n := f.adminPosts.Load(); n != 0 {
 		t.Fatalf("%d requests to the admin's ceremony path", n)
