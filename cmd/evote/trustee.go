@@ -14,7 +14,6 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/cmd/evote/internal/secret"
-	"github.com/evote/evote/crypto/dkg"
 	"github.com/evote/evote/record"
 	"github.com/evote/evote/trustee"
 	"github.com/spf13/cobra"
@@ -556,12 +555,19 @@ changes nothing else.`,
 				return fmt.Errorf("trustee %d has not dealt, and a trustee's key share is summed from the state it dealt with: this one holds none", i)
 			}
 			var ks *trustee.KeyShare
-			var res *dkg.Result
+			decided := "" // the qualified and disqualified dealers, for people
 			if stage == trustee.Final {
 				ks = s.tr.KeyShare()
 				g.printf("already finalized: %s holds trustee %d's key share\n", tf.state, i)
-			} else if res, ks, err = s.tr.Finalize(s.cer); err != nil {
-				return err
+			} else {
+				res, k, err := s.tr.Finalize(s.cer)
+				if err != nil {
+					return err
+				}
+				ks, decided = k, fmt.Sprintf("  qualified dealers %v\n", res.Qualified)
+				for _, d := range res.Disqualified {
+					decided += fmt.Sprintf("  disqualified: %s\n", d)
+				}
 			}
 			if s.ob != nil {
 				o := s.ob.Open
@@ -578,12 +584,7 @@ changes nothing else.`,
 				}
 			}
 			g.printf("%s (age-encrypted) holds trustee %d's key share\n  election key %x\n  verification key %x\n", share, ks.Index, ks.ElectionKey.Bytes(), ks.VerificationKey.Bytes())
-			if res != nil {
-				g.printf("  qualified dealers %v\n", res.Qualified)
-				for _, d := range res.Disqualified {
-					g.printf("  disqualified: %s\n", d)
-				}
-			}
+			g.printf("%s", decided)
 			if s.ob != nil {
 				g.printf("  the board's election key matches (open entry %d)\n", s.ob.OpenIndex)
 			} else {
