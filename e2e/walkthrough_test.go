@@ -57,9 +57,6 @@ type wstep struct {
 	skipped    string
 }
 
-// postedRE is how a trustee step says it posted a message itself.
-var postedRE = regexp.MustCompile(`(?m)^posted (\S+) as entry`)
-
 var promptRE = regexp.MustCompile(`^    ([a-z]+)\$\s+(.*)$`)
 
 // readWalkthrough reads the section's command lines and its prose (for the
@@ -114,7 +111,6 @@ type walk struct {
 	copies int
 	copied []string
 	procs  []*wproc
-	posted map[string]bool // ceremony messages a step posted itself
 	// witnessListen are the witnesses' addresses, for their --listen.
 	witnessListen []string
 }
@@ -243,9 +239,6 @@ func (w *walk) sh(role string, i int, line, where string) result {
 	}
 	w.t.Logf("%s$ %s  (%s, exit %d)", filepath.Base(dir), line, where, r.code)
 	w.made(dir)
-	for _, m := range postedRE.FindAllStringSubmatch(r.stdout, -1) {
-		w.posted[filepath.Base(m[1])] = true
-	}
 	return r
 }
 
@@ -581,7 +574,7 @@ func backquoted(t *testing.T, prose string, want ...string) string {
 			ok = ok && strings.Contains(m[1], x)
 		}
 		if ok {
-			return m[1]
+			return strings.Join(strings.Fields(m[1]), " ") // a line break in the prose is a space
 		}
 	}
 	t.Fatalf("the walk-through's prose gives no command with %q", want)
@@ -604,7 +597,7 @@ func newWalk(t *testing.T) *walk {
 	if runtime.GOOS == "windows" {
 		t.Skip("the walk-through's command lines are POSIX shell")
 	}
-	w := &walk{t: t, root: t.TempDir(), owner: map[string]string{}, posted: map[string]bool{}}
+	w := &walk{t: t, root: t.TempDir(), owner: map[string]string{}}
 	w.steps, w.prose = readWalkthrough(t, "../README.md")
 	bindir := filepath.Join(w.root, ".bin")
 	os.Mkdir(bindir, 0o755)
@@ -619,9 +612,11 @@ func newWalk(t *testing.T) *walk {
 }
 
 // TestWalkthrough: README.md's walk-through, as separate processes with
-// TLS and three trustees, one of whom loses its machine after the
-// ceremony, so two decrypt; an invitation that fails and the help desk's
-// resend; ten voters, who read their codes in their invitations.
+// TLS and three trustees, one of whom loses its machine after it
+// announced, so the election opens without it once an early open has been
+// refused naming who is missing, and two decrypt; an invitation that fails
+// and the help desk's resend; ten voters, who read their codes in their
+// invitations.
 func TestWalkthrough(t *testing.T) {
 	w := newWalk(t)
 	const members = 12 // on the registry, and one more enrolled too late
@@ -684,13 +679,6 @@ func TestWalkthrough(t *testing.T) {
 
 	// The key ceremony.
 	w.ceremony()
-
-	// Trustee 3 loses its machine: its state and its share are gone.
-	for _, f := range []string{"trustee-3.state", "trustee-3.share"} {
-		if err := os.Remove(filepath.Join(w.dir("trustee", 3), f)); err != nil {
-			t.Fatal(err)
-		}
-	}
 
 	// Invitations, by e-mail through the test's SMTP server (whose
 	// certificate is its own: the test adds it as the SMTP server's CA).
@@ -803,80 +791,55 @@ func invitedCodes(t *testing.T, mails []smtptest.Received) map[string]string {
 	return codes
 }
 
-// ceremony runs the README's key ceremony among the three trustees, with
-// an early open: refused while trustee 3 has not checked its shares,
-// naming it, and trustee 3's status saying what it is to do.
+// ceremony runs the README's key ceremony among the three trustees, one
+// of whom loses its machine after it announced: its init again is
+// refused, opens too early are refused naming who is missing, and the
+// authority opens without it, as the README says.
 func (w *walk) ceremony() {
 	w.t.Helper()
+	init, deal, verify, answer := w.find("evote trustee init"), w.find("evote trustee deal"), w.find("evote trustee verify"), w.find("evote trustee answer")
+	status, open, finalize := w.find("evote trustee status"), w.find("evote board open"), w.find("evote trustee finalize")
 	for i := 1; i <= 3; i++ {
-		w.run(w.find("evote trustee init"), i)
+		w.run(init, i)
 	}
-	for i := 1; i <= 3; i++ {
-		w.run(w.find("evote trustee deal"), i)
+	// Trustee 3's machine is lost; on a new one, init is refused.
+	if err := os.Remove(filepath.Join(w.dir("trustee", 3), "trustee-3.state")); err != nil {
+		w.t.Fatal(err)
 	}
-	verify, open, status := w.find("evote trustee verify"), w.find("evote board open"), w.find("evote trustee status")
+	if r := w.try(init, 3); r.code != 1 || !strings.Contains(r.stderr, "trustee 3 announced already") || !strings.Contains(r.stderr, "evote board open --without 3") {
+		w.t.Fatalf("trustee 3's init again, its state lost: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	} else {
+		w.t.Logf("trustee 3's init again is refused:\n%s", r.stderr)
+	}
 	for i := 1; i <= 2; i++ {
-		w.run(verify, i)
+		w.run(deal, i)
 	}
-	if r := w.try(open, 0); r.code != 1 || !strings.Contains(r.stderr, "trustee 3 has not checked its shares") || !strings.Contains(r.stderr, "evote board open --without 3") {
-		w.t.Fatalf("an open before trustee 3 checked its shares: exit %d\n%s%s", r.code, r.stdout, r.stderr)
-	}
-	if out := w.run(status, 3).stdout; !strings.Contains(out, "you: trustee 3, dealt\nnext: evote trustee verify") {
-		w.t.Fatalf("trustee 3's status:\n%s", out)
-	}
-	w.run(verify, 3)
-	answer := w.find("evote trustee answer")
-	for i := 1; i <= 3; i++ {
-		if strings.Contains(answer.text, "only if accused") && !w.accused(i) {
-			answer.skipped = "no trustee complained: the README says only if accused"
-			continue
+	w.run(verify, 1)
+	early := func(want ...string) {
+		w.t.Helper()
+		r := w.try(open, 0)
+		for _, x := range append(want, "evote board open --without") {
+			if r.code != 1 || !strings.Contains(r.stderr, x) {
+				w.t.Fatalf("board open too early: exit %d, want a refusal saying %q:\n%s%s", r.code, x, r.stdout, r.stderr)
+			}
 		}
-		w.run(answer, i)
+		w.t.Logf("board open, too early, is refused:\n%s", r.stderr)
 	}
-	if out := w.run(status, 1).stdout; !strings.Contains(out, "nothing is missing") {
-		w.t.Fatalf("trustee 1's status once every trustee checked:\n%s", out)
+	early("trustee 2 has not checked its shares", "trustee 3 has not dealt")
+	w.run(verify, 2)
+	for i := 1; i <= 2; i++ {
+		w.run(answer, i) // no one was accused: nothing to answer
 	}
-	w.adminPosts()
-	w.run(open, 0)
-	for i := 1; i <= 3; i++ {
-		w.run(w.find("evote trustee finalize"), i)
+	if out := w.run(status, 1).stdout; !strings.Contains(out, "trustee 3 has not dealt") {
+		w.t.Fatalf("trustee 1's status with trustee 3 lost:\n%s", out)
 	}
-}
-
-// accused says whether a complaint against trustee i was written.
-func (w *walk) accused(i int) bool {
-	for name := range w.owner {
-		if ok, _ := filepath.Match(fmt.Sprintf("complaint-*-%d.msg", i), name); ok {
-			return true
-		}
+	early("trustee 3 has not dealt", "all of trustees 1 and 2 must decrypt")
+	// The authority opens without trustee 3, by the README's command.
+	r := w.sh("admin", 0, strings.NewReplacer(w.subst...).Replace(backquoted(w.t, w.prose, "board open", "--without 3")), "README's open without trustee 3")
+	if r.code != 0 || !strings.Contains(r.stdout, "opened without trustee 3") {
+		w.t.Fatalf("board open --without 3: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
-	return false
-}
-
-// adminPosts follows the README's "posted to the board by the admin
-// (evote board post FILE...)" for the ceremony messages no step posted.
-func (w *walk) adminPosts() {
-	w.t.Helper()
-	var msgs []string
-	for name := range w.owner {
-		if strings.HasSuffix(name, ".msg") && !w.posted[name] {
-			msgs = append(msgs, name)
-		}
-	}
-	if len(msgs) == 0 {
-		return
-	}
-	slices.Sort(msgs)
-	post := backquoted(w.t, w.prose, "evote board post")
-	// The admin's flags are those of its other lines: the bundle, if they
-	// take it, and the admin token.
-	flags := "--board https://board.example.org --admin-token-file admin.token"
-	if strings.Contains(w.find("evote board open").text, "--bundle") {
-		flags = "--bundle election.bundle --admin-token-file admin.token"
-	}
-	cmd := strings.Replace(post, "FILE...", flags+" "+strings.Join(msgs, " "), 1)
-	w.sh("admin", 0, strings.NewReplacer(w.subst...).Replace(cmd), "README's evote board post")
-	for _, m := range msgs {
-		w.posted[m] = true
+	for i := 1; i <= 2; i++ {
+		w.run(finalize, i)
 	}
 }
