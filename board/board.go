@@ -334,7 +334,7 @@ func (b *Board) decide(without []int) (*record.Open, uint64, error) {
 		return nil, 0, refuse(ErrCeremonyIncomplete, "the key ceremony's messages on the board decide no election key: "+why, p.Undecided)
 	}
 	if left := p.Uncovered(without); len(left) > 0 {
-		return nil, 0, refuse(ErrTrusteesMissing, fmt.Sprintf("%s. Going on %s. Wait for %s, or say to go on without: %s",
+		return nil, 0, refuse(ErrTrusteesMissing, fmt.Sprintf("%s. Going on %s. Wait for %s, or ask to go on without them (an open request with the body %s)",
 			p.GapsText(), p.Loss(), record.Names(left), withoutBody(p.Missing())), nil)
 	}
 	return p.Open, size, nil
