@@ -84,6 +84,12 @@ flag reads 0 as its default and -1 as no bound).`,
 			var verifiers []note.Verifier
 			for _, l := range logs {
 				text := l
+				if v, err := note.NewVerifier(l); err == nil {
+					// The key itself first, as ops.BoardKey does: a file
+					// at the path its text spells must not win.
+					verifiers = append(verifiers, v)
+					continue
+				}
 				if b, err := os.ReadFile(l); err == nil {
 					text = string(b)
 				} else if !strings.Contains(l, "+") {

@@ -182,11 +182,17 @@ func HTTPClient(caFile string) (*http.Client, error) {
 	return &http.Client{Transport: t}, nil
 }
 
-// BoardKey reads the board's checkpoint verifier key: the contents of the
-// file named s, or s itself if it is no file but a key.
+// BoardKey reads the board's checkpoint verifier key: s itself if it is a
+// key, else the contents of the file named s. The key first: a key's text
+// is also a relative path ("board.example.org/ga+1a2b3c4d+Ab..."), and a
+// file planted at that path beside a bundle that gives the key itself
+// made a command trust another board.
 func BoardKey(s string) (note.Verifier, error) {
 	if s == "" {
 		return nil, errors.New("the board's verifier key is needed: --board-key board.vkey")
+	}
+	if v, err := verify.BoardKey(s); err == nil {
+		return v, nil
 	}
 	text := s
 	if b, err := os.ReadFile(s); err == nil {

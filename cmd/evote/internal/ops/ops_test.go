@@ -2,9 +2,13 @@ package ops
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"unicode"
+
+	"golang.org/x/mod/sumdb/note"
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/tally"
@@ -114,5 +118,31 @@ func TestAddrScrubber(t *testing.T) {
 	}
 	if !strings.Contains(out, "TLS handshake error from [address]: EOF") {
 		t.Errorf("the line lost its words: %q", out)
+	}
+}
+
+// TestAttackBoardKeyPlantedFile: a board key given as itself (as the
+// election bundle gives it) is also a relative path; a file planted at
+// that path, holding another board's key, must not be read instead.
+func TestAttackBoardKeyPlantedFile(t *testing.T) {
+	_, realKey, _ := note.GenerateKey(nil, "board.example.org/ga2025")
+	_, otherKey, _ := note.GenerateKey(nil, "board.example.org/ga2025")
+	dir := t.TempDir()
+	t.Chdir(dir)
+	os.MkdirAll(filepath.Dir(realKey), 0o755)
+	if err := os.WriteFile(realKey, []byte(otherKey+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	v, err := BoardKey(realKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := note.NewVerifier(realKey); v.KeyHash() != want.KeyHash() {
+		t.Fatalf("the key given was read as a path to the planted file: key hash %08x, want %08x", v.KeyHash(), want.KeyHash())
+	}
+	// A file's path still works.
+	os.WriteFile("board.vkey", []byte(otherKey+"\n"), 0o644)
+	if v, err := BoardKey("board.vkey"); err != nil || v.Name() != "board.example.org/ga2025" {
+		t.Fatalf("a key file: %v", err)
 	}
 }
