@@ -147,9 +147,9 @@ func (is *Issuer) VoterState(ctx context.Context, voterID string) (issuerapi.Vot
 // a registry's is) is sealed into the entry; the issuer's second factor's
 // contact must be given. It refuses, changing nothing: a voter ID on the
 // roll already ([ErrDuplicateVoter]), once any token was issued
-// ([ErrIssuanceStarted]), after a purge ([ErrPurged]). The issuance check
-// and the add are two roll calls: a first token signed between them would
-// let the add through; an operator adds late members before voting opens.
+// ([ErrIssuanceStarted], which Roll.Add decides in its own transaction, so
+// a first token signed at the same moment cannot let it through), after a
+// purge ([ErrPurged]).
 func (is *Issuer) AddVoter(ctx context.Context, voterID string, c Contact) (id, code string, err error) {
 	if id, err = NormalizeVoterID(voterID); err != nil {
 		return "", "", badRequest(err)

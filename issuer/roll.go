@@ -80,7 +80,9 @@ type Counts struct {
 // issuer processes sharing the roll, decide for one voter at once.
 type Roll interface {
 	// Add adds voters, all or none: it fails with [ErrDuplicateVoter] if
-	// any ID is on the roll already (or twice in recs).
+	// any ID is on the roll already (or twice in recs), and with
+	// [ErrIssuanceStarted] once any token was issued, decided in the same
+	// transaction as the add.
 	Add(ctx context.Context, recs []RollEntry) error
 	// Get returns a voter's entry, or [ErrUnknownVoter].
 	Get(ctx context.Context, voterID string) (RollEntry, error)
@@ -183,6 +185,9 @@ func (m *MemRoll) Add(ctx context.Context, recs []RollEntry) error {
 	defer m.mu.Unlock()
 	if m.counts.Purged {
 		return ErrPurged
+	}
+	if m.counts.Issued > 0 {
+		return ErrIssuanceStarted
 	}
 	batch := make(map[string]bool, len(recs))
 	for i := range recs {

@@ -136,6 +136,9 @@ func (br *Roll) Add(ctx context.Context, recs []issuer.RollEntry) error {
 		}
 		meta := tx.Bucket(bucketMeta)
 		eligible, issued := getCount(meta, keyEligible), getCount(meta, keyIssued)
+		if issued > 0 {
+			return issuer.ErrIssuanceStarted
+		}
 		for i := range recs {
 			if i%4096 == 0 && ctx.Err() != nil {
 				return ctx.Err()

@@ -42,6 +42,7 @@ func Run(t *testing.T, newRoll NewRoll) {
 		{"UpdateConcurrent", testUpdateConcurrent},
 		{"Issue", testIssue},
 		{"IssueConcurrent", testIssueConcurrent},
+		{"AddAfterIssue", testAddAfterIssue},
 		{"UnknownVoter", testUnknownVoter},
 		{"Purge", testPurge},
 		{"TwoIssuersOneRoll", testTwoIssuers},
@@ -233,6 +234,33 @@ func testIssueConcurrent(t *testing.T, r issuer.Roll) {
 	wg.Wait()
 	if c, _ := r.Counts(ctx); won.Load() != 1 || c.Issued != 1 {
 		t.Fatalf("%d of %d different blinded messages signed (counts %+v), want 1", won.Load(), n, c)
+	}
+}
+
+// Once a token is issued the roll takes no voter: the count of eligible
+// voters is what turnout is measured against. Add decides it in its own
+// transaction, so an add racing the first token never lands after it.
+func testAddAfterIssue(t *testing.T, r issuer.Roll) {
+	add(t, r, "a")
+	var wg sync.WaitGroup
+	var addErr error
+	wg.Go(func() { addErr = r.Add(ctx, []issuer.RollEntry{{VoterID: "late", Code: hash(t, code)}}) })
+	wg.Go(func() {
+		if _, err := setIssued(r, "a", []byte("b"), []byte("s")); err != nil {
+			t.Error(err)
+		}
+	})
+	wg.Wait()
+	c, _ := r.Counts(ctx)
+	switch {
+	case addErr == nil && c.Eligible != 2, addErr != nil && (!errors.Is(addErr, issuer.ErrIssuanceStarted) || c.Eligible != 1):
+		t.Fatalf("an add racing the first token: %v, counts %+v", addErr, c)
+	}
+	if err := r.Add(ctx, []issuer.RollEntry{{VoterID: "later", Code: hash(t, code)}}); !errors.Is(err, issuer.ErrIssuanceStarted) {
+		t.Fatalf("an add after a token was issued: %v, want ErrIssuanceStarted", err)
+	}
+	if _, err := r.Get(ctx, "later"); !errors.Is(err, issuer.ErrUnknownVoter) {
+		t.Fatalf("the refused add left its voter: %v", err)
 	}
 }
 
