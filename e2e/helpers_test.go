@@ -196,7 +196,7 @@ func newElection(t testing.TB, voters int) *election {
 	}
 	e.must(initArgs...)
 	e.must("issuer", "roll", "--voters", fmt.Sprint(voters), "--out", "roll.csv")
-	if err := os.WriteFile(filepath.Join(e.dir, "admin.token"), []byte("e2e-admin-token\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(e.dir, "admin.token"), []byte("e2e-admin-token-of-the-board\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	f, err := os.Open(filepath.Join(e.dir, "roll.csv"))

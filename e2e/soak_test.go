@@ -642,7 +642,7 @@ func TestSoakKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	admin := boardapi.NewClient(burl, nil)
-	admin.AdminToken = "e2e-admin-token"
+	admin.AdminToken = "e2e-admin-token-of-the-board"
 	if _, err := admin.PostIssuance(ctx, st.Bytes()); err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -435,4 +436,35 @@ func TestAdminLog(t *testing.T) {
 		t.Fatalf("operator lines:\n%+v\nwant\n%+v\nlog:\n%s", got, wantLines, f.logs)
 	}
 	f.noSecretsIn(t, "the log", f.logs.String(), "nobody", "verdi", "lucia", "9998888", out.Code)
+}
+
+// TestAttackAdminTokenGuessing: a stranger guessing the admin token is held
+// to the address's rate as its token requests are: 429 with Retry-After
+// beyond the burst, and no more tries reach the token check.
+func TestAttackAdminTokenGuessing(t *testing.T) {
+	f := newFixture(t, 1, nil, HandlerConfig{Limits: service.Limits{RatePerSecond: 1, Burst: 5}, AdminToken: "the-help-desk-token-4f1c9a"})
+	limited := 0
+	for i := range 20 {
+		req, _ := http.NewRequest("POST", f.srv.URL+issuerapi.PathAdminVoter, strings.NewReader(`{"voter_id":"voter-000001"}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer guess-"+strconv.Itoa(i))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		switch resp.StatusCode {
+		case http.StatusTooManyRequests:
+			limited++
+			if resp.Header.Get("Retry-After") == "" {
+				t.Fatal("429 without Retry-After")
+			}
+		case http.StatusUnauthorized:
+		default:
+			t.Fatalf("guess %d: %d", i, resp.StatusCode)
+		}
+	}
+	if limited < 10 {
+		t.Fatalf("%d of 20 guesses at a burst of 5 were rate-limited", limited)
+	}
 }

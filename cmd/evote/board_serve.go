@@ -102,7 +102,7 @@ voter.`,
 			}
 			tok := ""
 			if tokFile != "" {
-				if tok, err = adminToken("", tokFile); err != nil {
+				if tok, err = serviceAdminToken(tokFile); err != nil {
 					return err
 				}
 			} else {

@@ -228,7 +228,7 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 			}
 			tok := "" // the help desk's admin API (evote issuer helpdesk) is off without one
 			if tokFile != "" {
-				if tok, err = adminToken("", tokFile); err != nil {
+				if tok, err = serviceAdminToken(tokFile); err != nil {
 					return err
 				}
 			}

@@ -233,6 +233,24 @@ func (b *boardFlags) httpClient() (*http.Client, error) {
 	return hc, nil
 }
 
+// minAdminToken is the shortest admin token a service accepts: 16
+// characters, as many bits as a stranger cannot guess (README makes one of
+// 44: head -c 32 /dev/urandom | base64).
+const minAdminToken = 16
+
+// serviceAdminToken reads the admin token a service is to accept, from
+// file, and refuses one short enough to guess.
+func serviceAdminToken(file string) (string, error) {
+	tok, err := adminToken("", file)
+	if err != nil {
+		return "", err
+	}
+	if len(tok) < minAdminToken {
+		return "", fmt.Errorf("the admin token in %s is %d characters; a service accepts one of at least %d, random: make one with head -c 32 /dev/urandom | base64 > %s", file, len(tok), minAdminToken, file)
+	}
+	return tok, nil
+}
+
 func adminToken(tok, file string) (string, error) {
 	switch {
 	case tok != "":

@@ -257,3 +257,18 @@ func TestSelections(t *testing.T) {
 		}
 	}
 }
+
+// TestAttackShortAdminToken: a service refuses an admin token short
+// enough to guess, saying how to make one; a long one passes.
+func TestAttackShortAdminToken(t *testing.T) {
+	dir := t.TempDir()
+	short, long := filepath.Join(dir, "short.token"), filepath.Join(dir, "long.token")
+	os.WriteFile(short, []byte("k\n"), 0o600)
+	os.WriteFile(long, []byte("the-board-admin-token-0123456789\n"), 0o600)
+	if _, err := serviceAdminToken(short); err == nil || !strings.Contains(err.Error(), "head -c 32 /dev/urandom") {
+		t.Fatalf("a 1-character token: %v", err)
+	}
+	if tok, err := serviceAdminToken(long); err != nil || tok != "the-board-admin-token-0123456789" {
+		t.Fatalf("a long token: %q, %v", tok, err)
+	}
+}
