@@ -398,6 +398,11 @@ func bundleDir(sum [32]byte) (string, error) {
 	if !fi.IsDir() {
 		return "", fmt.Errorf("%s is not a directory; remove it", dir)
 	}
+	// Made by another user (a cache directory shared, or made beforehand),
+	// it could have its files swapped between our write and our read.
+	if !ownedByMe(fi) {
+		return "", fmt.Errorf("%s belongs to another user, who could swap the bundle's files in it; remove it, or give this user a cache directory of its own (XDG_CACHE_HOME)", dir)
+	}
 	if fi.Mode().Perm() != 0o700 {
 		if err := os.Chmod(dir, 0o700); err != nil {
 			return "", err

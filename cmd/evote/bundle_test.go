@@ -345,3 +345,25 @@ func FuzzParseBundle(f *testing.F) {
 		}
 	})
 }
+
+// TestAttackBundleCacheOtherUser: the bundle's cache directory made
+// beforehand by another user (a shared cache), who could swap its files
+// between the command's write and its read, is refused naming it.
+func TestAttackBundleCacheOtherUser(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("needs root, to give the directory to another user")
+	}
+	f := newBundleFixture(t)
+	b := f.in("election.bundle")
+	f.write(t, b)
+	if _, err := bundled(t, b, "verify", "r.evr"); err != nil {
+		t.Fatal(err)
+	}
+	dir := bundleCacheDir(t, b)
+	if err := os.Chown(dir, 12345, 12345); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bundled(t, b, "verify", "r.evr"); err == nil || !strings.Contains(err.Error(), "belongs to another user") {
+		t.Fatalf("a cache directory of another user: %v", err)
+	}
+}
