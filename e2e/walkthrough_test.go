@@ -636,7 +636,7 @@ func TestWalkthrough(t *testing.T) {
 		"smtp.example.org:587", mail.Addr,
 	}
 	for i, a := range w.witnessListen {
-		w.subst = append(w.subst, fmt.Sprintf("https://w%d.example.org", i+1), "http://"+a)
+		w.subst = append(w.subst, fmt.Sprintf("https://w%d.example.org", i+1), "https://"+a)
 	}
 	// The private CA: the authority holds its certificate; the board's and
 	// the issuer's operators each install a certificate it signed.
@@ -647,6 +647,9 @@ func TestWalkthrough(t *testing.T) {
 	w.made(authority)
 	ca.issue(t, w.dir("board", 0), "board")
 	ca.issue(t, w.dir("issuer", 0), "issuer")
+	for i := 1; i <= 3; i++ {
+		ca.issue(t, w.dir("witness", i), "witness")
+	}
 
 	// Before the manifest: keys; the manifest and the bundle.
 	w.run(w.find("evote issuer keygen"), 0)

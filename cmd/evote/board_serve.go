@@ -23,6 +23,7 @@ import (
 func boardServeCmd(g *globals) *cobra.Command {
 	var key, manifest, tokFile, boothDir string
 	var witnessURLs []string
+	var witnessCA string
 	var st storeFlag
 	var sf serviceFlags
 	var noSchedule bool
@@ -158,7 +159,7 @@ voter.`,
 					return usagef("%v: the board cannot act on that window; serve with --no-schedule and open and close by hand (evote board open, evote board close)", err)
 				}
 			}
-			cosigner, err := startCosigner(ctx, b, log, vkey, witnessURLs, logger)
+			cosigner, err := startCosigner(ctx, b, log, vkey, witnessURLs, witnessCA, logger)
 			if err != nil {
 				return err
 			}
@@ -203,6 +204,7 @@ voter.`,
 	f.StringVar(&key, "key", "board.key", "the board's signer key `FILE` (age-encrypted)")
 	f.StringVar(&manifest, "manifest", "", "the election manifest `FILE`, to create the board")
 	f.StringVar(&tokFile, "admin-token-file", "", "`FILE` holding the admin token")
+	f.StringVar(&witnessCA, "ca-cert", "", "CA certificate `FILE` (PEM) the witnesses' TLS certificates are checked against, for witnesses on a private CA (the bundle's)")
 	f.StringArrayVar(&witnessURLs, "witness", nil, "a witness's base `URL` (where evote witness serve listens; the board posts to URL/add-checkpoint; repeatable): the board asks each to cosign its checkpoints, as the manifest's witnesses require")
 	f.StringVar(&boothDir, "booth", "", "also serve the voting booth built in `DIR` (evote booth build) at /, beside the API")
 	f.BoolVar(&noSchedule, "no-schedule", false, "do not open and close at the manifest's opens and closes; open and close by hand (evote board open, evote board close)")
@@ -230,7 +232,7 @@ func runSchedule(ctx context.Context, s *board.Schedule, m *ballot.Manifest, log
 // startCosigner starts gathering the witnesses' cosignatures when the
 // manifest names witnesses, refusing to serve without enough of them to
 // reach the quorum: receipts, exports and trustees would all fail.
-func startCosigner(ctx context.Context, b *board.Board, log store.Log, vkey string, urls []string, logger *slog.Logger) (*board.Cosigner, error) {
+func startCosigner(ctx context.Context, b *board.Board, log store.Log, vkey string, urls []string, caFile string, logger *slog.Logger) (*board.Cosigner, error) {
 	m := b.Manifest()
 	if len(m.Witnesses) == 0 {
 		if len(urls) > 0 {
@@ -245,7 +247,14 @@ func startCosigner(ctx context.Context, b *board.Board, log store.Log, vkey stri
 	if err != nil {
 		return nil, err
 	}
-	hc := &http.Client{Timeout: 10 * time.Second}
+	hc, err := ops.HTTPClient(caFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-cert: %w", err)
+	}
+	if hc == nil {
+		hc = &http.Client{}
+	}
+	hc.Timeout = 10 * time.Second
 	var ws []board.Witness
 	for _, u := range urls {
 		ws = append(ws, board.HTTPWitness(strings.TrimRight(u, "/"), hc))

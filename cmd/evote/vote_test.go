@@ -64,12 +64,12 @@ func TestBoardServeWitnesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Stop()
-	if _, err := startCosigner(ctx, s.Board, s.Log, s.VKey, s.WitnessURLs[:1], nil); err == nil || !strings.Contains(err.Error(), "at least 2 --witness") {
+	if _, err := startCosigner(ctx, s.Board, s.Log, s.VKey, s.WitnessURLs[:1], "", nil); err == nil || !strings.Contains(err.Error(), "at least 2 --witness") {
 		t.Errorf("one witness for a quorum of two: %v", err)
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	c, err := startCosigner(cctx, s.Board, s.Log, s.VKey, s.WitnessURLs, nil)
+	c, err := startCosigner(cctx, s.Board, s.Log, s.VKey, s.WitnessURLs, "", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,7 +77,7 @@ func TestBoardServeWitnesses(t *testing.T) {
 		t.Errorf("no cosigned checkpoint: %v", err)
 	}
 	plain := electiontest.New(t, electiontest.Options{})
-	if _, err := startCosigner(ctx, plain.Board, plain.Log, plain.VKey, s.WitnessURLs, nil); err == nil || !strings.Contains(err.Error(), "names no witnesses") {
+	if _, err := startCosigner(ctx, plain.Board, plain.Log, plain.VKey, s.WitnessURLs, "", nil); err == nil || !strings.Contains(err.Error(), "names no witnesses") {
 		t.Errorf("--witness for an election without witnesses: %v", err)
 	}
 }
