@@ -290,6 +290,9 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 				if err != nil {
 					return fmt.Errorf("%s: %w", roll, err)
 				}
+				if err := st.noteContacts(len(cs)); err != nil {
+					return err
+				}
 				if n := unreachable(factor, cs, added); n > 0 {
 					logger.Warn("some voters have no contact for the second factor: they cannot get a one-time code until the help desk enrols an authenticator app for them (evote issuer totp)", "voters", n, "factor", factor)
 				}
@@ -298,6 +301,8 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 				} else {
 					logger.Info("imported the roll", "voters", added, "roll", roll)
 				}
+			case factor != "" && st.contactsNoted() == 0:
+				return fmt.Errorf("--second-factor %s sends each voter a code at their address, but the roll in %s was imported without contacts, so it can reach no one: serve it without --second-factor, or import the roll again into a new --store with --contacts contacts.csv", factor, &st)
 			case roll != "" || contacts != "":
 				logger.Info("the roll already holds its voters; not importing --roll or --contacts again", "store", st.String(), "voters", counts.Eligible)
 			case counts.Eligible == 0:

@@ -146,3 +146,43 @@ func TestAttackTrialRollServed(t *testing.T) {
 		t.Fatalf("serving a purged roll: exit %d\n%s", code, errs)
 	}
 }
+
+// TestSecondFactorWithoutContacts: a roll imported with no contacts, then
+// served with a second factor, would refuse every voter (no address to
+// send a code to): the start is refused saying what to do; a first start
+// with a second factor and no --contacts is refused too.
+func TestSecondFactorWithoutContacts(t *testing.T) {
+	dir := t.TempDir()
+	in := func(f string) string { return filepath.Join(dir, f) }
+	pass := in("pass")
+	os.WriteFile(pass, []byte("s3cret\n"), 0o600)
+	os.WriteFile(in("sms.token"), []byte("provider-token\n"), 0o600)
+	secret := []string{"--passphrase-file", pass, "--scrypt-work-factor", "10"}
+	must := func(args ...string) {
+		t.Helper()
+		if _, errs, code := evote(t, args...); code != 0 {
+			t.Fatalf("evote %s: exit %d\n%s", strings.Join(args, " "), code, errs)
+		}
+	}
+	init := []string{"election", "init", "--title", "E", "--question", "q:Yes?:yes,no", "--issuer-key", in("issuer.pub"), "--out", in("m.json")}
+	for i := 1; i <= 3; i++ {
+		pub := in(fmt.Sprintf("t%d.pub", i))
+		must(append(secret, "trustee", "keygen", "--out", in(fmt.Sprintf("t%d.sign", i)), "--pub", pub)...)
+		init = append(init, "--trustee-key", pub)
+	}
+	must(append(secret, "issuer", "keygen", "--key", in("issuer.key"), "--pub", in("issuer.pub"))...)
+	must(init...)
+	must("issuer", "roll", "--voters", "3", "--out", in("roll.csv"))
+	serve := append(append([]string(nil), secret...), "issuer", "serve", "--key", in("issuer.key"), "--election", in("m.json"),
+		"--roll", in("roll.csv"), "--store", "bolt:"+in("data"), "--listen", "127.0.0.1:0")
+	sms := []string{"--second-factor", "sms", "--sms-webhook", "http://127.0.0.1:9/", "--sms-token-file", in("sms.token")}
+	_, errs, code := evote(t, append(append([]string(nil), serve...), sms...)...)
+	if code == 0 || !strings.Contains(errs, "give --contacts contacts.csv") {
+		t.Fatalf("a first start with a second factor and no contacts: exit %d\n%s", code, errs)
+	}
+	serveOnce(t, serve...)
+	_, errs, code = evote(t, append(append([]string(nil), serve...), sms...)...)
+	if code == 0 || !strings.Contains(errs, "imported without contacts") {
+		t.Fatalf("a roll with no contacts served with a second factor: exit %d\n%s", code, errs)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/evote/evote/ballot"
@@ -125,4 +126,33 @@ func (s *storeFlag) bindRoll(m *ballot.Manifest, pub *token.PublicKey) error {
 		return fmt.Errorf("the roll in %s belongs to another election or key:\n%sthis is election %s, issuing key %s; a trial's roll? give this election its own --store (or delete %s if it was a trial)", s, got, m.ElectionID, pub.ID(), where)
 	}
 	return nil
+}
+
+// noteContacts records, beside a bbolt roll, how many voters' contacts
+// its import sealed in, so that a later start with a second factor can
+// tell a roll imported without them (whose voters no code can reach).
+func (s *storeFlag) noteContacts(n int) error {
+	engine, where, err := s.open()
+	if err != nil || engine != "bolt" {
+		return err
+	}
+	return os.WriteFile(filepath.Join(where, "contacts"), []byte(strconv.Itoa(n)+"\n"), 0o600)
+}
+
+// contactsNoted is what noteContacts recorded; -1 if nothing was (another
+// engine, or a roll imported before the note existed: not refused).
+func (s *storeFlag) contactsNoted() int {
+	engine, where, err := s.open()
+	if err != nil || engine != "bolt" {
+		return -1
+	}
+	b, err := os.ReadFile(filepath.Join(where, "contacts"))
+	if err != nil {
+		return -1
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return -1
+	}
+	return n
 }
