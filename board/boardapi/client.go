@@ -63,8 +63,10 @@ func readError(resp *transport.Response) *Error {
 	if json.Unmarshal(data, &er) != nil || er.Error == "" {
 		er = ErrorResponse{Error: strings.TrimSpace(string(data))}
 	}
-	if len(er.Error) > 512 {
-		er.Error = er.Error[:512]
+	// A refusal that names the trustees missing and what the election
+	// loses runs past 512 bytes; 4 KiB keeps a proxy's page out.
+	if len(er.Error) > 4096 {
+		er.Error = er.Error[:4096]
 	}
 	return &Error{StatusCode: resp.StatusCode, Code: er.Code, Message: er.Error, RetryAfter: retryAfter(resp.RetryAfter)}
 }

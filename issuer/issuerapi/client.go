@@ -110,8 +110,8 @@ func (c *Client) do(ctx context.Context, method, path string, body []byte, conte
 		if json.Unmarshal(data, &er) != nil || er.Error == "" {
 			er = ErrorResponse{Error: strings.TrimSpace(string(data))}
 		}
-		if len(er.Error) > 512 {
-			er.Error = er.Error[:512]
+		if len(er.Error) > 4096 { // as boardapi's
+			er.Error = er.Error[:4096]
 		}
 		return &Error{StatusCode: resp.StatusCode, Code: er.Code, Message: er.Error, RetryAfter: retryAfter(resp.RetryAfter), Factor: er.Factor, SentTo: er.SentTo}
 	}
