@@ -31,7 +31,7 @@ func NewClientOver(baseURL string, t transport.Transport) *Client {
 }
 
 // maxErrorBytes bounds what is read of an error response.
-const maxErrorBytes = 4096
+const maxErrorBytes = 8 << 10
 
 func (c *Client) do(ctx context.Context, method, path string, body []byte, admin bool) (*transport.Response, error) {
 	return c.doType(ctx, method, path, "application/octet-stream", body, admin)
