@@ -98,7 +98,7 @@ func (tf *trusteeFlags) loadState(s *session, signing bool) error {
 	}
 	state, err := s.kr.ReadFile(tf.state)
 	if errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("%s does not exist: run evote trustee init first, or give this trustee's --state", tf.state)
+		return fmt.Errorf("%s does not exist: give this trustee's --state; if it never ran, run evote trustee init first; if its state is lost, a new init is refused (its announcement is on the board, and its shares were sealed to the lost key): the election opens without this trustee (evote board open --without INDEX), and evote trustee status shows where the ceremony stands", tf.state)
 	}
 	if err != nil {
 		return err
