@@ -261,3 +261,17 @@ func writeNew(path string, data []byte, perm os.FileMode, force bool) error {
 	}
 	return f.Close()
 }
+
+// readManifestFile reads and parses the manifest file at path; a parse
+// error names the file.
+func readManifestFile(path string) (*ballot.Manifest, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	m, err := ballot.ParseManifest(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return m, nil
+}

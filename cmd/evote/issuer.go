@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 
@@ -11,6 +10,7 @@ import (
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/cmd/evote/internal/secret"
 	"github.com/evote/evote/crypto/token"
+	"github.com/evote/evote/internal/durable"
 	"github.com/evote/evote/invite"
 	"github.com/evote/evote/issuer"
 	"github.com/evote/evote/issuer/issuerapi"
@@ -236,13 +236,9 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 			if err != nil {
 				return err
 			}
-			mb, err := os.ReadFile(manifest)
+			m, err := readManifestFile(manifest)
 			if err != nil {
 				return err
-			}
-			m, err := ballot.ParseManifest(mb)
-			if err != nil {
-				return fmt.Errorf("%s: %w", manifest, err)
 			}
 			sk, err := loadIssuerKeyTold(kr, key, m, func(msg string) { logger.Info(msg) })
 			if err != nil {
@@ -386,32 +382,7 @@ medium. Purge any copy of them elsewhere (backups, mail) by hand.`,
 
 // eraseFile overwrites a regular file with zeros, syncs it and removes it.
 func eraseFile(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
-		f.Close()
-		if err == nil {
-			err = errors.New("not a regular file")
-		}
-		return err
-	}
-	zeros := make([]byte, 64<<10)
-	for left := fi.Size(); left > 0; {
-		n := min(left, int64(len(zeros)))
-		if _, err := f.Write(zeros[:n]); err != nil {
-			f.Close()
-			return err
-		}
-		left -= n
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	if err := durable.Zero(path); err != nil {
 		return err
 	}
 	return os.Remove(path)

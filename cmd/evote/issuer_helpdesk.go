@@ -13,11 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"strings"
 	"time"
 
-	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/invite"
@@ -289,13 +287,9 @@ func (f *inviteFlags) dial(ctx context.Context, g *globals, resend bool) (*invit
 			return nil, usageError{fmt.Errorf("--smtp-ca-cert: %w", err)}
 		}
 	}
-	mb, err := os.ReadFile(f.manifest)
+	m, err := readManifestFile(f.manifest)
 	if err != nil {
 		return nil, err
-	}
-	m, err := ballot.ParseManifest(mb)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.manifest, err)
 	}
 	tm := invite.DefaultTemplates()
 	if f.templates != "" {

@@ -10,7 +10,6 @@ import (
 	"sort"
 	"time"
 
-	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/internal/durable"
 	"github.com/evote/evote/invite"
 	"github.com/spf13/cobra"
@@ -82,13 +81,9 @@ The exit code is 1 if any send failed.`,
 			if err := sm.check(); err != nil {
 				return err
 			}
-			mb, err := os.ReadFile(manifest)
+			m, err := readManifestFile(manifest)
 			if err != nil {
 				return err
-			}
-			m, err := ballot.ParseManifest(mb)
-			if err != nil {
-				return fmt.Errorf("%s: %w", manifest, err)
 			}
 			voters, err := readVoters(roll, contacts)
 			if err != nil {

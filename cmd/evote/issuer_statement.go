@@ -169,13 +169,9 @@ manifest (--election) must name that key (issuance_key, from issuer.pub).`,
 			if _, _, err := st.open(); err != nil {
 				return err
 			}
-			mb, err := os.ReadFile(manifest)
+			m, err := readManifestFile(manifest)
 			if err != nil {
 				return err
-			}
-			m, err := ballot.ParseManifest(mb)
-			if err != nil {
-				return fmt.Errorf("%s: %w", manifest, err)
 			}
 			if m.Issuance() == nil {
 				return usagef("the manifest %s names no issuance statement key (issuance_key): its record holds no count of the issuer's, and the board would refuse one. The key goes in an election's manifest before it opens (evote issuer pub, then evote election init --issuer-key issuer.pub)", manifest)

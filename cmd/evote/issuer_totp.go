@@ -6,7 +6,6 @@ import (
 	"image/png"
 	"os"
 
-	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/issuer"
 	"github.com/pquerna/otp"
 	"github.com/spf13/cobra"
@@ -40,13 +39,9 @@ link is not stored anywhere but the roll, sealed, and is erased by purge.`,
 			if err != nil {
 				return err
 			}
-			mb, err := os.ReadFile(manifest)
+			m, err := readManifestFile(manifest)
 			if err != nil {
 				return err
-			}
-			m, err := ballot.ParseManifest(mb)
-			if err != nil {
-				return fmt.Errorf("%s: %w", manifest, err)
 			}
 			sk, err := loadIssuerKey(g, kr, key, m)
 			if err != nil {

@@ -176,15 +176,7 @@ func (tf *trusteeFlags) add(c *cobra.Command) {
 }
 
 func (tf *trusteeFlags) loadManifest() (*ballot.Manifest, error) {
-	b, err := os.ReadFile(tf.manifest)
-	if err != nil {
-		return nil, err
-	}
-	m, err := ballot.ParseManifest(b)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", tf.manifest, err)
-	}
-	return m, nil
+	return readManifestFile(tf.manifest)
 }
 
 func (tf *trusteeFlags) saveState(kr *secret.Keyring, tr *trustee.Trustee, fresh bool) error {

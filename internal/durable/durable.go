@@ -64,3 +64,32 @@ func WriteFile(path string, data []byte, overwrite bool) error {
 	}
 	return nil
 }
+
+// Zero overwrites the regular file at path in place with zeros, as long as
+// it is, and syncs it: what erasure can do from a program (on an SSD, a
+// copy-on-write file system, a snapshot or a backup old blocks may
+// survive). The issuer's purge zeroes the old roll, and --erase the other
+// files identity went to.
+func Zero(path string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("durable: %s is not a regular file", path)
+	}
+	zeros := make([]byte, 1<<20)
+	for left := int64(0); err == nil && left < fi.Size(); {
+		n := min(fi.Size()-left, int64(len(zeros)))
+		_, err = f.Write(zeros[:n])
+		left += n
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

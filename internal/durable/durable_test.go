@@ -1,6 +1,7 @@
 package durable
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -41,5 +42,21 @@ func TestWriteFile(t *testing.T) {
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 2 { // the file and the planted one: no temporary left
 		t.Fatalf("left in the directory: %v", entries)
+	}
+}
+
+func TestZero(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "roll.csv")
+	data := bytes.Repeat([]byte("voter-000001,7XQ2M-K9D4T-0HVB3-RWE8N\n"), 50000)
+	os.WriteFile(p, data, 0o600)
+	if err := Zero(p); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(p)
+	if len(got) != len(data) || len(bytes.Trim(got, "\x00")) != 0 {
+		t.Fatalf("after Zero: %d bytes, %d of them not zero", len(got), len(bytes.Trim(got, "\x00")))
+	}
+	if err := Zero(t.TempDir()); err == nil {
+		t.Fatal("a directory zeroed")
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/evote/evote/internal/durable"
 	"github.com/evote/evote/issuer"
 	bolt "go.etcd.io/bbolt"
 )
@@ -342,7 +343,7 @@ func (br *Roll) Purge(ctx context.Context) (issuer.Counts, error) {
 	if err := br.db.Close(); err != nil {
 		return issuer.Counts{}, fmt.Errorf("issuer: purge: closing roll: %w", err)
 	}
-	if err := zeroFile(br.path); err != nil {
+	if err := durable.Zero(br.path); err != nil {
 		os.Remove(tmp)
 		if db, oerr := openBolt(br.path); oerr == nil {
 			br.db = db
@@ -373,31 +374,4 @@ func (br *Roll) Close() error {
 	br.mu.Lock()
 	defer br.mu.Unlock()
 	return br.db.Close()
-}
-
-// zeroFile overwrites a file in place with zeros and syncs it.
-func zeroFile(path string) error {
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return err
-	}
-	zeros := make([]byte, 1<<20)
-	for left := fi.Size(); left > 0; {
-		n := min(left, int64(len(zeros)))
-		if _, err := f.Write(zeros[:n]); err != nil {
-			f.Close()
-			return err
-		}
-		left -= n
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
 }
