@@ -163,7 +163,11 @@ voter.`,
 			if err != nil {
 				return err
 			}
-			var h http.Handler = board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(sf.rate, sf.burst), CORSOrigins: origins, Report: reportOf, Cosigner: cosigner, Counter: counter})
+			clientIP, err := sf.clientIP()
+			if err != nil {
+				return err
+			}
+			var h http.Handler = board.NewHandler(b, board.HandlerConfig{AdminToken: tok, Logger: logger, Limits: sf.limits(sf.rate, sf.burst), CORSOrigins: origins, Report: reportOf, Cosigner: cosigner, Counter: counter, ClientIP: clientIP})
 			if boothDir != "" {
 				if err := checkServedBooth(boothDir, b.Manifest()); err != nil {
 					return err

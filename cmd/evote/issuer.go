@@ -304,7 +304,11 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 			case counts.Eligible == 0:
 				return usagef("the issuer has no voters yet: give --roll roll.csv")
 			}
-			h := issuer.NewHandler(is, issuer.HandlerConfig{Logger: logger, Limits: sf.limits(sf.rate, sf.burst), CORSOrigins: origins, AdminToken: tok})
+			clientIP, err := sf.clientIP()
+			if err != nil {
+				return err
+			}
+			h := issuer.NewHandler(is, issuer.HandlerConfig{Logger: logger, Limits: sf.limits(sf.rate, sf.burst), CORSOrigins: origins, AdminToken: tok, ClientIP: clientIP})
 			return ops.Serve(ctx, sf.server(ops.ServerConfig{
 				Handler: h, Logger: logger, Name: "issuer",
 				Ready: func(u string) {

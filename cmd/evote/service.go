@@ -2,7 +2,12 @@ package main
 
 import (
 	"log/slog"
+	"net/http"
+	"net/netip"
+	"strings"
 	"time"
+
+	"github.com/evote/evote/internal/ratelimit"
 
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/internal/service"
@@ -24,6 +29,7 @@ type serviceFlags struct {
 	maxConnsPerAddress   int
 	headerTimeout        time.Duration
 	corsOrigins          []string
+	trustedProxies       []string
 	rate                 float64
 	burst                int
 }
@@ -39,6 +45,63 @@ func (s *serviceFlags) add(c *cobra.Command, listen string) {
 	f := c.Flags()
 	f.IntVar(&s.maxUploads, "max-uploads-per-address", service.DefaultMaxUploadsPerAddress, limitHelp("most request bodies one client address may be sending at once; beyond it 429 with Retry-After; raise it behind a proxy, where every client has the proxy's address"))
 	f.StringArrayVar(&s.corsOrigins, "cors-origin", nil, "an `ORIGIN` (scheme://host[:port]) whose web pages may call this service: the voting booth's, when it is hosted elsewhere; repeat for several")
+	f.StringArrayVar(&s.trustedProxies, "trusted-proxy", nil, "a reverse proxy's address or `CIDR` whose X-Forwarded-For is believed: requests from it are limited, and wrong codes backed off, by the client address it names, not its own (repeatable; a header from anyone else is ignored)")
+}
+
+// clientIP returns the address requests are limited by, from
+// --trusted-proxy: nil (the connection's own address) when none is given.
+// Behind a proxy every client has the proxy's address, and one stranger
+// could then slow every voter.
+func (s *serviceFlags) clientIP() (func(*http.Request) string, error) {
+	if len(s.trustedProxies) == 0 {
+		return nil, nil
+	}
+	var nets []netip.Prefix
+	for _, p := range s.trustedProxies {
+		if a, err := netip.ParseAddr(p); err == nil {
+			nets = append(nets, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		n, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, usagef("--trusted-proxy %q is not an address or a CIDR such as 10.0.0.0/8", p)
+		}
+		nets = append(nets, n.Masked())
+	}
+	return trustedClientIP(nets), nil
+}
+
+// trustedClientIP is the client address: the connection's, unless it is a
+// trusted proxy's; then the rightmost X-Forwarded-For address that is not
+// a trusted proxy's (the one the nearest untrusted hop gave), or the
+// connection's if the header names none.
+func trustedClientIP(proxies []netip.Prefix) func(*http.Request) string {
+	trusted := func(a netip.Addr) bool {
+		for _, p := range proxies {
+			if p.Contains(a.Unmap()) {
+				return true
+			}
+		}
+		return false
+	}
+	return func(r *http.Request) string {
+		host := ratelimit.RemoteHost(r)
+		a, err := netip.ParseAddr(host)
+		if err != nil || !trusted(a) {
+			return host
+		}
+		hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+		for i := len(hops) - 1; i >= 0; i-- {
+			h, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+			if err != nil {
+				return host // a hop that is not an address: believe none further
+			}
+			if !trusted(h) {
+				return h.Unmap().String()
+			}
+		}
+		return host
+	}
 }
 
 // addServer declares the flags every evote service has: where it

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -279,4 +281,46 @@ func indexOf(s []string, v string) int {
 		}
 	}
 	return -1
+}
+
+// TestAttackForwardedForSpoofed: X-Forwarded-For is believed only from a
+// --trusted-proxy: a stranger who sends the header directly is limited by
+// their own address (else they could pose as any voter's address, or
+// shed their back-off by naming a new one each time); through the proxy,
+// the client is the rightmost address no trusted proxy holds.
+func TestAttackForwardedForSpoofed(t *testing.T) {
+	var sf serviceFlags
+	sf.trustedProxies = []string{"10.0.0.0/8", "192.0.2.1"}
+	ip, err := sf.clientIP()
+	if err != nil || ip == nil {
+		t.Fatalf("clientIP: %v", err)
+	}
+	req := func(remote string, xff ...string) *http.Request {
+		r := httptest.NewRequest("POST", "/v1/token", nil)
+		r.RemoteAddr = remote
+		for _, h := range xff {
+			r.Header.Add("X-Forwarded-For", h)
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		r    *http.Request
+		want string
+	}{
+		{req("203.0.113.9:4000", "198.51.100.7"), "203.0.113.9"},                  // not a proxy: its header is ignored
+		{req("10.1.2.3:4000", "198.51.100.7"), "198.51.100.7"},                    // the proxy's client
+		{req("10.1.2.3:4000", "6.6.6.6, 198.51.100.7, 10.9.9.9"), "198.51.100.7"}, // the spoofed first hop is not believed
+		{req("192.0.2.1:4000", "198.51.100.7", "10.2.2.2"), "198.51.100.7"},       // two header lines, two proxies
+		{req("10.1.2.3:4000"), "10.1.2.3"},                                        // no header
+		{req("10.1.2.3:4000", "not-an-address"), "10.1.2.3"},                      // garbage
+		{req("[::ffff:10.1.2.3]:4000", "2001:db8::1"), "2001:db8::1"},             // a mapped proxy address
+	} {
+		if got := ip(tc.r); got != tc.want {
+			t.Errorf("from %s with %q: %s, want %s", tc.r.RemoteAddr, tc.r.Header.Values("X-Forwarded-For"), got, tc.want)
+		}
+	}
+	sf.trustedProxies = []string{"10.0.0.0/33"}
+	if _, err := sf.clientIP(); err == nil {
+		t.Error("a CIDR that is none was taken")
+	}
 }
