@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
+	"strings"
 
 	"github.com/evote/evote/record"
 	"github.com/spf13/cobra"
@@ -150,7 +151,7 @@ func (s *session) status() *ceremonyStatusJSON {
 	}
 	if s.tr != nil {
 		i := s.tr.Index()
-		out.You = &youJSON{Index: i, Stage: s.tr.Stage().String(), Next: s.next(p, i, s.tr.Stage())}
+		out.You = &youJSON{Index: i, Stage: s.tr.Stage().String(), Next: strings.TrimPrefix(s.next(p, i, s.tr.Stage()), "next: ")}
 	}
 	return out
 }
@@ -182,7 +183,7 @@ func (s *session) printStatus(g *globals, out *ceremonyStatusJSON) {
 		g.printf("open: only going on %s (evote board open --without %s)\n", out.Loss, joinInts(out.OpenWithout))
 	}
 	if out.You != nil {
-		g.printf("you: trustee %d, %s\n%s\n", out.You.Index, out.You.Stage, out.You.Next)
+		g.printf("you: trustee %d, %s\nnext: %s\n", out.You.Index, out.You.Stage, out.You.Next)
 	}
 }
 
