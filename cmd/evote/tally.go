@@ -67,6 +67,9 @@ exit code is the text's.`,
 				return g.printJSON(tallyJSON{PostedEntry: i, Result: newResultJSON(tl.Election.Manifest, res)})
 			}
 			ops.PrintResult(g.stdout, tl.Election.Manifest, res)
+			if tl.Report != nil {
+				printTurnout(g, tl.Report)
+			}
 			g.printf("\nposted as entry %d\n", i)
 			return nil
 		},
