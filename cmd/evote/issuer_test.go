@@ -37,6 +37,57 @@ func serveOnce(t *testing.T, args ...string) {
 	}
 }
 
+// issuerWorkdir is a directory for the issuer's commands: a passphrase
+// for its secret files and three trustees' keys, so that an election can
+// be made in it.
+type issuerWorkdir struct {
+	t        *testing.T
+	dir      string
+	secret   []string // the passphrase flags
+	trustees []string // --trustee-key flags
+}
+
+func newIssuerWorkdir(t *testing.T) *issuerWorkdir {
+	t.Helper()
+	w := &issuerWorkdir{t: t, dir: t.TempDir()}
+	os.WriteFile(w.in("pass"), []byte("s3cret\n"), 0o600)
+	w.secret = []string{"--passphrase-file", w.in("pass"), "--scrypt-work-factor", "10"}
+	for i := 1; i <= 3; i++ {
+		pub := w.in(fmt.Sprintf("t%d.pub", i))
+		w.must(append(w.sec(), "trustee", "keygen", "--out", w.in(fmt.Sprintf("t%d.sign", i)), "--pub", pub)...)
+		w.trustees = append(w.trustees, "--trustee-key", pub)
+	}
+	return w
+}
+
+func (w *issuerWorkdir) in(f string) string { return filepath.Join(w.dir, f) }
+
+// sec is a fresh copy of the passphrase flags, to append a command to.
+func (w *issuerWorkdir) sec() []string { return append([]string(nil), w.secret...) }
+
+func (w *issuerWorkdir) must(args ...string) string {
+	w.t.Helper()
+	out, errs, code := evote(w.t, args...)
+	if code != 0 {
+		w.t.Fatalf("evote %s: exit %d\n%s", strings.Join(args, " "), code, errs)
+	}
+	return out
+}
+
+// keygen makes an issuing key NAME.key with its NAME.pub.
+func (w *issuerWorkdir) keygen(name string) {
+	w.t.Helper()
+	w.must(append(w.sec(), "issuer", "keygen", "--key", w.in(name+".key"), "--pub", w.in(name+".pub"))...)
+}
+
+// election writes the manifest of an election titled title, with the
+// issuing key of key.pub and the three trustees, to out.
+func (w *issuerWorkdir) election(title, key, out string) {
+	w.t.Helper()
+	w.must(append([]string{"election", "init", "--title", title, "--question", "q:Yes?:yes,no",
+		"--issuer-key", w.in(key + ".pub"), "--out", w.in(out)}, w.trustees...)...)
+}
+
 // TestAttackIssuerKeyInTwoElections: the authority names one issuing key
 // in two elections' manifests. The issuer cannot see the election ID
 // inside a blinded message, so a voter on the first election's roll would
@@ -44,31 +95,13 @@ func serveOnce(t *testing.T, args ...string) {
 // it serves; serving the second with it is refused, naming both, and the
 // key file is left as it was.
 func TestAttackIssuerKeyInTwoElections(t *testing.T) {
-	dir := t.TempDir()
-	in := func(f string) string { return filepath.Join(dir, f) }
-	pass := in("pass")
-	os.WriteFile(pass, []byte("s3cret\n"), 0o600)
-	secret := []string{"--passphrase-file", pass, "--scrypt-work-factor", "10"}
-	must := func(args ...string) string {
-		t.Helper()
-		out, errs, code := evote(t, args...)
-		if code != 0 {
-			t.Fatalf("evote %s: exit %d\n%s", strings.Join(args, " "), code, errs)
-		}
-		return out
-	}
-	must(append(secret, "issuer", "keygen", "--key", in("issuer.key"), "--pub", in("issuer.pub"))...)
-	var keys []string
-	for i := 1; i <= 3; i++ {
-		pub := in(fmt.Sprintf("t%d.pub", i))
-		must(append(secret, "trustee", "keygen", "--out", in(fmt.Sprintf("t%d.sign", i)), "--pub", pub)...)
-		keys = append(keys, "--trustee-key", pub)
-	}
+	w := newIssuerWorkdir(t)
+	in, secret := w.in, w.secret
+	w.keygen("issuer")
 	for _, e := range []string{"a", "b"} {
-		must(append([]string{"election", "init", "--title", "Election " + e, "--question", "q:Yes?:yes,no",
-			"--issuer-key", in("issuer.pub"), "--out", in(e + ".json")}, keys...)...)
+		w.election("Election "+e, "issuer", e+".json")
 	}
-	must("issuer", "roll", "--voters", "3", "--out", in("roll.csv"))
+	w.must("issuer", "roll", "--voters", "3", "--out", in("roll.csv"))
 	serve := func(election, data string) []string {
 		return append(append([]string(nil), secret...), "issuer", "serve", "--key", in("issuer.key"), "--election", in(election),
 			"--roll", in("roll.csv"), "--data", in(data), "--listen", "127.0.0.1:0")
@@ -102,28 +135,11 @@ func TestAttackIssuerKeyInTwoElections(t *testing.T) {
 // roll as it was; the real one starts on its own store. A purged roll is
 // refused too: there is no one left to serve.
 func TestAttackTrialRollServed(t *testing.T) {
-	dir := t.TempDir()
-	in := func(f string) string { return filepath.Join(dir, f) }
-	pass := in("pass")
-	os.WriteFile(pass, []byte("s3cret\n"), 0o600)
-	secret := []string{"--passphrase-file", pass, "--scrypt-work-factor", "10"}
-	must := func(args ...string) string {
-		t.Helper()
-		out, errs, code := evote(t, args...)
-		if code != 0 {
-			t.Fatalf("evote %s: exit %d\n%s", strings.Join(args, " "), code, errs)
-		}
-		return out
-	}
-	var keys []string
-	for i := 1; i <= 3; i++ {
-		pub := in(fmt.Sprintf("t%d.pub", i))
-		must(append(secret, "trustee", "keygen", "--out", in(fmt.Sprintf("t%d.sign", i)), "--pub", pub)...)
-		keys = append(keys, "--trustee-key", pub)
-	}
+	w := newIssuerWorkdir(t)
+	in, secret, must := w.in, w.secret, w.must
 	for _, e := range []string{"trial", "real"} {
-		must(append(secret, "issuer", "keygen", "--key", in(e+".key"), "--pub", in(e+".pub"))...)
-		must(append([]string{"election", "init", "--title", e, "--question", "q:Yes?:yes,no", "--issuer-key", in(e + ".pub"), "--out", in(e + ".json")}, keys...)...)
+		w.keygen(e)
+		w.election(e, e, e+".json")
 		must("issuer", "roll", "--voters", "3", "--out", in(e+".csv"))
 	}
 	serve := func(e, store string) []string {
@@ -152,27 +168,12 @@ func TestAttackTrialRollServed(t *testing.T) {
 // send a code to): the start is refused saying what to do; a first start
 // with a second factor and no --contacts is refused too.
 func TestSecondFactorWithoutContacts(t *testing.T) {
-	dir := t.TempDir()
-	in := func(f string) string { return filepath.Join(dir, f) }
-	pass := in("pass")
-	os.WriteFile(pass, []byte("s3cret\n"), 0o600)
+	w := newIssuerWorkdir(t)
+	in, secret := w.in, w.secret
 	os.WriteFile(in("sms.token"), []byte("provider-token\n"), 0o600)
-	secret := []string{"--passphrase-file", pass, "--scrypt-work-factor", "10"}
-	must := func(args ...string) {
-		t.Helper()
-		if _, errs, code := evote(t, args...); code != 0 {
-			t.Fatalf("evote %s: exit %d\n%s", strings.Join(args, " "), code, errs)
-		}
-	}
-	init := []string{"election", "init", "--title", "E", "--question", "q:Yes?:yes,no", "--issuer-key", in("issuer.pub"), "--out", in("m.json")}
-	for i := 1; i <= 3; i++ {
-		pub := in(fmt.Sprintf("t%d.pub", i))
-		must(append(secret, "trustee", "keygen", "--out", in(fmt.Sprintf("t%d.sign", i)), "--pub", pub)...)
-		init = append(init, "--trustee-key", pub)
-	}
-	must(append(secret, "issuer", "keygen", "--key", in("issuer.key"), "--pub", in("issuer.pub"))...)
-	must(init...)
-	must("issuer", "roll", "--voters", "3", "--out", in("roll.csv"))
+	w.keygen("issuer")
+	w.election("E", "issuer", "m.json")
+	w.must("issuer", "roll", "--voters", "3", "--out", in("roll.csv"))
 	serve := append(append([]string(nil), secret...), "issuer", "serve", "--key", in("issuer.key"), "--election", in("m.json"),
 		"--roll", in("roll.csv"), "--store", "bolt:"+in("data"), "--listen", "127.0.0.1:0")
 	sms := []string{"--second-factor", "sms", "--sms-webhook", "http://127.0.0.1:9/", "--sms-token-file", in("sms.token")}

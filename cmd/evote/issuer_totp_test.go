@@ -7,7 +7,6 @@ import (
 	"image/png"
 	"net/url"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -28,26 +27,10 @@ import (
 // for the app's code and signs with it. Enrolling a voter not on the roll
 // fails and changes nothing.
 func TestIssuerTOTP(t *testing.T) {
-	dir := t.TempDir()
-	in := func(f string) string { return filepath.Join(dir, f) }
-	pass := in("pass")
-	os.WriteFile(pass, []byte("s3cret\n"), 0o600)
-	sec := []string{"--passphrase-file", pass, "--scrypt-work-factor", "10"}
-	must := func(args ...string) string {
-		t.Helper()
-		out, errs, code := evote(t, args...)
-		if code != 0 {
-			t.Fatalf("evote %s: exit %d\n%s", strings.Join(args, " "), code, errs)
-		}
-		return out
-	}
-	must(append(sec, "issuer", "keygen", "--key", in("issuer.key"), "--pub", in("issuer.pub"))...)
-	init := []string{"election", "init", "--title", "E", "--question", "q:Yes?:yes,no", "--issuer-key", in("issuer.pub"), "--out", in("manifest.json")}
-	for _, n := range []string{"1", "2", "3"} {
-		must(append(sec, "trustee", "keygen", "--out", in("t"+n+".sign"), "--pub", in("t"+n+".pub"))...)
-		init = append(init, "--trustee-key", in("t"+n+".pub"))
-	}
-	must(init...)
+	w := newIssuerWorkdir(t)
+	in, sec, must := w.in, w.secret, w.must
+	w.keygen("issuer")
+	w.election("E", "issuer", "manifest.json")
 	must("issuer", "roll", "--voters", "2", "--out", in("roll.csv"))
 	os.WriteFile(in("contacts.csv"), []byte("voter_id,email,phone,lang\nvoter-000001,anna@example.org,,it\n"), 0o600)
 	common := []string{"--key", in("issuer.key"), "--election", in("manifest.json"), "--store", "bolt:" + in("data")}
