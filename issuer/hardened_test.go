@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -212,5 +213,61 @@ func TestAttackTokenOverloadGets503(t *testing.T) {
 	}
 	if st, msg := post(t, f.srv.URL, "application/json", body); st != http.StatusOK {
 		t.Fatalf("the refused request, asked again: %d %s", st, msg)
+	}
+}
+
+// firstBlocksRoll holds its first Update until release is closed, and
+// lets every later one through.
+type firstBlocksRoll struct {
+	*MemRoll
+	once    sync.Once
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (r *firstBlocksRoll) Update(ctx context.Context, voterID string, change func(*RollEntry) error) (RollEntry, error) {
+	first := false
+	r.once.Do(func() { first = true })
+	if first {
+		close(r.entered)
+		<-r.release
+	}
+	return r.MemRoll.Update(ctx, voterID, change)
+}
+
+// TestAttackOneVoterQueue: a stranger's request for a voter ID held in
+// the roll (a slow write, a flood) must not make the voter's own request
+// for that ID wait behind it: a per-voter queue let one address, within
+// its rate, hold a voter's requests 14 s and then fill the in-flight
+// bound for everyone.
+func TestAttackOneVoterQueue(t *testing.T) {
+	roll := &firstBlocksRoll{MemRoll: NewMemRoll(), entered: make(chan struct{}), release: make(chan struct{})}
+	f := newFixture(t, 1, roll, HandlerConfig{})
+	id := f.ids[0]
+	wrong, _ := GenerateCode()
+	held := make(chan error, 1)
+	go func() {
+		b, _ := blind(t, newTokenKey(t))
+		_, err := f.is.Issue(ctx, issuerapi.Credentials{VoterID: id, Code: wrong}, b, "203.0.113.9")
+		held <- err
+	}()
+	<-roll.entered
+	done := make(chan error, 1)
+	go func() {
+		b, _ := blind(t, newTokenKey(t))
+		_, err := f.is.Issue(ctx, issuerapi.Credentials{VoterID: id, Code: f.codes[id]}, b, "198.51.100.4")
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("the voter's own request beside a held one: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the voter's request waited behind a stranger's held request for the same ID")
+	}
+	close(roll.release)
+	if err := <-held; !errors.Is(err, ErrBadCredentials) {
+		t.Fatalf("the held wrong code: %v", err)
 	}
 }
