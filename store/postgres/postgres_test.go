@@ -1,0 +1,195 @@
+package postgres_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/evote/evote/internal/pgdb"
+	"github.com/evote/evote/internal/pgtest"
+	"github.com/evote/evote/store"
+	"github.com/evote/evote/store/postgres"
+	"github.com/evote/evote/store/storetest"
+	"github.com/jackc/pgx/v5"
+	"golang.org/x/mod/sumdb/note"
+	"golang.org/x/mod/sumdb/tlog"
+)
+
+var ctx = context.Background()
+
+// newEngine makes the engine of a new store in a database of its own,
+// for the conformance suite; reopen connects to it again, as a restarted
+// board process would.
+func newEngine(t testing.TB) (store.Engine, func() store.Engine) {
+	dsn := pgtest.NewDatabase(t)
+	open := func() store.Engine {
+		e, err := postgres.OpenEngine(ctx, dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	return open(), open
+}
+
+// TestEngineConformance runs the store.Engine conformance suite on
+// PostgreSQL, two Logs on one database (two board processes) included.
+func TestEngineConformance(t *testing.T) { storetest.Run(t, newEngine) }
+
+func signer(t testing.TB, name string) note.Signer {
+	skey, _, err := note.GenerateKey(nil, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestWrongKey: a database holding one log refuses to be opened for
+// another key, and says what to do.
+func TestWrongKey(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	l, err := postgres.Open(ctx, dsn, signer(t, "evote.example/a"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	_, err = postgres.Open(ctx, dsn, signer(t, "evote.example/b"), nil)
+	if err == nil || !strings.Contains(err.Error(), "open it with its own key") {
+		t.Fatalf("open with another key: %v", err)
+	}
+}
+
+// TestSchema: opening migrates once however many open; a database whose
+// schema a newer evote wrote is refused, and nothing is written to it.
+func TestSchema(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	for range 2 {
+		e, err := postgres.OpenEngine(ctx, dsn, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.Close()
+	}
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var v int
+	if err := conn.QueryRow(ctx, "SELECT version FROM evote_schema WHERE part = $1", postgres.Part).Scan(&v); err != nil || v != 1 {
+		t.Fatalf("schema version %d, %v; want 1", v, err)
+	}
+	if _, err := conn.Exec(ctx, "UPDATE evote_schema SET version = 99 WHERE part = $1", postgres.Part); err != nil {
+		t.Fatal(err)
+	}
+	_, err = postgres.OpenEngine(ctx, dsn, nil)
+	if !errors.Is(err, pgdb.ErrNewerSchema) || !strings.Contains(err.Error(), "run the newer evote") {
+		t.Fatalf("open of a newer schema: %v", err)
+	}
+	if err := conn.QueryRow(ctx, "SELECT version FROM evote_schema WHERE part = $1", postgres.Part).Scan(&v); err != nil || v != 99 {
+		t.Fatalf("after the refused open the version is %d, %v; want 99 untouched", v, err)
+	}
+}
+
+// TestBadDSN: a DSN that does not parse is refused without echoing the
+// password it may hold.
+func TestBadDSN(t *testing.T) {
+	_, err := postgres.OpenEngine(ctx, "postgres://u:s3cret@127.0.0.1:1/db?sslmode=bogus", nil)
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("bad DSN: %v", err)
+	}
+}
+
+// TestTwoEnginesOneDatabase: two engines, each with its own connection
+// pool, as two board processes have, append at once under one sequencer:
+// every index is assigned once, in order, a key is won once, and both
+// read the same tree and sign the same checkpoint.
+func TestTwoEnginesOneDatabase(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	s := signer(t, "evote.example/two")
+	var logs []store.Log
+	for range 2 {
+		l, err := postgres.Open(ctx, dsn, s, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		logs = append(logs, l)
+	}
+	if _, err := logs[0].Append(ctx, store.Append{Leaf: store.Leaf(store.Manifest, []byte("m"))}); err != nil {
+		t.Fatal(err)
+	}
+	const writers = 200
+	var mu sync.Mutex
+	won, dup := 0, 0
+	seen := map[uint64]bool{}
+	var wg sync.WaitGroup
+	for w := range writers {
+		l := logs[w%2]
+		wg.Go(func() {
+			i, err := l.Append(ctx, store.Append{Leaf: storetest.Sized(w, 100), Key: fmt.Append(nil, "token/", w)})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, err = l.Append(ctx, store.Append{Leaf: storetest.Sized(writers+w, 100), Key: []byte("token/same")})
+			mu.Lock()
+			defer mu.Unlock()
+			if seen[i] {
+				t.Errorf("index %d assigned twice", i)
+			}
+			seen[i] = true
+			switch {
+			case err == nil:
+				won++
+			case errors.Is(err, store.ErrDuplicate):
+				dup++
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if won != 1 || dup != writers-1 {
+		t.Fatalf("one key raced through two engines: %d won, %d duplicates", won, dup)
+	}
+	n0, _ := logs[0].Size()
+	n1, _ := logs[1].Size()
+	if n0 != n1 || n0 != 1+writers+1 {
+		t.Fatalf("sizes %d and %d, want %d", n0, n1, 1+writers+1)
+	}
+	a, err := logs[0].Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := logs[1].CheckpointAt(a.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(a.Signed, b.Signed) {
+		t.Fatal("two engines on one database sign different checkpoints of one size")
+	}
+	// Every leaf is where the tree says: the hashes one engine stored
+	// prove the leaves the other reads.
+	for i := range n0 {
+		leaf, err := logs[1].Leaf(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := logs[0].ProveInclusion(i, n0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := tlog.CheckRecord(p, int64(n0), a.Hash, int64(i), tlog.RecordHash(leaf)); err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+	}
+}
