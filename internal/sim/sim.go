@@ -43,6 +43,9 @@ type Options struct {
 	// MinBallots is the manifest's min_ballots.
 	MinBallots int
 	LogOpts    *bolt.Options
+	// OpenLog, if set, opens the board's log instead of a bbolt log in
+	// Dir (evote demo --store postgres:DSN).
+	OpenLog func(note.Signer) (store.Log, error)
 	// Title and Origin name the election and its board; "" means "Test
 	// election" and "board.test".
 	Title, Origin string
@@ -135,7 +138,12 @@ func create(o Options) (*Election, *ballot.Manifest, error) {
 	}
 	signer, _ := note.NewSigner(skey)
 	verifier, _ := note.NewVerifier(vkey)
-	log, err := bolt.Open(o.Dir, signer, o.LogOpts)
+	var log store.Log
+	if o.OpenLog != nil {
+		log, err = o.OpenLog(signer)
+	} else {
+		log, err = bolt.Open(o.Dir, signer, o.LogOpts)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

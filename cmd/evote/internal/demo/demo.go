@@ -33,8 +33,10 @@ import (
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/crypto/token"
 	"github.com/evote/evote/internal/sim"
+	"github.com/evote/evote/issuer"
 	issuerbolt "github.com/evote/evote/issuer/bolt"
 	"github.com/evote/evote/issuer/issuerapi"
+	"github.com/evote/evote/store"
 	"github.com/evote/evote/tally"
 	"github.com/evote/evote/trustee"
 	"github.com/evote/evote/verify"
@@ -56,6 +58,10 @@ type Options struct {
 	// Booth, if set, keeps the election open for people voting in the
 	// browser once the simulated voters have cast.
 	Booth *Booth
+	// OpenLog and OpenRoll, if set, open the board's log and the issuer's
+	// roll (evote demo --store); nil means bbolt files in Dir.
+	OpenLog  func(note.Signer) (store.Log, error)
+	OpenRoll func() (issuer.Roll, error)
 }
 
 // Booth keeps a demo election open for people: the roll holds Links more
@@ -155,7 +161,12 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 	if err != nil {
 		return nil, err
 	}
-	roll, err := issuerbolt.Open(filepath.Join(o.Dir, "issuer-roll.db"))
+	var roll issuer.Roll
+	if o.OpenRoll != nil {
+		roll, err = o.OpenRoll()
+	} else {
+		roll, err = issuerbolt.Open(filepath.Join(o.Dir, "issuer-roll.db"))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -164,6 +175,7 @@ func Run(ctx context.Context, o Options) (*Outcome, error) {
 		Options: sim.Options{
 			Dir: filepath.Join(o.Dir, "board"), Issuer: issKey, Title: "evote demo election", Origin: "demo.evote.example/board",
 			Questions: append([]ballot.Question{Motion}, o.Questions...), N: 3, T: 2, Revoting: ballot.RevotingRefuse,
+			OpenLog: o.OpenLog,
 		},
 		Voters: o.Voters + links, Roll: roll,
 	}
