@@ -180,6 +180,22 @@ func (s *syncBuffer) String() string {
 // then opens voting.
 func newElection(t testing.TB, voters int) *election {
 	t.Helper()
+	return newElectionOn(t, voters, "board-data", "issuer-data")
+}
+
+// storeArgs is the flag that keeps a service's data in where: a directory
+// (--data DIR), or ENGINE:WHERE (--store postgres:DSN).
+func storeArgs(where string) []string {
+	if strings.Contains(where, ":") {
+		return []string{"--store", where}
+	}
+	return []string{"--data", where}
+}
+
+// newElectionOn is newElection with the board's log and the issuer's roll
+// where boardStore and issuerStore say (see storeArgs).
+func newElectionOn(t testing.TB, voters int, boardStore, issuerStore string) *election {
+	t.Helper()
 	e := &election{t: t, dir: t.TempDir()}
 	e.must("issuer", "keygen")
 	e.must("board", "keygen", "--origin", "e2e.evote.example/board")
@@ -211,8 +227,8 @@ func newElection(t testing.TB, voters int) *election {
 	for _, r := range rows[1:] {
 		e.voters = append(e.voters, [2]string{r[0], r[1]})
 	}
-	e.issuerURL = e.serve("issuer", "serve", "--roll", "roll.csv", "--election", "manifest.json", "--listen", "127.0.0.1:0", "--rate", "-1")
-	e.boardURL = e.serve("board", "serve", "--data", "board-data", "--manifest", "manifest.json", "--listen", "127.0.0.1:0", "--admin-token-file", "admin.token")
+	e.issuerURL = e.serve(append([]string{"issuer", "serve", "--roll", "roll.csv", "--election", "manifest.json", "--listen", "127.0.0.1:0", "--rate", "-1"}, storeArgs(issuerStore)...)...)
+	e.boardURL = e.serve(append([]string{"board", "serve", "--manifest", "manifest.json", "--listen", "127.0.0.1:0", "--admin-token-file", "admin.token"}, storeArgs(boardStore)...)...)
 
 	// The ceremony: each trustee its own directory for its secrets; the
 	// public messages are copied into a shared one, as trustees would

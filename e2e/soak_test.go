@@ -68,11 +68,11 @@ type boardProc struct {
 }
 
 // startBoard starts the board on the data directory data (newElection's is
-// "board-data"), listening on listen; it returns an error if the process
+// "board-data"; or a --store ENGINE:WHERE, see storeArgs), listening on listen; it returns an error if the process
 // exits before listening. wrap, if set, prefixes the command (e.g. prlimit).
 func (e *election) startBoard(data, listen string, wrap ...string) (*boardProc, error) {
-	args := []string{"--scrypt-work-factor", "10", "board", "serve", "--data", data, "--manifest", "manifest.json",
-		"--listen", listen, "--admin-token-file", "admin.token"}
+	args := append([]string{"--scrypt-work-factor", "10", "board", "serve", "--manifest", "manifest.json",
+		"--listen", listen, "--admin-token-file", "admin.token"}, storeArgs(data)...)
 	name := bin
 	if len(wrap) > 0 {
 		name, args = wrap[0], append(append(wrap[1:], bin), args...)
