@@ -193,3 +193,79 @@ func TestTwoEnginesOneDatabase(t *testing.T) {
 		}
 	}
 }
+
+// TestLayout pins the tables to store/SPEC.md's: log_leaves (idx → leaf),
+// log_hashes (stored-hash idx → 32-byte hash), log_keys (key → idx) and
+// log_meta (size, origin, keyhash), at schema version 1.
+func TestLayout(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	s := signer(t, "evote.example/layout")
+	l, err := postgres.Open(ctx, dsn, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaves := [][]byte{store.Leaf(store.Manifest, []byte("m")), store.Leaf(store.Ballot, []byte("a")), store.Leaf(store.Ballot, []byte("b"))}
+	for i, leaf := range leaves {
+		if _, err := l.Append(ctx, store.Append{Leaf: leaf, Key: fmt.Appendf(nil, "k%d", i), SetKeys: [][]byte{[]byte("last")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var size, keyhash int64
+	var origin string
+	if err := conn.QueryRow(ctx, "SELECT size, origin, keyhash FROM log_meta WHERE id = 1").Scan(&size, &origin, &keyhash); err != nil {
+		t.Fatal(err)
+	}
+	if size != 3 || origin != s.Name() || uint32(keyhash) != s.KeyHash() {
+		t.Fatalf("log_meta: size %d, origin %q, keyhash %x", size, origin, keyhash)
+	}
+	for i, want := range leaves {
+		var got []byte
+		if err := conn.QueryRow(ctx, "SELECT leaf FROM log_leaves WHERE idx = $1", i).Scan(&got); err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("log_leaves %d: %x, %v", i, got, err)
+		}
+	}
+	// The stored hashes are tlog's, so the root computed from the table
+	// alone is the checkpoint's.
+	var n int64
+	conn.QueryRow(ctx, "SELECT count(*) FROM log_hashes").Scan(&n)
+	if n != tlog.StoredHashCount(3) {
+		t.Fatalf("log_hashes holds %d hashes, want %d", n, tlog.StoredHashCount(3))
+	}
+	root, err := tlog.TreeHash(3, tlog.HashReaderFunc(func(idx []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(idx))
+		for i, x := range idx {
+			var h []byte
+			if err := conn.QueryRow(ctx, "SELECT hash FROM log_hashes WHERE idx = $1", x).Scan(&h); err != nil {
+				return nil, err
+			}
+			copy(out[i][:], h)
+		}
+		return out, nil
+	}))
+	if err != nil || root != cp.Hash {
+		t.Fatalf("the root from log_hashes is %x (%v), the checkpoint's %x", root, err, cp.Hash)
+	}
+	want := map[string]int64{"k0": 0, "k1": 1, "k2": 2, "last": 2}
+	rows, _ := conn.Query(ctx, "SELECT key, idx FROM log_keys")
+	got := map[string]int64{}
+	for rows.Next() {
+		var k []byte
+		var i int64
+		rows.Scan(&k, &i)
+		got[string(k)] = i
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("log_keys: %v, want %v", got, want)
+	}
+}
