@@ -76,6 +76,16 @@ type Tx interface {
 	Append(ctx context.Context, leaf []byte, hashes []tlog.Hash, keys [][]byte) error
 }
 
+// Prefetcher is a Tx that can read many keys at once. The Log hands it
+// every key a group's appends will look up or set (their Key and SetKeys)
+// before it runs them, so an engine across a network answers the group's
+// lookups from one round trip instead of one each, while it holds the
+// lock every appender waits for. Keys a Check looks up are not known in
+// advance and are read as usual.
+type Prefetcher interface {
+	Prefetch(ctx context.Context, keys [][]byte) error
+}
+
 // hashReader reads an engine's hashes as a tlog.HashReader.
 type hashReader struct {
 	ctx context.Context

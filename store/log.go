@@ -194,6 +194,18 @@ func (l *engineLog) commit(reqs []*request) {
 		if err != nil {
 			return err
 		}
+		if p, ok := tx.(Prefetcher); ok {
+			var keys [][]byte
+			for _, r := range reqs {
+				if r.a.Key != nil {
+					keys = append(keys, r.a.Key)
+				}
+				keys = append(keys, r.a.SetKeys...)
+			}
+			if err := p.Prefetch(ctx, keys); err != nil {
+				return err
+			}
+		}
 		for _, r := range reqs {
 			r.index, r.err = 0, nil
 			refused, err := appendTx(ctx, tx, n, r.a)

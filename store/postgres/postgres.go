@@ -411,6 +411,38 @@ func (t *tx) Lookup(ctx context.Context, key []byte) (uint64, bool, error) {
 	return i, ok, nil
 }
 
+// Prefetch implements store.Prefetcher: the group's keys in one query,
+// kept in seen (those absent as absent).
+func (t *tx) Prefetch(ctx context.Context, keys [][]byte) error {
+	if t.done {
+		return errTxDone
+	}
+	var want [][]byte
+	for _, k := range keys {
+		if _, ok := t.seen[string(k)]; !ok {
+			want = append(want, k)
+			t.seen[string(k)] = lookupResult{} // absent unless found
+		}
+	}
+	if len(want) == 0 {
+		return nil
+	}
+	rows, err := t.tx.Query(ctx, "SELECT key, idx FROM log_keys WHERE key = ANY($1)", want)
+	if err != nil {
+		return fmt.Errorf("store/postgres: looking up keys: %w", err)
+	}
+	var k []byte
+	var i int64
+	_, err = pgx.ForEachRow(rows, []any{&k, &i}, func() error {
+		t.seen[string(k)] = lookupResult{uint64(i), true}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store/postgres: looking up keys: %w", err)
+	}
+	return nil
+}
+
 func (t *tx) Append(ctx context.Context, leaf []byte, hs []tlog.Hash, keys [][]byte) error {
 	if t.done {
 		return errTxDone
