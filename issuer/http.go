@@ -112,8 +112,9 @@ const (
 // message already signed for this voter), 410 (roll purged), 413 (body too
 // large), 415 (not JSON), 429 (rate limited, or too many bodies still being
 // sent from the address; with Retry-After), 500 or 503 (too many requests
-// in flight, Retry-After: 1). An inner error's text never reaches the
-// client.
+// in flight, Retry-After: 1; or the roll's database does not answer,
+// [ErrRollUnavailable], Retry-After: [RollRetryAfter]). An inner error's
+// text never reaches the client.
 //
 // It also serves GET /healthz (200 "ok" when the roll answers, 503
 // otherwise) and GET /metrics (Prometheus text format; all prefixed
@@ -204,6 +205,11 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Write([]byte("\n"))
 }
 
+// RollRetryAfter is the Retry-After, in seconds, of the 503 answered when
+// the roll could not be reached ([ErrRollUnavailable]): a database server
+// restarting, or a standby taking over, takes seconds.
+const RollRetryAfter = 5
+
 // An answer is what the issuer tells a client about one kind of refusal.
 type answer struct {
 	err    error // what Issue returns, matched with errors.Is, or an issuerapi sentinel
@@ -226,6 +232,9 @@ var answers = []answer{
 	{ErrTooManyCodes, http.StatusTooManyRequests, issuerapi.CodeTooManyCodes, "too many one-time codes were sent to this voter, or too many wrong ones tried; use the last one sent, wait, or ask the election's help desk"},
 	{ErrSendFailed, http.StatusServiceUnavailable, issuerapi.CodeSendFailed, "the one-time code could not be sent"},
 	{ErrAlreadyIssued, http.StatusConflict, issuerapi.CodeAlreadyIssued, "a token was already issued to this voter for a different blinded message; resend the first request's blinded message to get its signature again"},
+	// A roll whose database does not answer: the booth and evote vote
+	// retry an overloaded issuer, which is what the voter should do here.
+	{ErrRollUnavailable, http.StatusServiceUnavailable, issuerapi.CodeOverloaded, "the issuer could not reach its voter roll (its database is down or restarting); send the same request again in a few seconds: a token already issued for it is sent again, never a second one"},
 	{ErrPurged, http.StatusGone, issuerapi.CodePurged, "the voter roll was purged after the election; no tokens are issued any more"},
 	{issuerapi.ErrBadRequest, http.StatusBadRequest, issuerapi.CodeBadRequest, "malformed token request"},
 	{issuerapi.ErrNotFound, http.StatusNotFound, issuerapi.CodeNotFound, "no such endpoint; the issuer serves GET " + issuerapi.PathInfo + " and POST " + issuerapi.PathToken},
@@ -256,6 +265,9 @@ func refuse(w http.ResponseWriter, err error, detail string) {
 	msg := a.msg
 	if detail != "" {
 		msg += ": " + detail
+	}
+	if errors.Is(err, ErrRollUnavailable) {
+		w.Header().Set("Retry-After", strconv.Itoa(RollRetryAfter))
 	}
 	var sf *SecondFactorError
 	if !errors.As(err, &sf) {
@@ -349,6 +361,8 @@ func (h *handler) serveToken(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case answerFor(err) == nil:
 			h.log.Error("token request failed", "err", err)
+		case errors.Is(err, ErrRollUnavailable):
+			h.log.Warn("the voter roll could not be reached; the token request was answered 503", "err", err)
 		case errors.Is(err, ErrBadRequest):
 			// decodeTokenRequest checked every field's form but this one.
 			detail = "the issuing key cannot sign blinded_msg: read as a big-endian integer it must lie in [1, N), N the key's modulus"

@@ -21,6 +21,14 @@ var (
 	// ErrPurged means the roll was purged after the election; only the
 	// counts remain and no tokens are issued any more.
 	ErrPurged = errors.New("issuer: the voter roll was purged after the election; no tokens are issued any more")
+	// ErrRollUnavailable means the roll's storage could not be reached (a
+	// database server down or restarting, a connection lost): a roll on a
+	// networked engine wraps it, and the HTTP API answers 503 with
+	// Retry-After. The request may be sent again as it is: a change the
+	// roll did not take is simply made then, and one it did take (its
+	// answer lost with the connection) is found made: a token already
+	// issued is given again for the same blinded message, never a second.
+	ErrRollUnavailable = errors.New("issuer: the voter roll could not be reached; retry in a few seconds (sending the same request again is safe)")
 )
 
 // RollEntry is one voter on the roll.
