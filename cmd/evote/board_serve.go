@@ -109,7 +109,7 @@ voter.`,
 			} else {
 				logger.Warn("no --admin-token-file: the admin endpoints are disabled")
 			}
-			log, err := st.openLog(signer)
+			log, err := st.openLog(cmd.Context(), signer)
 			if err != nil {
 				return err
 			}

@@ -9,7 +9,10 @@ import (
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/cmd/evote/internal/demo"
 	"github.com/evote/evote/cmd/evote/internal/ops"
+	"github.com/evote/evote/issuer"
+	"github.com/evote/evote/store"
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 )
 
 func demoCmd(g *globals) *cobra.Command {
@@ -17,7 +20,7 @@ func demoCmd(g *globals) *cobra.Command {
 	var questions []string
 	var withBooth bool
 	var links int
-	var src string
+	var src, storeSpec string
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a whole election on this machine",
@@ -48,10 +51,16 @@ above. The booth's ballots are secret, so the result is checked against
 what the simulated voters cast only as far as it can be: every count at
 least theirs, and exactly theirs if nobody voted in the booth. The booth is
 compiled to WebAssembly from the evote source, so --booth needs the Go
-toolchain and runs in the evote checkout (or give --src).`,
+toolchain and runs in the evote checkout (or give --src).
+
+With --store postgres:DSN the board's log and the issuer's roll are kept in
+that PostgreSQL database (which must be empty: createdb evote_demo) instead
+of bbolt files in --dir, as a deployment with several board processes keeps
+them.`,
 		Example: `  evote demo
   evote demo --voters 1000 --dir /tmp/election --question "color:Favourite colour?:red,green,blue:1:1"
-  go run ./cmd/evote demo --booth`,
+  go run ./cmd/evote demo --booth
+  evote demo --store postgres:postgres://evote@127.0.0.1/evote_demo`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, s := range questions {
@@ -71,6 +80,19 @@ toolchain and runs in the evote checkout (or give --src).`,
 				o.Booth = &demo.Booth{Links: links, Source: src, Ready: func(r demo.BoothReady) { printBooth(g, r) }}
 			} else if cmd.Flags().Changed("links") || cmd.Flags().Changed("src") {
 				return usagef("--links and --src go with --booth")
+			}
+			if storeSpec != "" {
+				st := &storeFlag{spec: storeSpec}
+				engine, _, err := st.open()
+				if err != nil {
+					return err
+				}
+				if engine != "postgres" {
+					return usagef("--store %s: the demo keeps its bbolt files in --dir; --store takes postgres:DSN", storeSpec)
+				}
+				ctx := cmd.Context()
+				o.OpenLog = func(s note.Signer) (store.Log, error) { return st.openLog(ctx, s) }
+				o.OpenRoll = func() (issuer.Roll, error) { return st.openRoll(ctx, true) }
 			}
 			if o.Dir == "" {
 				d, err := os.MkdirTemp("", "evote-demo-")
@@ -111,6 +133,7 @@ toolchain and runs in the evote checkout (or give --src).`,
 	f.Uint64Var(&o.Seed, "seed", 0, "seed for the voters' random choices (0: random)")
 	f.BoolVar(&withBooth, "booth", false, "serve the voting booth and keep the election open for you to vote in the browser, until Ctrl-C")
 	f.IntVar(&links, "links", 5, "with --booth: voters on the roll kept for people, beyond --voters; their invitation links are printed")
+	f.StringVar(&storeSpec, "store", "", "keep the board's log and the issuer's roll in `postgres:DSN`, an empty PostgreSQL database, instead of bbolt files in --dir")
 	f.StringVar(&src, "src", ".", "with --booth: the evote source `DIR` the booth is compiled from (needs the Go toolchain)")
 	return c
 }

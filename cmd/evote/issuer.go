@@ -244,16 +244,19 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 			if err != nil {
 				return err
 			}
-			// Before the roll is opened: opening writes to it.
-			if err := st.bindRoll(m, sk.Public()); err != nil {
+			// A bbolt roll's binding first: opening the file writes to it.
+			ctx := cmd.Context()
+			if err := st.bindRoll(ctx, nil, m, sk.Public()); err != nil {
 				return err
 			}
-			r, err := st.openRoll(true)
+			r, err := st.openRoll(ctx, true)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			ctx := cmd.Context()
+			if err := st.bindRoll(ctx, r, m, sk.Public()); err != nil {
+				return err
+			}
 			counts, err := r.Counts(ctx)
 			if err != nil {
 				return err
@@ -286,7 +289,7 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 				if err != nil {
 					return fmt.Errorf("%s: %w", roll, err)
 				}
-				if err := st.noteContacts(len(cs)); err != nil {
+				if err := st.noteContacts(ctx, r, len(cs)); err != nil {
 					return err
 				}
 				if n := unreachable(factor, cs, added); n > 0 {
@@ -297,7 +300,7 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 				} else {
 					logger.Info("imported the roll", "voters", added, "roll", roll)
 				}
-			case factor != "" && st.contactsNoted() == 0:
+			case factor != "" && st.contactsNoted(ctx, r) == 0:
 				return fmt.Errorf("--second-factor %s sends each voter a code at their address, but the roll in %s was imported without contacts, so it can reach no one: serve it without --second-factor, or import the roll again into a new --store with --contacts contacts.csv", factor, &st)
 			case roll != "" || contacts != "":
 				logger.Info("the roll already holds its voters; not importing --roll or --contacts again", "store", st.String(), "voters", counts.Eligible)
@@ -360,7 +363,7 @@ medium. Purge any copy of them elsewhere (backups, mail) by hand.`,
 					return fmt.Errorf("--erase %s: %w (nothing was purged)", p, err)
 				}
 			}
-			r, err := st.openRoll(false)
+			r, err := st.openRoll(cmd.Context(), false)
 			if err != nil {
 				return err
 			}

@@ -39,7 +39,7 @@ stdout; the error goes to stderr.`,
 			if _, _, err := st.open(); err != nil {
 				return err
 			}
-			r, err := st.openRoll(false)
+			r, err := st.openRoll(cmd.Context(), false)
 			if err != nil {
 				return err
 			}

@@ -186,12 +186,12 @@ manifest (--election) must name that key (issuance_key, from issuer.pub).`,
 			if err != nil {
 				return err
 			}
-			r, err := st.openRoll(false)
+			r, err := st.openRoll(cmd.Context(), false)
 			if err != nil {
 				return fmt.Errorf("%w (stop evote issuer serve first: it holds the roll)", err)
 			}
 			defer r.Close()
-			if err := st.bindRoll(m, sk.Public()); err != nil {
+			if err := st.bindRoll(cmd.Context(), r, m, sk.Public()); err != nil {
 				return err
 			}
 			counts, err := r.Counts(cmd.Context())

@@ -54,12 +54,12 @@ link is not stored anywhere but the roll, sealed, and is erased by purge.`,
 					return fmt.Errorf("%s exists; remove it or give another --qr (nothing was changed)", qr)
 				}
 			}
-			r, err := st.openRoll(false)
+			r, err := st.openRoll(cmd.Context(), false)
 			if err != nil {
 				return err
 			}
 			defer r.Close()
-			if err := st.bindRoll(m, sk.Public()); err != nil {
+			if err := st.bindRoll(cmd.Context(), r, m, sk.Public()); err != nil {
 				return err
 			}
 			is, err := issuer.New(issuer.Config{ElectionID: m.ID(), Key: sk, Roll: r})
