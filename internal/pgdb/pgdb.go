@@ -15,7 +15,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/url"
+	"strings"
+	"syscall"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -39,6 +44,12 @@ func Open(ctx context.Context, dsn string, opts *Options) (*pgxpool.Pool, error)
 	}
 	if opts != nil && opts.MaxConns > 0 {
 		cfg.MaxConns = int32(opts.MaxConns)
+	}
+	// A server whose host drops packets, rather than refusing them, would
+	// hold every request until TCP gives up (minutes): 5 s unless the DSN
+	// says (connect_timeout).
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -105,4 +116,40 @@ var ErrNewerSchema = errors.New("the database schema is newer than this program"
 func Retryable(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && (pe.Code == "40001" || pe.Code == "40P01")
+}
+
+// ConnLost reports whether err is a connection that failed under a
+// statement: dropped by the server (a restart, pg_terminate_backend), or
+// cut. A pool may hand out such a connection once after a restart; a
+// transaction that failed so before its commit wrote nothing and may run
+// again on another.
+func ConnLost(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02"
+	}
+	return pgconn.SafeToRetry(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.As(err, new(net.Error))
+}
+
+// Unavailable reports whether err means the database could not do the
+// work at all, for a while, rather than refused it: the server not
+// answering or going away, not yet accepting connections, out of disk,
+// memory or connections, read-only (a standby before a failover
+// completes), an I/O error, or aborting the transaction again and again.
+// A service answers such a failure 503 with Retry-After.
+func Unavailable(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			strings.HasPrefix(pe.Code, "53"),                           // insufficient resources: disk full, too many connections
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutting down, crashed, starting up
+			pe.Code == "25006", // read-only transaction
+			pe.Code == "58030": // I/O error
+			return true
+		}
+		return Retryable(err)
+	}
+	return ConnLost(err) || errors.As(err, new(*pgconn.ConnectError)) || errors.Is(err, context.DeadlineExceeded)
 }

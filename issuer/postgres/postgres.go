@@ -85,17 +85,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math/rand/v2"
-	"net"
-	"strings"
-	"syscall"
 	"time"
 
 	"github.com/evote/evote/internal/pgdb"
 	"github.com/evote/evote/issuer"
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -278,49 +273,17 @@ func retry(ctx context.Context, try func() (committing bool, err error)) error {
 			// at random, so that the two do not meet again.
 			time.Sleep(time.Duration(1+rand.IntN(2<<min(n, 5))) * time.Millisecond)
 			continue
-		case !lost && !committing && connLost(err):
+		case !lost && !committing && pgdb.ConnLost(err):
 			// The pool handed out a connection the server had dropped (it
 			// restarted): nothing was committed; once more, on another.
 			lost = true
 			continue
 		}
-		if unreachable(err) {
+		if pgdb.Unavailable(err) {
 			return fmt.Errorf("%w: %w", issuer.ErrRollUnavailable, err)
 		}
 		return fmt.Errorf("issuer: the roll's database: %w", err)
 	}
-}
-
-// connLost reports whether err is a connection that failed under a
-// statement: dropped by the server, or cut.
-func connLost(err error) bool {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		return strings.HasPrefix(pe.Code, "08") || pe.Code == "57P01" || pe.Code == "57P02"
-	}
-	return pgconn.SafeToRetry(err) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE) || errors.As(err, new(net.Error))
-}
-
-// unreachable reports whether err means the database could not do the
-// work at all, for a while, rather than refused it: the server not
-// answering or going away, not yet accepting connections, out of disk,
-// memory or connections, read-only (a standby), or aborting the
-// transaction again and again.
-func unreachable(err error) bool {
-	var pe *pgconn.PgError
-	if errors.As(err, &pe) {
-		switch {
-		case strings.HasPrefix(pe.Code, "08"), // connection exception
-			strings.HasPrefix(pe.Code, "53"),                           // insufficient resources: disk full, too many connections
-			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutting down, crashed, starting up
-			pe.Code == "25006", // read-only transaction: a standby, before a failover completes
-			pe.Code == "58030": // I/O error
-			return true
-		}
-		return pgdb.Retryable(err)
-	}
-	return connLost(err) || errors.As(err, new(*pgconn.ConnectError))
 }
 
 func decode(id string, raw []byte) (issuer.RollEntry, error) {
