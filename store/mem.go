@@ -33,7 +33,10 @@ func NewMemEngine() *MemEngine { return &MemEngine{keys: make(map[string]uint64)
 
 var errMemClosed = errors.New("store: the memory engine is closed")
 
-var _ Engine = (*MemEngine)(nil)
+var (
+	_ Engine    = (*MemEngine)(nil)
+	_ KeyLister = (*MemEngine)(nil)
+)
 
 // Size implements [EngineReader].
 func (m *MemEngine) Size(ctx context.Context) (uint64, error) {
@@ -79,6 +82,27 @@ func (m *MemEngine) Lookup(ctx context.Context, key []byte) (uint64, bool, error
 	}
 	i, ok := m.keys[string(key)]
 	return i, ok, nil
+}
+
+// Keys implements [KeyLister]: fn sees the keys as they were when Keys
+// was called.
+func (m *MemEngine) Keys(ctx context.Context, fn func(key []byte, index uint64) error) error {
+	m.mu.RLock()
+	if m.closed {
+		m.mu.RUnlock()
+		return errMemClosed
+	}
+	keys := make([]keyAt, 0, len(m.keys))
+	for k, i := range m.keys {
+		keys = append(keys, keyAt{i, []byte(k)})
+	}
+	m.mu.RUnlock()
+	for _, k := range keys {
+		if err := fn(k.key, k.index); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Leaves implements [Engine].

@@ -39,6 +39,11 @@ type Options struct {
 	// LockTimeout is how long Open waits for another process to release
 	// the directory; zero means 2s.
 	LockTimeout time.Duration
+	// ReadOnly opens the store only to read it (evote board export
+	// --store): the file is not changed, not even by the open, and other
+	// read-only opens may share it, but not a board, which holds it
+	// alone. Update fails, and so does Bind on a store not yet bound.
+	ReadOnly bool
 }
 
 // Engine is a store.Engine in a bbolt file.
@@ -46,7 +51,10 @@ type Engine struct {
 	db *bbolt.DB
 }
 
-var _ store.Engine = (*Engine)(nil)
+var (
+	_ store.Engine    = (*Engine)(nil)
+	_ store.KeyLister = (*Engine)(nil)
+)
 
 var (
 	bLeaves = []byte("leaves") // 8-byte index -> leaf
@@ -78,20 +86,40 @@ func OpenEngine(dir string, opts *Options) (*Engine, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	path := filepath.Join(dir, FileName)
+	if opts.ReadOnly {
+		// bbolt would create a missing file even read-only.
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("store/bolt: no log in %s: %w", dir, err)
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("store/bolt: creating data directory: %w", err)
 	}
-	path := filepath.Join(dir, FileName)
 	timeout := opts.LockTimeout
 	if timeout == 0 {
 		timeout = 2 * time.Second
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, ReadOnly: opts.ReadOnly})
 	if errors.Is(err, berrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s; stop the other board or use another data directory", ErrLocked, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("store/bolt: opening %s: %w", path, err)
+	}
+	if opts.ReadOnly {
+		err := db.View(func(tx *bbolt.Tx) error {
+			for _, b := range [][]byte{bLeaves, bHashes, bKeys, bMeta} {
+				if tx.Bucket(b) == nil {
+					return fmt.Errorf("it has no %s bucket: not a board's log", b)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			db.Close()
+			return nil, fmt.Errorf("store/bolt: opening %s: %w", path, err)
+		}
+		return &Engine{db: db}, nil
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bLeaves, bHashes, bKeys, bMeta} {
@@ -108,18 +136,32 @@ func OpenEngine(dir string, opts *Options) (*Engine, error) {
 	return &Engine{db: db}, nil
 }
 
-// Bind implements store.Engine.
+// Bind implements store.Engine. A store already bound is only read, so
+// a read-only one binds to its own key.
 func (e *Engine) Bind(ctx context.Context, origin string, keyHash uint32) error {
 	var kh [4]byte
 	binary.BigEndian.PutUint32(kh[:], keyHash)
-	return e.db.Update(func(tx *bbolt.Tx) error {
+	check := func(tx *bbolt.Tx) (bound bool, err error) {
 		m := tx.Bucket(bMeta)
-		if o := m.Get(kOrigin); o != nil {
-			if string(o) != origin || !bytes.Equal(m.Get(kKey), kh[:]) {
-				return fmt.Errorf("store/bolt: %s holds the log %q (key %x), not %q (key %x); open it with its own key", e.db.Path(), o, m.Get(kKey), origin, kh)
-			}
-			return nil
+		o := m.Get(kOrigin)
+		if o == nil {
+			return false, nil
 		}
+		if string(o) != origin || !bytes.Equal(m.Get(kKey), kh[:]) {
+			return true, fmt.Errorf("store/bolt: %s holds the log %q (key %x), not %q (key %x); open it with its own key", e.db.Path(), o, m.Get(kKey), origin, kh)
+		}
+		return true, nil
+	}
+	var bound bool
+	err := e.db.View(func(tx *bbolt.Tx) (err error) { bound, err = check(tx); return err })
+	if err != nil || bound {
+		return err
+	}
+	return e.db.Update(func(tx *bbolt.Tx) error {
+		if bound, err := check(tx); err != nil || bound {
+			return err
+		}
+		m := tx.Bucket(bMeta)
 		if err := m.Put(kOrigin, []byte(origin)); err != nil {
 			return err
 		}
@@ -174,6 +216,55 @@ func (e *Engine) Hashes(ctx context.Context, indexes []int64) (hs []tlog.Hash, e
 func (e *Engine) Lookup(ctx context.Context, key []byte) (index uint64, ok bool, err error) {
 	err = e.db.View(func(tx *bbolt.Tx) error { index, ok = lookup(tx, key); return nil })
 	return index, ok, err
+}
+
+// keysPerRead is how many keys Keys reads in one read transaction.
+const keysPerRead = 4096
+
+// Keys implements store.KeyLister: in key order, keysPerRead keys per
+// short read transaction, each copied out before fn sees it.
+func (e *Engine) Keys(ctx context.Context, fn func(key []byte, index uint64) error) error {
+	var after []byte
+	for {
+		type kv struct {
+			k []byte
+			i uint64
+		}
+		var page []kv
+		err := e.db.View(func(tx *bbolt.Tx) error {
+			c := tx.Bucket(bKeys).Cursor()
+			k, v := c.First()
+			if after != nil {
+				if k, v = c.Seek(after); k != nil && bytes.Equal(k, after) {
+					k, v = c.Next()
+				}
+			}
+			for ; k != nil && len(page) < keysPerRead; k, v = c.Next() {
+				if len(v) != 8 {
+					return fmt.Errorf("store/bolt: key %x holds no index; the database is damaged, restore it from a backup or an export", k)
+				}
+				page = append(page, kv{bytes.Clone(k), binary.BigEndian.Uint64(v)})
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(page) > 0 {
+			after = bytes.Clone(page[len(page)-1].k) // before fn, which owns the keys
+		}
+		for _, p := range page {
+			if err := fn(p.k, p.i); err != nil {
+				return err
+			}
+		}
+		if len(page) < keysPerRead {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
 }
 
 // Leaves implements store.Engine: one short read transaction, whose leaves

@@ -212,3 +212,69 @@ func TestAttackBlockedExportHoldsNoTransaction(t *testing.T) {
 		}
 	})
 }
+
+// TestReadOnly: a store opened ReadOnly serves the log (its export is the
+// read-write open's) and changes nothing: the file's bytes stay the same,
+// an append fails, a missing store is not created, and another key is
+// refused. A board holding the store keeps a read-only open out.
+func TestReadOnly(t *testing.T) {
+	dir := t.TempDir()
+	l := open(t, dir, nil)
+	mustAppend(t, l, store.Append{Leaf: manifest(), Key: []byte("k")})
+	mustAppend(t, l, store.Append{Leaf: ballot("b")})
+	var want bytes.Buffer
+	if err := l.Export(&want); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bolt.OpenEngine(dir, &bolt.Options{ReadOnly: true, LockTimeout: 50 * time.Millisecond}); !errors.Is(err, bolt.ErrLocked) {
+		t.Fatalf("a read-only open of a store a board holds: %v, want ErrLocked", err)
+	}
+	l.Close()
+	path := filepath.Join(dir, bolt.FileName)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	s, _ := keys(t)
+	e, err := bolt.OpenEngine(dir, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e2, err := bolt.OpenEngine(dir, &bolt.Options{ReadOnly: true, LockTimeout: time.Second})
+	if err != nil {
+		t.Fatalf("a second read-only open: %v", err)
+	}
+	e2.Close()
+	ro, err := store.New(e, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := ro.Export(&got); err != nil || !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("the read-only export differs (%v)", err)
+	}
+	if i, ok, err := ro.Lookup([]byte("k")); err != nil || !ok || i != 0 {
+		t.Fatalf("read-only lookup: %d, %v, %v", i, ok, err)
+	}
+	if _, err := ro.Append(ctx, store.Append{Leaf: ballot("c")}); !errors.Is(err, store.ErrNotStored) {
+		t.Fatalf("a read-only append: %v, want ErrNotStored", err)
+	}
+	other, _, _ := note.GenerateKey(nil, s.Name())
+	os2, _ := note.NewSigner(other)
+	if err := e.Bind(ctx, os2.Name(), os2.KeyHash()); err == nil || !strings.Contains(err.Error(), "open it with its own key") {
+		t.Fatalf("read-only Bind with another key: %v", err)
+	}
+	ro.Close()
+	if after, err := os.ReadFile(path); err != nil || !bytes.Equal(after, before) {
+		t.Fatalf("the read-only open changed the file (%v)", err)
+	}
+
+	missing := filepath.Join(t.TempDir(), "none")
+	if _, err := bolt.OpenEngine(missing, &bolt.Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "no log in") {
+		t.Fatalf("a read-only open of no store: %v", err)
+	}
+	if _, err := os.Stat(missing); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the read-only open of no store made %s (%v)", missing, err)
+	}
+}

@@ -85,15 +85,25 @@ type Options struct {
 	// stops answering fails casts (503) rather than holding them; zero
 	// means 30s.
 	Timeout time.Duration
+	// ReadOnly opens the log only to read it (evote board export
+	// --store), as a database role with SELECT alone may: the schema is
+	// checked, not migrated, Bind only reads the binding, and Update
+	// fails. A log not yet created, or whose schema is older or newer than
+	// this program's, is refused.
+	ReadOnly bool
 }
 
 // Engine is a store.Engine on a PostgreSQL database.
 type Engine struct {
-	pool    *pgxpool.Pool
-	timeout time.Duration
+	pool     *pgxpool.Pool
+	timeout  time.Duration
+	readOnly bool
 }
 
-var _ store.Engine = (*Engine)(nil)
+var (
+	_ store.Engine    = (*Engine)(nil)
+	_ store.KeyLister = (*Engine)(nil)
+)
 
 // Open opens the log in the database dsn names, with checkpoints signed
 // by signer and the default store.Options: OpenEngine, then store.New.
@@ -120,16 +130,48 @@ func OpenEngine(ctx context.Context, dsn string, opts *Options) (*Engine, error)
 	if err != nil {
 		return nil, fmt.Errorf("store/postgres: %w", err)
 	}
-	if err := pgdb.Migrate(ctx, pool, Part, schema); err != nil {
+	if opts.ReadOnly {
+		err = checkSchema(ctx, pool)
+	} else {
+		err = pgdb.Migrate(ctx, pool, Part, schema)
+	}
+	if err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store/postgres: %w", err)
 	}
-	e := &Engine{pool: pool, timeout: opts.Timeout}
+	e := &Engine{pool: pool, timeout: opts.Timeout, readOnly: opts.ReadOnly}
 	if e.timeout <= 0 {
 		e.timeout = 30 * time.Second
 	}
 	return e, nil
 }
+
+// checkSchema is the read-only open's look at the schema: the log's
+// tables there, at this program's version.
+func checkSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	var exists bool
+	if err := pool.QueryRow(ctx, "SELECT to_regclass('evote_schema') IS NOT NULL").Scan(&exists); err != nil {
+		return err
+	}
+	var v int
+	if exists {
+		err := pool.QueryRow(ctx, "SELECT version FROM evote_schema WHERE part = $1", Part).Scan(&v)
+		if errors.Is(err, pgx.ErrNoRows) {
+			exists = false
+		} else if err != nil {
+			return err
+		}
+	}
+	switch {
+	case !exists:
+		return errors.New("the database holds no board log")
+	case v != len(schema):
+		return fmt.Errorf("the database's board log schema is version %d, this evote's %d: open it read-only with the evote that wrote it", v, len(schema))
+	}
+	return nil
+}
+
+var errReadOnly = errors.New("store/postgres: the log was opened read-only")
 
 func (e *Engine) bound(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, e.timeout)
@@ -139,6 +181,20 @@ func (e *Engine) bound(ctx context.Context) (context.Context, context.CancelFunc
 func (e *Engine) Bind(ctx context.Context, origin string, keyHash uint32) error {
 	ctx, cancel := e.bound(ctx)
 	defer cancel()
+	if e.readOnly {
+		var o *string
+		var kh *int64
+		if err := e.pool.QueryRow(ctx, "SELECT origin, keyhash FROM log_meta WHERE id = 1").Scan(&o, &kh); err != nil {
+			return fmt.Errorf("store/postgres: %w", err)
+		}
+		if o == nil {
+			return fmt.Errorf("%w, and holds no log yet", errReadOnly)
+		}
+		if *o != origin || kh == nil || uint32(*kh) != keyHash {
+			return fmt.Errorf("store/postgres: the database holds the log %q (key %08x), not %q (key %08x); open it with its own key", *o, uint32(deref(kh)), origin, keyHash)
+		}
+		return nil
+	}
 	return pgx.BeginFunc(ctx, e.pool, func(tx pgx.Tx) error {
 		var o *string
 		var kh *int64
@@ -239,6 +295,47 @@ func (e *Engine) Lookup(ctx context.Context, key []byte) (uint64, bool, error) {
 	return lookup(ctx, e.pool, key)
 }
 
+// Keys implements store.KeyLister: in key order, 4096 keys a statement.
+func (e *Engine) Keys(ctx context.Context, fn func(key []byte, index uint64) error) error {
+	after := []byte{} // every key is at least one byte, so above the empty one
+	for {
+		type kv struct {
+			k []byte
+			i int64
+		}
+		var page []kv
+		err := func() error {
+			ctx, cancel := e.bound(ctx)
+			defer cancel()
+			rows, err := e.pool.Query(ctx, "SELECT key, idx FROM log_keys WHERE key > $1 ORDER BY key LIMIT 4096", after)
+			if err != nil {
+				return err
+			}
+			var k []byte
+			var i int64
+			_, err = pgx.ForEachRow(rows, []any{&k, &i}, func() error {
+				page = append(page, kv{k, i}) // pgx gives each scan its own slice
+				return nil
+			})
+			return err
+		}()
+		if err != nil {
+			return fmt.Errorf("store/postgres: listing keys: %w", err)
+		}
+		if len(page) > 0 {
+			after = append([]byte(nil), page[len(page)-1].k...) // before fn, which owns the keys
+		}
+		for _, p := range page {
+			if err := fn(p.k, uint64(p.i)); err != nil {
+				return err
+			}
+		}
+		if len(page) < 4096 {
+			return nil
+		}
+	}
+}
+
 // Leaves implements store.Engine. The size is read first: every leaf
 // below it is committed and never changes, so the range read after it
 // needs no transaction.
@@ -297,6 +394,9 @@ func (e *Engine) Leaves(ctx context.Context, start, end uint64, maxBytes int) ([
 // A deadlock or serialization failure, which this locking should not
 // cause but a server may report, runs fn again.
 func (e *Engine) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if e.readOnly {
+		return errReadOnly
+	}
 	ctx, cancel := e.bound(ctx)
 	defer cancel()
 	for attempt := 0; ; attempt++ {

@@ -269,3 +269,100 @@ func TestLayout(t *testing.T) {
 		t.Fatalf("log_keys: %v, want %v", got, want)
 	}
 }
+
+// TestReadOnly: a log opened ReadOnly serves the same export as the
+// board's open, with a database role that may only SELECT; it refuses an
+// append, a database with no log (creating nothing there) and another
+// key.
+func TestReadOnly(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	s := signer(t, "evote.example/ro")
+	l, err := postgres.Open(ctx, dsn, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, leaf := range [][]byte{store.Leaf(store.Manifest, []byte("m")), storetest.Sized(1, 50)} {
+		if _, err := l.Append(ctx, store.Append{Leaf: leaf, Key: fmt.Append(nil, "key/", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want bytes.Buffer
+	if err := l.Export(&want); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+
+	// A role that may read the log's tables and nothing more.
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var db string
+	if err := conn.QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
+		t.Fatal(err)
+	}
+	role := db + "_ro" // roles are the cluster's: one of this database's own
+	for _, q := range []string{
+		"DROP ROLE IF EXISTS " + role,
+		"CREATE ROLE " + role + " LOGIN",
+		"GRANT SELECT ON evote_schema, log_meta, log_leaves, log_hashes, log_keys TO " + role,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), dsn)
+		if err == nil {
+			c.Exec(context.Background(), "DROP OWNED BY "+role)
+			c.Exec(context.Background(), "DROP ROLE "+role)
+			c.Close(context.Background())
+		}
+	})
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roDSN := strings.Replace(dsn, "//"+cfg.User+"@", "//"+role+"@", 1)
+	if _, err := postgres.OpenEngine(ctx, roDSN, nil); err == nil {
+		t.Fatal("the read-write open worked for a role that may only read: the test proves nothing")
+	}
+	e, err := postgres.OpenEngine(ctx, roDSN, &postgres.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := signer(t, "evote.example/ro")
+	if err := e.Bind(ctx, other.Name(), other.KeyHash()); err == nil || !strings.Contains(err.Error(), "open it with its own key") {
+		t.Fatalf("read-only Bind with another key: %v", err)
+	}
+	ro, err := store.New(e, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	var got bytes.Buffer
+	if err := ro.Export(&got); err != nil || !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("the read-only export differs (%v)", err)
+	}
+	if _, err := ro.Append(ctx, store.Append{Leaf: storetest.Sized(2, 50)}); !errors.Is(err, store.ErrNotStored) {
+		t.Fatalf("a read-only append: %v, want ErrNotStored", err)
+	}
+	if n, _ := l.Size(); n != 2 {
+		t.Fatalf("the log holds %d entries after the refused append", n)
+	}
+
+	empty := pgtest.NewDatabase(t)
+	if _, err := postgres.OpenEngine(ctx, empty, &postgres.Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "holds no board log") {
+		t.Fatalf("a read-only open of an empty database: %v", err)
+	}
+	c2, err := pgx.Connect(ctx, empty)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close(ctx)
+	var tables int
+	if err := c2.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").Scan(&tables); err != nil || tables != 0 {
+		t.Fatalf("the read-only open made %d tables (%v)", tables, err)
+	}
+}

@@ -54,6 +54,7 @@ func Run(t *testing.T, newEngine NewEngine) {
 		{"TwoLogsOneStore", testTwoLogs},
 		{"ExportBatches", testExportBatches},
 		{"BlockedExportHoldsNothing", testBlockedExport},
+		{"KeysAndCopy", testKeysAndCopy},
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.run(t, newEngine) })
 	}
@@ -738,6 +739,199 @@ func testTwoLogs(t *testing.T, newEngine NewEngine) {
 	}
 	cp, _ := b.Checkpoint(ctx)
 	checkLog(t, a, v, leaves, []*store.Checkpoint{cpA, cp})
+}
+
+// An engine that lists its keys (store.KeyLister) lists each once, at
+// the index it points to now (a moved key at its last), and store.Copy
+// from it into another new store of the same engine gives the same log:
+// the same checkpoints and export, and the keys, so a key used in the
+// original is refused in the copy. A second copy into it is refused and
+// changes nothing.
+func testKeysAndCopy(t *testing.T, newEngine NewEngine) {
+	src, _ := newEngine(t)
+	defer src.Close()
+	lister, ok := src.(store.KeyLister)
+	if !ok {
+		t.Skipf("%T lists no keys", src)
+	}
+	s, v := keys(t)
+	l := newLog(t, shared{src}, s, nil)
+	want := map[string]uint64{}
+	want["phase/opened"] = mustAppend(t, l, store.Append{Leaf: manifest(), SetKeys: [][]byte{[]byte("phase/opened")}})
+	// More keys than one page of a listing (4096 in store/bolt and
+	// store/postgres), appended in group commits.
+	const n = 4200
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for w := range 64 {
+		wg.Go(func() {
+			for i := w; i < n; i += 64 {
+				k := fmt.Sprintf("token/%05d", i)
+				j, err := l.Append(ctx, store.Append{Leaf: Sized(i, 40), Key: []byte(k)})
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				mu.Lock()
+				want[k] = j
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	// A key moved by a later leaf is listed at that leaf.
+	want["token/00007"] = mustAppend(t, l, store.Append{Leaf: ballot("again"), Key: []byte("token/00007"), Replace: true, SetKeys: [][]byte{[]byte("phase/closed")}})
+	want["phase/closed"] = want["token/00007"]
+	if t.Failed() {
+		return
+	}
+	listed := func(l store.KeyLister, mutate bool) map[string]uint64 {
+		t.Helper()
+		got := map[string]uint64{}
+		err := l.Keys(ctx, func(key []byte, index uint64) error {
+			if _, ok := got[string(key)]; ok {
+				return fmt.Errorf("key %q listed twice", key)
+			}
+			got[string(key)] = index
+			if mutate {
+				key[0] ^= 0xff // the caller's own copy: changing it changes nothing
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	sameKeys := func(what string, got map[string]uint64) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: Keys listed %d keys, want %d", what, len(got), len(want))
+		}
+		for k, i := range want {
+			if g, ok := got[k]; !ok || g != i {
+				t.Fatalf("%s: Keys lists %q at %d (listed %v), want %d", what, k, g, ok, i)
+			}
+		}
+	}
+	sameKeys("the original", listed(lister, true))
+	if i, ok, err := src.Lookup(ctx, []byte("token/00001")); err != nil || !ok || i != want["token/00001"] {
+		t.Fatalf("after the listing changed its keys, Lookup gives %d, %v, %v", i, ok, err)
+	}
+	stop := errors.New("stop")
+	calls := 0
+	if err := lister.Keys(ctx, func([]byte, uint64) error { calls++; return stop }); !errors.Is(err, stop) || calls != 1 {
+		t.Fatalf("Keys whose fn fails: %v after %d calls, want fn's error after 1", err, calls)
+	}
+	size, _ := l.Size()
+	var orig bytes.Buffer
+	if err := l.Export(&orig); err != nil {
+		t.Fatal(err)
+	}
+	wantExport := orig.Bytes()
+
+	dst, _ := newEngine(t)
+	defer dst.Close()
+	var steps []string
+	c, err := store.Copy(ctx, dst, src, s.Name(), s.KeyHash(), &store.CopyOptions{BatchLeaves: 1000, BatchBytes: 16 << 10,
+		Progress: func(step string, done, total uint64) {
+			if len(steps) == 0 || steps[len(steps)-1] != step {
+				steps = append(steps, step)
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := l.CheckpointAt(size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Entries != size || c.Keys != len(want) || c.Root != cp.Hash {
+		t.Fatalf("Copy copied %d entries, %d keys, root %v; want %d, %d, %v", c.Entries, c.Keys, c.Root, size, len(want), cp.Hash)
+	}
+	if fmt.Sprint(steps) != "[copying checking]" {
+		t.Errorf("Copy's progress went through %v", steps)
+	}
+	copied := newLog(t, shared{dst}, s, nil)
+	defer copied.Close()
+	var exp bytes.Buffer
+	if err := copied.Export(&exp); err != nil || !bytes.Equal(exp.Bytes(), wantExport) {
+		t.Fatalf("the copy's Export differs from the original's (%v)", err)
+	}
+	ccp, err := copied.Checkpoint(ctx)
+	if err != nil || !bytes.Equal(ccp.Signed, cp.Signed) {
+		t.Fatalf("the copy's checkpoint differs from the original's (%v)", err)
+	}
+	if _, err := store.ParseCheckpoint(ccp.Signed, v); err != nil {
+		t.Fatal(err)
+	}
+	// Proofs from the copy's hashes check against the original's
+	// checkpoints.
+	early, err := l.CheckpointAt(size / 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range []uint64{0, 1, size / 3, size / 2, size - 1} {
+		leaf, err := l.Leaf(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := copied.ProveInclusion(i, size)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := store.VerifyInclusion(cp, i, leaf, p); err != nil {
+			t.Fatalf("the copy's proof of entry %d: %v", i, err)
+		}
+	}
+	p, err := copied.ProveConsistency(early.Size, size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.VerifyConsistency(early, cp, p); err != nil {
+		t.Fatalf("the copy's consistency proof: %v", err)
+	}
+	sameKeys("the copy", listed(dst.(store.KeyLister), false))
+	for _, k := range []string{"phase/opened", "token/00000", "token/00007", "token/04199", "phase/closed"} {
+		if g, ok, err := copied.Lookup([]byte(k)); err != nil || !ok || g != want[k] {
+			t.Fatalf("the copy's key %q: %d, %v, %v; want %d", k, g, ok, err, want[k])
+		}
+	}
+	if _, err := copied.Append(ctx, store.Append{Leaf: ballot("second"), Key: []byte("token/00042")}); !errors.Is(err, store.ErrDuplicate) {
+		t.Fatalf("a key used in the original, appended in the copy: %v, want ErrDuplicate", err)
+	}
+	if _, err := copied.Append(ctx, store.Append{Leaf: ballot("new"), Key: []byte("token/new")}); err != nil {
+		t.Fatalf("a new key in the copy: %v", err)
+	}
+
+	// A second copy into the copy is refused, before it writes anything.
+	before, _ := copied.Size()
+	if _, err := store.Copy(ctx, dst, src, s.Name(), s.KeyHash(), nil); !errors.Is(err, store.ErrNotEmpty) {
+		t.Fatalf("a copy into a store holding a log: %v, want ErrNotEmpty", err)
+	}
+	if after, _ := copied.Size(); after != before {
+		t.Fatalf("the refused copy changed the destination's size from %d to %d", before, after)
+	}
+	// So is a copy for another key, and the destination is left unbound.
+	other, _ := keys(t)
+	empty, _ := newEngine(t)
+	defer empty.Close()
+	if _, err := store.Copy(ctx, empty, src, other.Name(), other.KeyHash(), nil); err == nil {
+		t.Fatal("a copy for another key than the source's was not refused")
+	}
+	if n, err := empty.Size(ctx); err != nil || n != 0 {
+		t.Fatalf("the refused copy left %d entries (%v)", n, err)
+	}
+	if err := empty.Bind(ctx, other.Name(), other.KeyHash()); err != nil {
+		t.Fatalf("the refused copy bound the destination: %v", err)
+	}
+	// A destination bound to another key is refused too.
+	if _, err := store.Copy(ctx, empty, src, s.Name(), s.KeyHash(), nil); err == nil {
+		t.Fatal("a copy into a store bound to another key was not refused")
+	}
+	if n, err := empty.Size(ctx); err != nil || n != 0 {
+		t.Fatalf("the refused copy left %d entries (%v)", n, err)
+	}
 }
 
 // AppendAll appends leaves from 64 goroutines, so in few group commits and
