@@ -304,6 +304,7 @@ type answer struct {
 // an inner error's text never reaches it. The boardapi sentinels at the end
 // are the refusals the handler makes itself, before the board is asked.
 var answers = []answer{
+	{store.ErrUnavailable, http.StatusServiceUnavailable, boardapi.CodeStorage, "the board's database cannot be reached for now, so no receipt was given; retry in a few seconds with the same ballot (if it was stored after all, the board then says so and gives its receipt)", "5"},
 	{store.ErrNotStored, http.StatusServiceUnavailable, boardapi.CodeStorage, "the board could not write to its storage (disk full or read-only?): this was NOT stored and there is no receipt; retry later", "30"},
 	{ErrBallotOnBoard, http.StatusConflict, boardapi.CodeBallotOnBoard, "this exact ballot is already on the board; its receipt is at " + boardapi.PathReceipts + "<tracking code>", ""},
 	{ErrAlreadyVoted, http.StatusConflict, boardapi.CodeAlreadyVoted, "this token has already cast a ballot", ""},
@@ -367,7 +368,7 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.log.Error("request failed", "path", r.URL.Path, "err", err)
 		service.WriteError(w, http.StatusInternalServerError, boardapi.CodeInternal, "internal error; the board operator has the details in its log")
 		return
-	case a.err == store.ErrNotStored:
+	case a.err == store.ErrNotStored || a.err == store.ErrUnavailable:
 		// Storage failed (a full disk, a read-only file): say plainly that
 		// nothing was kept, so that no client takes it for a receipt.
 		h.log.Error("storage failure, nothing stored", "path", r.URL.Path, "err", err)

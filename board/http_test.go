@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -24,7 +25,9 @@ import (
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/internal/service"
 	"github.com/evote/evote/internal/sim"
+	"github.com/evote/evote/store"
 	"github.com/evote/evote/store/bolt"
+	"golang.org/x/mod/sumdb/note"
 )
 
 // makeBallots returns n valid ballots of n fresh voters, made on every core.
@@ -476,5 +479,74 @@ func TestAttackUnreadExportsHoldMemory(t *testing.T) {
 			t.Fatalf("after a held export was closed, still %d", st)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// downEngine is a store engine whose storage can be made unreachable, as
+// a database engine's is while its server restarts.
+type downEngine struct {
+	store.Engine
+	down atomic.Bool
+}
+
+var errDown = fmt.Errorf("%w: dial tcp 127.0.0.1:5432: connection refused", store.ErrUnavailable)
+
+func (e *downEngine) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if e.down.Load() {
+		return errDown
+	}
+	return e.Engine.Update(ctx, fn)
+}
+
+func (e *downEngine) Size(ctx context.Context) (uint64, error) {
+	if e.down.Load() {
+		return 0, errDown
+	}
+	return e.Engine.Size(ctx)
+}
+
+// TestStorageUnavailable: while the board's storage cannot be reached, a
+// cast is answered 503 with Retry-After: 5 and no receipt, a read 503
+// too, never 500, and nothing is stored; once it is back, the same
+// ballot is cast and gets its receipt, with no restart.
+func TestStorageUnavailable(t *testing.T) {
+	eng := &downEngine{Engine: store.NewMemEngine()}
+	e := electiontest.New(t, electiontest.Options{OpenLog: func(s note.Signer) (store.Log, error) { return store.New(eng, s, nil) }})
+	raw := e.Ballot(t, e.Voter(t), []int{0})
+	srv := httptest.NewServer(board.NewHandler(e.Board, board.HandlerConfig{}))
+	defer srv.Close()
+	size, _ := e.Log.Size()
+	eng.down.Store(true)
+	post := func() *http.Response {
+		resp, err := http.Post(srv.URL+boardapi.PathBallots, "application/octet-stream", bytes.NewReader(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	resp := post()
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" ||
+		!strings.Contains(string(body), `"storage"`) || !strings.Contains(string(body), "no receipt was given") || strings.Contains(string(body), "5432") {
+		t.Fatalf("a cast with the storage down: %d, Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
+	}
+	resp, err := http.Get(srv.URL + boardapi.PathCheckpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" {
+		t.Fatalf("a checkpoint read with the storage down: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	eng.down.Store(false)
+	if n, _ := e.Log.Size(); n != size {
+		t.Fatalf("the log grew from %d to %d while its storage was down", size, n)
+	}
+	resp = post()
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("the same ballot once the storage is back: %d: %s", resp.StatusCode, body)
 	}
 }

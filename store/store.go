@@ -136,9 +136,19 @@ var (
 	// ErrNotFound means an index, size or checkpoint is beyond what the log holds.
 	ErrNotFound = errors.New("store: not found")
 	// ErrNotStored means an append failed in storage (a full disk, a
-	// read-only or failing file): nothing of it was written, and the same
-	// append may be retried once the storage is fixed.
+	// read-only or failing file, a database that went away): nothing of
+	// it was written, and the same append may be retried once the storage
+	// is fixed. One case is not either-or: an engine across a network
+	// whose connection is lost during the commit cannot tell whether the
+	// commit happened, and reports ErrNotStored; a retry of the same
+	// append is then refused as a duplicate if it did.
 	ErrNotStored = errors.New("store: append not stored")
+	// ErrUnavailable means the storage cannot be reached for now (a
+	// database restarting, failing over, or its connections cut): a
+	// network engine wraps it, in a failed append's error beside
+	// ErrNotStored and in a read's, and the same call may succeed in a
+	// few seconds.
+	ErrUnavailable = errors.New("store: the storage cannot be reached for now")
 )
 
 // Append is one request to [Log.Append]. Nothing about a refused Append is

@@ -164,7 +164,7 @@ const (
 	CodeRateLimited        = "rate_limited"           // 429, with Retry-After
 	CodeInternal           = "internal"               // 500
 	CodeOverloaded         = "overloaded"             // 503, with Retry-After: 1
-	CodeStorage            = "storage"                // 503, with Retry-After: 30: nothing was stored
+	CodeStorage            = "storage"                // 503, with Retry-After: 30 (a failed write: nothing was stored) or 5 (a database out of reach: no receipt was given)
 )
 
 // Sentinels an [*Error] matches with errors.Is, one for each code.

@@ -21,6 +21,8 @@ type Options struct {
 	N, T       int
 	Revoting   string
 	MinBallots int
+	// OpenLog, if set, opens the board's log (sim.Options.OpenLog).
+	OpenLog func(note.Signer) (store.Log, error)
 }
 
 // YesNo is a yes/no question.
@@ -51,7 +53,7 @@ type Voter = sim.Voter
 // New creates the board, runs the key ceremony through it and opens it.
 func New(t testing.TB, o Options) *Election {
 	t.Helper()
-	e, err := sim.New(sim.Options{Dir: t.TempDir(), Issuer: Issuer(t), Questions: o.Questions, N: o.N, T: o.T, Revoting: o.Revoting, MinBallots: o.MinBallots})
+	e, err := sim.New(sim.Options{Dir: t.TempDir(), Issuer: Issuer(t), Questions: o.Questions, N: o.N, T: o.T, Revoting: o.Revoting, MinBallots: o.MinBallots, OpenLog: o.OpenLog})
 	if err != nil {
 		t.Fatal(err)
 	}
