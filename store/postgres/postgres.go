@@ -51,6 +51,7 @@ import (
 	"github.com/evote/evote/internal/pgdb"
 	"github.com/evote/evote/store"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"golang.org/x/mod/sumdb/note"
 	"golang.org/x/mod/sumdb/tlog"
@@ -278,21 +279,24 @@ func lookup(ctx context.Context, q querier, key []byte) (uint64, bool, error) {
 func (e *Engine) Size(ctx context.Context) (uint64, error) {
 	ctx, cancel := e.bound(ctx)
 	defer cancel()
-	return size(ctx, e.pool)
+	n, err := size(ctx, e.pool)
+	return n, wrap(err)
 }
 
 // Hashes implements store.EngineReader.
 func (e *Engine) Hashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
 	ctx, cancel := e.bound(ctx)
 	defer cancel()
-	return hashes(ctx, e.pool, indexes)
+	hs, err := hashes(ctx, e.pool, indexes)
+	return hs, wrap(err)
 }
 
 // Lookup implements store.EngineReader.
 func (e *Engine) Lookup(ctx context.Context, key []byte) (uint64, bool, error) {
 	ctx, cancel := e.bound(ctx)
 	defer cancel()
-	return lookup(ctx, e.pool, key)
+	i, ok, err := lookup(ctx, e.pool, key)
+	return i, ok, wrap(err)
 }
 
 // Keys implements store.KeyLister: in key order, 4096 keys a statement.
@@ -340,6 +344,11 @@ func (e *Engine) Keys(ctx context.Context, fn func(key []byte, index uint64) err
 // below it is committed and never changes, so the range read after it
 // needs no transaction.
 func (e *Engine) Leaves(ctx context.Context, start, end uint64, maxBytes int) ([][]byte, error) {
+	leaves, err := e.leaves(ctx, start, end, maxBytes)
+	return leaves, wrap(err)
+}
+
+func (e *Engine) leaves(ctx context.Context, start, end uint64, maxBytes int) ([][]byte, error) {
 	ctx, cancel := e.bound(ctx)
 	defer cancel()
 	n, err := size(ctx, e.pool)
@@ -399,29 +408,63 @@ func (e *Engine) Update(ctx context.Context, fn func(store.Tx) error) error {
 	}
 	ctx, cancel := e.bound(ctx)
 	defer cancel()
+	lost := false
 	for attempt := 0; ; attempt++ {
-		err := e.update(ctx, fn)
-		if err == nil || !pgdb.Retryable(err) || attempt == 4 {
-			return err
+		committing, err := e.update(ctx, fn)
+		switch {
+		case err == nil || ctx.Err() != nil:
+			return wrap(err)
+		case pgdb.Retryable(err) && attempt < 4:
+			continue
+		case !lost && !committing && pgdb.ConnLost(err):
+			// After a server restart the pool may hand out a connection
+			// the server dropped; a transaction that failed on it before
+			// its commit wrote nothing: once more, on a fresh one. (One
+			// lost in its commit may have committed: not run again.)
+			lost = true
+			continue
 		}
+		return wrap(err)
 	}
 }
 
-func (e *Engine) update(ctx context.Context, fn func(store.Tx) error) error {
-	return pgx.BeginFunc(ctx, e.pool, func(ptx pgx.Tx) error {
-		var n int64
-		if err := ptx.QueryRow(ctx, "SELECT size FROM log_meta WHERE id = 1 FOR UPDATE").Scan(&n); err != nil {
-			return fmt.Errorf("store/postgres: taking the sequencer: %w", err)
-		}
-		t := &tx{tx: ptx, base: uint64(n), size: uint64(n), keys: map[string]int64{}, seen: map[string]lookupResult{}}
-		t.firstHash = tlog.StoredHashIndex(0, n)
-		err := fn(t)
-		t.done = true
-		if err != nil {
-			return err
-		}
-		return t.flush(ctx)
-	})
+// update runs fn in one transaction; committing reports whether it
+// failed in the commit, whose outcome is then unknown.
+func (e *Engine) update(ctx context.Context, fn func(store.Tx) error) (committing bool, err error) {
+	ptx, err := e.pool.Begin(ctx)
+	if err != nil {
+		return false, fmt.Errorf("store/postgres: %w", err)
+	}
+	defer ptx.Rollback(context.WithoutCancel(ctx))
+	var n int64
+	if err := ptx.QueryRow(ctx, "SELECT size FROM log_meta WHERE id = 1 FOR UPDATE").Scan(&n); err != nil {
+		return false, fmt.Errorf("store/postgres: taking the sequencer: %w", err)
+	}
+	t := &tx{tx: ptx, base: uint64(n), size: uint64(n), keys: map[string]int64{}, seen: map[string]lookupResult{}}
+	t.firstHash = tlog.StoredHashIndex(0, n)
+	err = fn(t)
+	t.done = true
+	if err != nil {
+		return false, err
+	}
+	if err := t.flush(ctx); err != nil {
+		return false, err
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return true, fmt.Errorf("store/postgres: committing: %w", err)
+	}
+	return false, nil
+}
+
+// wrap marks a failure of the database as a whole, rather than of this
+// request, with store.ErrUnavailable (503, retry in a few seconds). A
+// full disk is left to store.ErrNotStored's answer, which names it.
+func wrap(err error) error {
+	var pe *pgconn.PgError
+	if err == nil || errors.As(err, &pe) && pe.Code == "53100" || !pgdb.Unavailable(err) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 }
 
 // Close implements store.Engine.

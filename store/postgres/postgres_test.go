@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/evote/evote/internal/pgdb"
 	"github.com/evote/evote/internal/pgtest"
@@ -364,5 +365,39 @@ func TestReadOnly(t *testing.T) {
 	var tables int
 	if err := c2.QueryRow(ctx, "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").Scan(&tables); err != nil || tables != 0 {
 		t.Fatalf("the read-only open made %d tables (%v)", tables, err)
+	}
+}
+
+// TestServerRestart: while the server is down an append fails with
+// store.ErrNotStored and store.ErrUnavailable (the board's 503, retry in
+// a few seconds) and a read with ErrUnavailable; once it is back, the
+// same Log appends and reads again without being reopened, and nothing
+// of the failed append is there.
+func TestServerRestart(t *testing.T) {
+	c := pgtest.StartCluster(t)
+	dsn := c.NewDatabase(t)
+	l, err := postgres.Open(ctx, dsn, signer(t, "evote.example/restart"), &postgres.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Append(ctx, store.Append{Leaf: store.Leaf(store.Manifest, []byte("m"))}); err != nil {
+		t.Fatal(err)
+	}
+	c.Stop(false)
+	_, err = l.Append(ctx, store.Append{Leaf: store.Leaf(store.Ballot, []byte("during")), Key: []byte("token/during")})
+	if !errors.Is(err, store.ErrNotStored) || !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("an append with the server down: %v", err)
+	}
+	if _, err := l.Size(); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("a read with the server down: %v", err)
+	}
+	c.Start()
+	i, err := l.Append(ctx, store.Append{Leaf: store.Leaf(store.Ballot, []byte("after")), Key: []byte("token/during")})
+	if err != nil || i != 1 {
+		t.Fatalf("the first append after the restart: entry %d, %v", i, err)
+	}
+	if n, err := l.Size(); err != nil || n != 2 {
+		t.Fatalf("after the restart the log holds %d entries (%v), want 2", n, err)
 	}
 }
