@@ -3,6 +3,7 @@ package voter_test
 import (
 	"context"
 	"errors"
+	"syscall"
 	"testing"
 
 	"github.com/evote/evote/ballot"
@@ -10,6 +11,7 @@ import (
 	"github.com/evote/evote/internal/electiontest"
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/voter"
+	"golang.org/x/mod/sumdb/tlog"
 )
 
 // lossyBoard is memBoard (example_test.go) that loses the reply to the
@@ -133,4 +135,71 @@ func mustTicket(t *testing.T, c *voter.Client, el *ballot.Election) *voter.Ticke
 		t.Fatal(err)
 	}
 	return tk
+}
+
+// proofless is memBoard that fails the next consistency proof with err.
+type proofless struct {
+	memBoard
+	err error
+}
+
+func (p *proofless) Consistency(ctx context.Context, old, new uint64) (tlog.TreeProof, error) {
+	if err := p.err; err != nil {
+		p.err = nil
+		return nil, err
+	}
+	return p.memBoard.Consistency(ctx, old, new)
+}
+
+// TestProofUnanswered: a board that stores the ballot and then does not
+// answer for the consistency proof (its process died behind a load
+// balancer, its database restarting: no connection, or 503) is not
+// accused of a split view: the error says to retry and wraps the cause,
+// and the retry ends in the ballot's receipt. A board that answers and
+// refuses the proof is still a split view.
+func TestProofUnanswered(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name  string
+		err   error
+		split bool
+	}{
+		{"connection refused", syscall.ECONNREFUSED, false},
+		{"503", &boardapi.Error{StatusCode: 503, Code: boardapi.CodeStorage, Message: "database out of reach"}, false},
+		{"404", &boardapi.Error{StatusCode: 404, Code: boardapi.CodeNotFound, Message: "no such proof"}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := electiontest.New(t, electiontest.Options{})
+			b := &proofless{memBoard: memBoard{e.Board}}
+			c := &voter.Client{Board: b, Issuer: memIssuer{e.Issuer, e.Board.Manifest().ID()}, BoardKey: e.Verifier, ManifestHash: e.Board.Manifest().Hash()}
+			el, err := c.Election(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tk, err := voter.NewTicket(nil, el, "voter-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.GetToken(ctx, el, tk, "any", ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Seal(el, tk, [][]int{{0}}); err != nil {
+				t.Fatal(err)
+			}
+			b.err = tc.err
+			_, err = c.CastTicket(ctx, el, tk)
+			if got := errors.Is(err, voter.ErrSplitView); got != tc.split {
+				t.Fatalf("cast with the proof failing (%v): %v; split view %v, want %v", tc.err, err, got, tc.split)
+			}
+			if tc.split {
+				return
+			}
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("the error does not wrap its cause: %v", err)
+			}
+			if rc, err := c.CastTicket(ctx, el, tk); err != nil || rc == nil {
+				t.Fatalf("the retry: %v", err)
+			}
+		})
+	}
 }

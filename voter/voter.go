@@ -422,6 +422,9 @@ func (c *Client) extendsSeen(ctx context.Context, cp *store.Checkpoint) error {
 		if seen.Size != cp.Size {
 			var err error
 			if proof, err = c.Board.Consistency(ctx, min(seen.Size, cp.Size), max(seen.Size, cp.Size)); err != nil {
+				if unanswered(err) {
+					return fmt.Errorf("voter: the board did not answer for the proof that its checkpoints of size %d and %d are of one history; retry: %w", seen.Size, cp.Size, err)
+				}
 				return fmt.Errorf("%w: the board gives no proof that its checkpoints of size %d and %d are of one history: %v", ErrSplitView, seen.Size, cp.Size, err)
 			}
 		}
@@ -435,6 +438,20 @@ func (c *Client) extendsSeen(ctx context.Context, cp *store.Checkpoint) error {
 	}
 	c.mu.Unlock()
 	return nil
+}
+
+// unanswered reports whether err is no answer from the board rather than
+// its refusal: the connection failed, or the board said it is
+// overloaded or its storage is out of reach for now (a board process
+// that died behind a load balancer, a database restarting). That is a
+// reason to retry, not evidence of a split view; a board that answers,
+// and refuses the proof, is.
+func unanswered(err error) bool {
+	var ae *boardapi.Error
+	if errors.As(err, &ae) {
+		return ae.StatusCode == 503 || ae.StatusCode == 429 // Service Unavailable, Too Many Requests
+	}
+	return true
 }
 
 // CheckReceipt proves, against the board's newest checkpoint, that the
@@ -686,6 +703,9 @@ func (c *Client) CheckConsistent(ctx context.Context, otherSigned []byte) (*stor
 	if other.Size != mine.Size {
 		lo, hi := min(other.Size, mine.Size), max(other.Size, mine.Size)
 		if proof, err = c.Board.Consistency(ctx, lo, hi); err != nil {
+			if unanswered(err) {
+				return nil, fmt.Errorf("voter: the board did not answer for the proof that its checkpoints of size %d and %d are of one history; retry: %w", lo, hi, err)
+			}
 			return nil, fmt.Errorf("%w: the board cannot prove its checkpoint of size %d consistent with the one of size %d: %v", ErrSplitView, lo, hi, err)
 		}
 	}
