@@ -21,7 +21,7 @@ accepting it and never learns who a voter is.
 Admin commands (post, open, close, issuance) need the board's admin token.`,
 	}
 	c.AddCommand(boardKeygenCmd(g), boardServeCmd(g), boardPostCmd(g), boardPhaseCmd(g, "open"), boardPhaseCmd(g, "close"), boardStatusCmd(g), boardExportCmd(g))
-	c.AddCommand(boardIssuanceCmd(g))
+	c.AddCommand(boardIssuanceCmd(g), boardMigrateCmd(g))
 	return c
 }
 

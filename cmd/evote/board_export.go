@@ -12,11 +12,13 @@ import (
 	"github.com/evote/evote/store"
 	"github.com/evote/evote/trustee"
 	"github.com/spf13/cobra"
+	"golang.org/x/mod/sumdb/note"
 )
 
 func boardExportCmd(g *globals) *cobra.Command {
 	var bf boardFlags
-	var out string
+	var st storeFlag
+	var out, key string
 	c := &cobra.Command{
 		Use:   "export",
 		Short: "Download the board's whole record",
@@ -25,11 +27,30 @@ covering them, in the format of SPEC.md) to a file, to verify with
 "evote verify" or to publish. Given --board-key it checks the checkpoint's
 signature and that every entry hashes to it before keeping the file.
 
+With --store ENGINE:WHERE and --key instead of --board, it takes the record
+from the board's log itself, with no board running: it opens the log only to
+read it (a PostgreSQL log, with a database role that may only read it, while
+the board's fronts serve; a bbolt log only while no board holds it), signs a
+checkpoint of the log's current size with the board's key --key, as the
+board would, and writes the record, checked against that key (or against
+--board-key, the published one, if given). The bytes are those a board on
+that log would export at that size.
+
 On a terminal, or with --progress, a bar on stderr shows the entries
 downloaded of the board's size, with the time left.`,
-		Example: `  evote board export --board http://127.0.0.1:8080 --board-key board.vkey --out record.evr`,
-		Args:    args(cobra.NoArgs),
+		Example: `  evote board export --board http://127.0.0.1:8080 --board-key board.vkey --out record.evr
+  evote board export --store postgres:postgres://evote@db.example.org/evote_board --key board.key --out record.evr`,
+		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if st.spec != "" {
+				if bf.url != "" {
+					return usagef("give --board URL (a running board) or --store ENGINE:WHERE (its log), not both")
+				}
+				return exportFromStore(cmd.Context(), g, &st, key, bf.key, out)
+			}
+			if cmd.Flags().Changed("key") {
+				return usagef("--key goes with --store; to check a running board's record give --board-key board.vkey")
+			}
 			c, err := bf.client(false)
 			if err != nil {
 				return err
@@ -48,21 +69,9 @@ downloaded of the board's size, with the time left.`,
 				if err != nil {
 					return usageError{err}
 				}
-				p := ops.NewProgress(g.stderr, g.showProgress(), "checking the record", "entries")
-				r := store.NewReader(bytes.NewReader(buf.Bytes()), v)
-				for {
-					_, err := r.Next()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						p.Done()
-						return fmt.Errorf("the board's export is not a record signed by its key: %w", err)
-					}
-					p.Set(r.Count(), max(meter.n, r.Count()))
+				if n, err = checkRecord(g, buf.Bytes(), v, meter.n); err != nil {
+					return fmt.Errorf("the board's export is not a record signed by its key: %w", err)
 				}
-				p.Done()
-				n = r.Count()
 			}
 			if err := writeNew(out, buf.Bytes(), 0o644, true); err != nil {
 				return err
@@ -77,7 +86,82 @@ downloaded of the board's size, with the time left.`,
 	}
 	bf.add(c, false, true)
 	c.Flags().StringVarP(&out, "out", "o", "record.evr", "where to write the record")
+	c.Flags().StringVar(&st.spec, "store", "", fmt.Sprintf("take the record from the board's log, as `ENGINE:WHERE` (%s), not from a running board; with --key", engines))
+	c.Flags().IntVar(&st.pool, "db-pool", 0, "with --store postgres: the most database connections to open (0: the default)")
+	c.Flags().StringVar(&key, "key", "board.key", "with --store: the board's signing key (age-encrypted), which signs the record's checkpoint")
 	return c
+}
+
+// checkRecord reads the record rec through, checking every entry against
+// its checkpoint and the checkpoint's signature by v, and returns its
+// number of entries; a bar shows them of total.
+func checkRecord(g *globals, rec []byte, v note.Verifier, total uint64) (uint64, error) {
+	p := ops.NewProgress(g.stderr, g.showProgress(), "checking the record", "entries")
+	defer p.Done()
+	r := store.NewReader(bytes.NewReader(rec), v)
+	for {
+		_, err := r.Next()
+		if err == io.EOF {
+			return r.Count(), nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		p.Set(r.Count(), max(total, r.Count()))
+	}
+}
+
+// exportFromStore is export --store: the record of the log in st as it
+// is now, its checkpoint signed with key.
+func exportFromStore(ctx context.Context, g *globals, st *storeFlag, key, boardKey, out string) error {
+	if _, _, err := st.open(); err != nil {
+		return err
+	}
+	signer, v, err := readBoardKey(g, key)
+	if err != nil {
+		return err
+	}
+	if boardKey != "" {
+		if v, err = ops.BoardKey(boardKey); err != nil {
+			return usageError{err}
+		}
+	}
+	e, err := st.openEngine(ctx, true)
+	if err != nil {
+		return fmt.Errorf("--store %s: %w", st, err)
+	}
+	n, err := e.Size(ctx)
+	if err != nil {
+		e.Close()
+		return fmt.Errorf("--store %s: %w", st, err)
+	}
+	if n == 0 {
+		e.Close()
+		return fmt.Errorf("--store %s holds no log yet: there is no record to export", st)
+	}
+	l, err := store.New(e, signer, nil)
+	if err != nil {
+		e.Close()
+		return fmt.Errorf("--store %s is not the log of --key %s: %w", st, key, err)
+	}
+	defer l.Close()
+	var buf bytes.Buffer
+	p := ops.NewProgress(g.stderr, g.showProgress(), "exporting the record", "entries")
+	meter := newEntryMeter(p, n)
+	err = l.Export(io.MultiWriter(&buf, meter))
+	p.Done()
+	if err != nil {
+		return fmt.Errorf("--store %s: %w", st, err)
+	}
+	count, err := checkRecord(g, buf.Bytes(), v, meter.n)
+	if err != nil {
+		return fmt.Errorf("the record taken from %s is not signed by the board's key: %w", st, err)
+	}
+	if err := writeNew(out, buf.Bytes(), 0o644, true); err != nil {
+		return err
+	}
+	g.printf("wrote %s: %d entries, %d bytes, from %s; checkpoint signed with %s and checked\n", out, count, buf.Len(), st, key)
+	return nil
 }
 
 // boardSize is the board's number of entries, the total of a bar in
