@@ -486,16 +486,6 @@ func mpLost(err error) bool {
 	case errors.As(err, &ie):
 		return ie.StatusCode >= 500 || ie.StatusCode == http.StatusTooManyRequests
 	}
-	if errors.Is(err, voter.ErrSplitView) {
-		// voter.Client.extendsSeen reports a consistency proof it could
-		// not fetch (the board died after its receipt was sent) as a
-		// split view, with the network error as text only (%v): it is
-		// an answer lost, no evidence. A true fork still fails the
-		// receipt checks at the end.
-		msg := err.Error()
-		return strings.Contains(msg, "the board gives no proof that its checkpoints") &&
-			(strings.Contains(msg, "connection refused") || strings.Contains(msg, "connection reset") || strings.Contains(msg, "EOF"))
-	}
 	return errors.As(err, &ue) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.ECONNREFUSED)
 }
