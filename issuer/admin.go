@@ -29,6 +29,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/evote/evote/crypto/token"
@@ -239,6 +240,7 @@ var adminAnswers = []adminAnswer{
 	{errTokenIssued, http.StatusConflict, issuerapi.CodeTokenIssued, "the voter has a token already (the issuer signs only its blinded message again): a new invitation cannot help them; nothing was sent", "token_issued"},
 	{ErrIssuanceStarted, http.StatusForbidden, issuerapi.CodeIssuanceStarted, "tokens have been issued already, so the roll takes no late member; nothing was changed", "issuance_started"},
 	{ErrPurged, http.StatusGone, issuerapi.CodePurged, "the voter roll was purged after the election", "purged"},
+	{ErrRollUnavailable, http.StatusServiceUnavailable, issuerapi.CodeOverloaded, "the issuer could not reach its voter roll (its database is down or restarting); try again in a few seconds", "roll_unavailable"},
 	{issuerapi.ErrUnsupportedType, http.StatusUnsupportedMediaType, issuerapi.CodeUnsupportedType, "Content-Type must be application/json", "bad_request"},
 	{issuerapi.ErrTooLarge, http.StatusRequestEntityTooLarge, issuerapi.CodeTooLarge, fmt.Sprintf("request body is larger than %d bytes", MaxRequestBytes), "bad_request"},
 }
@@ -350,6 +352,9 @@ func (a *admin) refuse(w http.ResponseWriter, action, tag string, err error, det
 			msg := ans.msg
 			if detail != "" {
 				msg += ": " + detail
+			}
+			if ans.err == ErrRollUnavailable {
+				w.Header().Set("Retry-After", strconv.Itoa(RollRetryAfter))
 			}
 			service.WriteError(w, ans.status, ans.code, msg)
 			return

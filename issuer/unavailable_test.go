@@ -87,3 +87,28 @@ func TestRollUnavailable(t *testing.T) {
 		t.Fatalf("the token given is not the one recorded: %+v", rec)
 	}
 }
+
+// TestAdminRollUnavailable: the help desk's admin API answers a roll it
+// cannot reach 503 with Retry-After, saying to try again (it was a 500),
+// and the same request once the roll is back is answered.
+func TestAdminRollUnavailable(t *testing.T) {
+	roll := &downRoll{Roll: NewMemRoll()}
+	f := newFixture(t, 2, roll, HandlerConfig{AdminToken: adminTok})
+	admin := issuerapi.NewAdminClient(f.srv.URL, f.srv.Client(), adminTok)
+	roll.down.Store(true)
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+issuerapi.PathAdminVoter, strings.NewReader(fmt.Sprintf(`{"voter_id":%q}`, f.ids[0])))
+	req.Header.Set("Authorization", "Bearer "+adminTok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := f.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != fmt.Sprint(RollRetryAfter) {
+		t.Fatalf("help desk show with the roll down: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	roll.down.Store(false)
+	if st, err := admin.Voter(context.Background(), f.ids[0]); err != nil || !st.OnRoll {
+		t.Fatalf("help desk show once the roll is back: %+v, %v", st, err)
+	}
+}
