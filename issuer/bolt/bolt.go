@@ -276,6 +276,60 @@ func (br *Roll) Update(ctx context.Context, voterID string, change func(*issuer.
 	return rec, nil
 }
 
+// Each calls fn with every voter's entry, in voter ID order (evote issuer
+// migrate copies the roll with it), reading 1024 entries per short read
+// transaction; fn's entry is its own. It returns issuer.ErrPurged once
+// the roll is purged, and fn's error if fn fails.
+func (br *Roll) Each(ctx context.Context, fn func(issuer.RollEntry) error) error {
+	var after []byte
+	for {
+		var page []issuer.RollEntry
+		err := func() error {
+			br.mu.RLock()
+			defer br.mu.RUnlock()
+			return br.db.View(func(tx *bolt.Tx) error {
+				b, err := voters(tx)
+				if err != nil {
+					return err
+				}
+				c := b.Cursor()
+				k, _ := c.First()
+				if after != nil {
+					if k, _ = c.Seek(after); k != nil && string(k) == string(after) {
+						k, _ = c.Next()
+					}
+				}
+				for ; k != nil && len(page) < 1024; k, _ = c.Next() {
+					if string(k) == decoyID {
+						continue
+					}
+					r, err := getRecord(b, string(k))
+					if err != nil {
+						return err
+					}
+					page = append(page, r)
+				}
+				return nil
+			})
+		}()
+		if err != nil {
+			return err
+		}
+		for _, r := range page {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+		if len(page) < 1024 {
+			return nil
+		}
+		after = []byte(page[len(page)-1].VoterID)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+}
+
 // Counts implements [issuer.Roll].
 func (br *Roll) Counts(ctx context.Context) (issuer.Counts, error) {
 	br.mu.RLock()

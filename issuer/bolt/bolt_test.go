@@ -270,3 +270,54 @@ func TestAttackRollMembershipByTime(t *testing.T) {
 		t.Fatalf("medians %v: a stranger tells the paths apart by time", med)
 	}
 }
+
+// TestEach: Each gives every voter's entry, as Get does, once each and
+// in ID order, across more than one read (1024 entries each), and never
+// the decoy entry an unknown voter's Update writes; fn's error stops it,
+// and a purged roll has none to give.
+func TestEach(t *testing.T) {
+	roll, _ := open(t)
+	defer roll.Close()
+	var recs []issuer.RollEntry
+	for i := range 2100 {
+		recs = append(recs, issuer.RollEntry{VoterID: fmt.Sprintf("voter-%06d", i), Contact: []byte{byte(i)}})
+	}
+	if err := roll.Add(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := setIssued(roll, "voter-000007", []byte("b"), []byte("s")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := roll.Update(ctx, "not-on-the-roll", func(e *issuer.RollEntry) error { e.Failures++; return nil }); !errors.Is(err, issuer.ErrUnknownVoter) {
+		t.Fatalf("update of an unknown voter: %v", err)
+	}
+	var ids []string
+	err := roll.Each(ctx, func(e issuer.RollEntry) error {
+		want, err := roll.Get(ctx, e.VoterID)
+		if err != nil {
+			return err
+		}
+		if fmt.Sprint(want) != fmt.Sprint(e) {
+			return fmt.Errorf("Each gives %+v, Get %+v", e, want)
+		}
+		ids = append(ids, e.VoterID)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != len(recs) || !slices.IsSorted(ids) || len(slices.Compact(slices.Clone(ids))) != len(recs) {
+		t.Fatalf("Each gave %d entries (sorted %v), want the %d voters once each", len(ids), slices.IsSorted(ids), len(recs))
+	}
+	stop := errors.New("stop")
+	n := 0
+	if err := roll.Each(ctx, func(issuer.RollEntry) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Fatalf("Each whose fn fails: %v after %d", err, n)
+	}
+	if _, err := roll.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := roll.Each(ctx, func(issuer.RollEntry) error { return nil }); !errors.Is(err, issuer.ErrPurged) {
+		t.Fatalf("Each of a purged roll: %v", err)
+	}
+}
