@@ -77,7 +77,9 @@ func newBoltBoard(t *testing.T) *boltBoard {
 	return b
 }
 
-func (b *boltBoard) cmd(args ...string) []string { return append(append([]string(nil), b.secret...), args...) }
+func (b *boltBoard) cmd(args ...string) []string {
+	return append(append([]string(nil), b.secret...), args...)
+}
 
 // served starts a board on store, and returns its export (through
 // evote board export, checked against the board key) and checkpoint,

@@ -28,7 +28,7 @@ with the board.`,
 	}
 	c.AddCommand(issuerKeygenCmd(g), issuerRollCmd(g), issuerServeCmd(g), issuerPurgeCmd(g), issuerInviteCmd(g))
 	c.AddCommand(issuerImportCmd(g), issuerTOTPCmd(g), issuerHelpdeskCmd(g))
-	c.AddCommand(issuerPubCmd(g), issuerStatementCmd(g), issuerCountsCmd(g))
+	c.AddCommand(issuerPubCmd(g), issuerStatementCmd(g), issuerCountsCmd(g), issuerMigrateCmd(g))
 	return c
 }
 
