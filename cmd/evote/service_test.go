@@ -189,6 +189,8 @@ var limitFlags = map[string][]string{
 // is no limit.
 var notLimits = map[string]string{
 	"evote monitor witness-quorum": "a number of witnesses to require; 0 is the default (a majority) there too",
+	"evote board serve db-pool":    "a number of database connections; 0 is the default (4, or the CPUs) there too, and a pool has no unbounded size",
+	"evote issuer serve db-pool":   "a number of database connections; 0 is the default (4, or the CPUs) there too, and a pool has no unbounded size",
 }
 
 // TestLimitFlags lists every number a service command takes: each is a
