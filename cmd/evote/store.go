@@ -45,6 +45,8 @@ func (s *storeFlag) add(c *cobra.Command, what, def string) {
 // URL alone (postgres://...) is taken as postgres:URL.
 func (s *storeFlag) open() (engine, where string, err error) {
 	switch {
+	case s.pool < 0:
+		return "", "", usagef("--db-pool %d: give a number of connections, or 0 for the default", s.pool)
 	case s.spec != "" && s.data != "":
 		return "", "", usagef("give --store or --data, not both (--data %s is --store bolt:%s)", s.data, s.data)
 	case s.data != "":
@@ -62,8 +64,6 @@ func (s *storeFlag) open() (engine, where string, err error) {
 		return "", "", usagef("--store %s: no storage engine %q; the engines are %s", redactSpec(s.spec), engine, engines)
 	case where == "":
 		return "", "", usagef("--store %s: say where, as bolt:DIR or postgres:DSN", s.spec)
-	case s.pool < 0:
-		return "", "", usagef("--db-pool %d: give a number of connections, or 0 for the default", s.pool)
 	}
 	return engine, where, nil
 }

@@ -27,6 +27,7 @@ func TestStoreFlag(t *testing.T) {
 		{[]string{"board", "serve", "--store", "mysql://u:s3cret@db/evote"}, `no storage engine "mysql"; the engines are bolt:DIR`},
 		{[]string{"board", "serve", "--store", "postgres:"}, "say where, as bolt:DIR or postgres:DSN"},
 		{[]string{"issuer", "serve", "--store", "postgres:postgres://127.0.0.1/x", "--db-pool", "-1"}, "--db-pool -1: give a number of connections"},
+		{[]string{"board", "serve", "--store", "postgres://127.0.0.1/x", "--db-pool", "-1"}, "--db-pool -1: give a number of connections"},
 		{[]string{"board", "serve", "--store", "board-data"}, "names no engine; write ENGINE:WHERE, one of bolt:DIR"},
 		{[]string{"board", "serve", "--store", "bolt:"}, "say where, as bolt:DIR"},
 		{[]string{"board", "serve", "--store", "bolt:a", "--data", "b"}, "give --store or --data, not both"},
