@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/evote/evote/issuer"
 	"github.com/spf13/cobra"
@@ -101,16 +102,7 @@ type movedRoll struct {
 
 // oneLine is a binding ("election X\nissuing key Y\n") on one line.
 func oneLine(s string) string {
-	b := []byte(s)
-	for len(b) > 0 && b[len(b)-1] == '\n' {
-		b = b[:len(b)-1]
-	}
-	for i := range b {
-		if b[i] == '\n' {
-			b[i] = ';'
-		}
-	}
-	return string(b)
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "; ")
 }
 
 // migrateRoll moves the bbolt roll in from (in the directory dir) into the
