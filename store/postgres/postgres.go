@@ -450,7 +450,18 @@ func (e *Engine) update(ctx context.Context, fn func(store.Tx) error) (committin
 	if err := t.flush(ctx); err != nil {
 		return false, err
 	}
-	if err := ptx.Commit(ctx); err != nil {
+	// The commit is never cancelled, not even by the engine's Timeout.
+	// With a synchronous standby, COMMIT returns once the standby has the
+	// group; until then the transaction is invisible to every other
+	// process and the sequencer stays held. Cancelling that wait (pgx
+	// sends a cancel request when ctx ends) would leave the group
+	// committed on the primary alone, visible to every front, which would
+	// sign checkpoints over ballots a failover then loses: a signed
+	// history the new primary contradicts. So a cast waits for the
+	// standby, however long; the board's in-flight bound refuses the
+	// casts beyond it at once (503), and a deployment that must go on
+	// while one standby is down names two (ANY 1 (a, b)).
+	if err := ptx.Commit(context.WithoutCancel(ctx)); err != nil {
 		return true, fmt.Errorf("store/postgres: committing: %w", err)
 	}
 	return false, nil
