@@ -2,7 +2,8 @@
 // server EVOTE_TEST_POSTGRES names (a DSN, such as
 // postgres://postgres@127.0.0.1:55432/postgres?sslmode=disable), or, for
 // the fault tests that stop and fill it, a private cluster of their own
-// started from Debian's PostgreSQL binaries.
+// started from Debian's PostgreSQL binaries, with, for the tests of
+// synchronous replication, a standby of its own ([Cluster.Standby]).
 //
 // Without PostgreSQL a test skips, saying what to set; CI (.ci/run)
 // installs PostgreSQL 15, starts a cluster, and sets
@@ -14,6 +15,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -142,15 +144,37 @@ func StartCluster(t testing.TB) *Cluster {
 	if bin == "" {
 		skip(t, "no PostgreSQL server binaries (initdb) are installed (apt-get install postgresql)")
 	}
+	c := &Cluster{t: t, bin: bin}
+	c.run = func(name string, args ...string) *exec.Cmd {
+		return exec.Command(filepath.Join(bin, name), args...)
+	}
+	if os.Geteuid() == 0 {
+		c.run = func(name string, args ...string) *exec.Cmd {
+			return exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(bin, name)}, args...)...)
+		}
+	}
+	c.dir = serverDir(t)
+	data := filepath.Join(c.dir, "data")
+	if out, err := c.run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-instructions").CombinedOutput(); err != nil {
+		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
+	}
+	c.port = freePort(t)
+	c.DSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
+	c.Start()
+	t.Cleanup(func() { c.run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop").Run() })
+	return c
+}
+
+// serverDir makes a directory for one server's data, socket and log,
+// removed when the test ends; as root, it is the postgres user's, whom
+// the server runs as.
+func serverDir(t testing.TB) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "evote-pgtest-")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	c := &Cluster{t: t, bin: bin, dir: dir}
-	c.run = func(name string, args ...string) *exec.Cmd {
-		return exec.Command(filepath.Join(bin, name), args...)
-	}
 	if os.Geteuid() == 0 {
 		pg, err := user.Lookup("postgres")
 		if err != nil {
@@ -161,19 +185,79 @@ func StartCluster(t testing.TB) *Cluster {
 		if err := os.Chown(dir, uid, gid); err != nil {
 			t.Fatal(err)
 		}
-		c.run = func(name string, args ...string) *exec.Cmd {
-			return exec.Command("runuser", append([]string{"-u", "postgres", "--", filepath.Join(bin, name)}, args...)...)
+	}
+	return dir
+}
+
+// Standby makes a streaming standby of c (pg_basebackup -R -X stream),
+// on a port and directory of its own, starts it, and makes it c's one
+// synchronous standby (synchronous_standby_names = 'standby', its
+// application_name): from then on a commit on c returns only once the
+// standby has flushed it, and waits, however long, while the standby is
+// stopped. The standby is a hot standby: its DSN takes read-only
+// queries, to see what reached it (the databases are c's, on its port).
+//
+// The base backup copies c's databases; those made later are streamed
+// like any other commit. When the test ends, c is made asynchronous
+// again, releasing any commit still waiting, and the standby is stopped.
+func (c *Cluster) Standby(t testing.TB) *Cluster {
+	t.Helper()
+	s := &Cluster{t: t, bin: c.bin, run: c.run, dir: serverDir(t), port: freePort(t)}
+	s.DSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", s.port)
+	data := filepath.Join(s.dir, "data")
+	// -d's application_name is written into primary_conninfo by -R, and
+	// is the name synchronous_standby_names gives.
+	conninfo := fmt.Sprintf("host=127.0.0.1 port=%d user=postgres application_name=standby", c.port)
+	if out, err := c.run("pg_basebackup", "-d", conninfo, "-D", data, "-R", "-X", "stream", "--checkpoint=fast", "--no-sync").CombinedOutput(); err != nil {
+		t.Fatalf("pgtest: pg_basebackup: %v\n%s", err, out)
+	}
+	auto, err := os.ReadFile(filepath.Join(data, "postgresql.auto.conf"))
+	if err != nil || !strings.Contains(string(auto), "application_name=standby") {
+		t.Fatalf("pgtest: pg_basebackup -R wrote no primary_conninfo naming application_name=standby (%v):\n%s", err, auto)
+	}
+	s.Start()
+	t.Cleanup(func() { s.run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop").Run() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, c.DSN)
+	if err != nil {
+		t.Fatalf("pgtest: connecting to the primary: %v", err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{"ALTER SYSTEM SET synchronous_standby_names = 'standby'", "SELECT pg_reload_conf()"} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("pgtest: %s: %v", q, err)
 		}
 	}
-	data := filepath.Join(dir, "data")
-	if out, err := c.run("initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-instructions").CombinedOutput(); err != nil {
-		t.Fatalf("pgtest: initdb: %v\n%s", err, out)
+	// Registered after the standby's stop, so run before it: a commit
+	// waiting for the standby (the test's, or a database's drop) ends.
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		conn, err := pgx.Connect(ctx, c.DSN)
+		if err != nil {
+			return // the primary is down
+		}
+		defer conn.Close(ctx)
+		conn.Exec(ctx, "ALTER SYSTEM RESET synchronous_standby_names")
+		conn.Exec(ctx, "SELECT pg_reload_conf()")
+	})
+	for {
+		var state string
+		err := conn.QueryRow(ctx, "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby'").Scan(&state)
+		if err == nil && state == "sync" {
+			return s
+		}
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			t.Fatalf("pgtest: reading pg_stat_replication: %v", err)
+		}
+		select {
+		case <-ctx.Done():
+			log, _ := os.ReadFile(filepath.Join(s.dir, "server.log"))
+			t.Fatalf("pgtest: the standby is not the primary's synchronous standby after 30s (sync_state %q)\n%s", state, log)
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
-	c.port = freePort(t)
-	c.DSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", c.port)
-	c.Start()
-	t.Cleanup(func() { c.run("pg_ctl", "-D", data, "-m", "immediate", "-w", "stop").Run() })
-	return c
 }
 
 func freePort(t testing.TB) int {
