@@ -438,6 +438,12 @@ func (e *Engine) update(ctx context.Context, fn func(store.Tx) error) (committin
 	defer ptx.Rollback(context.WithoutCancel(ctx))
 	var n int64
 	if err := ptx.QueryRow(ctx, "SELECT size FROM log_meta WHERE id = 1 FOR UPDATE").Scan(&n); err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			// The database answers, but another append holds the
+			// sequencer this long: most likely its commit is waiting for
+			// a synchronous standby that is down.
+			return false, fmt.Errorf("store/postgres: the log's sequencer was held for %s by another append (a commit waiting for a synchronous standby? see pg_stat_activity and pg_stat_replication): %w", e.timeout, err)
+		}
 		return false, fmt.Errorf("store/postgres: taking the sequencer: %w", err)
 	}
 	t := &tx{tx: ptx, base: uint64(n), size: uint64(n), keys: map[string]int64{}, seen: map[string]lookupResult{}}
