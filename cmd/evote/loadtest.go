@@ -6,18 +6,23 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/exec"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/evote/evote/board/boardapi"
 	"github.com/evote/evote/cmd/evote/internal/loadtest"
 	"github.com/evote/evote/cmd/evote/internal/ops"
 	"github.com/evote/evote/issuer/issuerapi"
+	"github.com/evote/evote/voter"
 	"github.com/spf13/cobra"
 )
 
 func loadtestCmd(g *globals) *cobra.Command {
-	var issuerURL, rollFile, preset, manifest string
+	var issuerURL, rollFile, preset, manifest, castHook string
 	var bf boardFlags
+	var boardURLs []string
 	var ballots, eligible, conns, hold int
 	var rate float64
 	var local, asJSON bool
@@ -37,6 +42,17 @@ roll CSV with enrolment codes, as evote issuer roll writes it); each voter of
 the roll votes once, so use a fresh roll for each run. With --local, loadtest
 starts its own issuer and board in this process on loopback.
 
+--board may be given several times: board processes of one election on one
+store (--store postgres:DSN). The casts then go round-robin, the i-th through
+board i mod N, and each receipt is checked against the board that gave it
+(each first reads and checks the election itself).
+
+--cast-hook CMD runs CMD (with sh -c) just before the timed casting starts and
+again just after its last receipt, and waits for it each time: to sample the
+services' CPU time around the casting alone. It is told the moment in
+EVOTE_LOADTEST_PHASE (cast-start, then cast-end) and loadtest's own process ID
+in EVOTE_LOADTEST_PID; if it fails, so does the run.
+
 --hold N holds N idle keep-alive connections open against the board while
 the ballots are cast (each asks GET /healthz once when opened, every 30 s, and
 once after the casting), to show the board serving its crowd: 24,000 was the
@@ -53,7 +69,9 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
   evote loadtest --local --ballots 20000 --rate 1200 --json
   evote loadtest --local --preset rousseau-2019
   evote loadtest --local --ballots 20000 --rate 1200 --hold 24000
-  evote loadtest --issuer http://127.0.0.1:8081 --board http://127.0.0.1:8080 --board-key board.vkey --roll roll.csv`,
+  evote loadtest --issuer http://127.0.0.1:8081 --board http://127.0.0.1:8080 --board-key board.vkey --roll roll.csv
+  evote loadtest --issuer http://127.0.0.1:8081 --board http://127.0.0.1:8080 --board http://127.0.0.1:8082 \
+      --board-key board.vkey --manifest manifest.json --roll roll.csv`,
 		Args: args(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -85,6 +103,9 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 				if eligible < ballots {
 					eligible = ballots
 				}
+				if len(boardURLs) > 0 {
+					return usagef("--local starts its own board; give --board only without it")
+				}
 				g.logf("starting an issuer with %d eligible voters and a board on loopback...\n", eligible)
 				site, err := loadtest.StartLocal(ctx, eligible, ballots, conns)
 				if err != nil {
@@ -96,7 +117,7 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 				if issuerURL == "" || rollFile == "" {
 					return usagef("give --issuer, --board, --board-key, --manifest and --roll, or --local")
 				}
-				if bf.url == "" {
+				if len(boardURLs) == 0 {
 					return usagef("--board URL is required")
 				}
 				key, err := ops.BoardKey(bf.key)
@@ -113,16 +134,42 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 				}
 				hc := loadtest.HTTPClient(conns)
 				hc.Transport.(*http.Transport).TLSClientConfig = tc
-				cfg = loadtest.Config{Issuer: issuerapi.NewClient(issuerURL, hc), Board: boardapi.NewClient(bf.url, hc), BoardURL: bf.url, BoardKey: key, ManifestHash: mh, Voters: voters, TLS: tc}
+				var boards []voter.Board
+				for _, u := range boardURLs {
+					boards = append(boards, boardapi.NewClient(strings.TrimRight(u, "/"), hc))
+				}
+				cfg = loadtest.Config{Issuer: issuerapi.NewClient(issuerURL, hc), Board: boards[0], BoardURL: boardURLs[0], BoardKey: key, ManifestHash: mh, Voters: voters, TLS: tc}
+				if len(boards) > 1 {
+					cfg.Boards = boards
+				}
+			}
+			if castHook != "" {
+				hook := func(phase string) func() error {
+					return func() error {
+						h := exec.CommandContext(ctx, "sh", "-c", castHook)
+						h.Env = append(os.Environ(), "EVOTE_LOADTEST_PHASE="+phase, fmt.Sprintf("EVOTE_LOADTEST_PID=%d", os.Getpid()))
+						h.Stdout, h.Stderr = g.stderr, g.stderr
+						if err := h.Run(); err != nil {
+							return fmt.Errorf("--cast-hook at %s: %w", phase, err)
+						}
+						return nil
+					}
+				}
+				cfg.BeforeCast, cfg.AfterCast = hook("cast-start"), hook("cast-end")
 			}
 			cfg.Connections, cfg.Rate, cfg.Hold = conns, rate, hold
+			// Progress is called from every worker at once: the map of
+			// bars needs the lock (a phase's first calls raced to make it).
 			bars := map[string]*ops.Progress{}
+			var barsMu sync.Mutex
 			cfg.Progress = func(phase string, done, total int) {
+				barsMu.Lock()
 				p, ok := bars[phase]
 				if !ok {
 					p = ops.NewProgress(g.stderr, g.showProgress(), phase, "")
 					bars[phase] = p
 				}
+				barsMu.Unlock()
 				p.Set(uint64(done), uint64(total))
 			}
 			rep, err := loadtest.Run(ctx, cfg)
@@ -144,6 +191,9 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 			}
 			g.printf("ballots  %d cast %s over %d connections in %.1f s: %.0f ballots/s, %d errors\n",
 				rep.Ballots, target, rep.Connections, rep.CastSeconds, rep.BallotsPerS, rep.Errors)
+			if len(rep.PerBoard) > 1 {
+				g.printf("boards   %d, round-robin: %s casts each\n", len(rep.PerBoard), strings.ReplaceAll(joinInts(rep.PerBoard), ",", ", "))
+			}
 			g.printf("latency  p50 %v  p99 %v  p99.9 %v (release to checked receipt)\n",
 				rep.P50.Round(time.Microsecond*100), rep.P99.Round(time.Microsecond*100), rep.P999.Round(time.Microsecond*100))
 			if rep.Hold > 0 {
@@ -161,7 +211,11 @@ machine allows. It takes minutes, most of them issuing tokens (RSA signing).`,
 	}
 	f := c.Flags()
 	f.StringVar(&issuerURL, "issuer", "", "the issuer's `URL`")
-	bf.add(c, false, true)
+	// --board as boardFlags.add has it, but repeatable.
+	f.StringArrayVar(&boardURLs, "board", nil, "the board's `URL`, such as https://board.example.org; repeat for several board processes of one election, cast to round-robin")
+	f.StringVar(&bf.caCert, "ca-cert", "", "trust only the CA certificate(s) in this PEM `FILE` for HTTPS to the board (and issuer), such as a self-signed deployment's")
+	f.StringVar(&bf.key, "board-key", "", "the board's verifier key: a `FILE` such as board.vkey, or the key itself")
+	f.StringVar(&castHook, "cast-hook", "", "run `CMD` (sh -c) just before and just after the timed casting, and wait for it (EVOTE_LOADTEST_PHASE=cast-start|cast-end)")
 	f.StringVar(&manifest, "manifest", "", "the election's manifest `FILE`, or its hash (64 hex digits)")
 	f.StringVar(&rollFile, "roll", "", "the roll `CSV` with enrolment codes (voter_id,enrolment_code)")
 	f.BoolVar(&local, "local", false, "start an issuer and a board in this process instead")

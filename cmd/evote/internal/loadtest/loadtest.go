@@ -7,7 +7,10 @@
 // in advance (not timed), then the ballots are cast from many concurrent
 // connections, flat out or at a fixed rate, and each cast's latency is
 // recorded from request to checked receipt. Receipts are checked as a voter's
-// client would (tracking code, board signature, inclusion proof).
+// client would (tracking code, board signature, inclusion proof). The casts
+// may go round-robin to several board processes of one election on one
+// store (Config.Boards), each receipt checked against the board that gave
+// it.
 //
 // The preset Rousseau2019 replays the busiest day of the platform evote
 // replaces (3 September 2019): 79,634 ballots from 117,194 eligible voters,
@@ -60,12 +63,22 @@ type Config struct {
 	// ManifestHash pins the election (voter.Client.ManifestHash).
 	ManifestHash [32]byte
 	Voters       []Voter // one ballot each
+	// Boards, if set, are several boards of the one election (board
+	// processes on one store) to cast through instead of Board: cast i
+	// goes to Boards[i % len(Boards)], and its receipt is checked against
+	// the board that gave it, which first reads and checks the election
+	// itself. Board is then not used.
+	Boards []voter.Board
 	// Connections is the number of concurrent casting clients (default 64).
 	Connections int
 	// Rate is the target ballots per second; 0 casts flat out.
 	Rate float64
 	// Progress, if set, is called as ballots are prepared and cast.
 	Progress func(phase string, done, total int)
+	// BeforeCast and AfterCast, if set, are called just before the timed
+	// casting starts and just after its last receipt, outside the timed
+	// span: to sample the services' CPU time around it.
+	BeforeCast, AfterCast func() error
 	// Hold is a number of idle keep-alive connections to hold open against
 	// the board (at BoardURL, over TLS with TLS if https) while the ballots
 	// are cast: the crowd that sits on the board's page. Each makes one
@@ -92,6 +105,10 @@ type Report struct {
 	P50ms          float64       `json:"p50_ms"`
 	P99ms          float64       `json:"p99_ms"`
 	P999ms         float64       `json:"p999_ms"`
+
+	// PerBoard counts the casts sent to each board, when there were more
+	// than one (Config.Boards).
+	PerBoard []int `json:"per_board,omitempty"`
 	// Hold figures: connections asked for, still held and answering after
 	// the casting, and those that could not be opened or were dropped.
 	Hold         int     `json:"hold,omitempty"`
@@ -106,12 +123,34 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if cfg.Connections <= 0 {
 		cfg.Connections = 64
 	}
-	vc := &voter.Client{Issuer: cfg.Issuer, Board: cfg.Board, BoardKey: cfg.BoardKey, ManifestHash: cfg.ManifestHash}
-	e, err := vc.Election(ctx)
-	if err != nil {
-		return nil, err
+	boards := cfg.Boards
+	if len(boards) == 0 {
+		boards = []voter.Board{cfg.Board}
+	}
+	// One voter client a board, each reading and checking the election
+	// from its own board; the first one's election encrypts the ballots.
+	vcs := make([]*voter.Client, len(boards))
+	var e *ballot.Election
+	for i, b := range boards {
+		vcs[i] = &voter.Client{Issuer: cfg.Issuer, Board: b, BoardKey: cfg.BoardKey, ManifestHash: cfg.ManifestHash}
+		ei, err := vcs[i].Election(ctx)
+		if err != nil {
+			if len(boards) > 1 {
+				return nil, fmt.Errorf("board %d of %d: %w", i+1, len(boards), err)
+			}
+			return nil, err
+		}
+		if i == 0 {
+			e = ei
+		} else if ei.Manifest.Hash() != e.Manifest.Hash() {
+			return nil, fmt.Errorf("board %d of %d serves another election than board 1", i+1, len(boards))
+		}
 	}
 	rep := &Report{Connections: cfg.Connections, TargetRate: cfg.Rate}
+	var perBoard []atomic.Int64
+	if len(boards) > 1 {
+		perBoard = make([]atomic.Int64, len(boards))
+	}
 
 	// Phase 1: tokens, over HTTP, timed.
 	type prepared struct {
@@ -123,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	secrets := make([]*ristretto255.Scalar, len(cfg.Voters))
 	keys := make([]*elgamal.PublicKey, len(cfg.Voters))
 	start := time.Now()
-	err = parallel(ctx, len(cfg.Voters), cfg.Connections, func(i int) error {
+	err := parallel(ctx, len(cfg.Voters), cfg.Connections, func(i int) error {
 		x, pk, err := ballot.GenerateTokenKey(nil)
 		if err != nil {
 			return err
@@ -179,6 +218,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	// Phase 3: cast, timed, each latency from request to checked receipt.
+	if cfg.BeforeCast != nil {
+		if err := cfg.BeforeCast(); err != nil {
+			return nil, err
+		}
+	}
 	lat := make([]time.Duration, len(items))
 	var errs atomic.Int64
 	var firstErr atomic.Value
@@ -220,6 +264,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 					at = time.Now()
 				}
 				i := next.Add(1) - 1
+				vc := vcs[i%int64(len(vcs))] // round-robin: cast i through board i mod n
+				if perBoard != nil {
+					perBoard[i%int64(len(vcs))].Add(1)
+				}
 				if _, err := vc.Cast(ctx, e, items[i].raw); err != nil {
 					errs.Add(1)
 					firstErr.CompareAndSwap(nil, err.Error())
@@ -233,6 +281,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	wg.Wait()
 	rep.CastSeconds = time.Since(start).Seconds()
+	if cfg.AfterCast != nil {
+		if err := cfg.AfterCast(); err != nil {
+			return nil, err
+		}
+	}
+	for i := range perBoard {
+		rep.PerBoard = append(rep.PerBoard, int(perBoard[i].Load()))
+	}
 	if crowd != nil {
 		rep.Held = crowd.finish()
 		rep.HoldErrors = int(crowd.failed.Load())
