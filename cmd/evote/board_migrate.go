@@ -103,7 +103,7 @@ changed: keep it until the board on --to serves the same checkpoint.`,
 				return err
 			}
 			g.printf("copied the board's log from %s to %s:\n", &from, &to)
-			g.printf("  entries  %d\n  keys     %d\n  tree     %s at %d entries, the same in both\n", c.Entries, c.Keys, c.Root, c.Entries)
+			g.printf("  entries  %d\n  keys     %d\n  tree     %x at %d entries, the same in both (the root evote board status prints)\n", c.Entries, c.Keys, c.Root[:], c.Entries)
 			g.printf("every entry, tree hash and key was read back from both and compared; %s is unchanged\n", &from)
 			g.printf("next: serve the board on it, on every front the same store:\n  evote board serve --key %s --store %s ...\n", key, to.shellArg())
 			g.printf("and check that it serves the same checkpoint of %d entries the old board signed; then retire %s\n", c.Entries, &from)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -165,7 +166,7 @@ func TestBoardMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 	size = cp.Size
-	for _, want := range []string{"entries  ", "keys     ", "tree     " + cp.Hash.String(), "the same in both", "next: serve the board on it", "--store 'postgres:postgres://"} {
+	for _, want := range []string{"entries  ", "keys     ", fmt.Sprintf("tree     %x", cp.Hash[:]), "the same in both", "next: serve the board on it", "--store 'postgres:postgres://"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("migrate's report lacks %q:\n%s", want, out)
 		}

@@ -167,7 +167,7 @@ func migrateRoll(ctx context.Context, from, to *storeFlag, dir string) (movedRol
 	case dc.Purged:
 		return movedRoll{}, fmt.Errorf("--to %s holds a purged roll (%d eligible voters, %d tokens issued): move the roll into a database of its own (createdb)", to, dc.Eligible, dc.Issued)
 	case dc.Eligible > 0:
-		return movedRoll{}, fmt.Errorf("--to %s is not empty: it holds a roll of %d voters; move the roll into a database of its own (createdb), or drop this one if it holds nothing else", to, dc.Eligible)
+		return movedRoll{}, fmt.Errorf("--to %s is not empty: it holds a roll of %d voters. If an earlier migrate moved this roll there, the move is done (it moves all or nothing; compare evote issuer counts --store on each): serve the issuer on it. Otherwise move the roll into a database of its own (createdb), and drop none before knowing whose roll it holds", to, dc.Eligible)
 	}
 	// The binding first: a database bound to another election is refused
 	// before a voter is added (Bind stores one only where there is none).
