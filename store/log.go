@@ -358,12 +358,18 @@ func (l *engineLog) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	// The newest checkpoint handed out, taken before the size is read: the
+	// log, append-only, holds at least its entries then.
+	prev := l.latest.Load()
 	n, err := l.e.Size(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if n == 0 {
+	if n == 0 && prev == nil {
 		return nil, fmt.Errorf("%w: the log is empty, so it has no checkpoint; append the manifest first", ErrNotFound)
+	}
+	if prev != nil && prev.Size > n {
+		return nil, shrunk(prev, n)
 	}
 	if cp := l.latest.Load(); cp != nil && cp.Size >= n {
 		return cp, nil
@@ -374,8 +380,12 @@ func (l *engineLog) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 		return cp, nil // signed by another caller while we waited
 	}
 	// Sign what is committed now, which covers n and perhaps more.
+	prev = l.latest.Load() // stable: it is stored under signMu
 	if n, err = l.e.Size(ctx); err != nil {
 		return nil, err
+	}
+	if prev != nil && prev.Size > n {
+		return nil, shrunk(prev, n)
 	}
 	cp, err := l.sign(ctx, n)
 	if err != nil {
@@ -385,13 +395,105 @@ func (l *engineLog) Checkpoint(ctx context.Context) (*Checkpoint, error) {
 	return cp, nil
 }
 
-// sign signs the tree of size n, which the log holds.
+// sign signs the tree of size n, which the log holds, once it has checked
+// that the tree is of one history with the newest checkpoint this Log
+// handed out: the consistency proof between the two, read from the
+// engine's hashes in the same one read as the tree's own, must hold. A
+// log is append-only, so only a store rewritten under the running board
+// fails it: a database restored from an older backup or failed over to a
+// standby that lacked the last commits, with other entries appended since
+// in place of the lost ones, or hashes altered by hand. Signing then would
+// put the board key under two histories, a split view no proof can mend;
+// refused, the board gives no receipt until its operator has looked. (A
+// process started since, which holds no checkpoint, cannot tell: the
+// witnesses, monitors and voters that hold one can.)
 func (l *engineLog) sign(ctx context.Context, n uint64) (*Checkpoint, error) {
-	root, err := tlog.TreeHash(int64(n), hashReader{ctx, l.e})
+	prev := l.latest.Load()
+	lo, hi := int64(n), int64(n)
+	if prev != nil {
+		lo, hi = int64(min(prev.Size, n)), int64(max(prev.Size, n))
+	}
+	// One engine read for both: the indexes first, then the hashes.
+	var rec hashRecorder
+	tlog.TreeHash(int64(n), &rec)
+	if lo < hi {
+		tlog.ProveTree(hi, lo, &rec)
+	}
+	r, err := rec.read(ctx, l.e)
 	if err != nil {
 		return nil, err
 	}
+	root, err := tlog.TreeHash(int64(n), r)
+	if err != nil {
+		return nil, err
+	}
+	if prev != nil {
+		ok := root == prev.Hash
+		if lo < hi {
+			proof, err := tlog.ProveTree(hi, lo, r)
+			if err != nil {
+				return nil, err
+			}
+			if n > prev.Size {
+				ok = tlog.CheckTree(proof, hi, root, lo, prev.Hash) == nil
+			} else {
+				ok = tlog.CheckTree(proof, hi, prev.Hash, lo, root) == nil
+			}
+		}
+		if !ok {
+			return nil, fmt.Errorf("store: the log's tree of %d entries is not of one history with the checkpoint of %d entries this board process signed (root %x): the store was rewritten under it, restored from an older backup, failed over to a copy that lacked the last commits, or altered by hand. No checkpoint is signed over it; stop every board process on this store and compare it with the last export and the witnesses' checkpoints", n, prev.Size, prev.Hash[:8])
+		}
+	}
 	return SignCheckpoint(l.signer, n, root)
+}
+
+// shrunk is the refusal of a log that holds fewer entries than a
+// checkpoint this Log signed.
+func shrunk(cp *Checkpoint, n uint64) error {
+	return fmt.Errorf("store: the log holds %d entries, fewer than the checkpoint of %d entries this board process signed: the store was restored from an older backup, failed over to a copy that lacked the last commits, or altered by hand. No checkpoint is handed out over it; stop every board process on this store and compare it with the last export and the witnesses' checkpoints", n, cp.Size)
+}
+
+// hashRecorder is a tlog.HashReader that reads nothing: it notes the
+// indexes asked for (answering zero hashes), so that several tlog
+// computations can then share one engine read of them all.
+type hashRecorder struct{ indexes []int64 }
+
+func (h *hashRecorder) ReadHashes(indexes []int64) ([]tlog.Hash, error) {
+	h.indexes = append(h.indexes, indexes...)
+	return make([]tlog.Hash, len(indexes)), nil
+}
+
+// read reads the noted hashes from e, each once, and serves them.
+func (h *hashRecorder) read(ctx context.Context, e EngineReader) (tlog.HashReader, error) {
+	seen := make(map[int64]tlog.Hash, len(h.indexes))
+	var want []int64
+	for _, x := range h.indexes {
+		if _, ok := seen[x]; !ok {
+			seen[x] = tlog.Hash{}
+			want = append(want, x)
+		}
+	}
+	hs, err := e.Hashes(ctx, want)
+	if err != nil {
+		return nil, err
+	}
+	if len(hs) != len(want) {
+		return nil, fmt.Errorf("store: the engine returned %d hashes for %d indexes", len(hs), len(want))
+	}
+	for i, x := range want {
+		seen[x] = hs[i]
+	}
+	return tlog.HashReaderFunc(func(indexes []int64) ([]tlog.Hash, error) {
+		out := make([]tlog.Hash, len(indexes))
+		for i, x := range indexes {
+			v, ok := seen[x]
+			if !ok {
+				return nil, fmt.Errorf("store: tree hash %d was not read", x)
+			}
+			out[i] = v
+		}
+		return out, nil
+	}), nil
 }
 
 func (l *engineLog) CheckpointAt(n uint64) (*Checkpoint, error) {
