@@ -62,11 +62,28 @@ func Open(ctx context.Context, dsn string, opts *Options) (*pgxpool.Pool, error)
 	return pool, nil
 }
 
-// Redact is dsn without its password, for messages.
+// Redact is dsn without its password, for messages: the URL's user
+// part's, and any password parameter's (password=, sslpassword=, which
+// pgx and libpq read from the query as well).
 func Redact(dsn string) string {
 	u, err := url.Parse(dsn)
 	if err != nil || u.Scheme == "" {
 		return "(a key=value DSN)"
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		u.RawQuery = "(unparsed)"
+	} else {
+		hidden := false
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "password") {
+				q[k] = []string{"xxxxx"}
+				hidden = true
+			}
+		}
+		if hidden {
+			u.RawQuery = q.Encode()
+		}
 	}
 	return u.Redacted()
 }
