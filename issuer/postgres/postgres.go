@@ -86,7 +86,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/evote/evote/internal/pgdb"
 	"github.com/evote/evote/issuer"
@@ -373,8 +375,17 @@ func (r *Roll) Add(ctx context.Context, recs []issuer.RollEntry) error {
 	})
 }
 
+// storable reports whether PostgreSQL can hold id as text: UTF-8 without
+// NUL. An ID it cannot is on no roll (issuer.CheckVoterID refuses it
+// too), and is answered as unknown without a query, which would fail
+// with the server's encoding error instead.
+func storable(id string) bool { return utf8.ValidString(id) && strings.IndexByte(id, 0) < 0 }
+
 // Get implements [issuer.Roll].
 func (r *Roll) Get(ctx context.Context, voterID string) (issuer.RollEntry, error) {
+	if !storable(voterID) {
+		return issuer.RollEntry{}, issuer.ErrUnknownVoter
+	}
 	var rec issuer.RollEntry
 	err := r.stmt(ctx, func(q *pgxpool.Pool) error {
 		var purged bool
@@ -427,6 +438,9 @@ func (r *Roll) decoyID(voterID string) string {
 // (decoyID says why), which takes the change and is written and committed
 // as a voter's row is: the work, statements and round trips are the same.
 func (r *Roll) Update(ctx context.Context, voterID string, change func(*issuer.RollEntry) error) (issuer.RollEntry, error) {
+	if !storable(voterID) {
+		return issuer.RollEntry{}, issuer.ErrUnknownVoter
+	}
 	var rec issuer.RollEntry
 	var outcome error
 	decoy := r.decoyID(voterID)
