@@ -59,23 +59,29 @@ func (s *storeFlag) open() (engine, where string, err error) {
 	engine, where, ok := strings.Cut(s.spec, ":")
 	switch {
 	case !ok:
-		return "", "", usagef("--store %s names no engine; write ENGINE:WHERE, one of %s (--store bolt:%s for a directory)", redactSpec(s.spec), engines, s.spec)
+		return "", "", usagef("--store %s names no engine; write ENGINE:WHERE, one of %s (--store bolt:%s for a directory)", redactSpec(s.spec), engines, redactSpec(s.spec))
 	case engine != "bolt" && engine != "postgres":
 		return "", "", usagef("--store %s: no storage engine %q; the engines are %s", redactSpec(s.spec), engine, engines)
 	case where == "":
-		return "", "", usagef("--store %s: say where, as bolt:DIR or postgres:DSN", s.spec)
+		return "", "", usagef("--store %s: say where, as bolt:DIR or postgres:DSN", redactSpec(s.spec))
 	}
 	return engine, where, nil
 }
 
-// redactSpec is a --store value without any password in it.
+// redactSpec is a --store value without any password in it: a URL's
+// redacted, and a key=value DSN (host=... password=...), given with an
+// engine or without, not shown at all.
 func redactSpec(spec string) string {
-	engine, where, _ := strings.Cut(spec, ":")
+	engine, where, ok := strings.Cut(spec, ":")
 	switch {
 	case strings.HasPrefix(where, "//"): // the spec is a URL
 		return pgdb.Redact(spec)
 	case strings.Contains(where, "://"):
 		return engine + ":" + pgdb.Redact(where)
+	case engine != "bolt" && strings.Contains(where, "="):
+		return engine + ":" + pgdb.Redact(where)
+	case !ok && strings.Contains(spec, "="):
+		return pgdb.Redact(spec)
 	}
 	return spec
 }
