@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net"
 	"net/url"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // networkHint says what to do about an error that is the network's or
@@ -14,6 +16,19 @@ func networkHint(err error) string {
 	var unknown x509.UnknownAuthorityError
 	var hostname x509.HostnameError
 	var invalid x509.CertificateInvalidError
+	// A PostgreSQL store's connection (--store postgres:DSN): its TLS is
+	// the DSN's, not --ca-cert's, and its other failures say themselves
+	// what to check.
+	var db *pgconn.ConnectError
+	if errors.As(err, &db) {
+		switch {
+		case errors.As(err, &unknown):
+			return "the database's TLS certificate is signed by an authority this machine does not trust: name its CA in the DSN, ?sslmode=verify-full&sslrootcert=/etc/evote/db-ca.pem (--ca-cert is for HTTPS to the services, not the database)."
+		case errors.As(err, &hostname), errors.As(err, &invalid):
+			return "the database's TLS certificate does not fit the DSN's host or is not valid now: check the host in the DSN, and the certificate with the database's operator."
+		}
+		return ""
+	}
 	switch {
 	case errors.As(err, &unknown):
 		return "the service's TLS certificate is signed by an authority this machine does not trust: for a private or self-signed deployment, give its CA certificate with --ca-cert FILE. This is a connection problem, not evidence against the service."
