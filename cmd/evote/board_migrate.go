@@ -105,7 +105,11 @@ changed: keep it until the board on --to serves the same checkpoint.`,
 			g.printf("copied the board's log from %s to %s:\n", &from, &to)
 			g.printf("  entries  %d\n  keys     %d\n  tree     %x at %d entries, the same in both (the root evote board status prints)\n", c.Entries, c.Keys, c.Root[:], c.Entries)
 			g.printf("every entry, tree hash and key was read back from both and compared; %s is unchanged\n", &from)
-			g.printf("next: serve the board on it, on every front the same store:\n  evote board serve --key %s --store %s ...\n", key, to.shellArg())
+			fronts := ", on every front the same store"
+			if engine, _, _ := to.open(); engine == "bolt" {
+				fronts = "" // a bbolt file serves one board process
+			}
+			g.printf("next: serve the board on it%s:\n  evote board serve --key %s --store %s ...\n", fronts, key, to.shellArg())
 			g.printf("and check that it serves the same checkpoint of %d entries the old board signed; then retire %s\n", c.Entries, &from)
 			return nil
 		},
