@@ -3,6 +3,7 @@ package boardapi
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -29,6 +30,18 @@ type Client struct {
 func NewClientOver(baseURL string, t transport.Transport) *Client {
 	return &Client{base: strings.TrimRight(baseURL, "/"), t: t}
 }
+
+// ErrMalformedAnswer means the board answered, with a success, but not
+// as its API says: a body that is not the JSON asked for, a proof whose
+// hashes do not decode, an answer larger than any may be. Unlike no answer
+// at all (the connection failed, 503), it is the board's own word.
+var ErrMalformedAnswer = errors.New("boardapi: the board's answer is malformed")
+
+// malformed is an error that is an [ErrMalformedAnswer], with its own
+// words.
+type malformed struct{ error }
+
+func (malformed) Is(target error) bool { return target == ErrMalformedAnswer }
 
 // maxErrorBytes bounds what is read of an error response.
 const maxErrorBytes = 8 << 10
@@ -82,7 +95,7 @@ func (c *Client) getBytes(ctx context.Context, path string, limit int64) ([]byte
 		return nil, fmt.Errorf("boardapi: reading the answer to %s: %w", path, err)
 	}
 	if int64(len(b)) > limit {
-		return nil, fmt.Errorf("boardapi: %s answered more than %d bytes", path, limit)
+		return nil, malformed{fmt.Errorf("boardapi: %s answered more than %d bytes", path, limit)}
 	}
 	return b, nil
 }
@@ -93,7 +106,7 @@ func (c *Client) getJSON(ctx context.Context, path string, v any) error {
 		return err
 	}
 	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("boardapi: the answer to %s is not the expected JSON: %w", path, err)
+		return malformed{fmt.Errorf("boardapi: the answer to %s is not the expected JSON: %w", path, err)}
 	}
 	return nil
 }
@@ -172,7 +185,11 @@ func (c *Client) proof(ctx context.Context, path string) ([]tlog.Hash, error) {
 	if err := c.getJSON(ctx, path, &pr); err != nil {
 		return nil, err
 	}
-	return DecodeHashes(pr.Hashes)
+	hs, err := DecodeHashes(pr.Hashes)
+	if err != nil {
+		return nil, malformed{err}
+	}
+	return hs, nil
 }
 
 // Entry returns leaf index, as hashed.
