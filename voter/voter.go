@@ -445,8 +445,13 @@ func (c *Client) extendsSeen(ctx context.Context, cp *store.Checkpoint) error {
 // overloaded or its storage is out of reach for now (a board process
 // that died behind a load balancer, a database restarting). That is a
 // reason to retry, not evidence of a split view; a board that answers,
-// and refuses the proof, is.
+// and refuses the proof, is, and so is one that answers with something
+// that is no proof (boardapi.ErrMalformedAnswer): otherwise a board that
+// cannot prove its history would answer garbage rather than refuse.
 func unanswered(err error) bool {
+	if errors.Is(err, boardapi.ErrMalformedAnswer) {
+		return false
+	}
 	var ae *boardapi.Error
 	if errors.As(err, &ae) {
 		return ae.StatusCode == 503 || ae.StatusCode == 429 // Service Unavailable, Too Many Requests
