@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,8 @@ import (
 	"github.com/evote/evote/issuer"
 	"github.com/evote/evote/issuer/issuerapi"
 	"github.com/evote/evote/issuer/postgres"
+	"github.com/pquerna/otp"
+	"github.com/pquerna/otp/hotp"
 )
 
 // The attacks on the roll on PostgreSQL: two issuer processes racing a
@@ -278,4 +281,93 @@ func quantile(ds []time.Duration, q float64) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[int(q*float64(len(s)-1))]
+}
+
+// TestAttackTOTPAcrossProcesses: an authenticator's code guessed through
+// two issuer processes at once, far more often than TOTPMaxWrong, each try
+// from an address of its own: the roll counts every wrong one, so no more
+// than TOTPMaxWrong are tested and the right code after them is not
+// (ErrTooManyCodes). Once the window has passed, the right code sent to
+// both processes at once with two blinded messages signs one.
+func TestAttackTOTPAcrossProcesses(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	var iss [2]*issuer.Issuer
+	var rolls [2]*postgres.Roll
+	for i := range iss {
+		rolls[i] = open(t, dsn)
+		var err error
+		if iss[i], err = issuer.New(issuer.Config{ElectionID: election, Key: issuingKey(t), Roll: rolls[i], Now: clock}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, _ := issuer.GenerateCode()
+	if _, err := iss[0].ImportRoll(ctx, strings.NewReader("voter_id,enrolment_code\nrossi-1004,"+code+"\n"), nil); err != nil {
+		t.Fatal(err)
+	}
+	uri, err := iss[1].EnrolTOTP(ctx, "rossi-1004", "Election", "Mario")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rightAt := func(at time.Time) string {
+		c, err := hotp.GenerateCodeCustom(u.Query().Get("secret"), uint64(at.Unix()/int64(issuer.TOTPPeriod/time.Second)),
+			hotp.ValidateOpts{Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ask := func(i int, second string, b []byte) error {
+		_, err := iss[i%2].Issue(ctx, issuerapi.Credentials{VoterID: "rossi-1004", Code: code, SecondFactor: second}, b, fmt.Sprintf("198.51.100.%d", i%250))
+		return err
+	}
+	b := blinded(t)
+	right := rightAt(now)
+	const tries = 4 * issuer.TOTPMaxWrong
+	var wg sync.WaitGroup
+	for i := range tries {
+		wg.Go(func() {
+			w := fmt.Sprintf("%06d", 100000+i)
+			if w == right || w == rightAt(now.Add(-issuer.TOTPPeriod)) || w == rightAt(now.Add(issuer.TOTPPeriod)) {
+				w = "000000"
+			}
+			if err := ask(i, w, b); !errors.Is(err, issuer.ErrBadSecondFactor) && !errors.Is(err, issuer.ErrTooManyCodes) {
+				t.Errorf("a wrong authenticator code: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	rec, err := rolls[0].Get(ctx, "rossi-1004")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.TOTPWrong != issuer.TOTPMaxWrong || rec.Issued() {
+		t.Fatalf("after %d wrong codes through two processes the roll counts %d wrong (issued %v), want %d", tries, rec.TOTPWrong, rec.Issued(), issuer.TOTPMaxWrong)
+	}
+	if err := ask(tries, right, b); !errors.Is(err, issuer.ErrTooManyCodes) {
+		t.Fatalf("the right code after %d wrong ones: %v", tries, err)
+	}
+	mu.Lock()
+	now = now.Add(issuer.TOTPWrongWindow)
+	mu.Unlock()
+	right = rightAt(clock())
+	var errs [2]error
+	gate := make(chan struct{})
+	for i := range 2 {
+		wg.Go(func() { <-gate; errs[i] = ask(tries+1+i, right, blinded(t)) })
+	}
+	close(gate)
+	wg.Wait()
+	if (errs[0] == nil) == (errs[1] == nil) {
+		t.Fatalf("one authenticator code through two processes at once: %v, %v; want one token", errs[0], errs[1])
+	}
+	if c, _ := rolls[1].Counts(ctx); c.Issued != 1 {
+		t.Fatalf("counts %+v", c)
+	}
 }
