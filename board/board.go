@@ -80,6 +80,10 @@ var (
 	ErrBallotOnBoard = fmt.Errorf("%w: this exact ballot is already on the board", ErrAlreadyVoted)
 )
 
+// ErrCreated means the log is not empty: another process (or an earlier
+// start) created the board; open it with Load.
+var ErrCreated = errors.New("board: the board was created already")
+
 // Board admits entries to one election's log.
 type Board struct {
 	log      store.Log
@@ -99,12 +103,20 @@ func Create(ctx context.Context, log store.Log, manifest []byte) (*Board, error)
 	if err != nil {
 		return nil, err
 	}
-	if n, err := log.Size(); err != nil {
-		return nil, err
-	} else if n != 0 {
-		return nil, fmt.Errorf("board: the log already holds %d entries; open it with board.Load", n)
+	// Decided inside the append's transaction, not by a read before it:
+	// board processes starting at once on one empty database each read
+	// size 0, and each appended a manifest (the election was dead: entry
+	// 1 a manifest, which no trustee step takes).
+	empty := func(v store.View) error {
+		if n := v.Size(); n != 0 {
+			return fmt.Errorf("%w: the log already holds %d entries; open it with board.Load", ErrCreated, n)
+		}
+		return nil
 	}
-	if _, err := log.Append(ctx, store.Append{Leaf: store.Leaf(store.Manifest, m.Bytes())}); err != nil {
+	if _, err := log.Append(ctx, store.Append{Leaf: store.Leaf(store.Manifest, m.Bytes()), Check: empty}); err != nil {
+		if errors.Is(err, ErrCreated) {
+			return nil, err
+		}
 		return nil, fmt.Errorf("board: publishing the manifest: %w", err)
 	}
 	return &Board{log: log, manifest: m}, nil

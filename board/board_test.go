@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/evote/evote/ballot"
@@ -496,5 +497,51 @@ func TestTwoBoardsOneStore(t *testing.T) {
 				t.Fatalf("the record the two boards made does not verify: %v", err)
 			}
 		})
+	}
+}
+
+// TestAttackCreateRace: board processes started at once on one empty
+// store each read size 0; each used to append a manifest, leaving entry 1
+// a second manifest and the election dead. The emptiness is decided in
+// the append's transaction: one creates, the others get ErrCreated and
+// the log holds one entry.
+func TestAttackCreateRace(t *testing.T) {
+	e := electiontest.New(t, electiontest.Options{})
+	skey, _, _ := note.GenerateKey(rand.Reader, "create-race.test")
+	signer, _ := note.NewSigner(skey)
+	eng := store.NewMemEngine()
+	const fronts = 8
+	logs := make([]store.Log, fronts)
+	for i := range logs {
+		l, err := store.New(eng, signer, &store.Options{NoGroupCommit: i%2 == 0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		logs[i] = l
+	}
+	var wg sync.WaitGroup
+	var created, refused atomic.Int32
+	start := make(chan struct{})
+	for _, l := range logs {
+		wg.Go(func() {
+			<-start
+			_, err := board.Create(ctx, l, e.Board.Manifest().Bytes())
+			switch {
+			case err == nil:
+				created.Add(1)
+			case errors.Is(err, board.ErrCreated):
+				refused.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if n, _ := logs[0].Size(); created.Load() != 1 || refused.Load() != fronts-1 || n != 1 {
+		t.Fatalf("%d fronts created the board, %d were told it exists; the log holds %d entries", created.Load(), refused.Load(), n)
+	}
+	if _, err := board.Load(logs[1]); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -128,11 +129,18 @@ voter.`,
 				if err != nil {
 					return err
 				}
-				if b, err = board.Create(ctx, log, mb); err != nil {
+				b, err = board.Create(ctx, log, mb)
+				switch {
+				case errors.Is(err, board.ErrCreated):
+					// Another front on the same database came first.
+					size = 1
+				case err != nil:
 					return err
+				default:
+					logger.Info("created the election's board", "store", st.String())
 				}
-				logger.Info("created the election's board", "store", st.String())
-			} else {
+			}
+			if size > 0 {
 				if b, err = board.Load(log); err != nil {
 					return err
 				}
