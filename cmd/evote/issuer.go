@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -256,6 +257,13 @@ a late member. Without it those paths answer 404 as any unknown path.`,
 			defer r.Close()
 			if err := st.bindRoll(ctx, r, m, sk.Public()); err != nil {
 				return err
+			}
+			// A database roll is not locked as a bbolt file is: a serving
+			// issuer says so, and evote issuer purge refuses until it stops.
+			if s, ok := r.(interface{ Serve(context.Context) error }); ok {
+				if err := s.Serve(ctx); err != nil {
+					return err
+				}
 			}
 			counts, err := r.Counts(ctx)
 			if err != nil {

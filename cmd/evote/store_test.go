@@ -123,6 +123,29 @@ func TestStorePostgres(t *testing.T) {
 		t.Fatalf("the refused start changed the roll's counts:\n%s\nthen\n%s", out, out2)
 	}
 	serveOnce(t, serve("trial")...) // its own election again: fine
+
+	// A purge while an issuer serves the roll is refused (a bbolt roll's
+	// file lock refuses it too), and purges once the issuer has stopped.
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := &syncWriter{ready: make(chan string, 1)}
+	root := newRoot(ready, &syncWriter{})
+	root.SetArgs(serve("trial"))
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	select {
+	case <-ready.ready:
+	case err := <-done:
+		t.Fatalf("issuer serve: %v", err)
+	}
+	_, errs, code = evote(t, "issuer", "purge", "--store", "postgres:"+withPass)
+	cancel()
+	<-done
+	if code != 1 || !strings.Contains(errs, "stop every evote issuer serve on it first") {
+		t.Fatalf("a purge while the issuer serves: exit %d\n%s", code, errs)
+	}
+	if out := w.must("issuer", "purge", "--store", "postgres:"+withPass); !strings.Contains(out, "purged the roll") {
+		t.Fatalf("a purge once the issuer stopped:\n%s", out)
+	}
 }
 
 // TestDemoPostgres: evote demo --store postgres:DSN runs the whole demo

@@ -141,6 +141,33 @@ type Roll struct {
 	pool     *pgxpool.Pool
 	decoyKey []byte
 	decoy    issuer.CodeHash // the decoys' code hash: of a random code
+
+	serving *pgx.Conn // holds the serving lock (Serve), nil if none
+}
+
+// servingLock is the advisory lock every serving issuer holds shared and
+// Purge takes exclusive ("roll" in ASCII).
+const servingLock = 0x726f6c6c
+
+// ErrServing means Purge found issuer processes serving the roll.
+var ErrServing = errors.New("issuer: issuer processes are serving this roll; stop every evote issuer serve on it first (nothing was purged)")
+
+// Serve marks this process as serving the roll until Close: it holds the
+// serving lock shared, on a connection of its own, so that Purge, from
+// any process, refuses while an issuer serves (a bbolt roll's file lock
+// does the same). The lock ends with the connection, so a killed issuer
+// holds nothing.
+func (r *Roll) Serve(ctx context.Context) error {
+	conn, err := pgx.ConnectConfig(ctx, r.pool.Config().ConnConfig.Copy())
+	if err != nil {
+		return fmt.Errorf("issuer: the roll's database: %w", err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock_shared($1)", int64(servingLock)); err != nil {
+		conn.Close(ctx)
+		return fmt.Errorf("issuer: the roll's database: %w", err)
+	}
+	r.serving = conn
+	return nil
 }
 
 // decoys is the number of decoy rows; see Update.
@@ -215,6 +242,9 @@ func (r *Roll) open(ctx context.Context) error {
 
 // Close releases the roll's connections.
 func (r *Roll) Close() error {
+	if r.serving != nil {
+		r.serving.Close(context.Background())
+	}
 	r.pool.Close()
 	return nil
 }
@@ -551,6 +581,13 @@ func (r *Roll) Purge(ctx context.Context) (issuer.Counts, error) {
 	var c issuer.Counts
 	err := r.tx(ctx, func(tx pgx.Tx) error {
 		c = issuer.Counts{}
+		var free bool
+		if err := tx.QueryRow(ctx, "SELECT pg_try_advisory_xact_lock($1)", int64(servingLock)).Scan(&free); err != nil {
+			return err
+		}
+		if !free {
+			return refusal{ErrServing}
+		}
 		if _, err := tx.Exec(ctx, "LOCK TABLE roll_voters IN ACCESS EXCLUSIVE MODE"); err != nil {
 			return err
 		}

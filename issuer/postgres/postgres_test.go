@@ -843,3 +843,32 @@ func BenchmarkCounts(b *testing.B) {
 		}
 	}
 }
+
+// TestAttackPurgeWhileServing: a purge run against a roll issuers are
+// serving (a DSN pasted from the wrong shell) is refused with
+// ErrServing, and nothing is purged; once the serving processes have
+// stopped (or died: the lock ends with their connection) it purges.
+func TestAttackPurgeWhileServing(t *testing.T) {
+	dsn := pgtest.NewDatabase(t)
+	serving := open(t, dsn)
+	if err := serving.Add(context.Background(), []issuer.RollEntry{{VoterID: "v1"}, {VoterID: "v2"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := serving.Serve(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	other := open(t, dsn)
+	if _, err := other.Purge(context.Background()); !errors.Is(err, postgres.ErrServing) {
+		t.Fatalf("a purge while an issuer serves: %v, want ErrServing", err)
+	}
+	if c, err := other.Counts(context.Background()); err != nil || c.Purged || c.Eligible != 2 {
+		t.Fatalf("after the refused purge: %+v, %v", c, err)
+	}
+	if _, err := serving.Get(context.Background(), "v1"); err != nil {
+		t.Fatalf("the serving issuer after the refused purge: %v", err)
+	}
+	serving.Close()
+	if c, err := other.Purge(context.Background()); err != nil || !c.Purged || c.Eligible != 2 {
+		t.Fatalf("a purge once the issuer stopped: %+v, %v", c, err)
+	}
+}
