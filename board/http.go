@@ -304,7 +304,7 @@ type answer struct {
 // an inner error's text never reaches it. The boardapi sentinels at the end
 // are the refusals the handler makes itself, before the board is asked.
 var answers = []answer{
-	{store.ErrUnavailable, http.StatusServiceUnavailable, boardapi.CodeStorage, "the board's database cannot be reached for now, so no receipt was given; retry in a few seconds with the same ballot (if it was stored after all, the board then says so and gives its receipt)", "5"},
+	{store.ErrUnavailable, http.StatusServiceUnavailable, boardapi.CodeStorage, "the board's database cannot be reached for now; retry in a few seconds (a cast answered so got no receipt: send the same ballot again, and if it was stored after all the board says so and gives its receipt)", "5"},
 	{store.ErrNotStored, http.StatusServiceUnavailable, boardapi.CodeStorage, "the board could not write to its storage (disk full or read-only?): this was NOT stored and there is no receipt; retry later", "30"},
 	{ErrBallotOnBoard, http.StatusConflict, boardapi.CodeBallotOnBoard, "this exact ballot is already on the board; its receipt is at " + boardapi.PathReceipts + "<tracking code>", ""},
 	{ErrAlreadyVoted, http.StatusConflict, boardapi.CodeAlreadyVoted, "this token has already cast a ballot", ""},

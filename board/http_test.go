@@ -528,7 +528,7 @@ func TestStorageUnavailable(t *testing.T) {
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "5" ||
-		!strings.Contains(string(body), `"storage"`) || !strings.Contains(string(body), "no receipt was given") || strings.Contains(string(body), "5432") {
+		!strings.Contains(string(body), `"storage"`) || !strings.Contains(string(body), "got no receipt") || strings.Contains(string(body), "5432") {
 		t.Fatalf("a cast with the storage down: %d, Retry-After %q: %s", resp.StatusCode, resp.Header.Get("Retry-After"), body)
 	}
 	resp, err := http.Get(srv.URL + boardapi.PathCheckpoint)

@@ -57,7 +57,7 @@ func Open(ctx context.Context, dsn string, opts *Options) (*pgxpool.Pool, error)
 	}
 	if err := pool.Ping(ctx); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connecting to PostgreSQL at %s: %w; is the server running, and the database created (createdb)?", Redact(dsn), err)
+		return nil, fmt.Errorf("connecting to PostgreSQL at %s: %w; %s", Redact(dsn), err, connectHint(err))
 	}
 	return pool, nil
 }
@@ -169,4 +169,25 @@ func Unavailable(err error) bool {
 		return Retryable(err)
 	}
 	return ConnLost(err) || errors.As(err, new(*pgconn.ConnectError)) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// connectHint says what to do about a failed connection, by what the
+// server answered.
+func connectHint(err error) string {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "28P01":
+			return "the server refused the password: check the line for this host, database and user in ~/.pgpass (or the file PGPASSFILE names)"
+		case "28000":
+			return "the server refuses this user from this host: create the role (CREATE ROLE ... LOGIN), or add a line for it to the server's pg_hba.conf"
+		case "3D000":
+			return "there is no such database on the server: create it (createdb), or fix its name in the DSN"
+		case "42501":
+			return "the user may not connect to this database: GRANT CONNECT ON DATABASE ... TO it"
+		case "53300":
+			return "the server has no connection left: lower --db-pool on the services, or raise the server's max_connections"
+		}
+	}
+	return "is the server running and listening at that address?"
 }
