@@ -351,8 +351,12 @@ func issuerPurgeCmd(g *globals) *cobra.Command {
 		Long: `purge deletes every voter record (IDs, code hashes, issued blinded messages,
 sealed contacts and authenticator secrets, one-time codes, back-offs) from the
 issuer's roll, keeping only the numbers of eligible voters and of tokens
-issued: the roll file is rewritten, not edited, so no page of it keeps an old
-record. Stop the issuer first. No tokens are issued afterwards.
+issued. A bbolt roll's file is rewritten, not edited, so no page of it keeps
+an old record; a PostgreSQL roll's table is emptied with TRUNCATE, whose old
+files PostgreSQL drops, but its write-ahead log, standbys and backups keep
+the rows until they are rotated (README, "Running on PostgreSQL"). Stop every
+issuer first: a PostgreSQL roll that an issuer serves refuses the purge. No
+tokens are issued afterwards.
 
 Identity went to other files too: the roll and contacts CSVs that evote issuer
 import wrote, the registry export, the invitations' state file and merge file,

@@ -154,8 +154,8 @@ more than the tokens issued, and these no more than the eligible voters, and
 reports turnout.
 
 Run it once voting has closed (the board refuses a statement before close,
-and records one only). Stop the issuer first: its roll (--store) is locked
-while "evote issuer serve" runs. It works before or after "evote issuer
+and records one only). On a bbolt roll stop the issuer first: its file is
+locked while "evote issuer serve" runs (a PostgreSQL roll is not). It works before or after "evote issuer
 purge", which keeps the counts. The statement is signed with the Ed25519 key
 derived from the issuing key (--key), never the RSA key itself, and the
 manifest (--election) must name that key (issuance_key, from issuer.pub).`,
