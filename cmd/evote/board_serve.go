@@ -32,7 +32,9 @@ func boardServeCmd(g *globals) *cobra.Command {
 		Use:   "serve",
 		Short: "Serve the board's HTTP API",
 		Long: `serve runs the board on its log in --store (bolt:DIR, a bbolt file in DIR;
---data DIR is the same as --store bolt:DIR). On first start it creates
+--data DIR is the same as --store bolt:DIR; or postgres:DSN, a PostgreSQL
+database that several board processes, on one machine or many, serve as one
+board: see README, "Running on PostgreSQL"). On first start it creates
 the election from --manifest (entry 0); later starts resume it and need no
 manifest. The admin endpoints (ceremony, open, close, result, issuance) need
 the token in --admin-token-file. SIGINT or SIGTERM stops it gracefully: it

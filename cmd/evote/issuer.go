@@ -178,8 +178,9 @@ func issuerServeCmd(g *globals) *cobra.Command {
 signature, once per voter).
 
 The roll (--roll CSV) is imported into the issuer's own store, --store
-(bolt:DIR, a bbolt file in DIR; --data DIR is the same as --store bolt:DIR),
-on first start, codes kept only as argon2id hashes; later starts reuse it and
+(bolt:DIR, a bbolt file in DIR; --data DIR is the same as --store bolt:DIR;
+or postgres:DSN, a PostgreSQL database several issuer processes share, one
+token per voter and the back-off holding across them), on first start, codes kept only as argon2id hashes; later starts reuse it and
 need no --roll. Each client IP gets a token bucket (--rate, --burst; -1
 turns it off, only behind a proxy that limits instead; every limit flag
 reads 0 as its default and -1 as no bound). At most
