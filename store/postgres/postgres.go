@@ -46,6 +46,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/evote/evote/internal/pgdb"
@@ -99,6 +100,9 @@ type Engine struct {
 	pool     *pgxpool.Pool
 	timeout  time.Duration
 	readOnly bool
+
+	cacheMu   sync.Mutex
+	hashCache map[int64]tlog.Hash // stored hashes below the size (cached)
 }
 
 var (
@@ -446,7 +450,7 @@ func (e *Engine) update(ctx context.Context, fn func(store.Tx) error) (committin
 		}
 		return false, fmt.Errorf("store/postgres: taking the sequencer: %w", err)
 	}
-	t := &tx{tx: ptx, base: uint64(n), size: uint64(n), keys: map[string]int64{}, seen: map[string]lookupResult{}}
+	t := &tx{e: e, tx: ptx, base: uint64(n), size: uint64(n), keys: map[string]int64{}, seen: map[string]lookupResult{}}
 	t.firstHash = tlog.StoredHashIndex(0, n)
 	err = fn(t)
 	t.done = true
@@ -470,6 +474,13 @@ func (e *Engine) update(ctx context.Context, fn func(store.Tx) error) (committin
 	if err := ptx.Commit(context.WithoutCancel(ctx)); err != nil {
 		return true, fmt.Errorf("store/postgres: committing: %w", err)
 	}
+	if len(t.hashes) > 0 { // committed: below the size from now on
+		xs := make([]int64, len(t.hashes))
+		for i := range xs {
+			xs[i] = t.firstHash + int64(i)
+		}
+		e.cache(xs, t.hashes)
+	}
 	return false, nil
 }
 
@@ -490,9 +501,37 @@ func (e *Engine) Close() error {
 	return nil
 }
 
+// maxCached bounds the engine's cache of stored hashes: 32 bytes and a
+// map entry each, a few MiB.
+const maxCached = 1 << 16
+
+// cached returns stored hash x if the engine has read it under the
+// sequencer before. A stored hash below the size never changes, and the
+// hashes each append needs (the left siblings on the tree's right edge)
+// are the same for many appends in a row: read once, not once an append,
+// under the lock every process waits for.
+func (e *Engine) cached(x int64) (tlog.Hash, bool) {
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	h, ok := e.hashCache[x]
+	return h, ok
+}
+
+func (e *Engine) cache(xs []int64, hs []tlog.Hash) {
+	e.cacheMu.Lock()
+	defer e.cacheMu.Unlock()
+	if e.hashCache == nil || len(e.hashCache)+len(xs) > maxCached {
+		e.hashCache = make(map[int64]tlog.Hash, len(xs))
+	}
+	for i, x := range xs {
+		e.hashCache[x] = hs[i]
+	}
+}
+
 // tx is a transaction's view: the database as of the sequencer's lock,
 // under the writes fn made so far, which are kept here until flush.
 type tx struct {
+	e    *Engine
 	tx   pgx.Tx
 	done bool
 
@@ -530,20 +569,30 @@ func (t *tx) Hashes(ctx context.Context, indexes []int64) ([]tlog.Hash, error) {
 	var old []int64
 	for _, x := range indexes {
 		if x < t.firstHash {
-			old = append(old, x)
+			if _, ok := t.e.cached(x); !ok {
+				old = append(old, x)
+			}
 		}
 	}
-	var stored []tlog.Hash
 	if len(old) > 0 {
-		var err error
-		if stored, err = hashes(ctx, t.tx, old); err != nil {
+		stored, err := hashes(ctx, t.tx, old)
+		if err != nil {
 			return nil, err
 		}
+		t.e.cache(old, stored)
 	}
 	for i, x := range indexes {
 		switch {
 		case x < t.firstHash:
-			out[i], stored = stored[0], stored[1:]
+			h, ok := t.e.cached(x)
+			if !ok { // evicted since: read it again
+				hs, err := hashes(ctx, t.tx, []int64{x})
+				if err != nil {
+					return nil, err
+				}
+				h = hs[0]
+			}
+			out[i] = h
 		case x-t.firstHash < int64(len(t.hashes)):
 			out[i] = t.hashes[x-t.firstHash]
 		default:
