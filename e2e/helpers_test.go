@@ -8,7 +8,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +22,8 @@ import (
 
 	"github.com/evote/evote/ballot"
 	"github.com/evote/evote/board/boardapi"
+	"github.com/evote/evote/store"
+	"golang.org/x/mod/sumdb/note"
 )
 
 var bin string // the evote binary, built once
@@ -326,4 +330,47 @@ func (e *election) size() uint64 {
 		e.t.Fatal(err)
 	}
 	return info.Size
+}
+
+// recordBall is one ballot entry of an exported record.
+type recordBall struct {
+	index  uint64
+	tc     string         // its tracking code, hex
+	ballot *ballot.Ballot // parsed, if recordBallots was given the election
+}
+
+// recordBallots reads an exported record, checked against the board's
+// key, and returns its ballot entries in order, parsed if el is not nil,
+// and its checkpoint;
+// it fails the test if the record does not read, a ballot does not
+// parse, or one ballot is in it twice.
+func recordBallots(t testing.TB, rec []byte, key note.Verifier, el *ballot.Election) ([]recordBall, *store.Checkpoint) {
+	t.Helper()
+	rd := store.NewReader(bytes.NewReader(rec), key)
+	seen := map[string]uint64{}
+	var out []recordBall
+	for i := uint64(0); ; i++ {
+		leaf, err := rd.Next()
+		if err == io.EOF {
+			return out, rd.Checkpoint()
+		}
+		if err != nil {
+			t.Fatalf("the record: %v", err)
+		}
+		if store.EntryType(leaf[0]) != store.Ballot {
+			continue
+		}
+		tc := ballot.TrackingCode(leaf[1:])
+		rb := recordBall{index: i, tc: hex.EncodeToString(tc[:])}
+		if j, dup := seen[rb.tc]; dup {
+			t.Fatalf("ballot %s is in the record twice: entries %d and %d", rb.tc, j, i)
+		}
+		seen[rb.tc] = i
+		if el != nil {
+			if rb.ballot, err = ballot.Parse(el, leaf[1:]); err != nil {
+				t.Fatalf("entry %d: %v", i, err)
+			}
+		}
+		out = append(out, rb)
+	}
 }

@@ -219,38 +219,20 @@ func pfCheckExport(t *testing.T, vc *voter.Client, el *ballot.Election, bs []*so
 	if err := vc.Board.(*boardapi.Client).Export(ctx, &rec); err != nil {
 		t.Fatal(err)
 	}
-	rd := store.NewReader(bytes.NewReader(rec.Bytes()), vc.BoardKey)
 	inLog := map[string]uint64{}
 	tokens := map[string]bool{}
-	for i := uint64(0); ; i++ {
-		leaf, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("the board's export: %v", err)
-		}
-		if store.EntryType(leaf[0]) != store.Ballot {
-			continue
-		}
-		tc := ballot.TrackingCode(leaf[1:])
-		h := hex.EncodeToString(tc[:])
+	balls, _ := recordBallots(t, rec.Bytes(), vc.BoardKey, el)
+	for _, rb := range balls {
+		i, h := rb.index, rb.tc
 		b := byTC[h]
 		if b == nil {
 			t.Fatalf("entry %d is a ballot no voter got a receipt for", i)
-		}
-		if j, dup := inLog[h]; dup {
-			t.Fatalf("ballot %s is in the log twice: entries %d and %d", h, j, i)
 		}
 		if b.receipt.Index != i {
 			t.Fatalf("ballot %s: its receipt says entry %d, the export has it at %d", h, b.receipt.Index, i)
 		}
 		inLog[h] = i
-		bl, err := ballot.Parse(el, leaf[1:])
-		if err != nil {
-			t.Fatalf("entry %d: %v", i, err)
-		}
-		tk := hex.EncodeToString(bl.TokenKey.Bytes())
+		tk := hex.EncodeToString(rb.ballot.TokenKey.Bytes())
 		if tokens[tk] {
 			t.Fatalf("entry %d: a second ballot under one token", i)
 		}

@@ -294,28 +294,13 @@ func TestPostgresTwoBoardsTwoIssuers(t *testing.T) {
 	for _, v := range voters {
 		byTC[v.tc] = v
 	}
-	rd := store.NewReader(bytes.NewReader(exports[0].Bytes()), bkey)
 	inLog := map[string]uint64{}
-	for i := uint64(0); ; i++ {
-		leaf, err := rd.Next()
-		if err == io.EOF {
-			break
+	balls, cp := recordBallots(t, exports[0].Bytes(), bkey, nil)
+	for _, rb := range balls {
+		if byTC[rb.tc] == nil {
+			t.Fatalf("entry %d is a ballot no voter of the test cast", rb.index)
 		}
-		if err != nil {
-			t.Fatalf("the record: %v", err)
-		}
-		if store.EntryType(leaf[0]) != store.Ballot {
-			continue
-		}
-		tc := ballot.TrackingCode(leaf[1:])
-		h := hex.EncodeToString(tc[:])
-		if byTC[h] == nil {
-			t.Fatalf("entry %d is a ballot no voter of the test cast", i)
-		}
-		if j, dup := inLog[h]; dup {
-			t.Fatalf("ballot %s is in the record twice: entries %d and %d", h, j, i)
-		}
-		inLog[h] = i
+		inLog[rb.tc] = rb.index
 	}
 	fromKilled := 0
 	for _, v := range voters {
@@ -333,7 +318,6 @@ func TestPostgresTwoBoardsTwoIssuers(t *testing.T) {
 	if len(inLog) != len(voters) {
 		t.Errorf("the record holds %d ballots; %d voters got a receipt", len(inLog), len(voters))
 	}
-	cp := rd.Checkpoint()
 	t.Logf("the two exports are the same %d bytes (size %d, root %s): %d ballots, %d of whose receipts board A gave before it was killed", exports[0].Len(), cp.Size, cp.Hash, len(inLog), fromKilled)
 
 	// Every receipt checks against the boards' newest checkpoint, the

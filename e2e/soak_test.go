@@ -551,36 +551,18 @@ func TestSoakKill(t *testing.T) {
 	if err := bc.Export(ctx, &rec); err != nil {
 		t.Fatal(err)
 	}
-	rd := store.NewReader(bytes.NewReader(rec.Bytes()), bkey)
 	inLog := map[string]uint64{}
 	tokens := map[string]bool{}
 	yes, no := 0, 0
-	for i := uint64(0); ; i++ {
-		leaf, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatalf("the board's record: %v", err)
-		}
-		if store.EntryType(leaf[0]) != store.Ballot {
-			continue
-		}
-		tc := ballot.TrackingCode(leaf[1:])
-		h := hex.EncodeToString(tc[:])
+	balls, _ := recordBallots(t, rec.Bytes(), bkey, el)
+	for _, rb := range balls {
+		i, h := rb.index, rb.tc
 		b := byTC[h]
 		if b == nil {
 			t.Fatalf("entry %d is a ballot the test never cast", i)
 		}
-		if j, dup := inLog[h]; dup {
-			t.Fatalf("ballot %s is in the log twice: entries %d and %d", h, j, i)
-		}
 		inLog[h] = i
-		bl, err := ballot.Parse(el, leaf[1:])
-		if err != nil {
-			t.Fatalf("entry %d: %v", i, err)
-		}
-		tk := hex.EncodeToString(bl.TokenKey.Bytes())
+		tk := hex.EncodeToString(rb.ballot.TokenKey.Bytes())
 		if tokens[tk] {
 			t.Fatalf("entry %d: a second ballot under one token", i)
 		}
