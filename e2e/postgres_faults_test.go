@@ -763,7 +763,6 @@ func TestPostgresDroppedConnections(t *testing.T) {
 			}
 		})
 	}
-	var cutAt []time.Time
 	for k := 1; k <= cuts; k++ {
 		for done.Load() < int64(k*perCut) {
 			if ctx.Err() != nil {
@@ -779,7 +778,6 @@ func TestPostgresDroppedConnections(t *testing.T) {
 		if n == 0 {
 			t.Fatalf("cut %d: the board held no connection to %s to cut", k, db)
 		}
-		cutAt = append(cutAt, time.Now())
 		t.Logf("cut %d: %d of the board's connections terminated with %d ballots cast", k, n, done.Load())
 	}
 	wg.Wait()
