@@ -56,9 +56,18 @@ func TestSynchronousStandby(t *testing.T) {
 
 	// The standby, read as a read-only log (as evote board export reads
 	// one), and the primary, to see the commit's wait.
-	replica, err := postgres.Open(ctx, onServer(t, dsn, s.DSN), sg, &postgres.Options{Timeout: timeout, ReadOnly: true})
-	if err != nil {
-		t.Fatalf("opening the log on the standby: %v", err)
+	// A synchronous commit waits for the standby to flush, not to replay:
+	// the schema the fronts just made may not be readable there yet.
+	var replica store.Log
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var err error
+		replica, err = postgres.Open(ctx, onServer(t, dsn, s.DSN), sg, &postgres.Options{Timeout: timeout, ReadOnly: true})
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("opening the log on the standby: %v", err)
+		}
 	}
 	t.Cleanup(func() { replica.Close() })
 	primary, err := pgx.Connect(ctx, c.DSN)
