@@ -166,62 +166,10 @@ func TestTwoProcessesIssue(t *testing.T) {
 }
 
 // TestTwoProcessesGuess: rolltest's TwoIssuersOneRoll on two pools, as
-// two issuer processes: a stranger guessing one voter's code through both
-// at once gets FreeFailures+1 codes tested, the rest not; the right code
-// from the stranger's address waits on both, from the voter's own passes;
-// an unlock on one process lifts the wait on the other.
+// two issuer processes: the back-off of wrong codes holds across them.
 func TestTwoProcessesGuess(t *testing.T) {
-	rolls, iss := twoIssuers(t, pgtest.NewDatabase(t))
-	right, _ := issuer.GenerateCode()
-	h, err := issuer.HashCode(right)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rolls[0].Add(ctx, []issuer.RollEntry{{VoterID: "voter-1", Code: h}}); err != nil {
-		t.Fatal(err)
-	}
-	msg := blinded(t)
-	const guesser, voter = "203.0.113.7", "198.51.100.9"
-	cred := func(code string) issuerapi.Credentials { return issuerapi.Credentials{VoterID: "voter-1", Code: code} }
-	const guesses = 32
-	var tested, waited atomic.Int64
-	var wg sync.WaitGroup
-	for g := range guesses {
-		wg.Go(func() {
-			wrong, _ := issuer.GenerateCode()
-			_, err := iss[g%2].Issue(ctx, cred(wrong), msg, guesser)
-			switch {
-			case errors.Is(err, issuer.ErrNotTested):
-				waited.Add(1)
-			case errors.Is(err, issuer.ErrBadCredentials):
-				tested.Add(1)
-			default:
-				t.Errorf("guess: %v", err)
-			}
-		})
-	}
-	wg.Wait()
-	if want := int64(issuer.FreeFailures + 1); tested.Load() != want || waited.Load() != guesses-want {
-		t.Fatalf("%d wrong codes guessed through two processes at once: %d tested, %d not; want %d and %d", guesses, tested.Load(), waited.Load(), want, guesses-want)
-	}
-	if rec, _ := rolls[1].Get(ctx, "voter-1"); rec.Failures != issuer.FreeFailures+1 {
-		t.Fatalf("failures counted: %d, want %d", rec.Failures, issuer.FreeFailures+1)
-	}
-	for i, is := range iss {
-		if _, err := is.Issue(ctx, cred(right), msg, guesser); !errors.Is(err, issuer.ErrNotTested) {
-			t.Fatalf("the right code on process %d from the waiting address: %v, want ErrNotTested", i, err)
-		}
-	}
-	sig, err := iss[1].Issue(ctx, cred(right), msg, voter)
-	if err != nil {
-		t.Fatalf("the right code from the voter's own address: %v", err)
-	}
-	if err := iss[0].Unlock(ctx, "voter-1"); err != nil {
-		t.Fatal(err)
-	}
-	if again, err := iss[1].Issue(ctx, cred(right), msg, guesser); err != nil || !bytes.Equal(again, sig) {
-		t.Fatalf("the same request from the first address after an unlock on the other process: %v; want the same signature", err)
-	}
+	dsn := pgtest.NewDatabase(t)
+	rolltest.TwoIssuers(t, [2]issuer.Roll{open(t, dsn), open(t, dsn)})
 }
 
 // waitFor polls the server until a backend runs a statement holding

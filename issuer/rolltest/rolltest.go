@@ -326,7 +326,17 @@ var (
 // are not and are answered as wrong codes, on both; the right code from
 // that address waits too, but from another address it passes; an unlock
 // on one issuer lifts the wait on the other.
-func testTwoIssuers(t *testing.T, r issuer.Roll) {
+func testTwoIssuers(t *testing.T, r issuer.Roll) { TwoIssuers(t, [2]issuer.Roll{r, r}) }
+
+// TwoIssuers is the suite's TwoIssuersOneRoll over two handles on one
+// roll: the same one twice, or two opened apart, as two issuer processes
+// each open it (a database roll's two connection pools). A stranger
+// guessing one voter's code through both issuers at once gets
+// FreeFailures+1 codes tested and the rest not; the right code from the
+// stranger's address then waits on both, from the voter's own passes; an
+// unlock through one lifts the wait on the other.
+func TwoIssuers(t *testing.T, rolls [2]issuer.Roll) {
+	r := rolls[0]
 	keyOnce.Do(func() { key, keyErr = token.GenerateKey(token.DefaultKeyBits) })
 	if keyErr != nil {
 		t.Fatal(keyErr)
@@ -342,7 +352,7 @@ func testTwoIssuers(t *testing.T, r issuer.Roll) {
 	now := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC) // a clock that stands: the wait never ends by itself
 	var replicas [2]*issuer.Issuer
 	for i := range replicas {
-		if replicas[i], err = issuer.New(issuer.Config{ElectionID: election, Key: key, Roll: r, Now: func() time.Time { return now }}); err != nil {
+		if replicas[i], err = issuer.New(issuer.Config{ElectionID: election, Key: key, Roll: rolls[i], Now: func() time.Time { return now }}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -373,6 +383,9 @@ func testTwoIssuers(t *testing.T, r issuer.Roll) {
 	wg.Wait()
 	if want := int64(issuer.FreeFailures + 1); tested.Load() != want || waited.Load() != guesses-want {
 		t.Fatalf("%d wrong codes guessed through two issuers at once: %d tested, %d not; want %d and %d", guesses, tested.Load(), waited.Load(), want, guesses-want)
+	}
+	if rec, _ := rolls[1].Get(ctx, "voter-1"); rec.Failures != issuer.FreeFailures+1 {
+		t.Fatalf("failures counted: %d, want %d", rec.Failures, issuer.FreeFailures+1)
 	}
 	for i, is := range replicas {
 		if _, err := is.Issue(ctx, cred(right), blinded, guesser); !errors.Is(err, issuer.ErrNotTested) {
